@@ -1,0 +1,622 @@
+"""The one place that talks SQL: engine from URL, schema, migrations, reads and writes.
+
+The backend is chosen by one URL, ``GRIDMAP_DATABASE_URL``. The embedded default is a SQLite
+file in ``data/`` in WAL mode; production is PostgreSQL with PostGIS. Geometry is stored in
+WGS84 (EPSG:4326) and crosses this boundary as shapely geometries, encoded as WKB: plain
+BLOBs on SQLite, PostGIS ``geometry`` columns with GiST indexes on PostgreSQL. All DateTime
+columns hold naive UTC; the UI converts to Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_SQLITE = PROJECT_DIR / "data" / "gridmap.db"
+SRID = 4326
+
+# BigInteger ids on PostgreSQL (10 M requests a year at province scale), but SQLite only
+# auto-increments a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class _PostGISGeometry(UserDefinedType):
+    """DDL for a PostGIS column; values are bound and read as hex EWKB text."""
+
+    cache_ok = True
+
+    def __init__(self, geometry_type: str = "GEOMETRY") -> None:
+        self.geometry_type = geometry_type
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"geometry({self.geometry_type},{SRID})"
+
+
+class Geometry(TypeDecorator):
+    """A WGS84 geometry column holding shapely objects.
+
+    Encoded as WKB in a BLOB on SQLite and as a PostGIS geometry on PostgreSQL. PostGIS
+    parses hex EWKB on input and returns it on output, so both backends share one code path
+    with no per-row SQL functions.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, geometry_type: str = "GEOMETRY") -> None:
+        super().__init__()
+        self.geometry_type = geometry_type
+
+    def load_dialect_impl(self, dialect):  # noqa: D102
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(_PostGISGeometry(self.geometry_type))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):  # noqa: D102
+        if value is None:
+            return None
+        if isinstance(value, bytes | str):
+            value = shapely.from_wkb(value)
+        if dialect.name == "postgresql":
+            return shapely.to_wkb(shapely.set_srid(value, SRID), hex=True, include_srid=True)
+        return shapely.to_wkb(value)
+
+    def process_result_value(self, value, dialect):  # noqa: D102
+        if value is None:
+            return None
+        return shapely.from_wkb(bytes(value) if isinstance(value, memoryview) else value)
+
+
+metadata = MetaData()
+
+admin_unit = Table(
+    "admin_unit",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("parent_code", String(12), index=True),
+    Column("population", Integer),
+    Column("geom", Geometry("MULTIPOLYGON")),
+)
+
+grid = Table(
+    "grid",
+    metadata,
+    Column("code", String(15), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("community_code", String(12), nullable=False, index=True),
+    Column("geom", Geometry("MULTIPOLYGON"), nullable=False),
+    Column("area_km2", Float),
+    Column("population", Integer),
+    Column("households", Integer),
+    Column("head_name", String(32)),
+    Column("head_phone", String(20)),
+    Column("wechat_groups", Integer),
+    Column("wechat_members", Integer),
+    Column("volunteers", Integer),
+    Column("source_crs", String(32)),
+)
+
+request = Table(
+    "request",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # Unique so that a resend of the same report is recognised, not counted twice.
+    Column("external_id", String(64), unique=True),
+    Column("grid_code", String(15)),
+    # Kept, not dropped: a point in no grid waits for triage.
+    Column("outside_grid", Boolean, nullable=False, default=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("source_crs", String(32)),
+    Column("source", String(16)),
+    Column("category", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("route", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("reported_at", DateTime, nullable=False),
+    Column("due_at", DateTime),
+    Column("resolved_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("satisfaction", String(24)),
+    Column("address", String(256)),
+    Column("description", Text),
+    Column("reporter_name", String(64)),
+    Column("reporter_phone", String(32)),
+    Index("ix_request_grid_reported", "grid_code", "reported_at"),
+    Index("ix_request_status", "status"),
+    Index("ix_request_reported", "reported_at"),
+)
+
+request_event = Table(
+    "request_event",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "request_id", Id, ForeignKey("request.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("at", DateTime, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(64)),
+    Column("note", Text),
+)
+
+station = Table(
+    "station",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("officers", Integer),
+    # Per-station override of the kind's default coverage radius.
+    Column("radius_m", Float),
+    Column("address", String(256)),
+    Column("source_crs", String(32)),
+)
+
+volunteer_activity = Table(
+    "volunteer_activity",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("external_id", String(64), unique=True),
+    Column("grid_code", String(15), nullable=False, index=True),
+    Column("date", Date, nullable=False),
+    Column("title", String(128), nullable=False),
+    Column("volunteers", Integer, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("points", Float, nullable=False),
+)
+
+account = Table(
+    "account",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(64)),
+    Column("password_hash", String(256)),
+    Column("role", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False, server_default=func.now()),
+)
+
+account_scope = Table(
+    "account_scope",
+    metadata,
+    Column("account_id", Id, ForeignKey("account.id", ondelete="CASCADE"), primary_key=True),
+    Column("admin_code", String(15), primary_key=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, server_default=func.now()),
+    Column("actor", String(64)),
+    Column("action", String(32), nullable=False),
+    Column("area", String(15)),
+    Column("rows", Integer),
+    Column("detail", Text),
+)
+
+setting = Table(
+    "setting",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text),
+)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def database_url() -> str:
+    """Return the configured database URL (``GRIDMAP_DATABASE_URL`` or the SQLite default)."""
+    return os.environ.get("GRIDMAP_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
+
+
+def make_engine(url: str | None = None, *, upgrade: bool = True) -> Engine:
+    """Create an engine for ``url`` and bring its schema to the newest version.
+
+    Parameters
+    ----------
+    url : str, optional
+        A SQLAlchemy URL. Defaults to :func:`database_url`. ``postgresql://`` URLs use the
+        psycopg 3 driver.
+    upgrade : bool
+        Run the schema migrations up to head (idempotent).
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+    """
+    url = url or database_url()
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    if upgrade:
+        upgrade_schema(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the dashboard read while intake writes; the busy timeout makes writers wait
+    # for each other instead of failing with "database is locked".
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def upgrade_schema(engine: Engine, *, revision: str = "head") -> None:
+    """Apply the Alembic migrations in ``geo/migrations`` up to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            _ensure_postgis(conn)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def _ensure_postgis(conn: Connection) -> None:
+    try:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except Exception as exc:  # the server lacks the extension's files
+        raise RuntimeError(
+            "PostgreSQL backend needs the PostGIS extension: install it on the server "
+            "(Debian: apt-get install postgresql-15-postgis-3) or ask the DBA to run "
+            f"CREATE EXTENSION postgis. Underlying error: {exc}"
+        ) from exc
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """Return the Alembic revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection inside one transaction: everything commits, or nothing does."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def _clean(value: Any) -> Any:
+    """Turn pandas/numpy scalars into what DBAPI drivers accept."""
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Return plain-Python dict rows for the given columns of ``frame``."""
+    cols = [c for c in columns if c in frame.columns]
+    out = []
+    for row in frame[cols].itertuples(index=False, name=None):
+        out.append({c: _clean(v) for c, v in zip(cols, row, strict=True)})
+    return out
+
+
+def _insert_ignoring(conn: Connection, table: Table, rows: list[dict], *, key: str) -> int:
+    """Insert rows, skipping any whose ``key`` already exists. Returns rows inserted."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=[key])
+    before = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    for chunk in _chunks(rows, 5000):
+        conn.execute(stmt, chunk)
+    after = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    return int(after - before)
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict], *, key: str) -> int:
+    """Insert rows, replacing the non-key columns of rows whose ``key`` exists."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    cols = [c for c in rows[0] if c != key]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[key], set_={c: stmt.excluded[c] for c in cols}
+    )
+    for chunk in _chunks(rows, 2000):
+        conn.execute(stmt, chunk)
+    return len(rows)
+
+
+def _chunks(rows: list, size: int) -> Iterable[list]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+# --------------------------------------------------------------------------- writes
+
+GRID_COLUMNS = [c.name for c in grid.columns]
+REQUEST_COLUMNS = [c.name for c in request.columns if c.name != "id"]
+STATION_COLUMNS = [c.name for c in station.columns if c.name != "id"]
+ACTIVITY_COLUMNS = [c.name for c in volunteer_activity.columns if c.name != "id"]
+
+
+def write_admin_units(conn: Connection, units: pd.DataFrame) -> int:
+    """Insert or replace admin units (code, name, level, parent_code, population, geom)."""
+    return _upsert(conn, admin_unit, records(units, [c.name for c in admin_unit.columns]),
+                   key="code")
+
+
+def write_grids(conn: Connection, grids: gpd.GeoDataFrame) -> int:
+    """Insert or replace grids by code. ``grids`` has a geometry column in EPSG:4326."""
+    frame = pd.DataFrame(grids.drop(columns=grids.geometry.name))
+    frame["geom"] = list(grids.geometry.values)
+    return _upsert(conn, grid, records(frame, GRID_COLUMNS), key="code")
+
+
+def insert_requests(conn: Connection, requests: pd.DataFrame) -> int:
+    """Insert requests, skipping those whose external_id is already stored.
+
+    Returns the number of rows actually inserted.
+    """
+    return _insert_ignoring(conn, request, records(requests, REQUEST_COLUMNS), key="external_id")
+
+
+def bulk_insert_requests(conn: Connection, requests: pd.DataFrame) -> int:
+    """Insert many requests fast, skipping external ids already stored.
+
+    The bulk path for imports and the demo: one DBAPI ``executemany`` on SQLite, ``COPY``
+    into a temporary table and one ``INSERT … SELECT`` on PostgreSQL. It runs inside the
+    caller's transaction, so a failure leaves nothing behind.
+
+    Returns
+    -------
+    int
+        Rows actually inserted (resends of stored external ids are not counted).
+    """
+    cols = [c for c in REQUEST_COLUMNS if c in requests.columns]
+    if requests.empty:
+        return 0
+    frame = requests[cols]
+    col_list = ", ".join(cols)
+    if conn.dialect.name == "postgresql":
+        return _copy_requests(conn, frame, cols, col_list)
+    values = []
+    for c in cols:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            # The text form SQLAlchemy's SQLite DateTime type writes and parses.
+            s = s.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object).where(s.notna(), None)
+        elif pd.api.types.is_bool_dtype(s):
+            s = s.astype(int)
+        else:
+            s = s.astype(object).where(s.notna(), None)
+        values.append(s.tolist())
+    marks = ", ".join("?" for _ in cols)
+    sql = (f"INSERT INTO request ({col_list}) VALUES ({marks}) "
+           "ON CONFLICT(external_id) DO NOTHING")
+    cur = conn.connection.driver_connection.cursor()
+    total = 0
+    rows = list(zip(*values, strict=True))
+    for chunk in _chunks(rows, 50000):
+        cur.executemany(sql, chunk)
+        total += max(cur.rowcount, 0)
+    cur.close()
+    return total
+
+
+def _copy_requests(conn: Connection, frame: pd.DataFrame, cols: list[str], col_list: str) -> int:
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS request_load "
+                    "(LIKE request INCLUDING DEFAULTS) ON COMMIT DROP")
+        cur.execute("TRUNCATE request_load")
+        with cur.copy(f"COPY request_load ({col_list}) FROM STDIN") as copy:
+            for row in frame.itertuples(index=False, name=None):
+                copy.write_row([_clean(v) for v in row])
+        # Duplicates inside one file keep their first row, as on SQLite.
+        cur.execute(
+            f"INSERT INTO request ({col_list}) SELECT {col_list} FROM request_load "
+            "ORDER BY ctid ON CONFLICT (external_id) DO NOTHING"
+        )
+        inserted = cur.rowcount
+        cur.execute("TRUNCATE request_load")
+    return int(inserted)
+
+
+def request_ids(conn: Connection, external_ids: Iterable[str]) -> np.ndarray:
+    """Return the stored ids for ``external_ids``, in the same order."""
+    ext = list(external_ids)
+    frame = read_frame(conn, select(request.c.id, request.c.external_id)
+                       .where(request.c.external_id.is_not(None)))
+    lookup = dict(zip(frame.external_id, frame.id, strict=True))
+    return np.array([lookup[e] for e in ext], dtype=np.int64)
+
+
+def write_stations(conn: Connection, stations: pd.DataFrame) -> int:
+    """Insert or replace police stations by code."""
+    return _upsert(conn, station, records(stations, STATION_COLUMNS), key="code")
+
+
+def insert_activities(conn: Connection, activities: pd.DataFrame) -> int:
+    """Insert volunteer activities, skipping external ids already stored."""
+    return _insert_ignoring(
+        conn, volunteer_activity, records(activities, ACTIVITY_COLUMNS), key="external_id"
+    )
+
+
+def insert_events(conn: Connection, events: pd.DataFrame) -> int:
+    """Append request events (request_id, at, from_status, to_status, actor, note)."""
+    rows = records(events, ["request_id", "at", "from_status", "to_status", "actor", "note"])
+    for chunk in _chunks(rows, 20000):
+        conn.execute(request_event.insert(), chunk)
+    return len(rows)
+
+
+def set_setting(conn: Connection, key: str, value: str) -> None:
+    """Store one key/value setting (demo flag, seed, planted clusters…)."""
+    _upsert(conn, setting, [{"key": key, "value": value}], key="key")
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def get_setting(engine: Engine | Connection, key: str, default: str | None = None) -> str | None:
+    """Return a stored setting, or ``default``."""
+    with _conn(engine) as conn:
+        value = conn.execute(select(setting.c.value).where(setting.c.key == key)).scalar()
+    return default if value is None else value
+
+
+@contextmanager
+def _conn(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+def read_frame(bind: Engine | Connection, stmt) -> pd.DataFrame:
+    """Run a select (or a SQL string) and return its rows as a DataFrame."""
+    if isinstance(stmt, str):
+        stmt = text(stmt)
+    with _conn(bind) as conn:
+        result = conn.execute(stmt)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _geoframe(frame: pd.DataFrame, geom_col: str = "geom") -> gpd.GeoDataFrame:
+    geoms = frame.pop(geom_col) if geom_col in frame else pd.Series([], dtype=object)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(list(geoms), crs=SRID,
+                                                          index=frame.index))
+
+
+def read_grids(
+    bind: Engine | Connection, *, codes: Iterable[str] | None = None,
+    community_codes: Iterable[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Return grids as a GeoDataFrame in EPSG:4326, ordered by code.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+    codes : iterable of str, optional
+        Only these grid codes.
+    community_codes : iterable of str, optional
+        Only grids of these communities.
+    """
+    stmt = select(grid).order_by(grid.c.code)
+    if codes is not None:
+        stmt = stmt.where(grid.c.code.in_(list(codes)))
+    if community_codes is not None:
+        stmt = stmt.where(grid.c.community_code.in_(list(community_codes)))
+    return _geoframe(read_frame(bind, stmt))
+
+
+def read_admin_units(bind: Engine | Connection, *, level: str | None = None) -> gpd.GeoDataFrame:
+    """Return admin units (optionally one level) as a GeoDataFrame in EPSG:4326."""
+    stmt = select(admin_unit).order_by(admin_unit.c.code)
+    if level is not None:
+        stmt = stmt.where(admin_unit.c.level == level)
+    return _geoframe(read_frame(bind, stmt))
+
+
+def read_stations(bind: Engine | Connection) -> gpd.GeoDataFrame:
+    """Return police stations as points in EPSG:4326."""
+    frame = read_frame(bind, select(station).order_by(station.c.id))
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=SRID
+    )
+
+
+def table_counts(bind: Engine | Connection) -> dict[str, int]:
+    """Return the row count of every table, for status lines and tests."""
+    with _conn(bind) as conn:
+        return {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in metadata.sorted_tables
+        }
+
+
+def is_empty(bind: Engine | Connection) -> bool:
+    """True when no grid has been loaded yet (a fresh database)."""
+    with _conn(bind) as conn:
+        return conn.execute(select(func.count()).select_from(grid)).scalar_one() == 0
+
+
+def clear_all(conn: Connection) -> None:
+    """Delete every row of every table (used before rebuilding the demo)."""
+    for t in reversed(metadata.sorted_tables):
+        conn.execute(t.delete())
