@@ -227,18 +227,23 @@ def _county_polygons(outlines: gpd.GeoDataFrame) -> dict[str, object]:
     metric = outlines.to_crs(METRIC)
     polys = {r.code: shapely.make_valid(r.geometry) for r in metric.itertuples()
              if r.code != CITY_CODE}
+    rng = np.random.default_rng(7)  # fixed: the outlines do not depend on the demo seed
     for code, (hosts, (lon, lat), area_km2) in GUEST_DISTRICTS.items():
         host = shapely.union_all([polys[h] for h in hosts])
         centre = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).to_crs(METRIC).iloc[0]
-        lo, hi = 1000.0, 60000.0
-        for _ in range(40):  # bisection on the radius for the target area
-            r = (lo + hi) / 2
-            if host.intersection(centre.buffer(r, 32)).area / 1e6 < area_km2:
-                lo = r
-            else:
-                hi = r
-        zone = host.intersection(centre.buffer(hi, 32))
-        polys[code] = as_multipolygon(zone)
+        # Irregular, not a circle: grow the district from the small Voronoi cells of the host
+        # nearest its real centre until it reaches roughly its real area.
+        seeds = _random_points(host, 400, rng)
+        cells = _tile(host, seeds)
+        dist = np.hypot(seeds[:, 0] - centre.x, seeds[:, 1] - centre.y)
+        picked, area = [], 0.0
+        for i in np.argsort(dist):
+            if area >= area_km2 * 1e6:
+                break
+            picked.append(cells[i])
+            area += cells[i].area
+        zone = as_multipolygon(shapely.union_all(picked))
+        polys[code] = zone
         for h in hosts:
             polys[h] = as_multipolygon(polys[h].difference(zone))
     return {c: as_multipolygon(p) for c, p in polys.items()}
@@ -255,6 +260,7 @@ def build_geography(*, seed: int = 2021, data_dir: Path = DATA_DIR,
     grids : GeoDataFrame
         about 6,017 grids with code, name, community_code, population, households,
         head name/phone, WeChat groups/members, registered volunteers (EPSG:4326).
+
     """
     rng = np.random.default_rng(seed)
     density = _Density()
@@ -358,7 +364,9 @@ def build_geography(*, seed: int = 2021, data_dir: Path = DATA_DIR,
     return gpd.GeoDataFrame(admin, geometry="geom", crs=4326), grids
 
 
-_SURNAMES = list("王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段")
+_SURNAMES = list(
+    "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
+)
 _GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建文辉玲红海波宇鹏浩慧琳晨欣")
 
 
@@ -433,7 +441,7 @@ def _plant_clusters(grids: gpd.GeoDataFrame, rng: np.random.Generator) -> list[_
 
 def _points_in_grids(geoms: np.ndarray, idx: np.ndarray, rng: np.random.Generator
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """A uniform random point inside geoms[idx[i]] for each i (vectorised rejection)."""
+    """Draw a uniform random point inside geoms[idx[i]] for each i (vectorised rejection)."""
     bounds = shapely.bounds(geoms)
     lon = np.empty(len(idx))
     lat = np.empty(len(idx))
@@ -608,7 +616,7 @@ def _descriptions(rng: np.random.Generator, category: np.ndarray, place: np.ndar
 
 def build_events(requests: pd.DataFrame, ids: np.ndarray, *, seed: int, end: datetime
                  ) -> pd.DataFrame:
-    """The flow register (流转登记) of each request: one row per status change up to ``end``."""
+    """Build the flow register (流转登记): one row per status change up to ``end``."""
     rng = np.random.default_rng(seed + 2)
     n = len(requests)
     reported = requests.reported_at.to_numpy()

@@ -100,6 +100,7 @@ class GridIndex:
         Returns
         -------
         numpy.ndarray of object
+
         """
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)

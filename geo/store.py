@@ -265,6 +265,7 @@ def make_engine(url: str | None = None, *, upgrade: bool = True) -> Engine:
     Returns
     -------
     sqlalchemy.engine.Engine
+
     """
     url = url or database_url()
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -444,6 +445,7 @@ def bulk_insert_requests(conn: Connection, requests: pd.DataFrame) -> int:
     -------
     int
         Rows actually inserted (resends of stored external ids are not counted).
+
     """
     cols = [c for c in REQUEST_COLUMNS if c in requests.columns]
     if requests.empty:
@@ -572,10 +574,12 @@ def read_grids(
     Parameters
     ----------
     bind : Engine or Connection
+        Where to read.
     codes : iterable of str, optional
         Only these grid codes.
     community_codes : iterable of str, optional
         Only grids of these communities.
+
     """
     stmt = select(grid).order_by(grid.c.code)
     if codes is not None:
@@ -611,7 +615,7 @@ def table_counts(bind: Engine | Connection) -> dict[str, int]:
 
 
 def is_empty(bind: Engine | Connection) -> bool:
-    """True when no grid has been loaded yet (a fresh database)."""
+    """Return True when no grid has been loaded yet (a fresh database)."""
     with _conn(bind) as conn:
         return conn.execute(select(func.count()).select_from(grid)).scalar_one() == 0
 

@@ -99,6 +99,7 @@ def lookup(table: dict, value: object) -> str | None:
     -------
     str or None
         The code, or None when the value is neither a known code nor a known name.
+
     """
     if value is None:
         return None
