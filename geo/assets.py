@@ -38,6 +38,7 @@ def install_assets(*, target: Path = VENDOR_DIR) -> list[Path]:
     -------
     list of Path
         The files now present.
+
     """
     src = _leaflet_source()
     dest = target / "leaflet"

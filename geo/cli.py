@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="database URL (default: $GRIDMAP_DATABASE_URL or data/gridmap.db)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init-demo", help="build the Yiyang demo city (or a province for benchmarks)")
+    p = sub.add_parser("init-demo", help="build the Yiyang demo (or a province for benchmarks)")
     p.add_argument("--seed", type=int, default=2021)
     p.add_argument("--scale", choices=["city", "province"], default="city")
     p.add_argument("--force", action="store_true", help="replace existing data")

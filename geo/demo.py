@@ -623,9 +623,10 @@ def build_events(requests: pd.DataFrame, ids: np.ndarray, *, seed: int, end: dat
     resolved = requests.resolved_at.to_numpy()
     closed = requests.closed_at.to_numpy()
     end64 = np.datetime64(end)
-    accepted = reported + (rng.uniform(2, 30, n) * 60e9).astype("timedelta64[ns]")
-    dispatched = accepted + (rng.uniform(10, 180, n) * 60e9).astype("timedelta64[ns]")
-    progress_at = dispatched + (rng.uniform(10, 240, n) * 60e9).astype("timedelta64[ns]")
+    # Whole seconds, like the report times.
+    accepted = reported + (rng.uniform(2, 30, n) * 60).astype("timedelta64[s]")
+    dispatched = accepted + (rng.uniform(10, 180, n) * 60).astype("timedelta64[s]")
+    progress_at = dispatched + (rng.uniform(10, 240, n) * 60).astype("timedelta64[s]")
     # A resolved request cannot have been in progress after it was resolved.
     has_res = ~pd.isna(resolved)
     for arr in (accepted, dispatched, progress_at):

@@ -35,6 +35,7 @@ def offline_map(*, bounds: tuple[float, float, float, float], tiles_url: str | N
         Attribution for ``tiles_url``.
     background : str
         CSS colour behind the polygons where there are no tiles.
+
     """
     minx, miny, maxx, maxy = bounds
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=9,
@@ -86,8 +87,10 @@ def grid_layer(grids: gpd.GeoDataFrame, *, name: str = "grids",
 def outline_layer(outlines: gpd.GeoDataFrame, *, name: str = "outlines") -> folium.FeatureGroup:
     """Return a feature group with admin outlines drawn as lines only."""
     group = folium.FeatureGroup(name=name)
+    # Not interactive: on a canvas the outlines would otherwise swallow the hover and clicks
+    # meant for the grids underneath.
     folium.GeoJson(outlines[[outlines.geometry.name]].to_json(drop_id=True),
-                   style_function=lambda _f: OUTLINE_STYLE).add_to(group)
+                   style_function=lambda _f: OUTLINE_STYLE, interactive=False).add_to(group)
     return group
 
 

@@ -630,3 +630,23 @@ def clear_all(conn: Connection) -> None:
     """Delete every row of every table (used before rebuilding the demo)."""
     for t in reversed(metadata.sorted_tables):
         conn.execute(t.delete())
+
+
+# --------------------------------------------------------------------------- import support
+
+
+def existing_keys(bind: Engine | Connection, table_name: str, column: str,
+                  values: Iterable[Any]) -> set[Any]:
+    """Return which of ``values`` are already stored in ``table_name.column``.
+
+    Used by the importer to tell new rows from re-imported ones (and in dry runs, where
+    nothing is written). Queries in chunks so that the bind-parameter limit of SQLite is
+    never reached.
+    """
+    col = metadata.tables[table_name].c[column]
+    wanted = list(dict.fromkeys(v for v in values if v is not None))
+    found: set[Any] = set()
+    with _conn(bind) as conn:
+        for chunk in _chunks(wanted, 900):
+            found.update(conn.execute(select(col).where(col.in_(chunk))).scalars())
+    return found

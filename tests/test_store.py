@@ -1,0 +1,144 @@
+import json
+from datetime import datetime
+
+import pandas as pd
+import pytest
+import shapely
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from geo import store
+
+
+def _request(ext, **kw):
+    row = dict(external_id=ext, grid_code="430903003001001", outside_grid=False, lon=112.305,
+               lat=28.565, source_crs="wgs84", source="miniprogram", category="road",
+               severity="routine", route="government", status="reported",
+               reported_at=datetime(2026, 11, 1, 2, 30, 15), due_at=datetime(2026, 11, 8, 2, 30),
+               description="路灯不亮")
+    row.update(kw)
+    return row
+
+
+def test_schema_is_at_head_and_matches_metadata(engine):
+    assert store.schema_revision(engine) == "0001"
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), store.metadata)
+    # PostGIS brings its own table and our GiST indexes live only in the migration.
+    diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "spatial_ref_sys")
+            and not (d[0] == "remove_index" and d[1].name.endswith("_geom"))]
+    assert diff == []
+
+
+def test_indexes_on_grid_time_and_status(engine):
+    idx = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("request")}
+    assert idx["ix_request_grid_reported"] == ["grid_code", "reported_at"]
+    assert idx["ix_request_status"] == ["status"]
+
+
+def test_postgis_geometry_column_has_gist_index(engine):
+    if engine.dialect.name != "postgresql":
+        assert engine.dialect.name == "sqlite"
+        return
+    with engine.connect() as conn:
+        kind = conn.exec_driver_sql(
+            "select type from geometry_columns where f_table_name='grid'").scalar()
+        method = conn.exec_driver_sql(
+            "select am.amname from pg_index i join pg_class c on c.oid=i.indexrelid "
+            "join pg_am am on am.oid=c.relam where c.relname='ix_grid_geom'").scalar()
+    assert kind == "MULTIPOLYGON"
+    assert method == "gist"
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    eng = store.make_engine(f"sqlite:///{tmp_path}/w.db")
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_database_url_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    assert store.database_url().endswith("env.db")
+    monkeypatch.delenv("GRIDMAP_DATABASE_URL")
+    assert store.database_url().endswith("data/gridmap.db")
+
+
+def test_grids_round_trip_geometry_exactly(engine, four_grids):
+    with store.transaction(engine) as conn:
+        assert store.write_grids(conn, four_grids) == 4
+    back = store.read_grids(engine)
+    assert list(back.code) == list(four_grids.code)
+    assert back.crs.to_epsg() == 4326
+    for a, b in zip(back.geometry, four_grids.geometry, strict=True):
+        assert shapely.equals_exact(a, b, tolerance=0)
+
+
+def test_rewriting_a_grid_replaces_it(engine, four_grids):
+    with store.transaction(engine) as conn:
+        store.write_grids(conn, four_grids)
+        store.write_grids(conn, four_grids.assign(population=[1, 2, 3, 4]))
+    back = store.read_grids(engine)
+    assert len(back) == 4
+    assert back.population.tolist() == [1, 2, 3, 4]
+
+
+def test_bulk_insert_skips_stored_external_ids(engine):
+    frame = pd.DataFrame([_request("A"), _request("B"), _request("A", category="noise")])
+    with store.transaction(engine) as conn:
+        # Within one batch the first "A" wins, as on a resend.
+        assert store.bulk_insert_requests(conn, frame) == 2
+    with store.transaction(engine) as conn:
+        assert store.bulk_insert_requests(conn, frame.iloc[:2]) == 0
+    rows = store.read_frame(engine, "select external_id, category, reported_at from request "
+                                    "order by external_id")
+    assert rows.external_id.tolist() == ["A", "B"]
+    assert rows.category.tolist() == ["road", "road"]
+    assert pd.Timestamp(rows.reported_at.iloc[0]) == pd.Timestamp("2026-11-01 02:30:15")
+
+
+def test_bulk_times_compare_like_orm_times(engine):
+    # Times written by the bulk path must sort and filter like those bound by SQLAlchemy.
+    frame = pd.DataFrame([_request("A", reported_at=datetime(2026, 11, 1, 23, 59, 59)),
+                          _request("B", reported_at=datetime(2026, 11, 2, 0, 0, 0))])
+    with store.transaction(engine) as conn:
+        store.bulk_insert_requests(conn, frame)
+    got = store.read_frame(
+        engine, store.select(store.request.c.external_id)
+        .where(store.request.c.reported_at >= datetime(2026, 11, 2)))
+    assert got.external_id.tolist() == ["B"]
+
+
+def test_failed_transaction_leaves_nothing(engine, four_grids):
+    before = store.table_counts(engine)
+    with pytest.raises(RuntimeError), store.transaction(engine) as conn:
+        store.write_grids(conn, four_grids)
+        store.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
+        raise RuntimeError("boom")
+    assert store.table_counts(engine) == before
+
+
+def test_settings_round_trip(engine):
+    with store.transaction(engine) as conn:
+        store.set_setting(conn, "demo_clusters", json.dumps(["x"]))
+        store.set_setting(conn, "demo_clusters", json.dumps(["y"]))
+    assert json.loads(store.get_setting(engine, "demo_clusters")) == ["y"]
+    assert store.get_setting(engine, "missing", "d") == "d"
+
+
+def test_is_empty(engine, four_grids):
+    assert store.is_empty(engine)
+    with store.transaction(engine) as conn:
+        store.write_grids(conn, four_grids)
+    assert not store.is_empty(engine)
+
+
+def test_upgrade_keeps_existing_rows(tmp_path, four_grids):
+    url = f"sqlite:///{tmp_path}/up.db"
+    eng = store.make_engine(url)
+    with store.transaction(eng) as conn:
+        store.write_grids(conn, four_grids)
+    eng.dispose()
+    again = store.make_engine(url)  # runs the migrations again: a no-op at head
+    assert len(store.read_grids(again)) == 4
