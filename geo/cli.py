@@ -45,14 +45,18 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from geo import importer
 
     engine = store.make_engine(args.database)
-    try:
-        report = importer.import_file(engine, args.file, kind=args.kind, crs=args.crs,
-                                      dry_run=args.dry_run, progress=_progress("import: "))
-    except importer.ImportFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for problem in report.problems:
+    report = importer.import_file(engine, args.file, kind=args.kind, crs=args.crs,
+                                  dry_run=args.dry_run, progress=_progress("import: "))
+    shown = report.problems[:args.show]
+    for problem in shown:
         print(f"  {problem}", file=sys.stderr)
+    if len(report.problems) > len(shown):
+        print(f"  … {len(report.problems) - len(shown):,} more problems"
+              + ("" if args.report else " (write them all with --report FILE.csv)"),
+              file=sys.stderr)
+    if args.report:
+        report.to_frame().to_csv(args.report, index=False, encoding="utf-8-sig")
+        print(f"full report: {args.report}", file=sys.stderr)
     print(report.summary())
     return 0 if report.ok() else 2
 
@@ -118,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="coordinates of the file: wgs84, cgcs2000, gcj02, bd09 or EPSG:n "
                         "(default: the file's own CRS, else wgs84)")
     p.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    p.add_argument("--report", type=Path, default=None,
+                   help="write every problem (row, field, value, reason) to this CSV")
+    p.add_argument("--show", type=int, default=50, help="problems to print (default 50)")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("info", help="show the database and its row counts")

@@ -29,3 +29,25 @@ def test_info_prints_counts(tmp_path, four_grids, capsys):
     assert cli.main(["--database", url, "info"]) == 0
     out = capsys.readouterr().out
     assert "grid" in out and " 4" in out
+
+
+def test_import_reports_bad_rows_and_exit_code(tmp_path, four_grids, capsys):
+    url = f"sqlite:///{tmp_path}/c.db"
+    eng = store.make_engine(url)
+    with store.transaction(eng) as conn:
+        store.write_grids(conn, four_grids)
+    csv = tmp_path / "r.csv"
+    csv.write_text("external_id,lon,lat,category,reported_at\n"
+                   "a,112.305,28.565,road,2026-11-01 08:00\n"
+                   "b,abc,28.565,road,2026-11-01 08:00\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    assert cli.main(["--database", url, "import", "requests", str(csv),
+                     "--report", str(report)]) == 0
+    err = capsys.readouterr().err
+    assert "row 2, field lon" in err
+    assert "row" in report.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert store.table_counts(eng)["request"] == 1
+    empty = tmp_path / "e.csv"
+    empty.write_bytes(b"")
+    assert cli.main(["--database", url, "import", "requests", str(empty)]) == 2
+    assert "nothing written" in capsys.readouterr().out
