@@ -109,12 +109,17 @@ class GridIndex:
             return out
         points = shapely.points(lon, lat)
         point_idx, grid_idx = self.tree.query(points, predicate="intersects")
-        # Keep the lowest grid index per point: np.unique returns first occurrences, and the
-        # pairs are sorted by point, then tree index, after lexsort.
-        order = np.lexsort((grid_idx, point_idx))
-        point_idx, grid_idx = point_idx[order], grid_idx[order]
-        first = np.unique(point_idx, return_index=True)[1]
-        out[point_idx[first]] = self.codes[grid_idx[first]]
+        out[point_idx] = self.codes[grid_idx]
+        # A point on an edge shared by two grids matches both: give it the lower code. Only
+        # those few points are sorted, so the common case stays one vectorised pass.
+        shared = np.bincount(point_idx, minlength=len(lon)) > 1
+        if shared.any():
+            mask = shared[point_idx]
+            p, g = point_idx[mask], grid_idx[mask]
+            order = np.lexsort((g, p))
+            p, g = p[order], g[order]
+            first = np.unique(p, return_index=True)[1]
+            out[p[first]] = self.codes[g[first]]
         return out
 
 
