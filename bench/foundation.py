@@ -125,6 +125,8 @@ def main() -> None:
         frame = pd.read_csv(small, parse_dates=["reported_at"])
         p = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon, frame.lat), crs=4326)
         joined = gpd.sjoin(p, grids[["code", "geometry"]], how="left", predicate="within")
+        # A point on a shared edge joins twice; keep one row per point, as GridIndex does.
+        joined = joined[~joined.index.duplicated()]
         out = pd.DataFrame(joined.drop(columns=["geometry", "index_right"]))
         out = out.rename(columns={"code": "grid_code"}).assign(outside_grid=False,
                                                                route="government")

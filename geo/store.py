@@ -615,6 +615,43 @@ def read_admin_units(bind: Engine | Connection, *, level: str | None = None) -> 
     return _geoframe(read_frame(bind, stmt))
 
 
+def read_requests(
+    bind: Engine | Connection, *, since=None, until=None, categories: Iterable[str] | None = None,
+    grid_codes: Iterable[str] | None = None, columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return requests reported in [since, until) as a DataFrame.
+
+    Personal fields (reporter name and phone) are left out unless named in ``columns``.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    since, until : datetime, optional
+        Naive UTC bounds on ``reported_at``; either may be open.
+    categories : iterable of str, optional
+        Only these category codes (e.g. ``["dispute"]``).
+    grid_codes : iterable of str, optional
+        Only requests assigned to these grids.
+    columns : sequence of str, optional
+        Columns to return; default every non-personal column.
+
+    """
+    personal = {"reporter_name", "reporter_phone"}
+    names = list(columns) if columns else [c.name for c in request.columns
+                                           if c.name not in personal]
+    stmt = select(*[request.c[n] for n in names]).order_by(request.c.reported_at)
+    if since is not None:
+        stmt = stmt.where(request.c.reported_at >= since)
+    if until is not None:
+        stmt = stmt.where(request.c.reported_at < until)
+    if categories is not None:
+        stmt = stmt.where(request.c.category.in_(list(categories)))
+    if grid_codes is not None:
+        stmt = stmt.where(request.c.grid_code.in_(list(grid_codes)))
+    return read_frame(bind, stmt)
+
+
 def read_stations(bind: Engine | Connection) -> gpd.GeoDataFrame:
     """Return police stations as points in EPSG:4326."""
     frame = read_frame(bind, select(station).order_by(station.c.id))

@@ -142,3 +142,19 @@ def test_upgrade_keeps_existing_rows(tmp_path, four_grids):
     eng.dispose()
     again = store.make_engine(url)  # runs the migrations again: a no-op at head
     assert len(store.read_grids(again)) == 4
+
+
+def test_read_requests_window_category_and_no_personal_fields(engine):
+    frame = pd.DataFrame([
+        _request("A", category="dispute", reporter_name="张三", reporter_phone="13812341234"),
+        _request("B", reported_at=datetime(2026, 11, 3)),
+        _request("C", category="dispute", reported_at=datetime(2026, 10, 1)),
+    ])
+    with store.transaction(engine) as conn:
+        store.bulk_insert_requests(conn, frame)
+    got = store.read_requests(engine, since=datetime(2026, 10, 15),
+                              until=datetime(2026, 11, 30), categories=["dispute"])
+    assert got.external_id.tolist() == ["A"]
+    assert "reporter_name" not in got.columns and "reporter_phone" not in got.columns
+    both = store.read_requests(engine, since=datetime(2026, 10, 15))
+    assert both.external_id.tolist() == ["A", "B"]
