@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,21 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    case,
+    cast,
     create_engine,
     event,
     func,
+    literal_column,
+    or_,
     select,
     text,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+from geo import vocab
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE = PROJECT_DIR / "data" / "gridmap.db"
@@ -699,3 +707,246 @@ def existing_keys(bind: Engine | Connection, table_name: str, column: str,
         for chunk in _chunks(wanted, 900):
             found.update(conn.execute(select(col).where(col.in_(chunk))).scalars())
     return found
+
+
+# ---------------------------------------------------- analytics queries (heat, bulletin)
+#
+# Counts for geo/heat.py and geo/bulletin.py. Every count is a conditional COUNT in one
+# GROUP BY pass over an indexed reported_at range; no raw request rows leave the database.
+# A request's state is judged "as of" a moment ``t`` (the end of the window), from its
+# timestamps, so a past window reads the same today as it did then:
+#
+# * resolved by t: resolved_at < t, or no resolved_at but a closed status (imports may carry
+#   "办结" without a time; such a request counts as resolved, never as on time);
+# * due by t: due_at < t, or resolved by t (an early resolution is owed and delivered);
+# * on time: resolved by t and resolved_at <= due_at (or no deadline at all);
+# * overdue at t: due_at < t and not resolved by t;
+# * rated by t: a satisfaction code and no closed_at at or after t.
+
+#: The count columns returned by :func:`request_counts_per_grid` and :func:`request_totals`.
+REQUEST_COUNT_COLUMNS = (
+    "requests", "open", "overdue", "due", "resolved", "on_time", "rated", "satisfied",
+    "disputes", "disputes_open", "disputes_due", "disputes_resolved",
+)
+
+#: Asia/Shanghai is UTC+8 all year (no daylight saving since 1991).
+LOCAL_UTC_OFFSET = timedelta(hours=8)
+
+
+def _request_count_columns(until: datetime) -> list:
+    """Labelled conditional counts of requests, their state judged as of ``until``.
+
+    Every condition is written so that it is never NULL where it is negated: ``NOT NULL`` is
+    NULL in SQL, and a NULL condition would silently drop a row from a count.
+    """
+    r = request.c
+    resolved = or_(and_(r.resolved_at.is_not(None), r.resolved_at < until),
+                   and_(r.resolved_at.is_(None), r.status.in_(sorted(vocab.CLOSED_STATUSES))))
+    past_due = and_(r.due_at.is_not(None), r.due_at < until)
+    due = or_(past_due, resolved)
+    on_time = and_(resolved, or_(r.due_at.is_(None),
+                                 and_(r.resolved_at.is_not(None), r.resolved_at <= r.due_at)))
+    rated = and_(r.satisfaction.in_(sorted(vocab.SATISFACTION)),
+                 or_(r.closed_at.is_(None), r.closed_at < until))
+    satisfied = and_(rated, r.satisfaction.in_(sorted(vocab.SATISFIED)))
+    dispute = r.category == "dispute"
+
+    def n(cond):
+        return func.count(case((cond, 1)))
+
+    return [
+        func.count().label("requests"),
+        n(~resolved).label("open"),
+        n(and_(past_due, ~resolved)).label("overdue"),
+        n(due).label("due"),
+        n(resolved).label("resolved"),
+        n(on_time).label("on_time"),
+        n(rated).label("rated"),
+        n(satisfied).label("satisfied"),
+        n(dispute).label("disputes"),
+        n(and_(dispute, ~resolved)).label("disputes_open"),
+        n(and_(dispute, due)).label("disputes_due"),
+        n(and_(dispute, resolved)).label("disputes_resolved"),
+    ]
+
+
+def _reported_between(stmt, since: datetime | None, until: datetime):
+    stmt = stmt.where(request.c.reported_at < until)
+    return stmt if since is None else stmt.where(request.c.reported_at >= since)
+
+
+def _in_area(stmt, *, grid_code: str | None, grid_prefix: str | None):
+    if grid_code is not None:
+        stmt = stmt.where(request.c.grid_code == grid_code)
+    if grid_prefix is not None:
+        # Admin codes are prefixes of their grids' codes (统计用区划代码).
+        stmt = stmt.where(request.c.grid_code.startswith(grid_prefix, autoescape=True))
+    return stmt
+
+
+def _int_frame(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Give count columns an integer dtype even when the query returned no rows."""
+    return frame.astype({c: "int64" for c in columns})
+
+
+def request_counts_per_grid(
+    bind: Engine | Connection, *, since: datetime | None, until: datetime,
+) -> pd.DataFrame:
+    """Count requests per grid reported in [since, until), their state as of ``until``.
+
+    One ``GROUP BY grid_code`` over the ``reported_at`` range. Requests with no grid
+    (outside every grid) are left out; grids with no request have no row.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    since : datetime or None
+        Naive UTC start (inclusive); None counts everything reported before ``until``.
+    until : datetime
+        Naive UTC end (exclusive) and the moment each request's state is judged at.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code`` and the :data:`REQUEST_COUNT_COLUMNS` (int64), one row per grid
+        that has at least one request in the window, ordered by code.
+
+    """
+    stmt = (select(request.c.grid_code, *_request_count_columns(until))
+            .where(request.c.grid_code.is_not(None))
+            .group_by(request.c.grid_code).order_by(request.c.grid_code))
+    frame = read_frame(bind, _reported_between(stmt, since, until))
+    return _int_frame(frame, REQUEST_COUNT_COLUMNS)
+
+
+def request_totals(
+    bind: Engine | Connection, *, since: datetime | None, until: datetime,
+    grid_code: str | None = None, grid_prefix: str | None = None,
+) -> dict[str, int]:
+    """Count requests reported in [since, until) in one area, their state as of ``until``.
+
+    Unlike :func:`request_counts_per_grid`, requests outside every grid are included when
+    no area is given: they are still the city's and still wait for someone.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    since : datetime or None
+        Naive UTC start (inclusive); None for no lower bound (the whole backlog).
+    until : datetime
+        Naive UTC end (exclusive) and the moment each request's state is judged at.
+    grid_code : str, optional
+        Only this grid.
+    grid_prefix : str, optional
+        Only grids whose code starts with this admin-code prefix.
+
+    Returns
+    -------
+    dict
+        One int per name in :data:`REQUEST_COUNT_COLUMNS`.
+
+    """
+    stmt = _in_area(_reported_between(select(*_request_count_columns(until)), since, until),
+                    grid_code=grid_code, grid_prefix=grid_prefix)
+    with _conn(bind) as conn:
+        row = conn.execute(stmt).one()
+    return {name: int(row._mapping[name] or 0) for name in REQUEST_COUNT_COLUMNS}
+
+
+def _local_period(dialect: str, freq: str):
+    """Return SQL for the Asia/Shanghai day (or the week's Monday) of ``reported_at``."""
+    r = request.c
+    hours = int(LOCAL_UTC_OFFSET.total_seconds() // 3600)
+    if dialect == "sqlite":
+        # SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff', which date()
+        # parses. 'weekday 0' moves forward to Sunday (or stays), '-6 days' back to Monday.
+        # Literal SQL, not bound parameters: the expression must read the same everywhere.
+        shift = [literal_column(f"'+{hours} hours'")]
+        if freq == "W":
+            shift += [literal_column("'weekday 0'"), literal_column("'-6 days'")]
+        return func.date(r.reported_at, *shift)
+    local = r.reported_at + literal_column(f"INTERVAL '{hours} hours'")
+    if freq == "W":
+        return cast(func.date_trunc(literal_column("'week'"), local), Date)  # ISO: Monday
+    return cast(local, Date)
+
+
+def request_counts_per_local_period(
+    bind: Engine | Connection, *, since: datetime, until: datetime, freq: str = "D",
+    grid_code: str | None = None, grid_prefix: str | None = None,
+) -> pd.DataFrame:
+    """Count requests and disputes per Asia/Shanghai day or week, reported in [since, until).
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    since, until : datetime
+        Naive UTC bounds on ``reported_at``.
+    freq : {"D", "W"}
+        Calendar day, or ISO week (starting Monday), both in Asia/Shanghai time.
+    grid_code, grid_prefix : str, optional
+        Only one grid, or only grids whose code starts with an admin-code prefix.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` (datetime64, the local day or the week's Monday at midnight), ``requests``
+        and ``disputes``; only periods with at least one request, in order.
+
+    """
+    if freq not in ("D", "W"):
+        raise ValueError(f"freq must be 'D' or 'W', not {freq!r}")
+    with _conn(bind) as conn:
+        period = _local_period(conn.dialect.name, freq).label("period")
+        # A subquery, so that GROUP BY names a column rather than repeating the expression.
+        inner = _in_area(
+            _reported_between(select(period, request.c.category), since, until),
+            grid_code=grid_code, grid_prefix=grid_prefix).subquery()
+        stmt = (select(inner.c.period, func.count().label("requests"),
+                       func.count(case((inner.c.category == "dispute", 1))).label("disputes"))
+                .group_by(inner.c.period).order_by(inner.c.period))
+        frame = read_frame(conn, stmt)
+    frame["period"] = pd.to_datetime(frame["period"].astype(str) if len(frame) else
+                                     frame["period"])
+    return _int_frame(frame, ["requests", "disputes"])
+
+
+def volunteer_hours_per_grid(
+    bind: Engine | Connection, *, since: date, until: date,
+) -> pd.DataFrame:
+    """Sum volunteer activities per grid with ``date`` in [since, until).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code``, ``activities``, ``volunteer_hours`` (Σ volunteers × hours, i.e.
+        person-hours) and ``points``; grids with no activity have no row.
+
+    """
+    va = volunteer_activity.c
+    stmt = (select(va.grid_code, func.count().label("activities"),
+                   func.sum(va.volunteers * va.hours).label("volunteer_hours"),
+                   func.sum(va.points).label("points"))
+            .where(va.date >= since, va.date < until)
+            .group_by(va.grid_code).order_by(va.grid_code))
+    frame = read_frame(bind, stmt)
+    return frame.astype({"activities": "int64", "volunteer_hours": "float64",
+                         "points": "float64"})
+
+
+def read_grid_attributes(
+    bind: Engine | Connection,
+    *, columns: Sequence[str] = ("code", "name", "community_code", "population",
+                                 "wechat_groups", "wechat_members"),
+) -> pd.DataFrame:
+    """Return grid attributes without geometry (cheap: no WKB to decode), ordered by code."""
+    return read_frame(bind, select(*[grid.c[c] for c in columns]).order_by(grid.c.code))
+
+
+def read_admin_unit_attributes(bind: Engine | Connection) -> pd.DataFrame:
+    """Return admin units (code, name, level, parent_code, population) without geometry."""
+    cols = [admin_unit.c[c] for c in ("code", "name", "level", "parent_code", "population")]
+    return read_frame(bind, select(*cols).order_by(admin_unit.c.code))
