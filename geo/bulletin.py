@@ -1,0 +1,556 @@
+"""Governance index (基层治理指数) and the monthly bulletin (城乡社群动态).
+
+Each month, every county, township and community is scored on seven indicators, ranked
+against its peers (the units of the same level) and compared with last month's rank.
+
+Indicators (per unit, over the Asia/Shanghai calendar month)
+-------------------------------------------------------------
+========================== ===================== ================================================
+indicator                  中文                   definition (better is higher unless marked)
+========================== ===================== ================================================
+resolution_rate            办结率                 resolved ÷ due (see :mod:`geo.heat`)
+on_time_rate               按期办结率             resolved by the deadline ÷ due
+satisfaction_rate          满意率                 satisfied ÷ rated
+dispute_resolution_rate    矛盾纠纷化解率          disputes resolved ÷ disputes due
+requests_per_1k            每千人诉求量            requests ÷ residents × 1,000; **lower is better**
+wechat_coverage            微信群覆盖率            WeChat group members ÷ (residents × adult share),
+                                                 capped at 100% (members may include people who
+                                                 live elsewhere); from the current grid register
+volunteer_hours_per_1k     每千人志愿服务时长       Σ volunteers × hours of the month's activities
+                                                 ÷ residents × 1,000
+========================== ===================== ================================================
+
+The request figures are those of :func:`geo.heat.area_kpis` for the month's window, judged
+as of the month's end (or now, for the month in progress). Residents are the sum of the
+unit's grids' populations.
+
+Scaling and score
+-----------------
+Each indicator is min–max scaled to 0–100 across the peer units: 100 for the best value,
+0 for the worst (reversed for ``requests_per_1k``). When every peer has the same value the
+indicator does not separate anyone and all get 100, so it shifts every score equally and the
+ranking comes from the other indicators. A missing value (NaN: no request was due, nobody
+rated, no residents) is not scored: the unit's score is the weighted mean of its available
+scaled indicators, the weights renormalised over those, so a missing figure neither helps
+nor hurts. A unit with no available indicator has no score and no rank.
+
+Rank 1 is the highest score; equal scores share the better rank. Rank change is last
+month's rank minus this month's: +2 means up two places. The best and worst indicator of a
+unit are its highest and lowest scaled values among the indicators with a weight and with
+a spread among the peers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from geo import heat, store
+
+#: Indicators: name -> (Chinese name, True when higher is better).
+INDICATORS: dict[str, tuple[str, bool]] = {
+    "resolution_rate": ("办结率", True),
+    "on_time_rate": ("按期办结率", True),
+    "satisfaction_rate": ("满意率", True),
+    "dispute_resolution_rate": ("矛盾纠纷化解率", True),
+    "requests_per_1k": ("每千人诉求量", False),
+    "wechat_coverage": ("微信群覆盖率", True),
+    "volunteer_hours_per_1k": ("每千人志愿服务时长", True),
+}
+
+#: Default weights (sum to 1): outcomes for residents first, then engagement.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "resolution_rate": 0.20,
+    "on_time_rate": 0.15,
+    "satisfaction_rate": 0.20,
+    "dispute_resolution_rate": 0.15,
+    "requests_per_1k": 0.10,
+    "wechat_coverage": 0.10,
+    "volunteer_hours_per_1k": 0.10,
+}
+
+#: Levels a bulletin ranks, from the top down, with their Chinese names.
+BULLETIN_LEVELS: dict[str, str] = {
+    "county": "区县",
+    "township": "乡镇（街道）",
+    "community": "村（社区）",
+}
+
+#: Indicators shown as percentages (the others as plain numbers).
+_PERCENT = {"resolution_rate", "on_time_rate", "satisfaction_rate", "dispute_resolution_rate",
+            "wechat_coverage"}
+
+_WEIGHT_TOLERANCE = 1e-6
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Check indicator weights and return them complete (unnamed indicators weigh 0).
+
+    Parameters
+    ----------
+    weights : mapping of str to float, or None
+        Indicator name -> weight; None for :data:`DEFAULT_WEIGHTS`.
+
+    Returns
+    -------
+    dict
+        A weight for every name in :data:`INDICATORS`.
+
+    Raises
+    ------
+    ValueError
+        An unknown indicator, a negative or non-finite weight, or weights that do not sum
+        to 1.
+
+    """
+    if weights is None:
+        return dict(DEFAULT_WEIGHTS)
+    unknown = sorted(set(weights) - set(INDICATORS))
+    if unknown:
+        raise ValueError(f"unknown indicator(s) {unknown}; known: {list(INDICATORS)}")
+    bad = {k: v for k, v in weights.items() if not math.isfinite(float(v)) or float(v) < 0}
+    if bad:
+        raise ValueError(f"weights must be finite and non-negative, got {bad}")
+    total = float(sum(float(v) for v in weights.values()))
+    if abs(total - 1.0) > _WEIGHT_TOLERANCE:
+        raise ValueError(f"weights must sum to 1, but they sum to {total:.6g}: {dict(weights)}")
+    return {name: float(weights.get(name, 0.0)) for name in INDICATORS}
+
+
+def month_window(month: str | date | pd.Period) -> tuple[pd.Period, datetime, datetime]:
+    """Return the month and its naive UTC bounds [since, until) in Asia/Shanghai time.
+
+    Parameters
+    ----------
+    month : str, date or pandas.Period
+        "2026-10", any date or datetime in the month, or a monthly Period.
+
+    """
+    period = month if isinstance(month, pd.Period) else pd.Period(month, freq="M")
+    period = period.asfreq("M")
+    since = (period.start_time - heat.LOCAL_UTC_OFFSET).to_pydatetime()
+    until = ((period + 1).start_time - heat.LOCAL_UTC_OFFSET).to_pydatetime()
+    return period, since, until
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def unit_indicators(
+    engine: Engine, *, month: str | date | pd.Period, level: str, adult_share: float = 0.8,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Compute the raw indicators of every unit of ``level`` for one month.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    month : str, date or pandas.Period
+        The Asia/Shanghai calendar month, e.g. "2026-10".
+    level : {"county", "township", "community"}
+        The peer units.
+    adult_share : float
+        Share of residents who are adults, the denominator of WeChat coverage; in (0, 1].
+    now : datetime, optional
+        The current moment (naive UTC), for a month still in progress; default the clock.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by unit code: ``name``, ``parent_code``, ``population``, ``requests`` and
+        one column per :data:`INDICATORS` (NaN where undefined; see the module docstring).
+
+    """
+    _check_levels([level])
+    hierarchy = heat.unit_hierarchy(engine)
+    return _indicators_by_level(engine, month=month, levels=[level], hierarchy=hierarchy,
+                                adult_share=adult_share, now=now)[level]
+
+
+def _check_levels(levels: Sequence[str]) -> None:
+    bad = [lv for lv in levels if lv not in BULLETIN_LEVELS]
+    if bad:
+        raise ValueError(f"levels must be among {list(BULLETIN_LEVELS)}, not {bad}")
+
+
+def _indicators_by_level(
+    engine: Engine, *, month: str | date | pd.Period, levels: Sequence[str],
+    hierarchy: heat.UnitHierarchy, adult_share: float, now: datetime | None,
+) -> dict[str, pd.DataFrame]:
+    """Compute indicators for several levels from one count and one volunteer query."""
+    if not 0 < adult_share <= 1:
+        raise ValueError(f"adult_share must be in (0, 1], not {adult_share}")
+    period, since, until = month_window(month)
+    counts = heat.grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now)
+    hours = store.volunteer_hours_per_grid(engine, since=period.start_time.date(),
+                                           until=(period + 1).start_time.date())
+    hours = hours.set_index("grid_code")["volunteer_hours"]
+    grids = hierarchy.grids
+    members = pd.to_numeric(grids["wechat_members"], errors="coerce")
+    out = {}
+    for level in levels:
+        kpis = heat.kpi_table(counts, level=level, hierarchy=hierarchy).set_index("code")
+        unit_of = grids[level]
+        population = kpis["population"].astype(float)
+        residents = population.where(population > 0)
+        unit_members = members.groupby(unit_of).sum(min_count=1).reindex(kpis.index)
+        unit_hours = (hours.groupby(unit_of.reindex(hours.index)).sum()
+                      .reindex(kpis.index, fill_value=0.0).astype(float))
+        table = kpis[["name", "parent_code", "population", "requests"]].copy()
+        for name in ("resolution_rate", "on_time_rate", "satisfaction_rate",
+                     "dispute_resolution_rate", "requests_per_1k"):
+            table[name] = kpis[name].astype(float)
+        table["wechat_coverage"] = (unit_members / (residents * adult_share)).clip(upper=1.0)
+        table["volunteer_hours_per_1k"] = unit_hours / residents * 1000.0
+        out[level] = table
+    return out
+
+
+def scale_indicators(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Min–max scale each indicator to 0–100 across the rows (the peer units).
+
+    Parameters
+    ----------
+    indicators : pandas.DataFrame
+        One column per name in :data:`INDICATORS`, one row per unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index and columns: 100 is the best peer, 0 the worst (lower raw values are
+        better for ``requests_per_1k``); all 100 when every available value is equal; NaN
+        stays NaN.
+
+    """
+    scaled = pd.DataFrame(index=indicators.index)
+    for name, (_, higher_is_better) in INDICATORS.items():
+        x = indicators[name].astype(float)
+        lo, hi = x.min(), x.max()
+        if x.notna().any() and not _same(lo, hi):
+            s = (x - lo) / (hi - lo) * 100.0
+            scaled[name] = s if higher_is_better else 100.0 - s
+        else:
+            scaled[name] = x.where(x.isna(), 100.0)
+    return scaled
+
+
+def _same(a: float, b: float) -> bool:
+    # Rates computed along different paths can differ in the last bit.
+    return bool(np.isclose(a, b, rtol=1e-12, atol=1e-12))
+
+
+def governance_scores(indicators: pd.DataFrame, *,
+                      weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Score, rank and describe peer units from their raw indicators.
+
+    Parameters
+    ----------
+    indicators : pandas.DataFrame
+        One row per unit (any index), one column per name in :data:`INDICATORS`; other
+        columns are kept.
+    weights : mapping, optional
+        Indicator weights summing to 1 (see :func:`validate_weights`); default
+        :data:`DEFAULT_WEIGHTS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``indicators`` plus ``score`` (0–100), ``rank`` (Int64; NA without a score),
+        ``best_indicator``, ``worst_indicator`` and ``<indicator>_score`` columns, sorted
+        by rank (unranked last), index kept.
+
+    """
+    w = validate_weights(weights)
+    scaled = scale_indicators(indicators)
+    weight = pd.Series(w)
+    have = scaled.notna()
+    used = have.mul(weight, axis=1).sum(axis=1)
+    total = scaled.fillna(0.0).mul(weight, axis=1).sum(axis=1)
+    score = (total / used.where(used > 0)).astype(float)
+
+    out = indicators.copy()
+    out["score"] = score
+    out["rank"] = score.rank(ascending=False, method="min").astype("Int64")
+    # Best/worst only among indicators that count and that tell the peers apart.
+    telling = [n for n in INDICATORS if w[n] > 0 and _spread(indicators[n])]
+    out["best_indicator"] = _pick(scaled[telling], best=True)
+    out["worst_indicator"] = _pick(scaled[telling], best=False)
+    for name in INDICATORS:
+        out[f"{name}_score"] = scaled[name]
+    order = out["rank"].astype("float").fillna(np.inf)
+    return out.iloc[np.argsort(order.to_numpy(), kind="stable")]
+
+
+def _spread(x: pd.Series) -> bool:
+    x = x.astype(float)
+    return bool(x.notna().any()) and not _same(x.min(), x.max())
+
+
+def _pick(scaled: pd.DataFrame, *, best: bool) -> pd.Series:
+    """Name the highest (or lowest) scaled indicator per row; the first one on a tie."""
+    if scaled.shape[1] == 0:
+        return pd.Series(None, index=scaled.index, dtype=object)
+    values = scaled.to_numpy(dtype=float)
+    filled = np.where(np.isnan(values), -np.inf if best else np.inf, values)
+    idx = filled.argmax(axis=1) if best else filled.argmin(axis=1)
+    names = np.array(scaled.columns, dtype=object)[idx]
+    return pd.Series(np.where(np.isnan(values).all(axis=1), None, names),
+                     index=scaled.index, dtype=object)
+
+
+def governance_index(
+    engine: Engine, *, month: str | date | pd.Period, level: str,
+    weights: Mapping[str, float] | None = None, adult_share: float = 0.8,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Rank the units of one level on the governance index for a month.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    month : str, date or pandas.Period
+        The Asia/Shanghai calendar month, e.g. "2026-10".
+    level : {"county", "township", "community"}
+        The peer units.
+    weights : mapping, optional
+        Indicator weights summing to 1; default :data:`DEFAULT_WEIGHTS`.
+    adult_share : float
+        Share of residents who are adults (WeChat coverage denominator).
+    now : datetime, optional
+        The current moment (naive UTC); default the clock.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by rank: ``rank``, ``code``, ``name``, ``parent_code``, ``population``,
+        ``requests``, ``score``, ``rank_prev`` (last month), ``rank_change`` (``rank_prev
+        - rank``; NA when unranked in either month), ``best_indicator``,
+        ``worst_indicator``, the raw indicators and their ``_score`` columns.
+
+    """
+    return _rankings(engine, month=month, levels=[level], weights=weights,
+                     adult_share=adult_share, now=now)[level]
+
+
+def _rankings(
+    engine: Engine, *, month: str | date | pd.Period, levels: Sequence[str],
+    weights: Mapping[str, float] | None, adult_share: float, now: datetime | None,
+) -> dict[str, pd.DataFrame]:
+    _check_levels(levels)
+    w = validate_weights(weights)
+    period, _, _ = month_window(month)
+    hierarchy = heat.unit_hierarchy(engine)
+    this, last = (_indicators_by_level(engine, month=p, levels=levels, hierarchy=hierarchy,
+                                       adult_share=adult_share, now=now)
+                  for p in (period, period - 1))
+    out = {}
+    for level in levels:
+        table = governance_scores(this[level], weights=w)
+        before = governance_scores(last[level], weights=w)
+        table["rank_prev"] = before["rank"].reindex(table.index)
+        table["rank_change"] = table["rank_prev"] - table["rank"]
+        table.index.name = "code"
+        lead = ["rank", "code", "name", "parent_code", "population", "requests", "score",
+                "rank_prev", "rank_change", "best_indicator", "worst_indicator"]
+        table = table.reset_index()
+        out[level] = table[lead + [c for c in table.columns if c not in lead]]
+    return out
+
+
+# --------------------------------------------------------------------------- bulletin
+
+
+@dataclass
+class Bulletin:
+    """One month's governance rankings, level by level.
+
+    Attributes
+    ----------
+    month : pandas.Period
+        The Asia/Shanghai calendar month.
+    area_name : str
+        The city's name, for the heading.
+    rankings : dict of str to pandas.DataFrame
+        Level -> :func:`governance_index` table, from the top level down.
+    weights : dict of str to float
+        The indicator weights used.
+    adult_share : float
+        The adult share used for WeChat coverage.
+
+    """
+
+    month: pd.Period
+    area_name: str
+    rankings: dict[str, pd.DataFrame]
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    adult_share: float = 0.8
+
+
+def monthly_bulletin(
+    engine: Engine, *, month: str | date | pd.Period,
+    levels: Sequence[str] = tuple(BULLETIN_LEVELS), weights: Mapping[str, float] | None = None,
+    adult_share: float = 0.8, now: datetime | None = None,
+) -> Bulletin:
+    """Build the monthly bulletin: the governance index ranking at each level.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    month : str, date or pandas.Period
+        The Asia/Shanghai calendar month, e.g. "2026-10".
+    levels : sequence of str
+        Levels to rank, from :data:`BULLETIN_LEVELS`.
+    weights : mapping, optional
+        Indicator weights summing to 1; default :data:`DEFAULT_WEIGHTS`.
+    adult_share : float
+        Share of residents who are adults (WeChat coverage denominator).
+    now : datetime, optional
+        The current moment (naive UTC); default the clock.
+
+    """
+    w = validate_weights(weights)
+    period, _, _ = month_window(month)
+    rankings = _rankings(engine, month=period, levels=levels, weights=w,
+                         adult_share=adult_share, now=now)
+    units = store.read_admin_unit_attributes(engine)
+    city = units[units["level"] == "city"]["name"]
+    return Bulletin(month=period, area_name=str(city.iloc[0]) if len(city) else "",
+                    rankings=rankings, weights=w, adult_share=adult_share)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def format_count(value: float | int | None) -> str:
+    """Format a count with thousands separators: 12345 -> "12,345"; missing -> "—"."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{int(round(float(value))):,}"
+
+
+def format_rate(value: float | None, *, digits: int = 1) -> str:
+    """Format a fraction as a percentage: 0.989 -> "98.9%"; missing -> "—"."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value) * 100:,.{digits}f}%"
+
+
+def format_number(value: float | None, *, digits: int = 1) -> str:
+    """Format a number with separators and fixed decimals: 1234.5 -> "1,234.5"."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def format_rank_change(value: float | int | None) -> str:
+    """Format a rank change: +2 -> "↑2", -1 -> "↓1", 0 -> "持平", missing -> "—"."""
+    if value is None or pd.isna(value):
+        return "—"
+    value = int(value)
+    return f"↑{value}" if value > 0 else f"↓{-value}" if value < 0 else "持平"
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _indicator_text(name: str, value: float) -> str:
+    return format_rate(value) if name in _PERCENT else format_number(value)
+
+
+def _indicator_name(name: object) -> str:
+    return INDICATORS[name][0] if isinstance(name, str) and name in INDICATORS else "—"
+
+
+_COLUMNS = ["排名", "名称", "综合得分", "排名变化"] + [v[0] for v in INDICATORS.values()] + [
+    "最优指标", "最弱指标"]
+
+
+def _rows(table: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for rec in table.to_dict("records"):
+        rows.append([format_count(rec["rank"]), _text(rec["name"]) or _text(rec["code"]),
+                     format_number(rec["score"]), format_rank_change(rec["rank_change"])]
+                    + [_indicator_text(n, rec[n]) for n in INDICATORS]
+                    + [_indicator_name(rec["best_indicator"]),
+                       _indicator_name(rec["worst_indicator"])])
+    return rows
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _align(rows: list[list[str]]) -> list[str]:
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r, widths, strict=True))
+            .rstrip() for r in rows]
+
+
+_ORDINALS = "一二三四五六七八九十"
+
+
+def bulletin_text(bulletin: Bulletin, *, top: int | None = None) -> str:
+    """Render the bulletin as plain text with Chinese headings, columns aligned.
+
+    Parameters
+    ----------
+    bulletin : Bulletin
+        From :func:`monthly_bulletin`.
+    top : int, optional
+        Show only the first ``top`` units of each level (all by default).
+
+    """
+    p = bulletin.month
+    lines = [f"{bulletin.area_name}基层治理指数月度通报（城乡社群动态）",
+             f"{p.year}年{p.month}月", ""]
+    for i, (level, table) in enumerate(bulletin.rankings.items()):
+        shown = table if top is None else table.head(top)
+        more = f"，列出前 {format_count(len(shown))} 个" if len(shown) < len(table) else ""
+        lines.append(f"{_ORDINALS[i]}、{BULLETIN_LEVELS[level]}排名（共 "
+                     f"{format_count(len(table))} 个{more}）")
+        lines.extend(_align([_COLUMNS] + _rows(shown)))
+        lines.append("")
+    weights = "，".join(f"{INDICATORS[n][0]} {format_rate(w, digits=0)}"
+                       for n, w in bulletin.weights.items() if w > 0)
+    lines += [
+        "说明：",
+        "1. 各指标在同级单位间按最小—最大值折算为 0–100 分（每千人诉求量越低得分越高），"
+        "综合得分为加权平均；缺少数据的指标不计分，其权重按比例分给其余指标。",
+        f"2. 权重：{weights}。微信群覆盖率 = 群成员数 ÷（常住人口 × "
+        f"{format_rate(bulletin.adult_share, digits=0)}），最高计 100%。",
+        "3. 办结率 = 办结数 ÷ 应办结数（已到期或已办结）；满意率 = 满意及基本满意 ÷ 已评价。",
+        "4. “—”表示无数据（如当月无应办结诉求、无评价、上月未排名）。",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def bulletin_csv(bulletin: Bulletin) -> bytes:
+    """Render the bulletin as one CSV table (UTF-8 with BOM, so Excel reads the Chinese).
+
+    Columns: 层级, 代码, 上级代码 and the text rendering's columns, values formatted as in
+    :func:`bulletin_text` (12,345; 98.9%).
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["层级", "代码", "上级代码"] + _COLUMNS)
+    for level, table in bulletin.rankings.items():
+        for rec, cells in zip(table.to_dict("records"), _rows(table), strict=True):
+            writer.writerow([BULLETIN_LEVELS[level], _text(rec["code"]), _text(rec["parent_code"])]
+                            + cells)
+    return buf.getvalue().encode("utf-8-sig")

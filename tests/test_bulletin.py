@@ -1,0 +1,290 @@
+"""Governance index and monthly bulletin on literal data, checked by hand.
+
+The DB tests use three communities on the four literal grids (both backends):
+
+    C1 甲社区 = grid A (800 residents, 320 WeChat members) + grid B (200, 480)
+    C2 乙社区 = grid C (500, 200)
+    C3 丙村   = grid D (1,000, 0)
+
+October 2026 (Asia/Shanghai): C1 resolves both its requests on time; C2 resolves one of two,
+late; C3 has none. November: C1 leaves its one request overdue; C2 and C3 resolve theirs.
+"""
+
+import csv
+import io
+import math
+from datetime import date, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo import bulletin, store
+
+A, B, C, D = "430903003001001", "430903003001002", "430903003002001", "430903004001001"
+C1, C2, C3 = "430903003001", "430903003002", "430903004001"
+T1, T2, COUNTY, CITY = "430903003", "430903004", "430903", "430900"
+NOW = datetime(2026, 12, 5)
+
+
+def t(month, day, hour=0):
+    return datetime(2026, month, day, hour)
+
+
+def req(ext, grid, reported, *, due, resolved=None, category="road", satisfaction=None):
+    return dict(
+        external_id=ext, grid_code=grid, outside_grid=False, lon=112.305, lat=28.565,
+        source_crs="wgs84", source="miniprogram", category=category, severity="routine",
+        route="government",
+        status=("rated" if satisfaction else "resolved") if resolved else "in_progress",
+        reported_at=reported, due_at=due, resolved_at=resolved, satisfaction=satisfaction,
+        closed_at=resolved, description="测试")
+
+
+def activity(ext, grid, day, volunteers, hours):
+    return dict(external_id=ext, grid_code=grid, date=day, title="平安巡逻",
+                volunteers=volunteers, hours=hours, points=volunteers * hours)
+
+
+@pytest.fixture
+def city(engine, four_grids):
+    grids = four_grids.copy()
+    grids["code"] = [A, B, C, D]
+    grids["community_code"] = [C1, C1, C2, C3]
+    grids["population"] = [800, 200, 500, 1000]
+    grids["wechat_members"] = [320, 480, 200, 0]
+    units = pd.DataFrame({
+        "code": [CITY, COUNTY, T1, T2, C1, C2, C3],
+        "name": ["益阳市", "赫山区", "甲街道", "乙镇", "甲社区", "乙社区", "丙村"],
+        "level": ["city", "county", "township", "township", "community", "community",
+                  "community"],
+        "parent_code": [None, CITY, COUNTY, COUNTY, T1, T1, T2],
+    })
+    requests = pd.DataFrame([
+        req("o1", A, t(10, 5), due=t(10, 6), resolved=t(10, 5, 12), satisfaction="satisfied"),
+        req("o2", B, t(10, 10), due=t(10, 11), resolved=t(10, 10, 20), category="dispute"),
+        req("o3", C, t(10, 12), due=t(10, 13), resolved=t(10, 20),
+            satisfaction="dissatisfied"),
+        req("o4", C, t(10, 15), due=t(10, 16)),
+        req("n1", A, t(11, 5), due=t(11, 6)),
+        req("n2", C, t(11, 5), due=t(11, 6), resolved=t(11, 5, 10)),
+        req("n3", D, t(11, 7), due=t(11, 8), resolved=t(11, 7, 12)),
+    ])
+    activities = pd.DataFrame([
+        activity("v1", C, date(2026, 10, 3), 5, 2.0),
+        activity("v2", C, date(2026, 10, 9), 3, 2.0),
+        activity("v3", A, date(2026, 10, 1), 10, 1.0),
+        activity("v4", A, date(2026, 10, 31), 2, 1.0),  # last local day of October
+        activity("v5", D, date(2026, 11, 1), 4, 1.5),  # November
+    ])
+    with store.transaction(engine) as conn:
+        store.write_admin_units(conn, units)
+        store.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
+        store.bulk_insert_requests(conn, requests)
+        store.insert_activities(conn, activities)
+    return engine
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def test_month_window_is_the_asia_shanghai_month():
+    period, since, until = bulletin.month_window("2026-10")
+    assert str(period) == "2026-10"
+    assert (since, until) == (datetime(2026, 9, 30, 16), datetime(2026, 10, 31, 16))
+    assert bulletin.month_window(date(2026, 10, 17))[1:] == (since, until)
+
+
+def test_unit_indicators_by_hand(city):
+    got = bulletin.unit_indicators(city, month="2026-10", level="community", now=NOW)
+    want = pd.DataFrame({
+        "resolution_rate": [1.0, 0.5, np.nan],
+        "on_time_rate": [1.0, 0.0, np.nan],
+        "satisfaction_rate": [1.0, 0.0, np.nan],
+        "dispute_resolution_rate": [1.0, np.nan, np.nan],
+        "requests_per_1k": [2.0, 4.0, 0.0],
+        "wechat_coverage": [800 / (1000 * 0.8), 200 / (500 * 0.8), 0.0],
+        "volunteer_hours_per_1k": [12.0, 32.0, 0.0],
+    }, index=pd.Index([C1, C2, C3], name="code"))
+    pd.testing.assert_frame_equal(got[list(bulletin.INDICATORS)], want)
+    assert got["name"].tolist() == ["甲社区", "乙社区", "丙村"]
+
+
+def test_adult_share_and_township_rollup(city):
+    got = bulletin.unit_indicators(city, month="2026-10", level="township", adult_share=1.0,
+                                   now=NOW)
+    assert got.loc[T1, "wechat_coverage"] == pytest.approx(1000 / 1500)
+    assert got.loc[T1, "volunteer_hours_per_1k"] == pytest.approx(28 / 1500 * 1000)
+    assert got.loc[T1, "resolution_rate"] == 0.75  # 3 of 4 due
+    with pytest.raises(ValueError, match="adult_share"):
+        bulletin.unit_indicators(city, month="2026-10", level="township", adult_share=0)
+    with pytest.raises(ValueError, match="levels"):
+        bulletin.unit_indicators(city, month="2026-10", level="grid")
+
+
+def test_wechat_coverage_is_capped_at_full(city):
+    # Members who live elsewhere must not push coverage above 100%.
+    grids = store.read_grids(city, codes=[C])
+    grids["wechat_members"] = 10_000
+    with store.transaction(city) as conn:
+        store.write_grids(conn, grids)
+    got = bulletin.unit_indicators(city, month="2026-10", level="community", now=NOW)
+    assert got.loc[C2, "wechat_coverage"] == 1.0
+    assert got.loc[C1, "wechat_coverage"] == 1.0  # exactly full: 800 of 1,000 × 0.8
+
+
+# --------------------------------------------------------------------------- scoring
+
+PEERS = pd.DataFrame({
+    "resolution_rate": [1.0, 0.5, 0.75],
+    "on_time_rate": [0.8, 0.8, 0.8],  # no spread: everybody 100
+    "satisfaction_rate": [np.nan, 0.9, 1.0],  # X: no rating
+    "dispute_resolution_rate": [1.0, 1.0, 0.0],
+    "requests_per_1k": [2.0, 4.0, 3.0],  # lower is better
+    "wechat_coverage": [0.5, 1.0, 0.75],
+    "volunteer_hours_per_1k": [0.0, 10.0, 5.0],
+}, index=["X", "Y", "Z"])
+
+
+def test_scaling_by_hand():
+    scaled = bulletin.scale_indicators(PEERS)
+    want = pd.DataFrame({
+        "resolution_rate": [100.0, 0.0, 50.0],
+        "on_time_rate": [100.0, 100.0, 100.0],
+        "satisfaction_rate": [np.nan, 0.0, 100.0],
+        "dispute_resolution_rate": [100.0, 100.0, 0.0],
+        "requests_per_1k": [100.0, 0.0, 50.0],
+        "wechat_coverage": [0.0, 100.0, 50.0],
+        "volunteer_hours_per_1k": [0.0, 100.0, 50.0],
+    }, index=["X", "Y", "Z"])
+    pd.testing.assert_frame_equal(scaled, want)
+
+
+def test_scores_ranks_best_and_worst_by_hand():
+    out = bulletin.governance_scores(PEERS)
+    # X: (.2·100 + .15·100 + .15·100 + .1·100 + .1·0 + .1·0) / .8 (no rating: .2 left out)
+    # Y: (.15·100 + .15·100 + .1·100 + .1·100) / 1;  Z: (10 + 15 + 20 + 0 + 5 + 5 + 5) / 1
+    assert out.index.tolist() == ["X", "Z", "Y"]
+    np.testing.assert_allclose(out.score.to_numpy(), [75.0, 60.0, 50.0])
+    assert out["rank"].tolist() == [1, 2, 3]
+    # on_time_rate separates no one, so it is never a unit's best or worst.
+    assert out.best_indicator.tolist() == ["resolution_rate", "satisfaction_rate",
+                                           "dispute_resolution_rate"]
+    assert out.worst_indicator.tolist() == ["wechat_coverage", "dispute_resolution_rate",
+                                            "resolution_rate"]
+    assert out.loc["Z", "requests_per_1k_score"] == 50.0
+
+
+def test_equal_peers_all_get_full_marks_and_share_the_rank():
+    same = pd.concat([PEERS.iloc[[1]]] * 2)
+    same.index = ["P", "Q"]
+    out = bulletin.governance_scores(same)
+    assert out.score.tolist() == [100.0, 100.0]
+    assert out["rank"].tolist() == [1, 1]
+    assert out.best_indicator.isna().all() and out.worst_indicator.isna().all()
+
+
+def test_unit_with_no_data_has_no_score_and_is_ranked_last():
+    peers = PEERS.copy()
+    peers.loc["N"] = np.nan
+    out = bulletin.governance_scores(peers)
+    assert out.index[-1] == "N"
+    assert math.isnan(out.loc["N", "score"]) and pd.isna(out.loc["N", "rank"])
+    assert out.loc["N", "best_indicator"] is None
+
+
+@pytest.mark.parametrize("weights, message", [
+    ({"resolution_rate": 0.5, "on_time_rate": 0.4}, "sum to 1"),
+    ({"resolution_rate": 1.2, "on_time_rate": -0.2}, "non-negative"),
+    ({"resolution_rate": 0.5, "happiness": 0.5}, "unknown indicator"),
+    ({"resolution_rate": float("nan"), "on_time_rate": 1.0}, "finite"),
+])
+def test_bad_weights_are_refused_clearly(weights, message):
+    with pytest.raises(ValueError, match=message):
+        bulletin.governance_scores(PEERS, weights=weights)
+
+
+def test_partial_weights_give_the_rest_zero():
+    w = bulletin.validate_weights({"resolution_rate": 0.25, "wechat_coverage": 0.75})
+    assert w["resolution_rate"] == 0.25 and w["satisfaction_rate"] == 0.0
+    assert sum(w.values()) == 1.0
+    assert sum(bulletin.DEFAULT_WEIGHTS.values()) == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- index over months
+
+TWO = {"resolution_rate": 0.5, "wechat_coverage": 0.5}
+
+
+def test_governance_index_and_rank_change_by_hand(city):
+    # October: C1 100, C2 (0 + 50) / 2 = 25, C3 0 (only WeChat coverage counts).
+    oct_ = bulletin.governance_index(city, month="2026-10", level="community", weights=TWO,
+                                     now=NOW)
+    assert oct_.code.tolist() == [C1, C2, C3]
+    np.testing.assert_allclose(oct_.score, [100.0, 25.0, 0.0])
+    # November: resolution C1 0, C2 100, C3 100 -> C2 75, C1 50, C3 50 (tie shares rank 2).
+    nov = bulletin.governance_index(city, month="2026-11", level="community", weights=TWO,
+                                    now=NOW)
+    assert nov.code.tolist() == [C2, C1, C3]
+    np.testing.assert_allclose(nov.score, [75.0, 50.0, 50.0])
+    assert nov["rank"].tolist() == [1, 2, 2]
+    assert nov.rank_prev.tolist() == [2, 1, 3]
+    assert nov.rank_change.tolist() == [1, -1, 1]
+    assert nov.best_indicator.tolist() == ["resolution_rate", "wechat_coverage",
+                                           "resolution_rate"]
+    assert nov.worst_indicator.tolist() == ["wechat_coverage", "resolution_rate",
+                                            "wechat_coverage"]
+
+
+def test_months_without_requests_still_rank(city):
+    sep = bulletin.governance_index(city, month="2026-10", level="county", now=NOW)
+    assert sep["rank"].tolist() == [1]
+    # September had no request, but WeChat coverage still ranks the one county.
+    assert sep.rank_prev.tolist() == [1] and sep.rank_change.tolist() == [0]
+    aug = bulletin.governance_index(city, month="2026-08", level="township", now=NOW)
+    assert aug.requests.tolist() == [0, 0]
+    assert aug.resolution_rate.isna().all()  # an empty month: rates undefined, no error
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def test_number_formats():
+    assert bulletin.format_count(12345) == "12,345"
+    assert bulletin.format_rate(0.989) == "98.9%"
+    assert bulletin.format_rate(1.0) == "100.0%"
+    assert bulletin.format_number(1234.56) == "1,234.6"
+    assert [bulletin.format_rank_change(v) for v in (2, -1, 0, pd.NA)] == [
+        "↑2", "↓1", "持平", "—"]
+    assert bulletin.format_rate(float("nan")) == "—" and bulletin.format_count(None) == "—"
+
+
+def test_bulletin_text(city):
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    text = bulletin.bulletin_text(b)
+    assert text.startswith("益阳市基层治理指数月度通报（城乡社群动态）\n2026年11月\n")
+    for heading in ("一、区县排名（共 1 个）", "二、乡镇（街道）排名（共 2 个）",
+                    "三、村（社区）排名（共 3 个）"):
+        assert heading in text
+    lines = text.splitlines()
+    first = lines[lines.index("三、村（社区）排名（共 3 个）") + 2].split()
+    assert first[:4] == ["1", "乙社区", "75.0", "↑1"]
+    assert first[4] == "100.0%" and first[9] == "50.0%"  # resolution, WeChat coverage
+    assert "权重：办结率 50%，微信群覆盖率 50%" in text
+    short = bulletin.bulletin_text(b, top=1)
+    assert "三、村（社区）排名（共 3 个，列出前 1 个）" in short and "丙村" not in short
+
+
+def test_bulletin_csv_is_utf8_with_bom(city):
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    data = bulletin.bulletin_csv(b)
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][:7] == ["层级", "代码", "上级代码", "排名", "名称", "综合得分", "排名变化"]
+    assert len(rows) == 1 + 1 + 2 + 3
+    c2 = next(r for r in rows if r[1] == C2)
+    assert c2[:7] == ["村（社区）", C2, T1, "1", "乙社区", "75.0", "↑1"]
+    assert c2[rows[0].index("办结率")] == "100.0%"
+    assert c2[rows[0].index("每千人诉求量")] == "2.0"  # 1 request ÷ 500 residents
+    assert c2[rows[0].index("最弱指标")] == "微信群覆盖率"
