@@ -592,7 +592,8 @@ def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None =
               window: timedelta = timedelta(days=30)) -> WallKpis:
     """Return the command wall's KPI tiles for an area (default: the whole city).
 
-    Three aggregate queries (today, backlog, trailing window); no GROUP BY, no raw rows.
+    Three aggregate queries (today, backlog, trailing window); no GROUP BY, no raw rows;
+    the backlog reads only unresolved rows through the ``resolved_at`` index.
     Requests outside every grid count for the whole city.
 
     Parameters
@@ -611,7 +612,7 @@ def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None =
     where = area_filter(engine, area)
     day_start, _ = local_day_bounds(now)
     today = store.request_totals(engine, since=day_start, until=now, **where)
-    backlog = store.request_totals(engine, since=None, until=now, **where)
+    backlog = store.backlog_totals(engine, as_of=now, **where)
     recent = store.request_totals(engine, since=now - window, until=now, **where)
 
     def rate(num: str, den: str) -> float:

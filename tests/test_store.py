@@ -23,7 +23,7 @@ def _request(ext, **kw):
 
 
 def test_schema_is_at_head_and_matches_metadata(engine):
-    assert store.schema_revision(engine) == "0001"
+    assert store.schema_revision(engine) == "0002"
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
@@ -161,3 +161,37 @@ def test_read_requests_window_category_and_no_personal_fields(engine):
     assert "reporter_name" not in got.columns and "reporter_phone" not in got.columns
     both = store.read_requests(engine, since=datetime(2026, 10, 15))
     assert both.external_id.tolist() == ["A", "B"]
+
+
+def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_grids):
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = store.make_engine(url, upgrade=False)
+    store.upgrade_schema(old, revision="0001")
+    with store.transaction(old) as conn:
+        store.write_grids(conn, four_grids)
+        store.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
+    assert "ix_request_resolved" not in {i["name"] for i in inspect(old).get_indexes("request")}
+    old.dispose()
+    new = store.make_engine(url)
+    assert store.schema_revision(new) == "0002"
+    assert "ix_request_resolved" in {i["name"] for i in inspect(new).get_indexes("request")}
+    assert store.table_counts(new)["request"] == 1
+    assert len(store.read_grids(new)) == 4
+
+
+def test_backlog_totals_match_request_totals(engine):
+    frame = pd.DataFrame([
+        _request("A"),  # open, overdue by 2026-11-20
+        _request("B", category="dispute", status="resolved",
+                 resolved_at=datetime(2026, 11, 2)),
+        _request("C", category="dispute", reported_at=datetime(2026, 11, 19),
+                 due_at=datetime(2026, 11, 26)),  # open, not yet due
+        _request("D", status="resolved", resolved_at=datetime(2026, 11, 25)),  # after as_of
+    ])
+    with store.transaction(engine) as conn:
+        store.bulk_insert_requests(conn, frame)
+    as_of = datetime(2026, 11, 20)
+    full = store.request_totals(engine, since=None, until=as_of)
+    fast = store.backlog_totals(engine, as_of=as_of)
+    assert fast == {k: full[k] for k in ("open", "overdue", "disputes_open")}
+    assert fast == {"open": 3, "overdue": 2, "disputes_open": 1}  # A and D are past due
