@@ -92,6 +92,85 @@ def _cmd_assets(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_day(text: str | None, option: str):
+    """Return the date of a YYYY-MM-DD option, or raise ValueError naming the option."""
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"bad date {text!r} for {option}: expected YYYY-MM-DD, an "
+                         "Asia/Shanghai calendar day") from None
+
+
+def _parse_month(text: str) -> str:
+    """Return a YYYY-MM option as given, or raise ValueError."""
+    import re
+
+    text = text.strip()
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise ValueError(f"bad month {text!r} for --month: expected YYYY-MM, e.g. 2026-10")
+    return text
+
+
+_EXPORT_SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".csv": "csv"}
+
+
+def _export_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    fmt = _EXPORT_SUFFIXES.get(args.output.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot tell the format from {args.output.name!r}: pass --format "
+                         "geojson, gpkg or csv")
+    return fmt
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from geo import bulletin, export
+
+    try:
+        fmt = _export_format(args)
+        first, last = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
+        since, until = export.local_days_window(first, last)
+        month = None
+        if args.month is not None:
+            month = _parse_month(args.month)
+            if args.layer != "bulletin":
+                if first is not None or last is not None:
+                    raise ValueError("give either --month or --since/--until, not both")
+                _, since, until = bulletin.month_window(month)
+                month = None
+        if args.level is not None and args.layer != "bulletin":
+            raise ValueError("--level applies to the bulletin only")
+    except ValueError as exc:
+        print(f"gridmap export: error: {exc}", file=sys.stderr)
+        return 2
+    if args.personal:
+        print("gridmap export: including personal data (names and phone numbers); "
+              "keep the file within the rules for personal information.", file=sys.stderr)
+    engine = store.make_engine(args.database)
+    try:
+        result = export.export_layer(
+            engine, layer=args.layer, fmt=fmt, path_or_buffer=args.output, area=args.area,
+            since=since, until=until, personal=args.personal, month=month, level=args.level,
+            progress=_progress("export: "))
+    except ValueError as exc:
+        print(f"gridmap export: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"gridmap export: error: cannot write {args.output}: {reason}", file=sys.stderr)
+        return 2
+    info = export.LAYERS[result.layer]
+    where = f" of area {result.area}" if result.area else ""
+    print(f"{result.rows:,} rows of {info.name_en} ({info.name_zh}){where} written to "
+          f"{result.path} as {export.FORMATS[result.format].name} in {result.seconds:.1f} s")
+    return 0
+
+
 def _where(engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
@@ -126,6 +205,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write every problem (row, field, value, reason) to this CSV")
     p.add_argument("--show", type=int, default=50, help="problems to print (default 50)")
     p.set_defaults(func=_cmd_import)
+
+    from geo.export import FORMATS, LAYERS
+
+    p = sub.add_parser(
+        "export", help="export a layer as GeoJSON, GeoPackage or CSV for QGIS or Excel",
+        description="Export one layer for an area and a window. Dates are Asia/Shanghai "
+                    "calendar days, both included. Personal fields are left out unless "
+                    "--personal is given.")
+    p.add_argument("layer", choices=list(LAYERS))
+    p.add_argument("--format", default=None, metavar="{" + ",".join(FORMATS) + "}",
+                   help="output format (default: from the extension of -o)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    p.add_argument("--area", default=None,
+                   help="a grid code or a community (12 digits), township (9), county (6) "
+                        "or city code")
+    p.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="first day")
+    p.add_argument("--until", default=None, metavar="YYYY-MM-DD", help="last day (included)")
+    p.add_argument("--month", default=None, metavar="YYYY-MM",
+                   help="the bulletin's month (default: the last complete month); for other "
+                        "layers, the window")
+    p.add_argument("--level", default=None, choices=["county", "township", "community"],
+                   help="bulletin: only this level")
+    p.add_argument("--personal", action="store_true",
+                   help="include reporter and grid head names and phone numbers (admins only)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("info", help="show the database and its row counts")
     p.set_defaults(func=_cmd_info)
