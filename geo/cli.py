@@ -54,6 +54,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"  … {len(report.problems) - len(shown):,} more problems"
               + ("" if args.report else " (write them all with --report FILE.csv)"),
               file=sys.stderr)
+    if not args.dry_run:
+        store.log_audit(engine, actor=_cli_actor(), action="import", rows=report.rows_inserted,
+                        detail={"kind": args.kind, "file": str(args.file), "ok": report.ok(),
+                                "rows_read": report.rows_read, "rejected": report.rows_rejected})
     if args.report:
         report.to_frame().to_csv(args.report, index=False, encoding="utf-8-sig")
         print(f"full report: {args.report}", file=sys.stderr)
@@ -164,11 +168,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
         reason = exc.strerror or str(exc)
         print(f"gridmap export: error: cannot write {args.output}: {reason}", file=sys.stderr)
         return 2
+    store.log_audit(engine, actor=_cli_actor(), action="export", area=result.area,
+                    rows=result.rows,
+                    detail={"layer": result.layer, "format": result.format,
+                            "personal": bool(args.personal), "path": str(result.path),
+                            "since": result.since, "until": result.until})
     info = export.LAYERS[result.layer]
     where = f" of area {result.area}" if result.area else ""
     print(f"{result.rows:,} rows of {info.name_en} ({info.name_zh}){where} written to "
           f"{result.path} as {export.FORMATS[result.format].name} in {result.seconds:.1f} s")
     return 0
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry, e.g. in a bare container
+        return "cli:unknown"
 
 
 def _where(engine) -> str:

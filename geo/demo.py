@@ -728,7 +728,7 @@ def build_activities(grids: gpd.GeoDataFrame, *, seed: int, end: datetime) -> pd
 
 def default_end() -> datetime:
     """Now (naive UTC) truncated to the minute: the live end of the demo's 8 months."""
-    return pd.Timestamp.utcnow().tz_localize(None).floor("min").to_pydatetime()
+    return pd.Timestamp.now("UTC").tz_localize(None).floor("min").to_pydatetime()
 
 
 def build_city(*, seed: int = 2021, end: datetime | None = None, data_dir: Path = DATA_DIR,

@@ -554,6 +554,44 @@ def insert_events(conn: Connection, events: pd.DataFrame) -> int:
     return len(rows)
 
 
+def log_audit(bind: Engine | Connection, *, actor: str | None, action: str,
+              area: str | None = None, rows: int | None = None,
+              detail: dict[str, Any] | None = None) -> None:
+    """Append one line to the audit log (logins, exports, imports; DESIGN §8).
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        An engine writes in its own transaction; a connection joins the caller's.
+    actor : str or None
+        Who did it (account name, or ``cli:<os user>``).
+    action : str
+        ``export``, ``import``, ``login``, ``login_failed``…
+    area : str, optional
+        The admin or grid code the action covered.
+    rows : int, optional
+        Rows exported or imported.
+    detail : dict, optional
+        Anything else worth keeping (layer, format, personal flag, file name), as JSON.
+
+    """
+    import json
+
+    row = {"at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime(), "actor": actor,
+           "action": action, "area": area, "rows": rows,
+           "detail": json.dumps(detail or {}, ensure_ascii=False, default=str)}
+    if isinstance(bind, Connection):
+        bind.execute(audit_log.insert(), row)
+    else:
+        with bind.begin() as conn:
+            conn.execute(audit_log.insert(), row)
+
+
+def read_audit(bind: Engine | Connection, *, limit: int = 200) -> pd.DataFrame:
+    """Return the newest audit lines first."""
+    return read_frame(bind, select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+
+
 def set_setting(conn: Connection, key: str, value: str) -> None:
     """Store one key/value setting (demo flag, seed, planted clusters…)."""
     _upsert(conn, setting, [{"key": key, "value": value}], key="key")

@@ -137,3 +137,21 @@ def test_export_errors_exit_2_with_a_clear_message(engine, four_grids, tmp_path,
         err = capsys.readouterr().err
         assert "gridmap export: error:" in err and expected in err, (argv, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_exports_and_imports_are_audited(tmp_path, four_grids):
+    url = f"sqlite:///{tmp_path}/audit.db"
+    eng = store.make_engine(url)
+    with store.transaction(eng) as conn:
+        store.write_grids(conn, four_grids)
+    out = tmp_path / "grids.geojson"
+    assert cli.main(["--database", url, "export", "grids", "-o", str(out)]) == 0
+    csv = tmp_path / "r.csv"
+    csv.write_text("external_id,lon,lat,category,reported_at\n"
+                   "a,112.305,28.565,road,2026-11-01 08:00\n", encoding="utf-8")
+    assert cli.main(["--database", url, "import", "requests", str(csv)]) == 0
+    log = store.read_audit(eng)
+    assert log.action.tolist() == ["import", "export"]
+    assert log.rows.tolist() == [1, 4]
+    assert '"personal": false' in log.detail.iloc[1]
+    assert log.actor.str.startswith("cli:").all()
