@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from geo import store
 
+LOCAL_OFFSET = timedelta(hours=8)  # Asia/Shanghai has no daylight saving
 IMPORT_KINDS = ("grids", "requests", "stations", "activities")
 
 
@@ -33,7 +35,15 @@ def _cmd_init_demo(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     start = time.perf_counter()
-    counts = demo.init_demo(engine, seed=args.seed, scale=args.scale,
+    end = None
+    if args.end:
+        try:
+            end = datetime.fromisoformat(args.end) - LOCAL_OFFSET
+        except ValueError:
+            print(f"--end {args.end!r} is not a date or date-time like 2026-11-24T08:00",
+                  file=sys.stderr)
+            return 2
+    counts = demo.init_demo(engine, seed=args.seed, scale=args.scale, end=end,
                             progress=_progress("init-demo: "))
     print(f"demo ({args.scale}, seed {args.seed}) written to {_where(engine)} in "
           f"{time.perf_counter() - start:.1f} s")
@@ -210,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2021)
     p.add_argument("--scale", choices=["city", "province"], default="city")
     p.add_argument("--force", action="store_true", help="replace existing data")
+    p.add_argument("--end", default=None,
+                   help="Asia/Shanghai time the 8 months of requests lead up to (default now); "
+                        "with --seed it makes the demo reproducible, e.g. 2026-11-24T14:00")
     p.set_defaults(func=_cmd_init_demo)
 
     p = sub.add_parser("import", help="import grids, requests, stations or volunteer activities")

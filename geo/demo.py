@@ -526,6 +526,13 @@ def build_requests(grids: gpd.GeoDataFrame, admin: pd.DataFrame, *, seed: int, e
     resolved = (reported + pd.to_timedelta(dur_h, unit="h")).dt.floor("s")
     end_ts = pd.Timestamp(end)
     done = (resolved < end_ts).to_numpy().copy()
+    # Yiyang reported every dispute resolved: the latest are settled by the end, at the latest
+    # as they are reported.
+    late = is_dispute & ~done
+    resolved.iloc[np.flatnonzero(late)] = np.maximum(
+        reported.iloc[np.flatnonzero(late)].to_numpy(),
+        np.datetime64(end_ts - pd.Timedelta(minutes=1), "ns"))
+    done[late] = True
     # Calibrate to the published number handled: some older non-disputes are stuck open,
     # or, if too few are done, the most nearly done count as done.
     extra = int(done.sum()) - handled

@@ -596,7 +596,8 @@ def _in_clause_ok(codes: pd.Index | None) -> bool:
 def _area_grids(ctx: _Context) -> gpd.GeoDataFrame:
     """Read the area's grids, all columns, ordered by code."""
     codes = ctx.area.grids
-    grids = store.read_grids(ctx.engine, codes=list(codes) if _in_clause_ok(codes) else None)
+    grids = store.read_grids(ctx.engine, codes=list(codes) if _in_clause_ok(codes) else None,
+                             personal=ctx.personal)
     if codes is not None:
         grids = grids[grids["code"].isin(codes)]
     return grids.reset_index(drop=True)

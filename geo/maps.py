@@ -8,6 +8,8 @@ the real county outlines are the base map.
 
 from __future__ import annotations
 
+import html
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -74,7 +76,10 @@ def grid_layer(grids: gpd.GeoDataFrame, *, name: str = "grids",
                tooltip_aliases: tuple[str, ...] | None = None) -> folium.FeatureGroup:
     """Return a feature group with the grid polygons and a name/code tooltip."""
     group = folium.FeatureGroup(name=name)
-    data = grids[[*tooltip_fields, grids.geometry.name]]
+    data = grids[[*tooltip_fields, grids.geometry.name]].copy()
+    # Leaflet puts tooltip text in as HTML; imported names are untrusted (DESIGN §6).
+    for field in tooltip_fields:
+        data[field] = data[field].map(lambda v: html.escape(str(v)) if v is not None else "")
     folium.GeoJson(
         data.to_json(drop_id=True),
         style_function=lambda _f: GRID_STYLE,

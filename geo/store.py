@@ -634,9 +634,13 @@ def _geoframe(frame: pd.DataFrame, geom_col: str = "geom") -> gpd.GeoDataFrame:
                                                           index=frame.index))
 
 
+#: Grid columns that identify a person (DESIGN §8): read only when asked for.
+GRID_PERSONAL = ("head_name", "head_phone")
+
+
 def read_grids(
     bind: Engine | Connection, *, codes: Iterable[str] | None = None,
-    community_codes: Iterable[str] | None = None,
+    community_codes: Iterable[str] | None = None, personal: bool = False,
 ) -> gpd.GeoDataFrame:
     """Return grids as a GeoDataFrame in EPSG:4326, ordered by code.
 
@@ -648,9 +652,12 @@ def read_grids(
         Only these grid codes.
     community_codes : iterable of str, optional
         Only grids of these communities.
+    personal : bool
+        Include the grid head's name and phone (for the grid head and admins only).
 
     """
-    stmt = select(grid).order_by(grid.c.code)
+    cols = [c for c in grid.columns if personal or c.name not in GRID_PERSONAL]
+    stmt = select(*cols).order_by(grid.c.code)
     if codes is not None:
         stmt = stmt.where(grid.c.code.in_(list(codes)))
     if community_codes is not None:
@@ -787,8 +794,9 @@ def _request_conditions(until: datetime) -> dict[str, Any]:
                    and_(r.resolved_at.is_(None), r.status.in_(sorted(vocab.CLOSED_STATUSES))))
     past_due = and_(r.due_at.is_not(None), r.due_at < until)
     due = or_(past_due, resolved)
-    on_time = and_(resolved, or_(r.due_at.is_(None),
-                                 and_(r.resolved_at.is_not(None), r.resolved_at <= r.due_at)))
+    # On time needs a resolution time: a closed status with no resolved_at never is.
+    on_time = and_(resolved, r.resolved_at.is_not(None),
+                   or_(r.due_at.is_(None), r.resolved_at <= r.due_at))
     rated = and_(r.satisfaction.in_(sorted(vocab.SATISFACTION)),
                  or_(r.closed_at.is_(None), r.closed_at < until))
     satisfied = and_(rated, r.satisfaction.in_(sorted(vocab.SATISFIED)))

@@ -155,3 +155,9 @@ def test_exports_and_imports_are_audited(tmp_path, four_grids):
     assert log.rows.tolist() == [1, 4]
     assert '"personal": false' in log.detail.iloc[1]
     assert log.actor.str.startswith("cli:").all()
+
+
+def test_init_demo_rejects_a_bad_end(tmp_path, capsys):
+    assert cli.main(["--database", f"sqlite:///{tmp_path}/d.db", "init-demo",
+                     "--end", "yesterday"]) == 2
+    assert "--end" in capsys.readouterr().err

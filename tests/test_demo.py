@@ -76,12 +76,15 @@ def test_guest_districts_sit_inside_their_hosts(city, outlines):
 
 def test_grid_numbering_reads_west_to_east_north_to_south(city):
     g = city.grids.to_crs(demo.METRIC)
-    comm = g.groupby("community_code").size().idxmax()  # the community with most grids
-    sub = g[g.community_code == comm].sort_values("code")
-    c = sub.geometry.centroid
-    # The first grid is in the northern band and west of the other grids in that band.
-    assert c.y.iloc[0] >= c.y.quantile(0.5)
-    assert c.y.iloc[-1] <= c.y.quantile(0.5)
+    for comm in g.groupby("community_code").size().nlargest(5).index:
+        sub = g[g.community_code == comm].sort_values("code")
+        c = sub.geometry.centroid
+        row_h = np.sqrt(sub.area.sum() / len(sub))
+        band = np.floor((c.y.max() - c.y) / row_h).to_numpy()
+        # Rows never go back north, and within a row the sequence runs west to east.
+        assert (np.diff(band) >= 0).all()
+        same_row = np.diff(band) == 0
+        assert (np.diff(c.x.to_numpy())[same_row] > 0).all()
 
 
 def test_population_and_wechat_totals_match_the_published_figures(city):
@@ -107,6 +110,7 @@ def test_request_totals(city):
     r = city.requests
     assert len(r) == 80_787
     assert (r.category == "dispute").sum() == 926
+    assert r[r.category == "dispute"].resolved_at.notna().all()  # all 926 resolved
     assert r.resolved_at.notna().sum() == 76_931
     rated = r.satisfaction.notna()
     satisfied = r.satisfaction.isin(vocab.SATISFIED)
@@ -150,6 +154,13 @@ def test_stations_and_activities(city):
     assert len(a) == 4876
     assert a.points.sum() == 61_567
     assert a.grid_code.isin(city.grids.code).all()
+
+
+def test_same_seed_and_end_same_requests(city):
+    again = demo.build_city(seed=2021, end=END)
+    pd.testing.assert_frame_equal(city.requests, again.requests)
+    later = demo.build_city(seed=2021, end=END + pd.Timedelta(days=1))
+    assert not later.requests.reported_at.equals(city.requests.reported_at)
 
 
 def test_same_seed_same_city():

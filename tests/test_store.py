@@ -195,3 +195,23 @@ def test_backlog_totals_match_request_totals(engine):
     fast = store.backlog_totals(engine, as_of=as_of)
     assert fast == {k: full[k] for k in ("open", "overdue", "disputes_open")}
     assert fast == {"open": 3, "overdue": 2, "disputes_open": 1}  # A and D are past due
+
+
+def test_grid_heads_are_personal_and_read_only_on_request(engine, four_grids):
+    heads = four_grids.assign(head_name="王芳", head_phone="13812345678")
+    with store.transaction(engine) as conn:
+        store.write_grids(conn, heads)
+    plain = store.read_grids(engine)
+    assert "head_name" not in plain.columns and "head_phone" not in plain.columns
+    full = store.read_grids(engine, personal=True)
+    assert full.head_phone.tolist() == ["13812345678"] * 4
+
+
+def test_closed_without_resolution_time_is_resolved_but_not_on_time(engine):
+    frame = pd.DataFrame([_request("A", status="rated", due_at=None),
+                          _request("B", status="resolved", resolved_at=datetime(2026, 11, 2))])
+    with store.transaction(engine) as conn:
+        store.bulk_insert_requests(conn, frame)
+    got = store.request_totals(engine, since=None, until=datetime(2026, 11, 20))
+    assert got["resolved"] == 2
+    assert got["on_time"] == 1

@@ -49,6 +49,11 @@ def map_grids() -> gpd.GeoDataFrame:
     return simplified(grids[["code", "name", "community_code", "population", "geometry"]])
 
 
+def city_population() -> int:
+    """Residents in all grids, for the overview caption."""
+    return int(map_grids().population.sum())
+
+
 @st.cache_data(show_spinner=False)
 def county_outlines() -> gpd.GeoDataFrame:
     """County-level outlines, the base layer of every map."""
