@@ -976,3 +976,26 @@ def test_many_rows_take_the_bulk_path_on_both_backends(engine, tmp_path):
     want = pd.Series(GridIndex(literal_grids()).assign(frame.lon, frame.lat)).value_counts()
     got = stored.set_index("grid_code").n
     assert got.sort_index().tolist() == want.sort_index().tolist()
+
+
+def _grid_snapshot(engine):
+    g = store.read_grids(engine, personal=True)
+    return [(r.code, r.name, r.population, r.geometry.wkb_hex) for r in g.itertuples()]
+
+
+def test_failed_grid_replace_leaves_every_grid_as_it_was(engine, grids, tmp_path, monkeypatch):
+    # Grids are replaced by code, so equal row counts would not show a half-done replace.
+    before = _grid_snapshot(engine)
+    changed = grids.assign(name=[f"改名{i}" for i in range(4)], population=[1, 2, 3, 4])
+    path = tmp_path / "grids.geojson"
+    changed.to_file(path, engine="pyogrio")
+    real = store.write_grids
+
+    def half_then_fail(conn, frame):
+        real(conn, frame.iloc[:2])
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(store, "write_grids", half_then_fail)
+    with pytest.raises(RuntimeError, match="power cut"):
+        import_file(engine, path, kind="grids")
+    assert _grid_snapshot(engine) == before
