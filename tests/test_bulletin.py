@@ -19,12 +19,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_city import C1, C2, C3, T1, A, B, C, D, admin_units
 
 from geo import bulletin, store
 
-A, B, C, D = "430903003001001", "430903003001002", "430903003002001", "430903004001001"
-C1, C2, C3 = "430903003001", "430903003002", "430903004001"
-T1, T2, COUNTY, CITY = "430903003", "430903004", "430903", "430900"
 NOW = datetime(2026, 12, 5)
 
 
@@ -54,13 +52,7 @@ def city(engine, four_grids):
     grids["community_code"] = [C1, C1, C2, C3]
     grids["population"] = [800, 200, 500, 1000]
     grids["wechat_members"] = [320, 480, 200, 0]
-    units = pd.DataFrame({
-        "code": [CITY, COUNTY, T1, T2, C1, C2, C3],
-        "name": ["益阳市", "赫山区", "甲街道", "乙镇", "甲社区", "乙社区", "丙村"],
-        "level": ["city", "county", "township", "township", "community", "community",
-                  "community"],
-        "parent_code": [None, CITY, COUNTY, COUNTY, T1, T1, T2],
-    })
+    units = admin_units()
     requests = pd.DataFrame([
         req("o1", A, t(10, 5), due=t(10, 6), resolved=t(10, 5, 12), satisfaction="satisfied"),
         req("o2", B, t(10, 10), due=t(10, 11), resolved=t(10, 10, 20), category="dispute"),

@@ -25,13 +25,10 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from tiny_city import C1, C2, C3, COUNTY, T1, T2, A, B, C, D, admin_units
 
 from geo import export, store
 
-A, B, C, D = "430903003001001", "430903003001002", "430903003002001", "430903004001001"
-C1, C2, C3 = "430903003001", "430903003002", "430903004001"
-T1, T2 = "430903003", "430903004"
-COUNTY, CITY = "430903", "430900"
 NOV = export.local_days_window(date(2026, 11, 1), date(2026, 11, 30))
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -95,13 +92,7 @@ def city(engine, four_grids):
     grids["head_phone"] = [HEAD_PHONE, "13800002222", "13800003333", "13800004444"]
     grids = grids.set_geometry(
         gpd.GeoSeries([shapely.MultiPolygon([g]) for g in grid_shapes()], crs=4326))
-    units = pd.DataFrame({
-        "code": [CITY, COUNTY, T1, T2, C1, C2, C3],
-        "name": ["益阳市", "赫山区", "甲街道", "乙镇", "甲社区", "乙社区", "丙村"],
-        "level": ["city", "county", "township", "township", "community", "community",
-                  "community"],
-        "parent_code": [None, CITY, COUNTY, COUNTY, T1, T1, T2],
-    })
+    units = admin_units()
     stations = pd.DataFrame([
         dict(code="S1", name="甲警务站", kind="workstation", lon=112.305, lat=28.565),
         dict(code="S2", name="丙警务室", kind="room", lon=112.315, lat=28.555, radius_m=300.0),

@@ -22,13 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from tiny_city import C1, C2, C3, CITY, COUNTY, T1, T2, A, B, C, D, admin_units
 
 from geo import heat, store
 
-A, B, C, D = "430903003001001", "430903003001002", "430903003002001", "430903004001001"
-C1, C2, C3 = "430903003001", "430903003002", "430903004001"
-T1, T2 = "430903003", "430903004"
-COUNTY, CITY = "430903", "430900"
 SINCE, UNTIL = datetime(2026, 11, 1), datetime(2026, 11, 8)
 
 
@@ -74,13 +71,7 @@ def city(engine, four_grids):
     grids["community_code"] = [C1, C1, C2, C3]
     grids["population"] = [800, 650, 720, 0]
     grids["wechat_members"] = [500, 520, 400, 10]
-    units = pd.DataFrame({
-        "code": [CITY, COUNTY, T1, T2, C1, C2, C3],
-        "name": ["益阳市", "赫山区", "甲街道", "乙镇", "甲社区", "乙社区", "丙村"],
-        "level": ["city", "county", "township", "township", "community", "community",
-                  "community"],
-        "parent_code": [None, CITY, COUNTY, COUNTY, T1, T1, T2],
-    })
+    units = admin_units()
     with store.transaction(engine) as conn:
         store.write_admin_units(conn, units)
         store.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
