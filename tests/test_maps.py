@@ -31,7 +31,7 @@ def test_grid_names_are_escaped_in_tooltips():
 
 
 def test_simplified_keeps_shared_edges(four_grids):
-    out = maps.simplified(four_grids, tolerance_m=5)
+    out = maps.simplified(four_grids, tolerance_m=5).to_crs(32649)
     union = out.union_all()
-    assert abs(union.area - sum(out.area)) < 1e-12  # no overlaps created
+    assert abs(union.area - out.area.sum()) < 1e-3  # m²: no overlaps created
     assert len(out) == 4
