@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from datetime import datetime
 
 import geopandas as gpd
@@ -33,18 +31,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from bench.timing import median_time
 from geo import coords, coverage, demo, province
 
 END = datetime(2026, 11, 24, 6)
-
-
-def _median(fn, runs: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def _metric(grids: gpd.GeoDataFrame) -> str:
@@ -105,23 +95,23 @@ def main() -> None:
     crs = _metric(grids)
     label = f"{len(grids):,} grids, {len(stations)} posts"
 
-    t, per = _median(lambda: coverage.station_coverage(stations, grids), runs)
-    tn, naive = _median(lambda: _naive_per_grid(stations, grids, crs), runs)
+    t, per = median_time(lambda: coverage.station_coverage(stations, grids), runs)
+    tn, naive = median_time(lambda: _naive_per_grid(stations, grids, crs), runs)
     assert np.allclose(per["covered_share"], naive["share"], atol=1e-7)
     assert np.allclose(per["nearest_station_m"], naive["d"], atol=1e-6)
     rows.append((f"city per-grid coverage ({label}): share, population, nearest",
                  f"{t:.3f} s", f"intersect all + sjoin_nearest {tn:.3f} s", f"{tn / t:.1f}×"))
 
-    t, per_r = _median(lambda: coverage.station_coverage(stations, grids, requests=requests),
+    t, per_r = median_time(lambda: coverage.station_coverage(stations, grids, requests=requests),
                        runs)
     rows.append((f"… with {len(requests):,} requests covered per grid", f"{t:.3f} s", "", ""))
 
-    t, sites = _median(lambda: coverage.suggest_sites(grids, stations, 10), runs)
-    tn, picks = _median(lambda: _naive_suggest(grids, per, 10, 1000.0, crs), runs)
+    t, sites = median_time(lambda: coverage.suggest_sites(grids, stations, 10), runs)
+    tn, picks = median_time(lambda: _naive_suggest(grids, per, 10, 1000.0, crs), runs)
     assert sites["candidate"].tolist() == picks, (sites["candidate"].tolist(), picks)
     rows.append((f"city suggest_sites(n=10, population, {len(grids):,} candidates, 1 km)",
                  f"{t:.3f} s", f"dense matrix greedy {tn:.3f} s", f"{tn / t:.1f}×"))
-    t, _ = _median(lambda: coverage.suggest_sites(grids, stations, 10, weight="requests",
+    t, _ = median_time(lambda: coverage.suggest_sites(grids, stations, 10, weight="requests",
                                                   requests=requests), runs)
     rows.append(("city suggest_sites(n=10, requests)", f"{t:.3f} s", "", ""))
 
@@ -130,13 +120,13 @@ def main() -> None:
         pstations = _province_stations(pgrids, np.random.default_rng(1))
         pcrs = _metric(pgrids)
         label = f"{len(pgrids):,} grids, {len(pstations)} posts"
-        t, per = _median(lambda: coverage.station_coverage(pstations, pgrids), runs)
-        tn, naive = _median(lambda: _naive_per_grid(pstations, pgrids, pcrs), runs)
+        t, per = median_time(lambda: coverage.station_coverage(pstations, pgrids), runs)
+        tn, naive = median_time(lambda: _naive_per_grid(pstations, pgrids, pcrs), runs)
         assert np.allclose(per["covered_share"], naive["share"], atol=1e-7)
         assert np.allclose(per["nearest_station_m"], naive["d"], atol=1e-6)
         rows.append((f"province per-grid coverage ({label})", f"{t:.3f} s",
                      f"intersect all + sjoin_nearest {tn:.3f} s", f"{tn / t:.1f}×"))
-        t, _ = _median(lambda: coverage.suggest_sites(pgrids, pstations, 10), runs)
+        t, _ = median_time(lambda: coverage.suggest_sites(pgrids, pstations, 10), runs)
         rows.append((f"province suggest_sites(n=10, {len(pgrids):,} candidates, 1 km)",
                      f"{t:.3f} s", "", ""))
 

@@ -17,27 +17,17 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import tempfile
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from bench.timing import median_time
 from geo import bulletin, demo, heat, store, vocab
 
 END = datetime(2026, 11, 24, 6)
-
-
-def _median(fn, runs: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def _engine(args) -> Engine:
@@ -88,21 +78,21 @@ def main() -> None:
     until = pd.Timestamp(last).ceil("h").to_pydatetime()
     since = until - timedelta(days=30)
 
-    t_sql, ours = _median(lambda: store.request_counts_per_grid(engine, since=since,
+    t_sql, ours = median_time(lambda: store.request_counts_per_grid(engine, since=since,
                                                                 until=until), args.runs)
-    t_naive, theirs = _median(lambda: naive_counts(engine, since=since, until=until),
+    t_naive, theirs = median_time(lambda: naive_counts(engine, since=since, until=until),
                               args.runs)
     pd.testing.assert_frame_equal(ours.reset_index(drop=True), theirs, check_dtype=False)
-    t_grid, table = _median(lambda: heat.grid_kpis(engine, since=since, until=until),
+    t_grid, table = median_time(lambda: heat.grid_kpis(engine, since=since, until=until),
                             args.runs)
-    t_county, _ = _median(lambda: heat.area_kpis(engine, level="county", since=since,
+    t_county, _ = median_time(lambda: heat.area_kpis(engine, level="county", since=since,
                                                  until=until), args.runs)
-    t_wall, _ = _median(lambda: heat.wall_kpis(engine, now=until), args.runs)
+    t_wall, _ = median_time(lambda: heat.wall_kpis(engine, now=until), args.runs)
     day0, _ = heat.local_day_bounds(until - timedelta(days=84))
-    t_series, _ = _median(lambda: heat.request_series(engine, since=day0, until=until),
+    t_series, _ = median_time(lambda: heat.request_series(engine, since=day0, until=until),
                           args.runs)
     month = (pd.Timestamp(until) + heat.LOCAL_UTC_OFFSET).to_period("M") - 1
-    t_bulletin, _ = _median(lambda: bulletin.monthly_bulletin(engine, month=month, now=until),
+    t_bulletin, _ = median_time(lambda: bulletin.monthly_bulletin(engine, month=month, now=until),
                             args.runs)
     assert int(table.requests.sum()) == int(ours.requests.sum())
 

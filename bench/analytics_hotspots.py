@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from bench.timing import median_seconds
 from geo import demo
 from geo import hotspots as hs
 from geo.province import build_province_grids
@@ -36,48 +36,44 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
-def _median(fn: Callable[[], object], runs: int) -> float:
-    return statistics.median(_time(fn) for _ in range(runs))
-
-
 def _row(what: str, scale: str, seconds: float, target: str = "") -> None:
     print(f"| {what} | {scale} | {seconds:.3f} | {target} |")
 
 
 def _bench(scale: str, grids, disputes_rows, counts, runs: int, gi_target: str) -> None:
     _row("Queen weights (incl. island check)", scale,
-         _median(lambda: hs.grid_weights(grids), runs))
+         median_seconds(lambda: hs.grid_weights(grids), runs))
     _row("Queen + 800 m band weights", scale,
-         _median(lambda: hs.grid_weights(grids, distance_m=800), runs))
+         median_seconds(lambda: hs.grid_weights(grids, distance_m=800), runs))
     w = hs.grid_weights(grids)
     for p_value in ("exact", "normal"):
         def run(p_value=p_value):
             return hs.dispute_hotspots(grids, counts, weights=w, p_value=p_value)
         run()
         _row(f"Gi* + FDR, p_value={p_value!r}, prebuilt weights", scale,
-             _median(run, runs), gi_target)
+             median_seconds(run, runs), gi_target)
 
     def perm():
         return hs.dispute_hotspots(grids, counts, weights=w, p_value="permutation",
                                    permutations=999)
     _row("Gi* + FDR, 999 permutations, first call in process", scale, _time(perm))
-    _row("Gi* + FDR, 999 permutations, prebuilt weights", scale, _median(perm, runs),
+    _row("Gi* + FDR, 999 permutations, prebuilt weights", scale, median_seconds(perm, runs),
          gi_target)
     _row("Gi* + FDR incl. building weights, p_value='exact'", scale,
-         _median(lambda: hs.dispute_hotspots(grids, counts), runs))
+         median_seconds(lambda: hs.dispute_hotspots(grids, counts), runs))
 
     def trends():
         return hs.emerging_hotspots(grids, disputes_rows, until=END, weeks=12, weights=w)
     trends()
-    _row("emerging hot spots, 12 weeks, prebuilt weights", scale, _median(trends, runs))
+    _row("emerging hot spots, 12 weeks, prebuilt weights", scale, median_seconds(trends, runs))
 
     def density():
         return hs.dispute_density(disputes_rows, extent=grids, bandwidth_m=500)
     surface = density()
     _row(f"density surface {surface.values.shape[1]}×{surface.values.shape[0]} cells of "
-         f"{surface.cell_m:.0f} m", scale, _median(density, runs))
+         f"{surface.cell_m:.0f} m", scale, median_seconds(density, runs))
     _row(f"density → cells ≥ 5% of peak ({len(surface.to_cells())} polygons)", scale,
-         _median(surface.to_cells, runs))
+         median_seconds(surface.to_cells, runs))
 
 
 def _province_disputes(grids, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.Series]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import tempfile
 import time
 from datetime import datetime
@@ -22,17 +21,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from bench.timing import median_seconds
 from geo import demo, importer, store
 from geo.grids import GridIndex
-
-
-def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _requests_csv(path: Path, grids: gpd.GeoDataFrame, rows: int) -> None:
@@ -67,7 +58,7 @@ def main() -> None:
         path = work / f"demo{time.time_ns()}.db"
         demo.init_demo(store.make_engine(f"sqlite:///{path}"), seed=2021, end=end)
 
-    t_demo = _median(gen, args.runs)
+    t_demo = median_seconds(gen, args.runs)
     rows.append(("demo city generation (build + write, SQLite)", f"{t_demo:.1f} s", "", ""))
 
     base = store.make_engine(f"sqlite:///{work}/base.db")
@@ -80,9 +71,9 @@ def main() -> None:
     n = 500_000
     lon, lat = rng.uniform(b[0], b[2], n), rng.uniform(b[1], b[3], n)
     index = GridIndex(grids)
-    t_assign = _median(lambda: index.assign(lon, lat), args.runs)
+    t_assign = median_seconds(lambda: index.assign(lon, lat), args.runs)
     # Both start from lon/lat arrays, so both pay for building GEOS points.
-    t_sjoin = _median(lambda: gpd.sjoin(
+    t_sjoin = median_seconds(lambda: gpd.sjoin(
         gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326),
         grids[["code", "geometry"]], predicate="within"), args.runs)
     rows.append(("point → grid assignment, 500 k points (one core)",
@@ -97,7 +88,7 @@ def main() -> None:
             p = shapely.Point(x, y)
             next((c for c, poly in polys if poly.contains(p)), None)
 
-    t_loop = _median(loop, args.runs)
+    t_loop = median_seconds(loop, args.runs)
     rows.append(("", "", f"per-point Python loop {m / t_loop:,.0f} points/s",
                  f"{(m / t_loop) and (n / t_assign) / (m / t_loop):,.0f}×"))
 
@@ -113,7 +104,7 @@ def main() -> None:
         report = importer.import_file(eng, csv, kind="requests")
         assert report.rows_inserted == args.rows, report.summary()
 
-    t_imp = _median(imp, args.runs)
+    t_imp = median_seconds(imp, args.runs)
 
     baseline_rows = args.baseline_rows or args.rows
     small = work / "small.csv"
@@ -132,7 +123,7 @@ def main() -> None:
                                                                route="government")
         out.to_sql("request", eng, if_exists="append", index=False, chunksize=1000)
 
-    t_naive = _median(naive, args.runs)
+    t_naive = median_seconds(naive, args.runs)
     ours = args.rows / t_imp
     theirs = baseline_rows / t_naive
     rows.append((f"import {args.rows:,} requests from CSV (SQLite)", f"{t_imp:.1f} s, "
