@@ -55,3 +55,34 @@ def install_assets(*, target: Path = VENDOR_DIR) -> list[Path]:
 def assets_ready(*, target: Path = VENDOR_DIR) -> bool:
     """Return True when the Leaflet files are in place."""
     return all((target / "leaflet" / n).is_file() for n in ("leaflet.js", "leaflet.css"))
+
+
+#: Files GridMap writes for the browser at run time (packed grid geometry), under static/.
+CACHE_DIR = STATIC_DIR / "cache"
+
+
+def publish(body: bytes, *, name: str, keep: int = 8, target: Path = CACHE_DIR) -> str:
+    """Write ``body`` as ``static/cache/<name>`` (once) and return its URL path.
+
+    Names carry a content hash, so a file never changes once written and the browser may
+    cache it. Only the ``keep`` newest files are kept, so the folder does not grow while
+    the data changes over days.
+
+    Returns
+    -------
+    str
+        The path under Streamlit's static serving, such as ``/app/static/cache/<name>``.
+
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / name
+    if not path.is_file():
+        partial = path.with_suffix(path.suffix + ".part")
+        partial.write_bytes(body)
+        partial.replace(path)  # atomic: a browser never reads half a file
+        old = sorted(target.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[keep:]:
+            stale.unlink(missing_ok=True)
+    else:
+        path.touch()
+    return f"{STATIC_URL}/cache/{name}"

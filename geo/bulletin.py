@@ -338,8 +338,11 @@ def governance_index(
     pandas.DataFrame
         Sorted by rank: ``rank``, ``code``, ``name``, ``parent_code``, ``population``,
         ``requests``, ``score``, ``rank_prev`` (last month), ``rank_change`` (``rank_prev
-        - rank``; NA when unranked in either month), ``best_indicator``,
-        ``worst_indicator``, the raw indicators and their ``_score`` columns.
+        - rank``; NA when unranked in either month), ``score_prev`` (last month's score),
+        ``score_change`` (``score - score_prev``; NaN when either is missing; scores are
+        relative to each month's peers, so a change says how the unit moved within the
+        field), ``best_indicator``, ``worst_indicator``, the raw indicators and their
+        ``_score`` columns.
 
     """
     return _rankings(engine, month=month, levels=[level], weights=weights,
@@ -363,12 +366,70 @@ def _rankings(
         before = governance_scores(last[level], weights=w)
         table["rank_prev"] = before["rank"].reindex(table.index)
         table["rank_change"] = table["rank_prev"] - table["rank"]
+        table["score_prev"] = before["score"].reindex(table.index).astype(float)
+        table["score_change"] = table["score"] - table["score_prev"]
         table.index.name = "code"
         lead = ["rank", "code", "name", "parent_code", "population", "requests", "score",
-                "rank_prev", "rank_change", "best_indicator", "worst_indicator"]
+                "rank_prev", "rank_change", "score_prev", "score_change", "best_indicator",
+                "worst_indicator"]
         table = table.reset_index()
         out[level] = table[lead + [c for c in table.columns if c not in lead]]
     return out
+
+
+def _now() -> datetime:
+    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
+
+
+def bulletin_months(engine: Engine, *, now: datetime | None = None) -> list[pd.Period]:
+    """Return the Asia/Shanghai months that hold at least one request, oldest first.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    now : datetime, optional
+        The current moment (naive UTC); months after it are left out. Default the clock.
+
+    Returns
+    -------
+    list of pandas.Period
+        Monthly periods; empty when there is no request.
+
+    """
+    until = heat.to_naive_utc(now) if now is not None else _now()
+    days = store.request_counts_per_local_period(engine, since=datetime(1970, 1, 1),
+                                                 until=until, freq="D")
+    if days.empty:
+        return []
+    months = pd.PeriodIndex(days["period"], freq="M").unique().sort_values()
+    return list(months)
+
+
+def default_month(months: Sequence[pd.Period], *, now: datetime | None = None
+                  ) -> pd.Period | None:
+    """Return the month a bulletin shows by default: the last complete month with data.
+
+    Parameters
+    ----------
+    months : sequence of pandas.Period
+        The months with data (:func:`bulletin_months`).
+    now : datetime, optional
+        The current moment (naive UTC); default the clock.
+
+    Returns
+    -------
+    pandas.Period or None
+        The latest month that ended (Asia/Shanghai) before ``now``; the latest month when
+        none has ended yet; None without months.
+
+    """
+    if not months:
+        return None
+    moment = heat.to_naive_utc(now) if now is not None else _now()
+    current = pd.Period(pd.Timestamp(moment) + heat.LOCAL_UTC_OFFSET, freq="M")
+    complete = [m for m in months if m < current]
+    return max(complete) if complete else max(months)
 
 
 # --------------------------------------------------------------------------- bulletin

@@ -190,6 +190,68 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from geo.api import create_app
+
+    if args.workers > 1:
+        # Several processes need the app by import path; each builds its own engine from
+        # the URL. SQLite copes through WAL and its busy timeout.
+        if args.database:
+            os.environ["GRIDMAP_DATABASE_URL"] = args.database
+        store.make_engine(args.database).dispose()  # migrate once, before the workers start
+        uvicorn.run("geo.api:create_app", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level=args.log_level)
+        return 0
+    engine = store.make_engine(args.database)
+    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _cmd_api_key(args: argparse.Namespace) -> int:
+    from geo import intake
+
+    engine = store.make_engine(args.database)
+    if args.action == "create":
+        try:
+            key = intake.create_api_key(engine, args.name)
+        except ValueError as exc:
+            print(f"gridmap api-key: error: {exc}", file=sys.stderr)
+            return 2
+        store.log_audit(engine, actor=_cli_actor(), action="api_key_create",
+                        detail={"name": args.name.strip()})
+        print(key)
+        print(f"API key {args.name.strip()!r} created. It is shown only this once: only its "
+              "SHA-256 hash is stored.", file=sys.stderr)
+        return 0
+    if args.action == "revoke":
+        if not intake.revoke_api_key(engine, args.name):
+            print(f"gridmap api-key: error: no live API key called {args.name!r}",
+                  file=sys.stderr)
+            return 2
+        store.log_audit(engine, actor=_cli_actor(), action="api_key_revoke",
+                        detail={"name": args.name})
+        print(f"API key {args.name!r} revoked")
+        return 0
+    keys = store.list_api_keys(engine)
+    if keys.empty:
+        print("no API keys; make one with: gridmap api-key create --name NAME")
+    for row in keys.itertuples(index=False):
+        state = "revoked" if row.revoked_at is not None and not _isnull(row.revoked_at) \
+            else "live"
+        used = "never" if _isnull(row.last_used_at) else f"{row.last_used_at:%Y-%m-%d %H:%M}"
+        print(f"{row.name:<24} {state:<8} created {row.created_at:%Y-%m-%d %H:%M} UTC, "
+              f"last used {used}")
+    return 0
+
+
+def _isnull(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
 def _cli_actor() -> str:
     import getpass
 
@@ -273,6 +335,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="0.0.0.0")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("api", help="start the Open311 GeoReport v2 intake API (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8311)
+    p.add_argument("--log-level", default="info",
+                   choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes (one per core is a good start)")
+    p.set_defaults(func=_cmd_api)
+
+    p = sub.add_parser("api-key", help="create, list or revoke Open311 API keys")
+    keys = p.add_subparsers(dest="action", required=True)
+    k = keys.add_parser("create", help="make a key and print it once (only its hash is kept)")
+    k.add_argument("--name", required=True, help="who the key is for, e.g. wechat-miniprogram")
+    k.set_defaults(func=_cmd_api_key)
+    k = keys.add_parser("list", help="list keys (names and times, never the keys)")
+    k.set_defaults(func=_cmd_api_key)
+    k = keys.add_parser("revoke", help="revoke a key by name")
+    k.add_argument("name")
+    k.set_defaults(func=_cmd_api_key)
+
+    from geo import simulate  # its own module: the stream, the flow and their options
+
+    simulate.add_parser(sub)
 
     p = sub.add_parser("assets", help="copy Leaflet from its installed package into static/")
     p.set_defaults(func=_cmd_assets)

@@ -102,6 +102,7 @@ __all__ = [
     "DensitySurface",
     "GridWeights",
     "classify_emerging",
+    "density_bandwidth",
     "dispute_density",
     "dispute_hotspots",
     "disputes_per_grid",
@@ -109,6 +110,7 @@ __all__ = [
     "gi_bins",
     "gi_star",
     "grid_weights",
+    "hotspot_clusters",
     "mann_kendall",
     "weekly_gi_star",
 ]
@@ -595,6 +597,77 @@ def dispute_hotspots(
                             crs=grids.crs)
 
 
+def hotspot_clusters(result: gpd.GeoDataFrame, weights: GridWeights, *, min_bin: int = 1,
+                     code_col: str = "code") -> gpd.GeoDataFrame:
+    """Group hot-spot grids that are neighbours into clusters (片区), largest first.
+
+    On a city-wide map a hot spot of a dozen small urban grids is a few pixels; one marker
+    per cluster shows where to look. Two hot grids belong to one cluster when they are
+    neighbours under ``weights`` (the weights the Gi* used), or are linked through other
+    hot grids.
+
+    Parameters
+    ----------
+    result : geopandas.GeoDataFrame
+        The output of :func:`dispute_hotspots` (``code_col``, ``disputes``, ``gi_bin``,
+        ``gi_z`` and geometry).
+    weights : GridWeights
+        The neighbours the Gi* ran on.
+    min_bin : int
+        Smallest ``gi_bin`` that counts as hot (1: 90% confidence).
+    code_col : str
+        Column holding the grid code.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per cluster on a 1-based ``cluster`` index, ordered by disputes then grids
+        (descending): ``grids`` (count), ``codes`` (tuple of grid codes), ``disputes``,
+        ``max_bin``, ``max_z``, ``top_code`` (the grid with the largest z), ``lon``/``lat``
+        (the top grid's representative point) and that point as geometry, EPSG:4326.
+
+    """
+    if min_bin < 1 or min_bin > 3:
+        raise ValueError("min_bin must be 1, 2 or 3")
+    columns = ["grids", "codes", "disputes", "max_bin", "max_z", "top_code", "lon", "lat"]
+    codes = pd.Index(result[code_col].astype(str))
+    hot = (result["gi_bin"].to_numpy() >= min_bin)
+    if not hot.any():
+        empty = pd.DataFrame({c: [] for c in columns},
+                             index=pd.RangeIndex(1, 1, name="cluster"))
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    pos = weights.codes.get_indexer(codes[hot])
+    if (pos < 0).any():
+        raise ValueError("result holds grid codes the weights do not know")
+    sub = weights.adjacency[pos][:, pos]
+    from scipy.sparse.csgraph import connected_components
+    _, label = connected_components(sub, directed=False)
+    rows = pd.DataFrame({
+        "code": codes[hot], "label": label,
+        "disputes": result["disputes"].to_numpy()[hot],
+        "gi_bin": result["gi_bin"].to_numpy()[hot],
+        "gi_z": result["gi_z"].to_numpy(dtype=float)[hot],
+    })
+    wgs = result.geometry.to_crs(4326) if result.crs is not None else result.geometry
+    points = shapely.point_on_surface(np.asarray(wgs.values)[hot])
+    rows["lon"], rows["lat"] = shapely.get_x(points), shapely.get_y(points)
+    top = rows.sort_values(["gi_z", "code"], ascending=[False, True]).groupby("label").head(1)
+    top = top.set_index("label")
+    groups = rows.groupby("label")
+    out = pd.DataFrame({
+        "grids": groups.size(),
+        "codes": groups["code"].apply(lambda c: tuple(sorted(c))),
+        "disputes": groups["disputes"].sum().astype(np.int64),
+        "max_bin": groups["gi_bin"].max().astype(np.int8),
+        "max_z": groups["gi_z"].max(),
+        "top_code": top["code"], "lon": top["lon"], "lat": top["lat"],
+    })
+    out = out.sort_values(["disputes", "grids", "top_code"], ascending=[False, False, True])
+    out.index = pd.RangeIndex(1, len(out) + 1, name="cluster")
+    return gpd.GeoDataFrame(out[columns], geometry=gpd.points_from_xy(out["lon"], out["lat"]),
+                            crs=4326)
+
+
 # --------------------------------------------------------------------------- density
 
 
@@ -771,6 +844,47 @@ def dispute_density(
     return DensitySurface(values=density, bounds=(minx, miny, maxx, maxy), crs=crs,
                           cell_m=float(cell_m), bandwidth_m=float(bandwidth_m),
                           points=int(len(x)))
+
+
+def density_bandwidth(extent: gpd.GeoDataFrame | gpd.GeoSeries, *, divisions: float = 100.0,
+                      min_m: float = 250.0, max_m: float = 2000.0, step_m: float = 50.0
+                      ) -> float:
+    """Choose a kernel bandwidth that suits a map of ``extent``.
+
+    A surface meant to be seen whole needs a bandwidth that grows with what is on screen:
+    500 m picks out single streets in a district but leaves a city-wide map with specks.
+    The bandwidth is the diagonal of the extent's bounding box (in metres, in the metric
+    CRS of its centre) divided by ``divisions``, rounded to ``step_m`` and clamped to
+    [``min_m``, ``max_m``].
+
+    Parameters
+    ----------
+    extent : geopandas.GeoDataFrame or geopandas.GeoSeries
+        What the map shows (e.g. the grids of the chosen area); any CRS, none = WGS84.
+    divisions : float
+        How many bandwidths fit along the diagonal.
+    min_m, max_m : float
+        Bounds of the result in metres.
+    step_m : float
+        Rounding step in metres.
+
+    Returns
+    -------
+    float
+        Metres; ``min_m`` for an empty extent.
+
+    """
+    if divisions <= 0 or step_m <= 0 or min_m <= 0 or max_m < min_m:
+        raise ValueError("divisions, step_m and min_m must be positive and max_m >= min_m")
+    geoms = extent.geometry if isinstance(extent, gpd.GeoDataFrame) else extent
+    geoms = geoms[geoms.notna() & ~geoms.is_empty]
+    if len(geoms) == 0:
+        return float(min_m)
+    minx, miny, maxx, maxy = _to_metric_crs(gpd.GeoSeries(geoms.values, crs=geoms.crs)
+                                            ).total_bounds
+    diagonal = float(np.hypot(maxx - minx, maxy - miny))
+    raw = round(diagonal / divisions / step_m) * step_m
+    return float(min(max(raw, min_m), max_m))
 
 
 # --------------------------------------------------------------------------- trends

@@ -8,23 +8,26 @@ the real county outlines are the base map.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import json
 
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
+from branca.element import MacroElement
+from jinja2 import Template
 
 from geo.assets import LEAFLET_CSS, LEAFLET_JS
 from geo.coords import metric_crs
 
-#: Stroke and fill used for the placeholder grid layer.
-GRID_STYLE = {"color": "#5c6bc0", "weight": 0.6, "fillColor": "#c5cae9", "fillOpacity": 0.55}
-OUTLINE_STYLE = {"color": "#37474f", "weight": 2.0, "fill": False}
-
 
 def offline_map(*, bounds: tuple[float, float, float, float], tiles_url: str | None = None,
-                attribution: str | None = None, background: str = "#f5f7fa") -> folium.Map:
+                attribution: str | None = None, background: str = "#f5f7fa",
+                fit: bool = True) -> folium.Map:
     """Return an empty folium map that loads nothing from outside the app.
 
     Parameters
@@ -37,18 +40,24 @@ def offline_map(*, bounds: tuple[float, float, float, float], tiles_url: str | N
         Attribution for ``tiles_url``.
     background : str
         CSS colour behind the polygons where there are no tiles.
+    fit : bool
+        Fit the view to ``bounds`` when the map opens. Maps whose view a
+        :class:`GridStyle` sets pass False: an animated fit still running would undo it.
 
     """
     minx, miny, maxx, maxy = bounds
+    # zoomSnap 0.25: whole zoom levels leave a county at half the frame or cut off.
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=9,
-                      tiles=None, prefer_canvas=True, control_scale=True)
+                      tiles=None, prefer_canvas=True, control_scale=False, zoomSnap=0.25,
+                      zoomDelta=0.5)
     # Instance attributes shadow folium's class-level CDN lists for this map only.
     fmap.default_js = [("leaflet", LEAFLET_JS)]
     fmap.default_css = [("leaflet_css", LEAFLET_CSS)]
     _plain_background(fmap, background)
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=attribution or "tiles", name="base").add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    if fit:
+        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
 
 
@@ -71,32 +80,443 @@ def simplified(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 15.0,
     return gdf.set_geometry(back.values)
 
 
-def grid_layer(grids: gpd.GeoDataFrame, *, name: str = "grids",
-               tooltip_fields: tuple[str, ...] = ("name", "code"),
-               tooltip_aliases: tuple[str, ...] | None = None) -> folium.FeatureGroup:
-    """Return a feature group with the grid polygons and a name/code tooltip."""
-    group = folium.FeatureGroup(name=name)
-    data = grids[[*tooltip_fields, grids.geometry.name]].copy()
-    # Leaflet puts tooltip text in as HTML; imported names are untrusted (DESIGN §6).
-    for field in tooltip_fields:
-        data[field] = data[field].map(lambda v: html.escape(str(v)) if v is not None else "")
-    folium.GeoJson(
-        data.to_json(drop_id=True),
-        style_function=lambda _f: GRID_STYLE,
-        tooltip=folium.GeoJsonTooltip(fields=list(tooltip_fields),
-                                      aliases=list(tooltip_aliases or tooltip_fields)),
-    ).add_to(group)
+#: Leaflet style of admin outlines on a light and on a dark (wall) map.
+OUTLINE_STYLE = {"color": "#37474f", "weight": 2.0, "fill": False}
+OUTLINE_STYLE_DARK = {"color": "#90a4ae", "weight": 2.0, "fill": False}
+
+#: Version of the packed grid file; the browser refuses a file it does not understand.
+PACK_VERSION = 1
+#: Coordinates are sent as integers of 1e-5 degree (about 1 m, DESIGN §6).
+PACK_SCALE = 100_000
+#: Sequential classes for counts and rates (light → dark red), readable on light and dark.
+HEAT_COLOURS = ("#fff3bf", "#ffc078", "#ff8a3d", "#e8590c", "#b02a07")
+#: Fill for a grid in the area with no figure (no residents, nothing rated…).
+NO_DATA = "#cfd8dc"
+
+#: Marks a grid outside the area on the map (faint, not clickable for the figure).
+OUTSIDE = " "
+#: Marks a grid inside the area whose figure is missing.
+MISSING = "-"
+
+
+# --------------------------------------------------------------------------- packed grids
+
+
+def pack_grids(grids: gpd.GeoDataFrame, *, name_col: str = "name") -> tuple[bytes, str]:
+    """Encode grid polygons compactly for the browser; return the bytes and their id.
+
+    GeoJSON spends most of its bytes on repeated keys, brackets and full-length decimals:
+    6,017 grids were 1.94 MB. Here each ring is a flat list of integer steps of 1e-5 degree
+    (5 decimals, about 1 m) from the previous vertex, the closing vertex dropped (Leaflet
+    closes rings), with one running cursor across the whole file, so that most numbers
+    have two to four digits. The decoder is the few lines of JavaScript in
+    :class:`GridCanvas`.
+
+    Parameters
+    ----------
+    grids : geopandas.GeoDataFrame
+        ``code``, ``name_col`` and (Multi)Polygon geometry in EPSG:4326, in the order the
+        styles will use.
+    name_col : str
+        The column with the grid's display name.
+
+    Returns
+    -------
+    (bytes, str)
+        UTF-8 JSON ``{"v", "scale", "codes", "names", "shapes"}``, where ``shapes[i]`` is a
+        list of polygons, each a list of rings, each ``[dx0, dy0, dx1, dy1, …]``; and a
+        12-hex-digit content hash that names the file (browsers may cache it for ever).
+
+    """
+    cursor = np.zeros(2, dtype=np.int64)
+    shapes = []
+    for geom in grids.geometry.to_numpy():
+        polygons = [] if geom is None else list(getattr(geom, "geoms", [geom]))
+        packed = []
+        for poly in polygons:
+            rings = []
+            for ring in (poly.exterior, *poly.interiors):
+                ints = np.round(np.asarray(ring.coords)[:-1, :2] * PACK_SCALE).astype(np.int64)
+                if len(ints) < 3:
+                    continue
+                steps = np.diff(ints, axis=0, prepend=cursor[None, :])
+                cursor = ints[-1]
+                rings.append(steps.ravel().tolist())
+            if rings:
+                packed.append(rings)
+        shapes.append(packed)
+    doc = {"v": PACK_VERSION, "scale": PACK_SCALE,
+           "codes": [str(c) for c in grids["code"]],
+           "names": ["" if n is None else str(n) for n in grids[name_col]],
+           "shapes": shapes}
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return body, hashlib.sha1(body).hexdigest()[:12]
+
+
+class GridCanvas(MacroElement):
+    """The grid polygons of a map, fetched once from a packed file and drawn on the canvas.
+
+    The polygons live in one ``L.featureGroup`` so that streamlit-folium's click handler,
+    bound to the map's top-level layers, sees a click on any grid (with the grid's tooltip,
+    which carries its code). Colours, tooltip figures and the view come later from a
+    :class:`GridStyle`, so that a refresh changes colours without re-sending or remounting
+    the geometry.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var gm = window.gridmap = {map: map, layers: [], ready: false, pending: null,
+                            fitKey: null, selected: -1, file: {{ this.file_id|tojson }},
+                            dark: {{ this.dark|tojson }}};
+  gm.group = L.featureGroup().addTo(map);
+  // Create the shared canvas now, so that it sits below any image overlay added later.
+  map.getRenderer(L.polygon([[0, 0], [0, 0], [0, 0]]));
+  // Metric scale only; a plain-text attribution prefix (no flag, no outside link).
+  L.control.scale({imperial: false}).addTo(map);
+  if (map.attributionControl) { map.attributionControl.setPrefix("Leaflet"); }
+  gm.esc = function (s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  };
+  function decode(doc) {
+    var k = 1 / doc.scale, x = 0, y = 0;
+    return doc.shapes.map(function (polys) {
+      return polys.map(function (rings) {
+        return rings.map(function (steps) {
+          var out = new Array(steps.length / 2);
+          for (var i = 0; i < steps.length; i += 2) {
+            x += steps[i]; y += steps[i + 1];
+            out[i / 2] = [y * k, x * k];
+          }
+          return out;
+        });
+      });
+    });
+  }
+  gm.tooltip = function (i, figure) {
+    var html = "<b>" + gm.esc(gm.names[i]) + "</b><br>" + gm.codes[i];
+    if (figure) { html += "<br>" + figure; }
+    return html;
+  };
+  fetch({{ this.url|tojson }}).then(function (r) {
+    if (!r.ok) { throw new Error("grid file " + r.status); }
+    return r.json();
+  }).then(function (doc) {
+    if (doc.v !== {{ this.version }}) { throw new Error("grid file version " + doc.v); }
+    gm.codes = doc.codes; gm.names = doc.names;
+    var shapes = decode(doc);
+    for (var i = 0; i < shapes.length; i++) {
+      var layer = L.polygon(shapes[i], {weight: 0.5, color: "#ffffff", fillOpacity: 0.7,
+                                        fillColor: "{{ this.no_data }}"});
+      layer.bindTooltip(gm.tooltip(i, ""), {sticky: true});
+      layer.gridIndex = i;
+      gm.group.addLayer(layer);
+      gm.layers.push(layer);
+    }
+    gm.ready = true;
+    gm.sink(-1);
+    document.documentElement.setAttribute("data-grids", String(shapes.length));
+    if (gm.pending) { var p = gm.pending; gm.pending = null; gm.apply(p); }
+  }).catch(function (err) { console.warn("GridMap: " + err); });
+  gm.fit = function (bounds) {
+    // The iframe may still be sizing itself: fit once it has a size, and again when it
+    // resizes, until the user pans or zooms.
+    gm.lastFit = bounds;
+    gm.touched = false;
+    map.invalidateSize();
+    var size = map.getSize();
+    // Wait for a size, and for any zoom animation to end: its last step would undo the fit.
+    if (size.x < 50 || size.y < 50 || map._animatingZoom) {
+      setTimeout(function () { gm.fit(bounds); }, 100);
+      return;
+    }
+    map.fitBounds(bounds, {padding: [8, 8], animate: false});
+  };
+  map.on("dragstart", function () { gm.touched = true; });
+  map.getContainer().addEventListener("wheel", function () { gm.touched = true; });
+  map.getContainer().addEventListener("dblclick", function () { gm.touched = true; });
+  map.on("resize", function () {
+    if (gm.lastFit && !gm.touched) {
+      map.fitBounds(gm.lastFit, {padding: [8, 8], animate: false});
+    }
+  });
+  // The grids arrive after the page's overlays (stations, points) on the same canvas:
+  // move them to the back of the drawing order, the selected grid last so that its
+  // outline is drawn over its neighbours but under the overlays.
+  gm.sink = function (selected) {
+    if (selected >= 0 && gm.layers[selected]) { gm.layers[selected].bringToBack(); }
+    for (var i = gm.layers.length - 1; i >= 0; i--) {
+      if (i !== selected) { gm.layers[i].bringToBack(); }
+    }
+  };
+  // Below zoom 11 a town centre holds more grid edges than pixels: drawn dark, they paint
+  // it black. Edges appear once the grids are big enough to read.
+  gm.edges = function () { return map.getZoom() >= 11; };
+  map.on("zoomend", function () {
+    if (gm.ready && gm.last && gm.edges() !== gm.edgesShown) { gm.apply(gm.last); }
+  });
+  gm.apply = function (p) {
+    if (!gm.ready) { gm.pending = p; return; }
+    gm.last = p;
+    gm.edgesShown = gm.edges();
+    if (p.file !== gm.file) { return; }
+    // Thin, half-transparent edges: in dense town centres solid edges would paint the
+    // grids over and hide their colour.
+    var outline = gm.dark ? "#0b1220" : "#ffffff";
+    var edges = gm.edges();
+    for (var i = 0; i < gm.layers.length; i++) {
+      var c = p.classes.charAt(i), layer = gm.layers[i], style;
+      if (c === " ") {
+        style = {fillColor: gm.dark ? "#37474f" : "#dde3e8", fillOpacity: gm.dark ? 0.25 : 0.5,
+                 color: outline, weight: 0.3, opacity: 0.5};
+        if (!edges) {
+          style.color = style.fillColor; style.opacity = style.fillOpacity; style.weight = 0.8;
+        }
+      } else {
+        style = {fillColor: c === "-" ? p.noData : p.colours[c.charCodeAt(0) - 48],
+                 fillOpacity: p.opacity, color: outline, weight: 0.4, opacity: 0.45};
+        // Zoomed out, each grid's edge takes its own colour: it closes the hairline seams
+        // between neighbours, where the dark background would show through.
+        if (!edges) {
+          style.color = style.fillColor; style.opacity = p.opacity; style.weight = 0.8;
+        }
+      }
+      if (i === p.selected) {
+        style.color = p.selectedColour; style.weight = 4; style.opacity = 1;
+      }
+      layer.setStyle(style);
+      var figure = p.values && c !== " " ? gm.esc(p.label) + "：" + gm.esc(p.values[i]) : "";
+      layer.setTooltipContent(gm.tooltip(i, figure));
+    }
+    if (p.selected !== gm.selected) { gm.selected = p.selected; gm.sink(p.selected); }
+    if (p.fit && p.fitKey !== gm.fitKey) {
+      gm.fitKey = p.fitKey;
+      gm.fit(p.fit);
+    }
+    document.documentElement.setAttribute("data-style", p.stamp);
+  };
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, *, url: str, file_id: str, dark: bool = False):
+        super().__init__()
+        self._name = "GridCanvas"
+        self.url = url
+        self.file_id = file_id
+        self.dark = bool(dark)
+        self.version = PACK_VERSION
+        self.no_data = NO_DATA
+
+
+class GridStyle(MacroElement):
+    """Colours, tooltip figures and view of a :class:`GridCanvas`, applied in the browser.
+
+    Put it in the ``feature_group_to_add`` of ``st_folium``: streamlit-folium re-evaluates
+    that group's script when it changes and leaves the map (and its pan/zoom) alone.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+if (window.gridmap) { window.gridmap.apply({{ this.payload|tojson }}); }
+{% endmacro %}
+""")
+
+    def __init__(self, payload: dict):
+        super().__init__()
+        self._name = "GridStyle"
+        self.payload = payload
+
+
+def class_breaks(values: pd.Series | np.ndarray, *, k: int = len(HEAT_COLOURS)) -> list[float]:
+    """Return up to ``k - 1`` upper class limits for a choropleth of ``values``.
+
+    Quantiles of the positive values, rounded to "nice" numbers and made strictly
+    increasing; zero always gets its own lowest class, since most grids see no request in a
+    short window. NaN is ignored.
+
+    Returns
+    -------
+    list of float
+        Increasing limits ``b``: class 0 holds ``v <= b[0]``, class i holds
+        ``b[i-1] < v <= b[i]``, the last class everything above. Empty when every value is
+        NaN.
+
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return []
+    positive = v[v > 0]
+    if positive.size == 0:
+        return [0.0]
+    qs = np.quantile(positive, np.linspace(0, 1, k)[1:-1])
+    limits = [0.0] if (v <= 0).any() else []
+    for q in qs:
+        nice = _nice(q)
+        if not limits or nice > limits[-1]:
+            limits.append(nice)
+    return limits[: k - 1]
+
+
+def _nice(x: float) -> float:
+    if x <= 0:
+        return 0.0
+    if x < 1:
+        return float(np.round(x, 3))
+    if x < 20:
+        return float(np.floor(x))
+    magnitude = 10 ** np.floor(np.log10(x))
+    return float(np.floor(x / magnitude * 2) / 2 * magnitude)
+
+
+def classify(values: pd.Series | np.ndarray, limits: list[float]) -> np.ndarray:
+    """Return each value's class (0 …) under :func:`class_breaks` limits; -1 for NaN."""
+    v = np.asarray(values, dtype=float)
+    cls = np.searchsorted(np.asarray(limits, dtype=float), v, side="left").astype(np.int64)
+    cls[~np.isfinite(v)] = -1
+    return cls
+
+
+def grid_style(
+    codes: pd.Index | list[str], *, file_id: str, classes: pd.Series,
+    colours: tuple[str, ...] | list[str], values: pd.Series | None = None, label: str = "",
+    fit: tuple[float, float, float, float] | None = None, fit_key: str | None = None,
+    selected: str | None = None, selected_colour: str = "#1565c0", opacity: float = 0.8,
+    stamp: str = "",
+) -> folium.FeatureGroup:
+    """Return the feature group that colours a :class:`GridCanvas` for one figure.
+
+    Parameters
+    ----------
+    codes : sequence of str
+        The grid codes in the order of the packed file (``pack_grids``).
+    file_id : str
+        The packed file's id; a style meant for another file is ignored by the browser.
+    classes : pandas.Series
+        Colour class per grid code (0 … ``len(colours) - 1``; -1: in the area, no figure).
+        Grids not in the index are outside the area: drawn faint.
+    colours : sequence of str
+        CSS colour per class.
+    values : pandas.Series, optional
+        Display text of the figure per grid code, shown in the tooltip after ``label``.
+    label : str
+        What the figure is ("近7天诉求").
+    fit, fit_key : optional
+        Bounds (minx, miny, maxx, maxy) to show; the view moves only when ``fit_key``
+        differs from the last one applied, so a refresh keeps the user's pan and zoom.
+    selected : str, optional
+        A grid code to outline.
+    selected_colour : str
+        Its outline colour.
+    opacity : float
+        Fill opacity of the grids in the area.
+    stamp : str
+        An opaque marker the browser records on the page when the style is applied (the
+        tests use it to see a refresh arrive).
+
+    """
+    if len(colours) > 10:
+        raise ValueError("at most 10 colour classes")
+    order = pd.Index(codes)
+    cls = classes.reindex(order)
+    text = np.full(len(order), OUTSIDE, dtype="<U1")
+    inside = cls.notna().to_numpy()
+    c = cls.fillna(-1).astype(int).to_numpy()
+    if ((c >= len(colours)) & inside).any():
+        raise ValueError("a class has no colour")
+    text[inside & (c < 0)] = MISSING
+    ok = inside & (c >= 0)
+    text[ok] = np.array([chr(48 + int(i)) for i in c[ok]], dtype="<U1")
+    shown = None
+    if values is not None:
+        shown = values.reindex(order).fillna("").astype(str).tolist()
+    payload = {
+        "file": file_id, "classes": "".join(text.tolist()), "colours": list(colours),
+        "noData": NO_DATA, "values": shown, "label": label, "opacity": opacity,
+        "selected": int(order.get_loc(selected)) if selected in order else -1,
+        "selectedColour": selected_colour, "stamp": stamp, "fitKey": fit_key,
+        "fit": None if fit is None else [[fit[1], fit[0]], [fit[3], fit[2]]],
+    }
+    group = folium.FeatureGroup(name="style", control=False)
+    group.add_child(GridStyle(payload))
     return group
 
 
-def outline_layer(outlines: gpd.GeoDataFrame, *, name: str = "outlines") -> folium.FeatureGroup:
+# --------------------------------------------------------------------------- overlays
+
+
+def outline_layer(outlines: gpd.GeoDataFrame, *, name: str = "outlines",
+                  dark: bool = False) -> folium.FeatureGroup:
     """Return a feature group with admin outlines drawn as lines only."""
     group = folium.FeatureGroup(name=name)
+    style = OUTLINE_STYLE_DARK if dark else OUTLINE_STYLE
     # Not interactive: on a canvas the outlines would otherwise swallow the hover and clicks
     # meant for the grids underneath.
     folium.GeoJson(outlines[[outlines.geometry.name]].to_json(drop_id=True),
-                   style_function=lambda _f: OUTLINE_STYLE, interactive=False).add_to(group)
+                   style_function=lambda _f: style, interactive=False).add_to(group)
     return group
+
+
+def point_layer(points: pd.DataFrame, *, colours: pd.Series | str = "#1565c0",
+                tooltips: pd.Series | None = None, radius: float | pd.Series = 5.0,
+                name: str = "points", group: folium.FeatureGroup | None = None,
+                ) -> folium.FeatureGroup:
+    """Return a feature group of circle markers at ``lon``/``lat`` (a few hundred at most).
+
+    Tooltip text is escaped here: it may hold residents' words (DESIGN §6).
+    """
+    group = group if group is not None else folium.FeatureGroup(name=name, control=False)
+    n = len(points)
+    fill = colours if isinstance(colours, pd.Series) else pd.Series([colours] * n,
+                                                                    index=points.index)
+    size = radius if isinstance(radius, pd.Series) else pd.Series([radius] * n,
+                                                                 index=points.index)
+    for idx, row in points.iterrows():
+        tip = None
+        if tooltips is not None and pd.notna(tooltips.get(idx)):
+            tip = folium.Tooltip(_escape_lines(str(tooltips[idx])))
+        folium.CircleMarker(location=[float(row["lat"]), float(row["lon"])],
+                            radius=float(size[idx]), color="#ffffff", weight=1,
+                            fill=True, fill_color=fill[idx], fill_opacity=0.9,
+                            tooltip=tip).add_to(group)
+    return group
+
+
+def circle_layer(centres: pd.DataFrame, *, radius_m: pd.Series, colours: pd.Series,
+                 name: str = "circles", group: folium.FeatureGroup | None = None,
+                 ) -> folium.FeatureGroup:
+    """Return a feature group of metric circles (coverage areas), not interactive."""
+    group = group if group is not None else folium.FeatureGroup(name=name, control=False)
+    for idx, row in centres.iterrows():
+        circle = folium.Circle(location=[float(row["lat"]), float(row["lon"])],
+                               radius=float(radius_m[idx]), color=colours[idx], weight=1,
+                               fill=True, fill_color=colours[idx], fill_opacity=0.12)
+        # folium drops interactive=False for circles; without it a 3 km disc would take
+        # every hover and click meant for the grids beneath.
+        circle.options["interactive"] = False
+        circle.add_to(group)
+    return group
+
+
+def image_layer(png: bytes, *, bounds: tuple[float, float, float, float], opacity: float = 0.7,
+                name: str = "surface", group: folium.FeatureGroup | None = None,
+                ) -> folium.FeatureGroup:
+    """Return a feature group with a PNG drawn over ``bounds`` (a server-computed surface)."""
+    group = group if group is not None else folium.FeatureGroup(name=name, control=False)
+    minx, miny, maxx, maxy = bounds
+    url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    folium.raster_layers.ImageOverlay(image=url, bounds=[[miny, minx], [maxy, maxx]],
+                                      opacity=opacity, interactive=False,
+                                      zindex=400).add_to(group)
+    return group
+
+
+def _escape_lines(text: str) -> str:
+    return "<br>".join(html.escape(line) for line in text.split("\n"))
 
 
 def _plain_background(fmap: folium.Map, colour: str) -> None:

@@ -38,6 +38,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     create_engine,
@@ -166,6 +167,12 @@ request = Table(
     Column("description", Text),
     Column("reporter_name", String(64)),
     Column("reporter_phone", String(32)),
+    # Open311 intake (migration 0003): the e-mail is personal like name and phone.
+    Column("reporter_email", String(128)),
+    Column("media_url", String(1024)),
+    Column("device_id", String(64)),
+    Column("client_request_id", String(64)),
+    Column("updated_at", DateTime),
     Index("ix_request_grid_reported", "grid_code", "reported_at"),
     Index("ix_request_status", "status"),
     Index("ix_request_reported", "reported_at"),
@@ -252,6 +259,18 @@ setting = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text),
+)
+
+#: Open311 API keys: only the SHA-256 of each key is kept (migration 0003).
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("last_used_at", DateTime),
 )
 
 
@@ -695,7 +714,7 @@ def read_requests(
         Columns to return; default every non-personal column.
 
     """
-    personal = {"reporter_name", "reporter_phone"}
+    personal = set(REQUEST_PERSONAL)
     names = list(columns) if columns else [c.name for c in request.columns
                                            if c.name not in personal]
     stmt = select(*[request.c[n] for n in names]).order_by(request.c.reported_at)
@@ -739,6 +758,10 @@ def clear_all(conn: Connection) -> None:
         conn.execute(t.delete())
 
 
+#: Request columns that identify a person (DESIGN §8): stored, read only when asked for.
+REQUEST_PERSONAL = ("reporter_name", "reporter_phone", "reporter_email")
+
+
 # --------------------------------------------------------------------------- import support
 
 
@@ -757,6 +780,142 @@ def existing_keys(bind: Engine | Connection, table_name: str, column: str,
         for chunk in _chunks(wanted, 900):
             found.update(conn.execute(select(col).where(col.in_(chunk))).scalars())
     return found
+
+
+# --------------------------------------------------------------------------- Open311 intake
+
+#: Request columns the Open311 API may show: everything but the personal fields.
+PUBLIC_REQUEST_COLUMNS = tuple(c.name for c in request.columns
+                               if c.name not in REQUEST_PERSONAL)
+
+
+_PUBLIC_SELECT = select(*[request.c[n] for n in PUBLIC_REQUEST_COLUMNS])
+# Built once: every Open311 POST looks its idempotency key up.
+_FIND_BY_ID = _PUBLIC_SELECT.where(request.c.id == bindparam("value"))
+_FIND_BY_EXTERNAL_ID = _PUBLIC_SELECT.where(request.c.external_id == bindparam("value"))
+
+
+def find_request(bind: Engine | Connection, *, id: int | None = None,
+                 external_id: str | None = None) -> dict[str, Any] | None:
+    """Return one request's public columns by id or external id, or None when unknown."""
+    if id is not None:
+        stmt, value = _FIND_BY_ID, id
+    elif external_id is not None:
+        stmt, value = _FIND_BY_EXTERNAL_ID, external_id
+    else:
+        raise ValueError("give id or external_id")
+    with _conn(bind) as conn:
+        row = conn.execute(stmt, {"value": value}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def insert_request_row(conn: Connection, row: dict[str, Any], *, actor: str | None = None,
+                       note: str | None = None) -> int:
+    """Insert one request and its "reported" event in the caller's transaction.
+
+    A resend of a stored ``external_id`` raises ``sqlalchemy.exc.IntegrityError`` (the
+    unique constraint decides, so two concurrent resends cannot both get in).
+
+    Returns
+    -------
+    int
+        The new request's id.
+
+    """
+    # Values as parameters, not .values(**row): the statement then compiles once and is
+    # reused from SQLAlchemy's cache, which halves the cost of an Open311 POST.
+    new_id = int(conn.execute(request.insert(), row).inserted_primary_key[0])
+    conn.execute(request_event.insert(), {
+        "request_id": new_id, "at": row["reported_at"], "from_status": None,
+        "to_status": row["status"], "actor": actor, "note": note})
+    return new_id
+
+
+def search_requests(
+    bind: Engine | Connection, *, ids: Sequence[int] | None = None,
+    categories: Sequence[str] | None = None, since: datetime | None = None,
+    until: datetime | None = None, closed: bool | None = None, offset: int = 0,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Return public request columns, newest first (the Open311 ``GET /requests``).
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    ids : sequence of int, optional
+        Only these request ids.
+    categories : sequence of str, optional
+        Only these category codes.
+    since, until : datetime, optional
+        Naive UTC bounds on ``reported_at``, [since, until].
+    closed : bool, optional
+        True: only resolved or rated requests; False: only the others.
+    offset, limit : int
+        The page.
+
+    """
+    r = request.c
+    stmt = select(*[r[n] for n in PUBLIC_REQUEST_COLUMNS])
+    if ids is not None:
+        stmt = stmt.where(r.id.in_(list(ids)))
+    if categories is not None:
+        stmt = stmt.where(r.category.in_(list(categories)))
+    if since is not None:
+        stmt = stmt.where(r.reported_at >= since)
+    if until is not None:
+        stmt = stmt.where(r.reported_at <= until)
+    if closed is not None:
+        is_closed = r.status.in_(sorted(vocab.CLOSED_STATUSES))
+        stmt = stmt.where(is_closed if closed else ~is_closed)
+    stmt = stmt.order_by(r.reported_at.desc(), r.id.desc()).offset(offset).limit(limit)
+    with _conn(bind) as conn:
+        return [dict(m) for m in conn.execute(stmt).mappings()]
+
+
+def grid_count(bind: Engine | Connection) -> int:
+    """Return the number of stored grids (intake's cache key for its grid index)."""
+    with _conn(bind) as conn:
+        return int(conn.execute(select(func.count()).select_from(grid)).scalar_one())
+
+
+def create_api_key(conn: Connection, *, name: str, key_hash: str, now: datetime) -> int:
+    """Store a new API key's hash under ``name``; IntegrityError if the name is taken."""
+    result = conn.execute(api_key.insert().values(name=name, key_hash=key_hash,
+                                                  created_at=now))
+    return int(result.inserted_primary_key[0])
+
+
+def find_api_key(bind: Engine | Connection, key_hash: str) -> dict[str, Any] | None:
+    """Return the API key row (id, name, revoked_at, last_used_at) for a hash, or None."""
+    k = api_key.c
+    stmt = select(k.id, k.name, k.revoked_at, k.last_used_at).where(k.key_hash == key_hash)
+    with _conn(bind) as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def touch_api_key(bind: Engine | Connection, key_id: int, now: datetime) -> None:
+    """Record that a key was used at ``now``."""
+    with _conn(bind) as conn:
+        conn.execute(api_key.update().where(api_key.c.id == key_id).values(last_used_at=now))
+        if isinstance(bind, Engine):
+            conn.commit()
+
+
+def list_api_keys(bind: Engine | Connection) -> pd.DataFrame:
+    """Return every API key's name and times (never the hash), by name."""
+    k = api_key.c
+    return read_frame(bind, select(k.name, k.created_at, k.revoked_at, k.last_used_at)
+                      .order_by(k.name))
+
+
+def revoke_api_key(conn: Connection, name: str, *, now: datetime) -> bool:
+    """Revoke the key called ``name``; False when there is no such live key."""
+    result = conn.execute(api_key.update()
+                          .where(api_key.c.name == name, api_key.c.revoked_at.is_(None))
+                          .values(revoked_at=now))
+    return result.rowcount > 0
 
 
 # ---------------------------------------------------- analytics queries (heat, bulletin)
@@ -1059,3 +1218,256 @@ def read_admin_unit_attributes(bind: Engine | Connection) -> pd.DataFrame:
     """Return admin units (code, name, level, parent_code, population) without geometry."""
     cols = [admin_unit.c[c] for c in ("code", "name", "level", "parent_code", "population")]
     return read_frame(bind, select(*cols).order_by(admin_unit.c.code))
+
+
+# --------------------------------------------------------------------------- live views
+
+
+def data_stamp(bind: Engine | Connection) -> str:
+    """Return a short token that changes whenever the data the pages show changes.
+
+    It covers grids, requests, events, volunteer activities and stations. Cheap (five
+    indexed aggregates): pages key their caches on it so that a new request or
+    an import shows at the next rerun without recomputing when nothing changed.
+    """
+    with _conn(bind) as conn:
+        parts = [
+            conn.execute(select(func.count()).select_from(grid)).scalar_one(),
+            conn.execute(select(func.max(request.c.id))).scalar_one(),
+            conn.execute(select(func.max(request_event.c.id))).scalar_one(),
+            conn.execute(select(func.max(volunteer_activity.c.id))).scalar_one(),
+            conn.execute(select(func.max(station.c.id))).scalar_one(),
+        ]
+    return ":".join("0" if p is None else str(p) for p in parts)
+
+
+def latest_requests(
+    bind: Engine | Connection, *, until: datetime, limit: int = 10,
+    severities: Iterable[str] | None = None, open_only: bool = False,
+    grid_code: str | None = None, grid_prefix: str | None = None,
+    grid_codes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return the newest requests reported before ``until``, newest first (no personal data).
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    until : datetime
+        Naive UTC; requests reported at or after it are left out.
+    limit : int
+        At most this many rows.
+    severities : iterable of str, optional
+        Only these severity codes (the wall's ticker asks for ``["urgent"]``).
+    open_only : bool
+        Only requests not resolved by ``until``.
+    grid_code, grid_prefix, grid_codes : optional
+        The area filter of :func:`geo.heat.area_filter`.
+
+    """
+    r = request.c
+    cols = [r.id, r.external_id, r.grid_code, r.reported_at, r.due_at, r.resolved_at,
+            r.category, r.severity, r.route, r.status, r.source, r.description]
+    stmt = select(*cols).where(r.reported_at < until)
+    if severities is not None:
+        stmt = stmt.where(r.severity.in_(list(severities)))
+    if open_only:
+        stmt = stmt.where(_request_conditions(until)["open"])
+    stmt = _in_area(stmt, grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes)
+    return read_frame(bind, stmt.order_by(r.reported_at.desc(), r.id.desc()).limit(limit))
+
+
+# --------------------------------------------------------------------------- one grid (detail)
+
+#: Request columns a breakdown may group by (:func:`request_counts_by`).
+BREAKDOWN_COLUMNS = ("category", "severity", "route", "source", "status", "satisfaction")
+
+
+def request_counts_by(
+    bind: Engine | Connection, *, column: str, since: datetime | None, until: datetime,
+    grid_code: str | None = None, grid_prefix: str | None = None,
+    grid_codes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Count requests reported in [since, until) per value of one column, in one area.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    column : str
+        One of :data:`BREAKDOWN_COLUMNS`.
+    since : datetime or None
+        Naive UTC start (inclusive); None for no lower bound.
+    until : datetime
+        Naive UTC end (exclusive).
+    grid_code, grid_prefix, grid_codes : optional
+        The area filter of :func:`geo.heat.area_filter`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``value`` (the column's code; None where unset) and ``requests`` (int64), one row
+        per value seen, most requests first.
+
+    """
+    if column not in BREAKDOWN_COLUMNS:
+        raise ValueError(f"column must be one of {BREAKDOWN_COLUMNS}, not {column!r}")
+    col = request.c[column]
+    stmt = select(col.label("value"), func.count().label("requests")).group_by(col)
+    stmt = _in_area(_reported_between(stmt, since, until), grid_code=grid_code,
+                    grid_prefix=grid_prefix, grid_codes=grid_codes)
+    frame = read_frame(bind, stmt.order_by(func.count().desc(), col))
+    return _int_frame(frame, ["requests"])
+
+
+def grid_requests(
+    bind: Engine | Connection, *, grid_code: str, since: datetime | None, until: datetime,
+    include_open: bool = True, limit: int | None = None,
+) -> pd.DataFrame:
+    """Return one grid's requests, newest first (no personal data): the points of its map.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    grid_code : str
+        The grid.
+    since : datetime or None
+        Naive UTC; requests reported before it are left out, except still-open ones when
+        ``include_open``.
+    until : datetime
+        Naive UTC; requests reported at or after it are left out. Open means not resolved
+        by ``until``.
+    include_open : bool
+        Also return older requests still open at ``until`` (a grid head's whole backlog).
+    limit : int, optional
+        At most this many rows (the newest).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``external_id``, ``lon``, ``lat``, ``reported_at``, ``due_at``,
+        ``resolved_at``, ``category``, ``severity``, ``route``, ``status``, ``source``,
+        ``satisfaction`` and ``description``.
+
+    """
+    r = request.c
+    cols = [r.id, r.external_id, r.lon, r.lat, r.reported_at, r.due_at, r.resolved_at,
+            r.category, r.severity, r.route, r.status, r.source, r.satisfaction,
+            r.description]
+    stmt = select(*cols).where(r.grid_code == grid_code, r.reported_at < until)
+    if since is not None:
+        recent = r.reported_at >= since
+        stmt = stmt.where(or_(recent, _request_conditions(until)["open"])
+                          if include_open else recent)
+    stmt = stmt.order_by(r.reported_at.desc(), r.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return read_frame(bind, stmt)
+
+
+def read_volunteer_activities(
+    bind: Engine | Connection, *, grid_code: str, since: date | None = None,
+    until: date | None = None, limit: int | None = None,
+) -> pd.DataFrame:
+    """Return one grid's volunteer activities with ``date`` in [since, until), newest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date``, ``title``, ``volunteers``, ``hours`` and ``points``.
+
+    """
+    va = volunteer_activity.c
+    stmt = select(va.date, va.title, va.volunteers, va.hours, va.points).where(
+        va.grid_code == grid_code)
+    if since is not None:
+        stmt = stmt.where(va.date >= since)
+    if until is not None:
+        stmt = stmt.where(va.date < until)
+    stmt = stmt.order_by(va.date.desc(), va.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    frame = read_frame(bind, stmt)
+    return frame.astype({"volunteers": "int64", "hours": "float64", "points": "float64"})
+
+
+# --------------------------------------------------------------------------- live simulator
+
+#: Statuses the simulator moves on, in flow order (``rated`` needs a ``resolved`` request).
+FLOW_OPEN_STATUSES = ("reported", "accepted", "dispatched", "in_progress")
+
+
+def flow_candidates(bind: Engine | Connection, *, resolved_since: datetime) -> pd.DataFrame:
+    """Return the requests the simulator may move on: open ones and recent unrated ones.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    resolved_since : datetime
+        Naive UTC; resolved requests older than this are no longer rated (residents rate
+        within about two days), so they are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``status``, ``category``, ``severity``, ``reported_at``, ``resolved_at``.
+
+    """
+    r = request.c
+    stmt = (select(r.id, r.status, r.category, r.severity, r.reported_at, r.resolved_at)
+            .where(or_(r.status.in_(FLOW_OPEN_STATUSES),
+                       and_(r.status == "resolved", r.satisfaction.is_(None),
+                            r.resolved_at >= resolved_since)))
+            .order_by(r.id))
+    return read_frame(bind, stmt)
+
+
+def apply_transitions(conn: Connection, transitions: Sequence[dict[str, Any]]) -> int:
+    """Move requests one step along their flow and log each step, inside ``conn``'s transaction.
+
+    Each update is guarded by the expected current status, so a request moved meanwhile by
+    someone else is skipped rather than moved twice; only applied steps get an event row.
+
+    Parameters
+    ----------
+    conn : Connection
+        A connection inside a transaction (see :func:`transaction`).
+    transitions : sequence of dict
+        ``id``, ``from_status``, ``to_status``, ``at`` (naive UTC), ``actor`` and, where they
+        change, ``resolved_at``, ``closed_at``, ``satisfaction``.
+
+    Returns
+    -------
+    int
+        The number of transitions applied.
+
+    """
+    events = []
+    for t in transitions:
+        values: dict[str, Any] = {"status": t["to_status"]}
+        if "updated_at" in request.c:  # Open311's updated_datetime, where the column exists
+            values["updated_at"] = t["at"]
+        for col in ("resolved_at", "closed_at", "satisfaction"):
+            if col in t:
+                values[col] = t[col]
+        done = conn.execute(request.update()
+                            .where(request.c.id == t["id"],
+                                   request.c.status == t["from_status"])
+                            .values(**values))
+        if done.rowcount == 1:
+            events.append({"request_id": t["id"], "at": t["at"],
+                           "from_status": t["from_status"], "to_status": t["to_status"],
+                           "actor": t.get("actor"), "note": t.get("note")})
+    if events:
+        conn.execute(request_event.insert(), events)
+    return len(events)
+
+
+def request_events_for(bind: Engine | Connection, ids: Iterable[int]) -> pd.DataFrame:
+    """Return the request_event rows of the given requests, in id order."""
+    e = request_event.c
+    stmt = (select(e.request_id, e.at, e.from_status, e.to_status, e.actor)
+            .where(e.request_id.in_([int(i) for i in ids])).order_by(e.id))
+    return read_frame(bind, stmt)

@@ -10,6 +10,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian packages: Chromium for the real-browser tests, PostGIS for the PostgreSQL tests.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# A CJK font, so that the browser tests' screenshots show Chinese rather than boxes.
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-noto-cjk)
 if command -v pg_lsclusters >/dev/null 2>&1; then
   # The cluster on the port the tests use (GRIDMAP_TEST_PG_URL defaults to 5432).
   read -r pgver _ pgport pgstatus _ < <(pg_lsclusters -h | awk '$3 == 5432' | head -n 1) || true

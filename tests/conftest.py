@@ -101,3 +101,28 @@ def pytest_sessionfinish(session, exitstatus):
     elif not pg:
         reporter.write_line("GRIDMAP_STRICT: no PostgreSQL test ran.", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory) -> str:
+    """A SQLite database holding the Yiyang demo (built once per session, about 20 s)."""
+    from datetime import datetime
+
+    from geo import demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    url = f"sqlite:///{path}"
+    eng = store.make_engine(url)
+    # Ends "now" so that the wall's trailing windows hold requests.
+    demo.init_demo(eng, end=datetime.utcnow().replace(microsecond=0))
+    eng.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def empty_url(tmp_path_factory) -> str:
+    """A migrated SQLite database with no rows."""
+    path = tmp_path_factory.mktemp("empty") / "empty.db"
+    url = f"sqlite:///{path}"
+    store.make_engine(url).dispose()
+    return url

@@ -1,94 +1,242 @@
-"""The dashboard in a real headless Chromium with every non-local request blocked."""
+"""The dashboard in a real headless Chromium, with every request to another host blocked.
+
+One Streamlit server runs on a private copy of the session's demo database (the
+``demo_url`` fixture) for the module; the kiosk test writes a request into that copy.
+Screenshots go to tests/screenshots/ (gitignored): look at them.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import re
 import time
-import urllib.request
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+from tests import browser as b
 
 pytestmark = pytest.mark.browser
 
+sync_api = pytest.importorskip("playwright.sync_api")
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+UNKNOWN_GRID = "439999999999999"
+#: Grid file and map component, at most this much for the command wall (DESIGN §9).
+MAP_PAYLOAD_LIMIT = 1_000_000
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """Start the app on an EMPTY database: it must seed the demo by itself."""
-    db = tmp_path_factory.mktemp("app") / "gridmap.db"
-    port = _free_port()
-    env = dict(os.environ, GRIDMAP_DATABASE_URL=f"sqlite:///{db}")
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+def app(tmp_path_factory, demo_url):
+    """The app on a private copy of the session's demo database (built by the fixture, so
+    a fresh clone needs no ``gridmap init-demo`` first)."""
+    work = tmp_path_factory.mktemp("browser")
+    db = b.copy_demo(work / "db", source=Path(demo_url.removeprefix("sqlite:///")))
+    server = b.start_app(f"sqlite:///{db}", log_dir=work)
+    server.grids = b.grid_count(db)
+    yield server
+    b.stop_app(server)
 
 
-def test_first_start_seeds_demo_and_paints_map_offline(app_url, tmp_path):
-    outside: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-
-        def route(r):
-            host = r.request.url.split("/")[2] if "://" in r.request.url else ""
-            if host.startswith(("127.0.0.1", "localhost")) or r.request.url.startswith(
-                    ("data:", "blob:")):
-                r.continue_()
-            else:
-                outside.append(r.request.url)
-                r.abort()
-
-        page.context.route("**/*", route)
-        page.goto(app_url)
-        # Visible progress while the empty database is seeded.
-        page.get_by_text("首次启动").first.wait_for(timeout=30_000)
-        frame = page.frame_locator("iframe").first
-        frame.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=120_000)
-        page.get_by_text("6,017 个网格").first.wait_for(timeout=10_000)
-        # The tooltip names the grid and its code.
-        box = page.locator("iframe").first.bounding_box()
-        tip = frame.locator(".leaflet-tooltip")
-        for fx in (0.55, 0.6, 0.62, 0.5):  # Leaflet's canvas renderer hit-tests on mousemove
-            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.6,
-                            steps=8)
-            page.wait_for_timeout(500)
-            if tip.count():
-                break
-        tip.first.wait_for(timeout=10_000)
-        text = tip.first.inner_text()
-        page.screenshot(path=str(tmp_path / "overview.png"))
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as p:
+        browser = b.launch(p)
+        yield browser
         browser.close()
-    assert outside == []
-    assert "网格" in text and any(ch.isdigit() for ch in text)
+
+
+@pytest.fixture
+def tab(app, chromium):
+    """(page, watch) in a fresh browser context, closed afterwards."""
+    context, page, watch = b.open_page(chromium, app)
+    yield page, watch
+    context.close()
+
+
+def _script_done(page, timeout: float = 60) -> None:
+    """Wait until Streamlit has finished running the page's script."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout * 1000)
+
+
+def _wait_map(page, app, *, timeout: float = 60):
+    """The map iframe once it shows every grid; fails fast when the page has no map."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if page.locator('iframe[title*="st_folium"]').count():
+            return b.map_frame(page, expected=app.grids, timeout=max(deadline - time.time(), 5))
+        try:
+            _script_done(page, timeout=1)
+        except sync_api.TimeoutError:
+            continue
+        page.wait_for_timeout(1500)  # the component may mount just after the run ends
+        if not page.locator('iframe[title*="st_folium"]').count():
+            text = page.locator('[data-testid="stMain"]').inner_text()[:300]
+            raise AssertionError(f"the page has no map (placeholder?): {text!r}")
+    raise AssertionError(f"no map within {timeout:.0f} s")
+
+
+def _main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+@pytest.mark.parametrize("name", list(b.PAGES))
+def test_page_paints_grids_offline(app, tab, name):
+    page, watch = tab
+    page.goto(f"{app.url}/{b.PAGES[name]}")
+    try:
+        frame = _wait_map(page, app)
+        # A short settle so that late console errors and requests are caught too.
+        page.wait_for_timeout(800)
+        assert int(frame.evaluate("document.documentElement.getAttribute('data-grids')")) \
+            == app.grids
+    finally:
+        b.screenshot(page, name)
+    assert "Traceback" not in _main_text(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert watch.problems() == []
+
+
+def test_click_grid_opens_detail_and_back_returns(app, tab):
+    page, watch = tab
+    page.goto(f"{app.url}/")
+    frame = _wait_map(page, app)
+    _script_done(page)
+    point = b.grid_click_point(page, frame)
+    code = point["code"]
+    page.mouse.move(point["x"], point["y"], steps=4)
+    page.mouse.click(point["x"], point["y"])
+    # The component got the grid's tooltip (with its code): the browser side worked.
+    tooltip = frame.evaluate("() => window.__GLOBAL_DATA__.last_object_clicked_tooltip")
+    deadline = time.time() + 20
+    while time.time() < deadline and f"/grid?grid={code}" not in page.url:
+        page.wait_for_timeout(200)
+    assert code in (tooltip or ""), f"clicked tooltip {tooltip!r} lacks {code}"
+    assert f"/grid?grid={code}" in page.url, (
+        f"the click on {code} did not open its detail (url {page.url}); the component "
+        f"returned the tooltip {tooltip!r}")
+    page.get_by_text(code).first.wait_for(timeout=30_000)
+    try:
+        _wait_map(page, app)  # the detail's own map
+    finally:
+        b.screenshot(page, "grid_clicked")
+    page.go_back()
+    page.wait_for_url(re.compile(r"^[^?]*/(wall)?(\?.*)?$"), timeout=15_000)
+    _wait_map(page, app)
+    assert "/grid" not in page.url
+    assert watch.problems() == []
+
+
+def _insert_urgent(db_url: str, *, code: str, lon: float, lat: float, text: str) -> None:
+    from geo import store
+
+    now = datetime.utcnow().replace(microsecond=0) - timedelta(seconds=5)
+    row = pd.DataFrame([{
+        "external_id": f"browser-{uuid.uuid4().hex}", "grid_code": code, "outside_grid": False,
+        "lon": lon, "lat": lat, "source": "hotline", "category": "safety",
+        "severity": "urgent", "route": "government", "status": "reported",
+        "reported_at": now, "due_at": now + timedelta(hours=24), "description": text,
+    }])
+    engine = store.make_engine(db_url, upgrade=False)
+    try:
+        with store.transaction(engine) as conn:
+            assert store.insert_requests(conn, row) == 1
+    finally:
+        engine.dispose()
+
+
+def test_kiosk_refresh_keeps_map_mounted(app, chromium):
+    context, page, watch = b.open_page(chromium, app, width=1920, height=1080)
+    try:
+        watch.record_ws_frames = True
+        page.goto(f"{app.url}/?kiosk=1&refresh=2")
+        frame = _wait_map(page, app)
+        frame.wait_for_function("document.documentElement.getAttribute('data-style')",
+                                timeout=30_000)
+        # Mark the document and move the view the way a person at the wall would.
+        target = frame.evaluate("""() => {
+            window.__mounted = 1;
+            const gm = window.gridmap, i = Math.floor(gm.layers.length / 3);
+            const c = gm.layers[i].getCenter();
+            window.map.setView([c.lat + 0.003, c.lng - 0.004], window.map.getZoom() + 2,
+                               {animate: false});
+            return {code: gm.codes[i], lat: c.lat, lng: c.lng};
+        }""")
+        page.wait_for_timeout(500)
+        before = b.map_state(frame)
+        assert before["mounted"] == 1
+        header = page.locator("h2", has_text="更新于").first
+        stamps = {header.inner_text()}
+
+        text = f"浏览器测试{uuid.uuid4().hex[:6]}燃气泄漏"
+        _insert_urgent(app.db_url, code=target["code"], lon=target["lng"], lat=target["lat"],
+                       text=text)
+        deadline = time.time() + 30
+        seen = changed = False
+        while time.time() < deadline and not (seen and changed):
+            page.wait_for_timeout(500)
+            stamps.add(header.inner_text())
+            seen = text in _main_text(page)
+            changed = b.map_state(frame)["style"] != before["style"]
+        after = b.map_state(frame)
+        b.screenshot(page, "wall_kiosk")
+        assert seen, "the new urgent request never reached the ticker"
+        assert changed, "the map's style was not re-applied after the data changed"
+        assert after["mounted"] == 1, "the map iframe was reloaded (remounted)"
+        assert after["zoom"] == before["zoom"]
+        assert after["lat"] == pytest.approx(before["lat"], abs=1e-9)
+        assert after["lng"] == pytest.approx(before["lng"], abs=1e-9)
+        assert len(stamps) >= 2, f"the kiosk clock did not tick: {stamps}"
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()
+        assert not page.locator('[data-testid="stToolbar"]').is_visible()
+        assert watch.problems() == []
+    finally:
+        context.close()
+
+
+def test_unknown_grid_code_shows_message(app, tab):
+    page, watch = tab
+    page.goto(f"{app.url}/grid?grid={UNKNOWN_GRID}")
+    _script_done(page)
+    try:
+        page.get_by_text(f"网格编码 {UNKNOWN_GRID} 不存在").first.wait_for(timeout=20_000)
+    finally:
+        b.screenshot(page, "grid_unknown")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in _main_text(page)
+    assert watch.problems() == []
+
+
+def test_wall_map_payload_under_1mb(app, tab, record_property):
+    page, watch = tab
+    page.goto(f"{app.url}/")
+    _wait_map(page, app)
+    _script_done(page)
+    page.wait_for_timeout(500)
+
+    def body(entry) -> tuple[int, int]:
+        resp = entry["response"]
+        try:
+            decoded = len(resp.body())
+        except Exception:  # redirects and aborted bodies
+            decoded = 0
+        return decoded, resp.request.sizes()["responseBodySize"]
+
+    grid_files = [e for e in watch.responses if "/static/cache/grids-" in e["url"]]
+    map_assets = [e for e in watch.responses
+                  if "/component/streamlit_folium" in e["url"] or "/app/static/" in e["url"]]
+    assert len(grid_files) == 1, [e["url"] for e in grid_files]
+    grid_raw, grid_sent = body(grid_files[0])
+    assets_sent = sum(body(e)[1] for e in map_assets)
+    total_sent = sum(body(e)[1] for e in watch.responses)
+    figures = {"grid_file_bytes": grid_raw, "grid_file_transferred": grid_sent,
+               "map_assets_transferred": assets_sent, "websocket_received": watch.ws_received,
+               "all_http_transferred": total_sent}
+    for key, value in figures.items():
+        record_property(key, value)
+    print("wall payload:", figures)
+    assert grid_raw <= MAP_PAYLOAD_LIMIT
+    # The map's own bytes: grid file, Leaflet, the component, and what the websocket carried.
+    assert assets_sent + watch.ws_received <= MAP_PAYLOAD_LIMIT, figures

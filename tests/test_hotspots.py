@@ -437,3 +437,52 @@ def test_weekly_windows_and_week_edges(grid5):
     # With a 2-week window the last week's Gi* also sees the week before.
     _, z2, _ = hs.weekly_gi_star(grid5, rows, until=until, weeks=3, window_weeks=2)
     assert z2.loc["L0000"].iloc[-1] > z.loc["L0000"].iloc[-1]
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def test_density_bandwidth_follows_the_extent_and_is_clamped():
+    small = lattice(2, 2)  # about 2 km across
+    big = lattice(40, 40, step=0.05)  # about 250 km across
+    assert hs.density_bandwidth(small) == 250.0  # clamped up
+    assert hs.density_bandwidth(big) == 2000.0  # clamped down
+    mid = lattice(10, 10)  # 0.1° × 0.1°: about 9.8 km × 11.1 km, diagonal about 14.8 km
+    assert hs.density_bandwidth(mid, divisions=20, min_m=10, max_m=5000) == 750.0
+    assert hs.density_bandwidth(small.iloc[0:0]) == 250.0
+    with pytest.raises(ValueError):
+        hs.density_bandwidth(small, divisions=0)
+
+
+def test_hotspot_clusters_join_neighbouring_hot_grids():
+    grids = lattice(5, 5)
+    w = hs.grid_weights(grids)
+    result = grids[["code"]].copy()
+    result["disputes"] = np.arange(25)
+    bins = np.zeros(25, dtype=np.int8)
+    bins[[0, 1, 5]] = [3, 2, 1]  # a corner group of three
+    bins[[18, 24]] = [1, 3]  # (3,3) and (4,4) touch at a corner (Queen)
+    bins[[4]] = -2  # cold: never part of a cluster
+    result["gi_bin"] = bins
+    result["gi_z"] = np.linspace(0, 2.4, 25)
+    result = gpd.GeoDataFrame(result, geometry=grids.geometry, crs=4326)
+    found = hs.hotspot_clusters(result, w)
+    assert list(found.index) == [1, 2]
+    assert found.loc[1, "codes"] == ("L0303", "L0404")
+    assert found.loc[1, "disputes"] == 18 + 24
+    assert found.loc[1, "top_code"] == "L0404" and found.loc[1, "max_bin"] == 3
+    assert found.loc[2, "codes"] == ("L0000", "L0001", "L0100")
+    assert found.loc[2, "disputes"] == 0 + 1 + 5
+    assert found.loc[2, "top_code"] == "L0100"  # the largest z of the three
+    top = grids.set_index("code").geometry["L0404"]
+    assert top.contains(shapely.Point(found.loc[1, "lon"], found.loc[1, "lat"]))
+    strict = hs.hotspot_clusters(result, w, min_bin=3)
+    assert [c for c in strict["codes"]] == [("L0404",), ("L0000",)]
+
+
+def test_hotspot_clusters_of_nothing_is_empty():
+    grids = lattice(3, 3)
+    result = gpd.GeoDataFrame({"code": grids["code"], "disputes": 0, "gi_bin": 0,
+                               "gi_z": 0.0}, geometry=grids.geometry, crs=4326)
+    found = hs.hotspot_clusters(result, hs.grid_weights(grids))
+    assert found.empty and "codes" in found.columns

@@ -1,19 +1,36 @@
-"""Cached wrappers around geo/ for the pages: one engine per process, data cached by window."""
+"""Cached wrappers around geo/ for the pages: one engine per process, data cached by version.
+
+Caches are keyed on :func:`stamp`, a cheap token that changes whenever grids, requests,
+events or stations change, so a page reruns from cache until the data moves. Windowed
+figures are also keyed on the minute, and every cache holds a bounded number of entries,
+so that a wall screen running for days does not grow.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
-from geo import demo, store
-from geo.assets import assets_ready, install_assets
-from geo.maps import simplified
+from geo import demo, heat, store
+from geo.assets import assets_ready, install_assets, publish
+from geo.maps import pack_grids, simplified
+from ui.text import t
+
+#: Trailing windows of the heat map: key -> length.
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _engine(url: str):
+    return store.make_engine(url)
+
+
 def engine():
     """Return the process-wide engine for ``GRIDMAP_DATABASE_URL`` (schema upgraded)."""
-    return store.make_engine()
+    return _engine(store.database_url())
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,37 +42,243 @@ def ensure_assets() -> bool:
 
 
 def ensure_data() -> None:
-    """Seed the Yiyang demo city into an empty database, showing progress as it goes."""
+    """Seed the Yiyang demo city into an empty database, showing progress as it goes.
+
+    ``GRIDMAP_NO_DEMO=1`` leaves an empty database empty (pages then say so).
+    """
+    import os
+
     eng = engine()
-    if not store.is_empty(eng):
+    if os.environ.get("GRIDMAP_NO_DEMO") or not store.is_empty(eng):
         return
-    with st.status("首次启动：正在生成益阳演示数据… / First start: building the Yiyang demo…",
-                   expanded=True) as status:
+    with st.status(t("msg.seeding"), expanded=True) as status:
         bar = st.progress(0.0)
 
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
         counts = demo.init_demo(eng, progress=progress)
-        status.update(label=f"演示数据已生成：{counts['grid']:,} 个网格，"
-                            f"{counts['request']:,} 条诉求", state="complete")
+        status.update(label=t("msg.seeded", grids=f"{counts['grid']:,}",
+                              requests=f"{counts['request']:,}"), state="complete")
     st.cache_data.clear()
 
 
-@st.cache_data(show_spinner=False)
-def map_grids() -> gpd.GeoDataFrame:
-    """Grids simplified for the browser (shared edges kept, 5-decimal coordinates)."""
+@st.cache_data(ttl=5, show_spinner=False, max_entries=4)
+def _stamp(url: str) -> str:
+    return f"{url}|{store.data_stamp(engine())}"
+
+
+def stamp() -> str:
+    """The database URL and data version (:func:`geo.store.data_stamp`), re-read every 5 s.
+
+    Every cache below is keyed on it, so two databases never share an entry.
+    """
+    return _stamp(store.database_url())
+
+
+def refresh() -> None:
+    """Forget the data version now (after an import), so the next read sees the new data."""
+    _stamp.clear()
+
+
+def now() -> datetime:
+    """The current moment, naive UTC, to the second."""
+    return pd.Timestamp.now("UTC").tz_localize(None).floor("s").to_pydatetime()
+
+
+def minute() -> datetime:
+    """The current minute, naive UTC: the cache key of live figures."""
+    return pd.Timestamp.now("UTC").tz_localize(None).floor("min").to_pydatetime()
+
+
+def grid_part(version: str) -> str:
+    """The part of a data stamp that changes with the grids and stations."""
+    url, _, counts = version.rpartition("|")
+    parts = counts.split(":")
+    return f"{url}|{parts[0]}:{parts[-1]}"
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _hierarchy(version: str) -> heat.UnitHierarchy:
+    return heat.unit_hierarchy(engine())
+
+
+def hierarchy() -> heat.UnitHierarchy:
+    """Every grid's community, township, county and city."""
+    return _hierarchy(grid_part(stamp()))
+
+
+def has_grids() -> bool:
+    """True once any grid is loaded."""
+    return not hierarchy().grids.empty
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _map_grids(version: str) -> gpd.GeoDataFrame:
     grids = store.read_grids(engine())
     return simplified(grids[["code", "name", "community_code", "population", "geometry"]])
 
 
-def city_population() -> int:
-    """Residents in all grids, for the overview caption."""
-    return int(map_grids().population.sum())
+def map_grids() -> gpd.GeoDataFrame:
+    """Grids simplified for the browser (shared edges kept, 5-decimal coordinates)."""
+    return _map_grids(grid_part(stamp()))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=2)
+def analysis_grids_at(version: str) -> gpd.GeoDataFrame:
+    """:func:`analysis_grids` for a given :func:`grid_part` version (cached)."""
+    grids = store.read_grids(engine())
+    return grids[["code", "name", "community_code", "population", "geometry"]]
+
+
+def analysis_grids() -> gpd.GeoDataFrame:
+    """Grids at full precision for analysis (not simplified), ordered by code. Read-only."""
+    return analysis_grids_at(grid_part(stamp()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _grid_file(version: str) -> tuple[str, str, pd.Index]:
+    grids = _map_grids(version)
+    body, file_id = pack_grids(grids)
+    url = publish(body, name=f"grids-{file_id}.json")
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return file_id, (f"/{base}{url}" if base else url), pd.Index(grids["code"])
+
+
+def grid_file() -> tuple[str, str, pd.Index]:
+    """The packed grid file for the browser: (id, URL, codes in file order)."""
+    return _grid_file(grid_part(stamp()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _outlines(version: str) -> gpd.GeoDataFrame:
+    units = store.read_admin_units(engine(), level="county")
+    units = units[units.geometry.notna()]
+    if units.empty:
+        return units
+    return simplified(units[["code", "name", "geometry"]], tolerance_m=50)
+
+
 def county_outlines() -> gpd.GeoDataFrame:
     """County-level outlines, the base layer of every map."""
-    units = store.read_admin_units(engine(), level="county")
-    return simplified(units[["code", "name", "geometry"]], tolerance_m=50)
+    return _outlines(grid_part(stamp()))
+
+
+def city_bounds() -> tuple[float, float, float, float]:
+    """The extent of every grid (or the outlines when there are no grids)."""
+    grids = map_grids()
+    frame = grids if not grids.empty else county_outlines()
+    if frame.empty:
+        return (111.9, 28.0, 113.0, 29.4)  # Yiyang: a sensible view of nothing
+    return tuple(float(v) for v in frame.total_bounds)
+
+
+def area_bounds(area: str | None) -> tuple[float, float, float, float]:
+    """The extent of an area's grids (the whole city for None)."""
+    if area is None:
+        return city_bounds()
+    codes = area_codes(area)
+    grids = map_grids()
+    inside = grids[grids["code"].isin(codes)]
+    return tuple(float(v) for v in inside.total_bounds) if len(inside) else city_bounds()
+
+
+# --------------------------------------------------------------------------- areas
+
+
+def units() -> pd.DataFrame:
+    """Admin units: index code; name, level, parent_code."""
+    return hierarchy().units
+
+
+def area_codes(area: str | None) -> pd.Index:
+    """The grid codes in an area (a grid, an admin unit, or None for all)."""
+    grids = hierarchy().grids
+    if area is None:
+        return grids.index
+    if area in grids.index:
+        return pd.Index([area])
+    level = units().at[area, "level"] if area in units().index else None
+    if level in grids.columns:
+        return grids.index[(grids[level] == area).to_numpy()]
+    return pd.Index([])
+
+
+def area_name(area: str | None) -> str:
+    """Display name of an area code (the city's name for None)."""
+    if area is None:
+        city = units()[units()["level"] == "city"]
+        return str(city["name"].iloc[0]) if len(city) and city["name"].iloc[0] else t("app.city")
+    if area in units().index and pd.notna(units().at[area, "name"]):
+        return str(units().at[area, "name"])
+    grids = hierarchy().grids
+    if area in grids.index:
+        return str(grids.at[area, "name"])
+    return area
+
+
+def is_area(code: str) -> bool:
+    """True for an admin unit code (any level)."""
+    return code in units().index
+
+
+def is_grid(code: str) -> bool:
+    """True for a stored grid code."""
+    return code in hierarchy().grids.index
+
+
+def search_grids(query: str, *, limit: int = 20) -> pd.DataFrame:
+    """Grids whose code starts with, or whose name contains, ``query``: code, name."""
+    q = query.strip()
+    grids = hierarchy().grids
+    if not q:
+        return pd.DataFrame(columns=["code", "name"])
+    hit = grids.index.str.startswith(q) | grids["name"].fillna("").str.contains(q, regex=False)
+    found = grids[hit].head(limit)
+    return pd.DataFrame({"code": found.index, "name": found["name"].to_numpy()})
+
+
+# --------------------------------------------------------------------------- live figures
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _grid_heat(window: str, until: datetime, version: str) -> pd.DataFrame:
+    h = _hierarchy(grid_part(version))
+    since = until - WINDOWS[window]
+    counts = heat.grid_counts(engine(), since=since, until=until, hierarchy=h)
+    return heat.add_rates(counts)
+
+
+def grid_heat(window: str) -> pd.DataFrame:
+    """Per-grid counts and rates over a trailing window ending this minute (index: code)."""
+    return _grid_heat(window, minute(), stamp())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _wall_kpis(area: str | None, at: datetime, version: str) -> heat.WallKpis:
+    return heat.wall_kpis(engine(), now=at, area=area)
+
+
+def wall_kpis(area: str | None) -> heat.WallKpis:
+    """The wall's KPI tiles for an area, as of this minute."""
+    return _wall_kpis(area, minute(), stamp())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _urgent(area: str | None, at: datetime, version: str, limit: int) -> pd.DataFrame:
+    where = heat.area_filter(engine(), area)
+    return store.latest_requests(engine(), until=at + timedelta(minutes=1), limit=limit,
+                                 severities=["urgent"], open_only=True, **where)
+
+
+def urgent_requests(area: str | None, *, limit: int = 8) -> pd.DataFrame:
+    """The newest open urgent requests in an area, newest first."""
+    return _urgent(area, minute(), stamp(), limit)
+
+
+def city_population() -> int:
+    """Residents in all grids."""
+    return int(pd.to_numeric(hierarchy().grids["population"], errors="coerce").sum())

@@ -1,0 +1,59 @@
+"""数据管理 Data: import with a preview and a validation report; the data loaded, the audit
+log, and a map of the grids that lack residents."""
+
+import streamlit as st
+
+from ui import data, datapage
+from ui.text import t
+
+st.subheader(t("data.title"))
+st.caption(t("data.intro"))
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    upload = st.file_uploader(t("data.upload"), type=datapage.FILE_TYPES,
+                              help=t("data.upload_help"), key="data_upload")
+    kind_col, crs_col = st.columns(2)
+    with kind_col:
+        kind = st.selectbox(t("data.kind"), datapage.KINDS,
+                            format_func=lambda k: t(f"data.kind.{k}"), key="data_kind")
+    with crs_col:
+        crs_choice = st.selectbox(t("data.crs"), datapage.CRS_CHOICES,
+                                  format_func=lambda c: t(f"data.crs.{c}"), key="data_crs")
+        epsg = ""
+        if crs_choice == "epsg":
+            epsg = st.text_input(t("data.crs.epsg_code"),
+                                 placeholder=t("data.crs.epsg_placeholder"), key="data_epsg")
+    crs = datapage.crs_value(crs_choice, epsg)
+
+    if upload is None:
+        st.info(t("data.wait"))
+    else:
+        found = datapage.checked(upload, kind=kind, crs=crs)
+        datapage.preview_table(found)
+        if not datapage.file_error(found):
+            st.markdown(f"**{t('data.check')}**")
+            datapage.report_kpis(found.report)
+            datapage.problems(found.report)
+            datapage.import_button(upload, found, kind=kind, crs=crs)
+
+with right:
+    st.markdown(f"**{t('data.loaded')}**")
+    st.dataframe(datapage.table_counts(), hide_index=True, width="stretch")
+    accounts = datapage.account_count()
+    if accounts:
+        st.caption(t("data.accounts.some", n=accounts))
+    else:
+        st.info(t("data.accounts.none"))
+
+if data.has_grids():
+    datapage.population_map()
+else:
+    st.info(t("msg.empty_db"))
+
+st.markdown(f"**{t('data.audit')}**")
+lines = datapage.audit()
+if lines.empty:
+    st.caption(t("data.audit.none"))
+else:
+    st.dataframe(lines, hide_index=True, width="stretch")

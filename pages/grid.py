@@ -1,0 +1,29 @@
+"""网格详情 Grid detail: one grid's map, KPIs, people, police posts, open requests and trend.
+
+Reached by clicking a grid on any map, by the sidebar search, or by URL ``?grid=CODE``.
+"""
+
+import streamlit as st
+
+from ui import data, detail
+from ui.text import t
+
+if not data.has_grids():
+    st.info(t("msg.empty_db"))
+    st.stop()
+
+code, unknown = detail.requested_grid()
+if code is None:
+    detail.prompt(unknown=unknown)
+    st.stop()
+
+detail.header(code)
+detail.kpis(code)
+map_col, side_col = st.columns([3, 2], gap="medium")
+with map_col:
+    detail.map_section(code)
+with side_col:
+    detail.profile(code)
+    detail.stations(code)
+detail.open_requests(code)
+detail.breakdowns(code)

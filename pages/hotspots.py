@@ -1,0 +1,18 @@
+"""矛盾纠纷热点 Dispute hotspots: Gi* hot and cold spots, trends, density, hot-spot grids."""
+
+import streamlit as st
+
+from ui import data, hotspots, state
+from ui.text import t
+
+if not data.has_grids():
+    st.info(t("msg.empty_db"))
+    st.stop()
+
+area = state.area()
+hotspots.header(area)
+window, mode, density = hotspots.controls()
+hotspots.no_disputes_note(window, area)
+hotspots.kpis(window, area)
+hotspots.hotspot_map(window, area, mode=mode, density=density)
+hotspots.hotspot_table(window, area)

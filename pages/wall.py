@@ -1,0 +1,28 @@
+"""指挥大屏 Command wall: request heat per grid, KPI tiles, newest urgent requests."""
+
+import streamlit as st
+
+from ui import data, state, wall
+from ui.text import t
+
+params = st.session_state.get("_params") or state.read_params()
+if not data.has_grids():
+    st.info(t("msg.empty_db"))
+    st.stop()
+
+window, measure = wall.controls(kiosk=params.kiosk)
+
+
+@st.fragment(run_every=wall.run_every(params))
+def live() -> None:
+    area = wall.current_area(params)
+    wall.header(area, kiosk=params.kiosk)
+    wall.kpis(area)
+    map_col, side_col = st.columns([3, 1], gap="medium")
+    with map_col:
+        wall.heat_map(area, window=window, measure=measure, kiosk=params.kiosk)
+    with side_col:
+        wall.ticker(area, kiosk=params.kiosk)
+
+
+live()

@@ -1,0 +1,73 @@
+"""Shared harness of the page tests: run app.py with Streamlit's AppTest on a given database.
+
+``run_page(url, page, **query)`` runs the app on the database at ``url``, switched to
+``page`` (a file under pages/) with the query parameters given, and returns the AppTest.
+The fixtures ``demo_url`` (the Yiyang demo, built once per session) and ``empty_url`` (a
+migrated database with no rows) live in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+TIMEOUT = 120
+DEFAULT_PAGE = "pages/wall.py"
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@contextmanager
+def database(url: str):
+    """Point the app at ``url`` while the block runs (and never seed the demo)."""
+    old = {k: os.environ.get(k) for k in ("GRIDMAP_DATABASE_URL", "GRIDMAP_NO_DEMO")}
+    os.environ["GRIDMAP_DATABASE_URL"] = url
+    os.environ["GRIDMAP_NO_DEMO"] = "1"
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_page(url: str, page: str, *, lang: str | None = None, session: dict | None = None,
+             **query: str) -> AppTest:
+    """Run app.py on ``page`` against the database at ``url`` and return the AppTest."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    # Every later run too (``at.run()``, ``widget.set_value(…).run()``) goes through
+    # ``_run``: point all of them at ``url``, not only the first, or a test silently reads
+    # whatever data/gridmap.db the machine happens to hold.
+    first_run = at._run
+
+    def run_on_url(*args, **kwargs):
+        with database(url):
+            return first_run(*args, **kwargs)
+
+    at._run = run_on_url
+    for key, value in query.items():
+        at.query_params[key] = value
+    if lang:
+        at.session_state["lang"] = lang
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    # st.navigation registers the pages on the first run; only then can we switch.
+    at.run()
+    if page != DEFAULT_PAGE and not at.exception:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote as text (markdown, captions, headings, alerts, metrics)."""
+    parts = []
+    for kind in ("markdown", "caption", "title", "header", "subheader", "info", "warning",
+                 "error", "success", "metric", "text"):
+        for el in getattr(at, kind, []):
+            parts.append(str(getattr(el, "value", "")) + " " + str(getattr(el, "label", "")))
+    return "\n".join(parts)

@@ -1,0 +1,351 @@
+"""geo.api: every GeoReport v2 endpoint and error path, schema checks, fuzzing, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geo import api, coords, heat, intake, store, vocab
+
+SCHEMA = json.loads((Path(__file__).parent / "georeport_v2.schema.json").read_text("utf-8"))
+NW = "430903003001001"
+FORM = "application/x-www-form-urlencoded"
+
+
+def check(instance, name: str) -> None:
+    """Validate a response body against one definition of the GeoReport v2 schema."""
+    jsonschema.validate(instance, {"$ref": f"#/$defs/{name}", "$defs": SCHEMA["$defs"]})
+
+
+@pytest.fixture
+def city(engine, four_grids):
+    with store.transaction(engine) as conn:
+        store.write_grids(conn, four_grids)
+    intake.clear_grid_cache()
+    return engine
+
+
+@pytest.fixture
+def key(city):
+    return intake.create_api_key(city, "test-app")
+
+
+@pytest.fixture
+def client(city):
+    return TestClient(api.create_app(city), raise_server_exceptions=False)
+
+
+def _form(key, **kw):
+    out = {"api_key": key, "service_code": "road", "lat": "28.565", "long": "112.305",
+           "description": "路灯不亮"}
+    out.update(kw)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    check(body, "errors")
+    assert body[0]["code"] == status
+    return body[0]["description"]
+
+
+def test_services_list(client):
+    r = client.get("/services.json")
+    assert r.status_code == 200
+    check(r.json(), "services")
+    assert [s["service_code"] for s in r.json()] == list(vocab.CATEGORIES)
+    assert {s["type"] for s in r.json()} == {"realtime"}
+
+
+def test_service_definition_has_severity_and_route(client):
+    r = client.get("/services/dispute.json")
+    assert r.status_code == 200
+    check(r.json(), "service_definition")
+    attrs = {a["code"]: [v["key"] for v in a["values"]] for a in r.json()["attributes"]}
+    assert attrs == {"severity": ["操心", "烦心", "揪心"], "route": ["政府", "市场", "爱心"]}
+    assert "parking" in _error(client.get("/services/parking.json"), 404)
+
+
+def test_post_form_then_get_it(client, key, city):
+    r = client.post("/requests.json", data=_form(key, **{"attribute[severity]": "烦心",
+                                                         "phone": "13800000000"}))
+    assert r.status_code == 200, r.text
+    check(r.json(), "post_response")
+    rid = r.json()[0]["service_request_id"]
+    assert NW in r.json()[0]["service_notice"]
+    one = client.get(f"/requests/{rid}.json")
+    assert one.status_code == 200
+    check(one.json(), "service_requests")
+    got = one.json()[0]
+    assert got["extended_attributes"]["severity"] == "pressing"
+    assert got["requested_datetime"].endswith("+08:00")
+    assert "13800000000" not in one.text
+    assert store.table_counts(city)["request_event"] == 1
+
+
+def test_post_json_with_attribute_object(client, key):
+    body = _form(key, attribute={"severity": "揪心", "route": "爱心"}, lat=28.565, long=112.305)
+    r = client.post("/requests.json", json=body)
+    assert r.status_code == 200, r.text
+    rid = r.json()[0]["service_request_id"]
+    ext = client.get(f"/requests/{rid}.json").json()[0]["extended_attributes"]
+    assert (ext["severity"], ext["route"]) == ("urgent", "charity")
+
+
+def test_post_multipart_form(client, key):
+    r = client.post("/requests.json", data=_form(key), files={"media": ("a.txt", b"x")})
+    assert r.status_code == 200, r.text
+
+
+def test_gcj02_point_is_converted(client, key, city):
+    lon, lat = coords.wgs84_to_gcj02(112.305, 28.565)
+    r = client.post("/requests.json", data=_form(key, long=repr(lon), lat=repr(lat),
+                                                 coord_system="gcj02"))
+    got = client.get(f"/requests/{r.json()[0]['service_request_id']}.json").json()[0]
+    assert got["long"] == pytest.approx(112.305, abs=1e-6)
+    assert got["lat"] == pytest.approx(28.565, abs=1e-6)
+    assert got["extended_attributes"]["grid_code"] == NW
+
+
+def test_point_outside_every_grid_is_accepted_for_triage(client, key):
+    r = client.post("/requests.json", data=_form(key, lat="29.9", long="113.5"))
+    assert r.status_code == 200
+    assert "triage" in r.json()[0]["service_notice"]
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"service_code": None}, "service_code"),
+    ({"service_code": "parking"}, "service_code"),
+    ({"lat": None}, "lat"),
+    ({"lat": "abc"}, "lat"),
+    ({"long": "200"}, "long"),
+    ({"description": "长" * 4001}, "4000"),
+    ({"coord_system": "mercator"}, "coord_system"),
+    ({"attribute[severity]": "unknown"}, "severity"),
+])
+def test_bad_input_is_400_and_stores_nothing(client, key, city, change, words):
+    assert words in _error(client.post("/requests.json", data=_form(key, **change)), 400)
+    assert store.table_counts(city)["request"] == 0
+
+
+@pytest.mark.parametrize("api_key", [None, "", "wrong-key"])
+def test_missing_or_wrong_api_key_is_403(client, key, city, api_key):
+    form = _form(key)
+    form.pop("api_key")
+    if api_key is not None:
+        form["api_key"] = api_key
+    _error(client.post("/requests.json", data=form), 403)
+    assert store.table_counts(city)["request"] == 0
+
+
+def test_revoked_api_key_is_403(client, key, city):
+    assert client.post("/requests.json", data=_form(key)).status_code == 200
+    intake.revoke_api_key(city, "test-app")
+    _error(client.post("/requests.json", data=_form(key)), 403)
+
+
+def test_replayed_post_returns_the_original(client, key, city):
+    form = _form(key, device_id="phone-1", client_request_id="abc")
+    first = client.post("/requests.json", data=form)
+    again = client.post("/requests.json", data=form)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    ext = client.post("/requests.json", data=_form(key, external_id="hotline-9"))
+    assert client.post("/requests.json", data=_form(key, external_id="hotline-9")).json() \
+        == ext.json()
+    assert store.table_counts(city)["request"] == 2
+
+
+def test_non_utf8_body_is_400(client, key):
+    raw = f"api_key={key}&service_code=road&lat=28.565&long=112.305&description=".encode()
+    _error(client.post("/requests.json", content=raw + "路灯".encode("gbk"),
+                       headers={"content-type": FORM}), 400)
+    _error(client.post("/requests.json", content=raw + b"%B7%B5",
+                       headers={"content-type": FORM}), 400)
+    _error(client.post("/requests.json", content=b'{"api_key": "\xff"}',
+                       headers={"content-type": "application/json"}), 400)
+    _error(client.post("/requests.json", content=b"[1, 2]",
+                       headers={"content-type": "application/json"}), 400)
+
+
+def test_requests_search(client, key):
+    ids = []
+    for code in ("road", "noise", "road"):
+        r = client.post("/requests.json", data=_form(key, service_code=code))
+        ids.append(r.json()[0]["service_request_id"])
+    r = client.get("/requests.json")
+    assert r.status_code == 200
+    check(r.json(), "service_requests")
+    assert [x["service_request_id"] for x in r.json()] == ids[::-1]
+    r = client.get("/requests.json", params={"service_request_id": f"{ids[0]},{ids[1]}"})
+    assert sorted(x["service_request_id"] for x in r.json()) == sorted(ids[:2])
+    r = client.get("/requests.json", params={"service_code": "noise", "status": "open"})
+    assert [x["service_request_id"] for x in r.json()] == [ids[1]]
+    assert client.get("/requests.json", params={"status": "closed"}).json() == []
+    r = client.get("/requests.json", params={"page": 2, "page_size": 2})
+    assert [x["service_request_id"] for x in r.json()] == [ids[0]]
+    today = datetime.now(intake.LOCAL_TZ)
+    r = client.get("/requests.json", params={
+        "start_date": (today - timedelta(days=1)).isoformat(),
+        "end_date": (today + timedelta(days=1)).isoformat()})
+    assert len(r.json()) == 3
+    r = client.get("/requests.json", params={"start_date": "2020-01-01T00:00:00+08:00"})
+    assert r.json() == []
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"start_date": "2026-01-01", "end_date": "2026-06-01"}, 400),  # > 90 days
+    ({"start_date": "2026-06-01", "end_date": "2026-01-01"}, 400),
+    ({"start_date": "yesterday"}, 400),
+    ({"status": "pending"}, 400),
+    ({"page": "x"}, 400),  # FastAPI's own validation, turned into the spec's shape
+    ({"page_size": "0"}, 400),
+    ({"service_code": "parking"}, 400),
+])
+def test_bad_search_is_400(client, params, status):
+    _error(client.get("/requests.json", params=params), status)
+
+
+def test_unknown_request_is_404(client):
+    _error(client.get("/requests/999999.json"), 404)
+    _error(client.get("/requests/abc.json"), 404)
+    _error(client.get("/nowhere.json"), 404)
+
+
+def test_openapi_describes_endpoints_and_error_shape(client):
+    doc = client.get("/openapi.json").json()
+    assert set(doc["paths"]) == {"/services.json", "/services/{service_code}.json",
+                                 "/requests.json", "/requests/{service_request_id}.json"}
+    post = doc["paths"]["/requests.json"]["post"]
+    assert "application/x-www-form-urlencoded" in post["requestBody"]["content"]
+    assert {"400", "403"} <= set(post["responses"])
+    assert doc["components"]["schemas"]["Errors"]["type"] == "array"
+    assert not any("422" in op["responses"] for p in doc["paths"].values() for op in p.values())
+
+
+_FIELD_NAMES = ["api_key", "service_code", "lat", "long", "coord_system", "description",
+                "address_string", "media_url", "first_name", "last_name", "phone", "email",
+                "device_id", "account_id", "client_request_id", "external_id",
+                "attribute[severity]", "attribute[route]", "attribute", "junk"]
+_VALUES = st.one_of(
+    st.text(max_size=50), st.sampled_from(["road", "28.565", "112.305", "gcj02", "bd09",
+                                           "揪心", "爱心", "nan", "-inf", "1e400", ""]),
+    st.floats(allow_nan=True), st.integers(), st.none(), st.booleans(),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
+)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.dictionaries(st.sampled_from(_FIELD_NAMES), _VALUES, max_size=10),
+       use_key=st.booleans(), as_json=st.booleans(), raw=st.binary(max_size=40))
+def test_fuzz_post_never_500(client, key, fields, use_key, as_json, raw):
+    if use_key:
+        fields["api_key"] = key
+    if as_json:
+        r = client.post("/requests.json", content=json.dumps(fields).encode() + raw[:3],
+                        headers={"content-type": "application/json"})
+    else:
+        form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+        body = httpx.QueryParams(form).__str__().encode() + b"&" + raw
+        r = client.post("/requests.json", content=body, headers={"content-type": FORM})
+    assert r.status_code in (200, 400, 403), r.text
+    if r.status_code == 200:
+        check(r.json(), "post_response")
+    else:
+        check(r.json(), "errors")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_end_to_end_uvicorn_post_then_wall_counts(tmp_path, four_grids):
+    url = f"sqlite:///{tmp_path}/e2e.db"
+    eng = store.make_engine(url)
+    with store.transaction(eng) as conn:
+        store.write_grids(conn, four_grids)
+    key = intake.create_api_key(eng, "e2e")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo", "--database", url, "api", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, env=dict(os.environ))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/services.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                pytest.fail(f"the API did not start: {out}")
+            time.sleep(0.2)
+        before = heat.wall_kpis(eng, now=datetime.utcnow() + timedelta(seconds=1))
+        points = [("28.565", "112.305"), ("28.555", "112.315"), ("29.9", "113.5")]
+        acked = []
+        for i, (lat, lon) in enumerate(points):
+            r = httpx.post(f"{base}/requests.json", timeout=10, data={
+                "api_key": key, "service_code": "dispute", "lat": lat, "long": lon,
+                "device_id": "e2e", "client_request_id": str(i)})
+            assert r.status_code == 200, r.text
+            acked.append(r.json()[0]["service_request_id"])
+        replay = httpx.post(f"{base}/requests.json", timeout=10, data={
+            "api_key": key, "service_code": "dispute", "lat": "28.565", "long": "112.305",
+            "device_id": "e2e", "client_request_id": "0"})
+        assert replay.json()[0]["service_request_id"] == acked[0]
+        assert len(httpx.get(f"{base}/requests.json", timeout=10).json()) == 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    kpis = heat.wall_kpis(eng, now=datetime.utcnow() + timedelta(seconds=1))
+    assert kpis.today_requests - before.today_requests == 3
+    assert kpis.open_disputes - before.open_disputes == 3
+    assert store.table_counts(eng)["request"] == 3
+    per_grid = store.read_requests(eng).groupby("grid_code", dropna=False).size()
+    assert per_grid.get(NW) == 1
+    eng.dispose()
+
+
+def test_cli_api_key_create_list_revoke(tmp_path, capsys):
+    from geo import cli
+
+    url = f"sqlite:///{tmp_path}/k.db"
+    assert cli.main(["--database", url, "api-key", "create", "--name", "wechat"]) == 0
+    key = capsys.readouterr().out.strip()
+    eng = store.make_engine(url)
+    assert intake.check_api_key(eng, key) == "wechat"
+    assert cli.main(["--database", url, "api-key", "create", "--name", "wechat"]) == 2
+    capsys.readouterr()
+    assert cli.main(["--database", url, "api-key", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "wechat" in listed and "live" in listed and key not in listed
+    assert cli.main(["--database", url, "api-key", "revoke", "wechat"]) == 0
+    assert cli.main(["--database", url, "api-key", "revoke", "wechat"]) == 2
+    capsys.readouterr()
+    cli.main(["--database", url, "api-key", "list"])
+    assert "revoked" in capsys.readouterr().out
+    with pytest.raises(intake.IntakeError):
+        intake.check_api_key(eng, key)
+    eng.dispose()

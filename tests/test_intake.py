@@ -1,0 +1,162 @@
+"""geo.intake: validation, grid assignment, idempotency and reading back, on both backends."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import pytest
+
+from geo import coords, intake, store
+
+NOW = datetime(2026, 11, 24, 2, 0, 0)  # naive UTC: 10:00 in Yiyang
+NW = "430903003001001"
+
+
+@pytest.fixture
+def city(engine, four_grids):
+    with store.transaction(engine) as conn:
+        store.write_grids(conn, four_grids)
+    intake.clear_grid_cache()
+    return engine
+
+
+def _fields(**kw):
+    out = {"service_code": "road", "lat": "28.565", "long": "112.305", "description": "路灯不亮"}
+    out.update(kw)
+    return out
+
+
+def test_submit_assigns_grid_deadline_and_event(city):
+    done = intake.submit(city, _fields(**{"attribute[severity]": "揪心"}), key_name="app",
+                         now=NOW)
+    assert done.created and NW in done.notice
+    row = store.find_request(city, id=done.id)
+    assert row["grid_code"] == NW and not row["outside_grid"]
+    assert row["severity"] == "urgent" and row["due_at"] == NOW + timedelta(hours=24)
+    assert row["status"] == "reported" and row["source_crs"] == "wgs84"
+    counts = store.table_counts(city)
+    assert counts["request"] == 1 and counts["request_event"] == 1
+
+
+def test_point_outside_every_grid_is_kept_for_triage(city):
+    done = intake.submit(city, _fields(lat="29.5", long="113.0"), now=NOW)
+    assert done.created and "triage" in done.notice
+    row = store.find_request(city, id=done.id)
+    assert row["grid_code"] is None and row["outside_grid"]
+
+
+def test_gcj02_point_is_converted_once_and_recorded(city):
+    lon, lat = coords.wgs84_to_gcj02(112.305, 28.565)
+    done = intake.submit(city, _fields(long=str(lon), lat=str(lat), coord_system="gcj02"),
+                         now=NOW)
+    row = store.find_request(city, id=done.id)
+    assert row["source_crs"] == "gcj02"
+    assert row["lon"] == pytest.approx(112.305, abs=1e-6)
+    assert row["lat"] == pytest.approx(28.565, abs=1e-6)
+    assert row["grid_code"] == NW
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"service_code": None}, "service_code"),
+    ({"service_code": "parking"}, "service_code"),
+    ({"lat": None}, "lat"),
+    ({"long": "east"}, "long"),
+    ({"lat": "95"}, "lat"),
+    ({"lat": "nan"}, "lat"),
+    ({"lat": "48.8", "long": "2.35"}, "lat"),  # Paris: not in China
+    ({"description": "长" * 4001}, "description"),
+    ({"coord_system": "epsg:3857"}, "coord_system"),
+    ({"attribute[severity]": "很急"}, "attribute[severity]"),
+    ({"attribute[route]": "自己"}, "attribute[route]"),
+    ({"phone": "1" * 40}, "phone"),
+])
+def test_bad_input_is_refused_with_its_field(city, fields, field):
+    with pytest.raises(intake.IntakeError) as err:
+        intake.submit(city, _fields(**fields), now=NOW)
+    assert err.value.code == 400 and err.value.field == field
+    assert store.table_counts(city)["request"] == 0
+
+
+def test_description_of_4000_characters_is_stored_as_given(city):
+    text = "<b>路灯</b>\n" + "灯" * 3990
+    assert len(text) == 4000
+    done = intake.submit(city, _fields(description=text), now=NOW)
+    assert store.find_request(city, id=done.id)["description"] == text
+
+
+def test_same_device_and_client_id_returns_the_original(city):
+    first = intake.submit(city, _fields(device_id="dev1", client_request_id="42"), now=NOW)
+    again = intake.submit(city, _fields(device_id="dev1", client_request_id="42"), now=NOW)
+    other = intake.submit(city, _fields(device_id="dev2", client_request_id="42"), now=NOW)
+    assert first.created and not again.created and other.created
+    assert again.id == first.id and other.id != first.id
+    assert store.table_counts(city)["request"] == 2
+    assert store.table_counts(city)["request_event"] == 2
+
+
+def test_same_external_id_returns_the_original(city):
+    first = intake.submit(city, _fields(external_id="wx-1"), now=NOW)
+    again = intake.submit(city, _fields(external_id="wx-1", description="changed"), now=NOW)
+    assert (again.id, again.created) == (first.id, False)
+    assert store.find_request(city, id=first.id)["description"] == "路灯不亮"
+
+
+def test_concurrent_duplicate_posts_store_one_request(city):
+    def post(_):
+        return intake.submit(city, _fields(device_id="dev9", client_request_id="7"))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(post, range(16)))
+    assert len({r.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert store.table_counts(city)["request"] == 1
+    assert store.table_counts(city)["request_event"] == 1
+
+
+def test_personal_fields_are_stored_but_never_returned(city):
+    done = intake.submit(city, _fields(first_name="小明", last_name="王", phone="13800000000",
+                                       email="w@example.cn"), now=NOW)
+    stored = store.read_requests(city, columns=["reporter_name", "reporter_phone",
+                                                "reporter_email"])
+    assert stored.iloc[0].tolist() == ["王 小明", "13800000000", "w@example.cn"]
+    shown = intake.get(city, done.id)
+    text = repr(shown) + repr(intake.query(city))
+    for secret in ("小明", "13800000000", "w@example.cn"):
+        assert secret not in text
+    assert "reporter_email" not in store.read_requests(city).columns
+
+
+def test_get_and_query_in_spec_shape(city):
+    a = intake.submit(city, _fields(), now=NOW)
+    b = intake.submit(city, _fields(service_code="noise"), now=NOW + timedelta(hours=1))
+    got = intake.get(city, a.id)
+    assert got["service_request_id"] == str(a.id) and got["status"] == "open"
+    assert got["requested_datetime"] == "2026-11-24T10:00:00+08:00"
+    assert got["expected_datetime"] == "2026-12-01T10:00:00+08:00"
+    assert got["extended_attributes"]["status"] == "reported"
+    assert got["extended_attributes"]["grid_code"] == NW
+    assert [r["service_request_id"] for r in intake.query(city)] == [str(b.id), str(a.id)]
+    assert [r["service_code"] for r in intake.query(city, service_code="noise")] == ["noise"]
+    assert intake.query(city, status="closed") == []
+    assert len(intake.query(city, ids=[a.id, "junk"])) == 1
+    assert len(intake.query(city, page=2, page_size=1)) == 1
+    assert intake.query(city, start=NOW + timedelta(minutes=30))[0]["service_code"] == "noise"
+    with pytest.raises(intake.IntakeError) as err:
+        intake.get(city, 10**9)
+    assert err.value.code == 404
+
+
+def test_api_keys_store_only_a_hash(city):
+    key = intake.create_api_key(city, "wechat", now=NOW)
+    assert intake.check_api_key(city, key, now=NOW) == "wechat"
+    listed = store.list_api_keys(city)
+    assert listed.name.tolist() == ["wechat"] and "key_hash" not in listed.columns
+    with pytest.raises(ValueError):
+        intake.create_api_key(city, "wechat")
+    with pytest.raises(intake.IntakeError) as err:
+        intake.check_api_key(city, key + "x")
+    assert err.value.code == 403
+    assert intake.revoke_api_key(city, "wechat", now=NOW)
+    with pytest.raises(intake.IntakeError):
+        intake.check_api_key(city, key)

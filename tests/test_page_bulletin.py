@@ -1,0 +1,107 @@
+"""AppTests of the monthly bulletin: default, filtered, level switch, English, empty states."""
+
+import pandas as pd
+import pytest
+
+from geo import store
+from geo.bulletin import bulletin_months
+from tests.pages import database, run_page, texts
+from tests.tiny_city import admin_units
+
+BULLETIN = "pages/bulletin.py"
+
+
+def _frames(at) -> list[pd.DataFrame]:
+    return [df.value for df in at.dataframe]
+
+
+def _ranking(at) -> pd.DataFrame:
+    """The full ranking table: the widest dataframe on the page."""
+    return max(_frames(at), key=lambda f: f.shape[1])
+
+
+def test_bulletin_ranks_townships_of_the_last_complete_month(demo_url):
+    at = run_page(demo_url, BULLETIN)
+    assert not at.exception
+    page = texts(at)
+    assert "基层治理指数" in page and "前五名" in page and "后五名" in page
+    month = at.selectbox(key="bulletin_month")
+    # The demo ends now: the default is the month before the current one.
+    now = pd.Timestamp.now("Asia/Shanghai").tz_localize(None)
+    assert month.value == str(now.to_period("M") - 1)
+    table = _ranking(at)
+    assert len(table) == 98  # every township of the Yiyang demo
+    assert table["排名"].iloc[0] == "1"
+    assert {"得分变化", "排名变化", "满意率", "每千人诉求量"} <= set(table.columns)
+    assert table["满意率"].str.endswith("%").any()
+    assert at.download_button(key="bulletin_download") is not None
+
+
+def test_bulletin_filtered_to_a_county_keeps_city_wide_ranks(demo_url):
+    at = run_page(demo_url, BULLETIN, area="430903")
+    assert not at.exception
+    assert "赫山区基层治理指数" in texts(at)
+    table = _ranking(at)
+    assert 0 < len(table) < 98
+    assert set(table["上级"]) == {"赫山区"}
+
+
+def test_bulletin_level_and_month_widgets(demo_url):
+    at = run_page(demo_url, BULLETIN)
+    at.segmented_control(key="bulletin_level").set_value("county")
+    eng = store.make_engine(demo_url)
+    first = str(bulletin_months(eng)[0])
+    eng.dispose()
+    at.selectbox(key="bulletin_month").set_value(first)
+    with database(demo_url):
+        at.run()
+    assert not at.exception
+    table = _ranking(at)
+    assert len(table) == 8  # the demo's counties and districts
+    period = pd.Period(first, freq="M")
+    assert f"{period.year}年{period.month}月" in texts(at)
+
+
+def test_bulletin_in_english(demo_url):
+    at = run_page(demo_url, BULLETIN, lang="en")
+    assert not at.exception
+    page = texts(at)
+    assert "Governance index" in page and "Top five" in page
+    assert "前五名" not in page
+    assert "Satisfaction" in _ranking(at).columns
+
+
+def test_bulletin_on_an_empty_database(empty_url):
+    at = run_page(empty_url, BULLETIN)
+    assert not at.exception
+    assert "数据库中还没有网格" in texts(at)
+
+
+@pytest.fixture
+def grids_only_url(tmp_path, four_grids) -> str:
+    url = f"sqlite:///{tmp_path / 'grids.db'}"
+    eng = store.make_engine(url)
+    with store.transaction(eng) as conn:
+        store.write_admin_units(conn, admin_units())
+        store.write_grids(conn, four_grids)
+    eng.dispose()
+    return url
+
+
+def test_bulletin_without_requests_says_so(grids_only_url):
+    at = run_page(grids_only_url, BULLETIN)
+    assert not at.exception
+    assert "暂无月度通报" in texts(at)
+
+
+def test_rank_and_score_change_words():
+    from ui import bulletin
+
+    assert bulletin.rank_change_text(2) == "↑2"
+    assert bulletin.rank_change_text(-1) == "↓1"
+    assert bulletin.rank_change_text(0) == "持平"
+    assert bulletin.rank_change_text(pd.NA) == "—"
+    assert bulletin.score_change_text(-3.44) == "−3.4"
+    limits, colours = bulletin.score_classes(pd.Series([10.0, 20, 30, 40, 50, 60]))
+    assert len(colours) == len(limits) + 1 == 5
+    assert colours[0] == bulletin.SCORE_COLOURS[0] and colours[-1] == bulletin.SCORE_COLOURS[-1]

@@ -1,0 +1,96 @@
+"""AppTests of the police coverage page: default, area, widgets, English, no stations, empty."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from tests.pages import run_page, texts
+
+PAGE = "pages/coverage.py"
+
+
+@pytest.fixture(scope="module")
+def no_stations_url(demo_url, tmp_path_factory) -> str:
+    """The demo with every police station removed."""
+    src = demo_url.removeprefix("sqlite:///")
+    path = tmp_path_factory.mktemp("nostations") / "demo.db"
+    shutil.copy(src, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM station")
+    return f"sqlite:///{path}"
+
+
+def test_coverage_shows_kpis_map_and_tables(demo_url):
+    at = run_page(demo_url, PAGE)
+    assert not at.exception
+    page = texts(at)
+    assert "警务覆盖 · 益阳市" in page
+    assert "派出所" in page and "人口覆盖率" in page and "未覆盖网格" in page
+    assert "%" in page and "公里" in page
+    assert "建议新增警务站站址" in page and "新增 5 处后" in page
+    assert len(at.dataframe) == 2  # suggested sites and uncovered grids
+    sites = at.dataframe[0].value
+    assert len(sites) == 5
+    gaps = at.dataframe[1].value
+    assert len(gaps) > 0 and "编码" in gaps.columns
+
+
+def test_coverage_filtered_to_a_county(demo_url):
+    at = run_page(demo_url, PAGE, area="430903")
+    assert not at.exception
+    assert "警务覆盖 · 赫山区" in texts(at)
+    gaps = at.dataframe[1].value
+    assert gaps["编码"].str.startswith("430903").all()
+    sites = at.dataframe[0].value
+    assert sites["编码"].str.startswith("430903").all()
+
+
+def test_coverage_widgets_change_figure_and_sites(demo_url):
+    at = run_page(demo_url, PAGE, area="430902")
+    assert not at.exception
+    at.number_input(key="cov_sites").set_value(2)
+    at.selectbox(key="cov_weight").set_value("requests")
+    at.segmented_control(key="cov_figure").set_value("distance")
+    at.checkbox(key="cov_areas").uncheck()
+    at.run()
+    assert not at.exception
+    page = texts(at)
+    assert "最近警务点距离" in page and "诉求覆盖率" in page
+    assert len(at.dataframe[0].value) == 2
+    at.number_input(key="cov_sites").set_value(0)
+    at.run()
+    assert not at.exception
+    assert "填写要建议的站点数量" in texts(at)
+    assert len(at.dataframe) == 1  # only the uncovered grids
+
+
+def test_coverage_in_english(demo_url):
+    at = run_page(demo_url, PAGE, lang="en")
+    assert not at.exception
+    page = texts(at)
+    assert "Police coverage" in page and "Residents covered" in page
+    assert "警务覆盖" not in page and "人口覆盖率" not in page
+
+
+def test_coverage_without_stations_says_so(no_stations_url):
+    at = run_page(no_stations_url, PAGE)
+    assert not at.exception
+    page = texts(at)
+    assert "尚未导入派出所" in page
+    assert "0.0%" in page  # nothing covered
+
+
+def test_coverage_bad_area_falls_back(demo_url):
+    at = run_page(demo_url, PAGE, area="999999")
+    assert not at.exception
+    page = texts(at)
+    assert "999999" in page and "警务覆盖 · 益阳市" in page
+
+
+def test_coverage_on_an_empty_database(empty_url):
+    at = run_page(empty_url, PAGE)
+    assert not at.exception
+    assert "数据库中还没有网格" in texts(at)

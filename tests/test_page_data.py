@@ -1,0 +1,142 @@
+"""AppTests of the data page: loaded data and map, upload → dry run → import, bad files,
+English, empty database."""
+
+import pytest
+
+from geo import store
+from tests.pages import database, run_page, texts
+from tests.tiny_city import admin_units
+
+DATA = "pages/data.py"
+
+STATIONS_CSV = (
+    "编码,名称,类型,经度,纬度,民警数\n"
+    "S1,赫山派出所,station,112.305,28.565,20\n"
+    "S2,<b>测试</b>警务站,workstation,112.315,28.555,4\n"
+    "S3,坏坐标警务室,room,abc,28.55,2\n"
+    "S4,海外警务室,room,2.35,48.85,2\n"
+).encode()
+
+
+def _run(at, url):
+    with database(url):
+        at.run()
+    return at
+
+
+@pytest.fixture
+def tiny_url(tmp_path, four_grids) -> str:
+    """A database of four grids (one without residents) and their admin units."""
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    eng = store.make_engine(url)
+    grids = four_grids.copy()
+    grids.loc[3, "population"] = None
+    with store.transaction(eng) as conn:
+        store.write_admin_units(conn, admin_units())
+        store.write_grids(conn, grids)
+    eng.dispose()
+    return url
+
+
+def _counts(url) -> dict:
+    eng = store.make_engine(url)
+    try:
+        return store.table_counts(eng)
+    finally:
+        eng.dispose()
+
+
+def test_data_page_shows_what_is_loaded(demo_url):
+    at = run_page(demo_url, DATA)
+    assert not at.exception
+    page = texts(at)
+    assert "数据管理" in page and "请选择要导入的文件" in page
+    loaded = at.dataframe[0].value
+    counts = dict(zip(loaded["数据表"], loaded["行数"], strict=True))
+    assert counts["网格"] == "6,017" and counts["诉求"] == "80,787"
+    assert "缺少人口" in page and "已登记人口" in page
+    assert "账号管理将在后续版本中通过命令行" in page  # no accounts in the demo
+
+
+def test_dry_run_reports_problems_then_import_writes_valid_rows(tiny_url):
+    at = run_page(tiny_url, DATA)
+    assert not at.exception
+    assert "缺少人口（1 个网格）" in texts(at)
+    at.selectbox(key="data_kind").set_value("stations")
+    _run(at, tiny_url)
+    at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    assert _counts(tiny_url)["station"] == 0  # a dry run writes nothing
+    frames = [df.value for df in at.dataframe]
+    preview = next(f for f in frames if "编码" in f.columns)
+    assert list(preview["编码"]) == ["S1", "S2", "S3", "S4"]
+    report = next(f for f in frames if "原因" in f.columns)
+    assert {"3", "4"} <= set(report["行号"])
+    assert set(report["级别"]) <= {"错误", "警告"}
+    button = at.button(key="data_import")
+    assert "2" in button.label
+    button.click()
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "导入完成：新写入 2 行" in texts(at)
+    counts = _counts(tiny_url)
+    assert counts["station"] == 2 and counts["audit_log"] == 1
+    eng = store.make_engine(tiny_url)
+    line = store.read_audit(eng).iloc[0]
+    eng.dispose()
+    assert line["action"] == "import" and line["rows"] == 2 and "stations.csv" in line["detail"]
+    # Residents' and imported text never reaches the page as markup.
+    assert "<b>测试</b>" not in "".join(m.value for m in at.markdown)
+
+
+def test_a_file_that_is_not_what_it_says_is_rejected(tiny_url):
+    at = run_page(tiny_url, DATA)
+    at.file_uploader(key="data_upload").upload("grids.csv", b"\x89PNG\r\n\x1a\n0000", "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    page = texts(at)
+    assert "整个文件被拒绝" in page and "PNG" in page
+    assert _counts(tiny_url)["grid"] == 4
+
+
+def test_an_unknown_epsg_code_is_a_clear_message(tiny_url):
+    at = run_page(tiny_url, DATA)
+    at.selectbox(key="data_kind").set_value("stations")
+    at.selectbox(key="data_crs").set_value("epsg")
+    _run(at, tiny_url)
+    at.text_input(key="data_epsg").input("999999")
+    at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "999999" in texts(at) and "整个文件被拒绝" in texts(at)
+
+
+def test_data_page_in_english(tiny_url):
+    at = run_page(tiny_url, DATA, lang="en")
+    assert not at.exception
+    page = texts(at)
+    assert "Data loaded" in page and "Residents missing: 1 grids" in page
+    assert "数据管理" not in page
+
+
+def test_data_page_on_an_empty_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    store.make_engine(url).dispose()
+    at = run_page(url, DATA)
+    assert not at.exception
+    page = texts(at)
+    assert "数据库中还没有网格" in page
+    # The upload still works on an empty database: it is how grids arrive.
+    assert len(at.file_uploader) == 1
+
+
+def test_crs_value_and_safe_name():
+    from ui.datapage import crs_value, safe_name
+
+    assert crs_value("auto") is None
+    assert crs_value("gcj02") == "gcj02"
+    assert crs_value("epsg", " epsg:4547 ") == "EPSG:4547"
+    assert crs_value("epsg", "") is None
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("C:\\Users\\a\\grids.csv") == "grids.csv"

@@ -1,0 +1,90 @@
+"""AppTests of the dispute hotspots page: default, area, widgets, English, no disputes, empty."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from tests.pages import run_page, texts
+
+PAGE = "pages/hotspots.py"
+
+
+@pytest.fixture(scope="module")
+def no_disputes_url(demo_url, tmp_path_factory) -> str:
+    """The demo with every dispute removed."""
+    src = demo_url.removeprefix("sqlite:///")
+    path = tmp_path_factory.mktemp("nodisputes") / "demo.db"
+    shutil.copy(src, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM request_event WHERE request_id IN "
+                     "(SELECT id FROM request WHERE category = 'dispute')")
+        conn.execute("DELETE FROM request WHERE category = 'dispute'")
+    return f"sqlite:///{path}"
+
+
+def test_hotspots_show_kpis_map_and_table(demo_url):
+    at = run_page(demo_url, PAGE)
+    assert not at.exception
+    page = texts(at)
+    assert "矛盾纠纷热点 · 益阳市" in page
+    assert "热点网格" in page and "热点 99%" in page and "不显著" in page
+    table = at.dataframe[0].value
+    assert len(table) > 0
+    assert set(table["置信度"]) <= {"90%", "95%", "99%"}
+    assert "热点片区" in page  # cluster markers are on the map
+
+
+def test_hotspots_filtered_to_a_county(demo_url):
+    at = run_page(demo_url, PAGE, area="430903")
+    assert not at.exception
+    assert "矛盾纠纷热点 · 赫山区" in texts(at)
+    table = at.dataframe[0].value
+    assert len(table) > 0 and table["编码"].str.startswith("430903").all()
+
+
+def test_hotspots_widgets_window_trend_and_density(demo_url):
+    at = run_page(demo_url, PAGE)
+    assert not at.exception
+    at.segmented_control(key="hot_window").set_value("365d")
+    at.segmented_control(key="hot_mode").set_value("trend")
+    at.checkbox(key="hot_density").check()
+    at.run()
+    assert not at.exception
+    page = texts(at)
+    assert "近52周趋势" in page
+    assert "纠纷密度" in page
+    assert "新增热点" in page  # the trend legend
+
+
+def test_hotspots_window_from_the_url(demo_url):
+    at = run_page(demo_url, PAGE, window="180d")
+    assert not at.exception
+    assert "近26周" in texts(at)
+    bad = run_page(demo_url, PAGE, window="2y")
+    assert not bad.exception
+    assert "window=2y" in texts(bad)
+
+
+def test_hotspots_in_english(demo_url):
+    at = run_page(demo_url, PAGE, lang="en")
+    assert not at.exception
+    page = texts(at)
+    assert "Dispute hotspots" in page and "Hot spot 99%" in page
+    assert "矛盾纠纷热点" not in page
+
+
+def test_hotspots_with_no_disputes_say_so(no_disputes_url):
+    at = run_page(no_disputes_url, PAGE)
+    assert not at.exception
+    page = texts(at)
+    assert "全市没有矛盾纠纷记录" in page
+    assert "没有达到显著水平的热点网格" in page
+
+
+def test_hotspots_on_an_empty_database(empty_url):
+    at = run_page(empty_url, PAGE)
+    assert not at.exception
+    assert "数据库中还没有网格" in texts(at)

@@ -1,0 +1,94 @@
+"""AppTests of the command wall: default, filtered, kiosk, bad parameters, empty database."""
+
+from tests.pages import run_page, texts
+
+WALL = "pages/wall.py"
+
+
+def test_wall_shows_kpis_map_and_ticker(demo_url):
+    at = run_page(demo_url, WALL)
+    assert not at.exception
+    page = texts(at)
+    assert "指挥大屏 · 益阳市" in page
+    assert "未办结" in page and "满意率" in page
+    assert "最新揪心事" in page
+    assert "%" in page  # rates formatted as percentages
+
+
+def test_wall_filtered_to_a_county(demo_url):
+    at = run_page(demo_url, WALL, area="430903")
+    assert not at.exception
+    assert "指挥大屏 · 赫山区" in texts(at)
+
+
+def test_wall_in_english(demo_url):
+    at = run_page(demo_url, WALL, lang="en")
+    assert not at.exception
+    page = texts(at)
+    assert "Command wall" in page and "Satisfaction" in page
+    assert "满意率" not in page
+
+
+def test_kiosk_hides_the_sidebar_and_reads_refresh(demo_url):
+    at = run_page(demo_url, WALL, kiosk="1", refresh="45", area="430902")
+    assert not at.exception
+    assert len(at.sidebar) == 0
+    assert "资阳区" in texts(at)
+
+
+def test_bad_parameters_are_reported_not_raised(demo_url):
+    at = run_page(demo_url, WALL, area="999999", refresh="soon", colour="red")
+    assert not at.exception
+    page = texts(at)
+    assert "999999" in page and "colour" in page and "refresh=soon" in page
+    assert "指挥大屏 · 益阳市" in page  # falls back to the whole city
+
+
+def test_bad_window_falls_back(demo_url):
+    at = run_page(demo_url, WALL, window="1y")
+    assert not at.exception
+    assert "window=1y" in texts(at)
+
+
+def test_empty_database_says_so(empty_url):
+    at = run_page(empty_url, WALL)
+    assert not at.exception
+    assert "数据库中还没有网格" in texts(at)
+
+
+def test_url_values_cannot_inject_markdown_links(demo_url):
+    at = run_page(demo_url, WALL, area="[x](http://evil.example)", window="[y](http://e.x)")
+    assert not at.exception
+    for warning in at.warning:
+        assert "](http" not in warning.value  # brackets escaped: shown as text, not a link
+
+
+def test_kiosk_rotation_shows_one_county_at_a_time(demo_url):
+    at = run_page(demo_url, WALL, kiosk="1", rotate="10")
+    assert not at.exception
+    page = texts(at)
+    counties = ["资阳区", "赫山区", "南县", "桃江县", "安化县", "大通湖", "高新技术", "沅江市"]
+    assert sum(name in page.split("更新于")[0] for name in counties) >= 1
+    assert "益阳市 " not in page.split("更新于")[0].split("·")[-1]  # not the whole city
+
+
+def test_sidebar_search_finds_a_grid_by_name(demo_url):
+    # The search box's value set before the run, as if typed (AppTest loses the sidebar
+    # on a second run of an st.navigation app, so the query cannot be typed in a rerun).
+    at = run_page(demo_url, WALL, session={"grid_query": "石码头社区第1网格"})
+    assert not at.exception
+    assert [b.key for b in at.sidebar.button] == ["grid_open"]
+    assert not [c for c in at.sidebar.caption if "没有找到" in c.value]
+
+
+def test_sidebar_search_lists_several_matches(demo_url):
+    at = run_page(demo_url, WALL, session={"grid_query": "石码头社区"})
+    assert not at.exception
+    assert any("找到" in c.value for c in at.sidebar.caption)
+    assert len(at.sidebar.selectbox) == 2  # the area picker and the list of matches
+
+
+def test_sidebar_search_says_when_nothing_matches(demo_url):
+    at = run_page(demo_url, WALL, session={"grid_query": "不存在的网格*"})
+    assert not at.exception
+    assert any("没有找到" in c.value for c in at.sidebar.caption)

@@ -1,0 +1,265 @@
+"""The bulletin page's pieces: controls, KPI tiles, score map, top/bottom five, table.
+
+Month and level, the KPI tiles, the score map, the top and bottom five, the ranking
+table, the method note and the CSV download.
+
+The figures come from :func:`geo.bulletin.monthly_bulletin`, cached per month and data
+version. Every label comes from the catalogue (ui/catalogue/bulletin.py): geo.bulletin's
+Chinese names serve its CLI text and CSV only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from geo import bulletin as geo_bulletin
+from geo import maps as geo_maps
+from ui import data, maps, widgets
+from ui.text import count, lang, local, number, rate, t
+
+#: Levels ranked, top down.
+LEVELS = tuple(geo_bulletin.BULLETIN_LEVELS)
+#: Score classes, worst to best: red to green.
+SCORE_COLOURS = ("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+#: Indicators shown as percentages (the others as numbers with one decimal).
+PERCENT = {"resolution_rate", "on_time_rate", "satisfaction_rate", "dispute_resolution_rate",
+           "wechat_coverage"}
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+
+
+# --------------------------------------------------------------------------- cached data
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _months(version: str, day: str) -> list[str]:
+    return [str(m) for m in geo_bulletin.bulletin_months(data.engine(), now=data.now())]
+
+
+def months() -> list[str]:
+    """Months ("YYYY-MM") with at least one request, oldest first."""
+    return _months(data.stamp(), f"{local(data.now()):%Y-%m-%d}")
+
+
+def default_month() -> str | None:
+    """The last complete month with data (else the latest one); None without requests."""
+    found = months()
+    chosen = geo_bulletin.default_month([pd.Period(m, freq="M") for m in found],
+                                        now=data.now())
+    return None if chosen is None else str(chosen)
+
+
+def in_progress(month: str) -> bool:
+    """True for the current Asia/Shanghai month."""
+    return month == f"{local(data.now()):%Y-%m}"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _bulletin(month: str, version: str, moment) -> geo_bulletin.Bulletin:
+    return geo_bulletin.monthly_bulletin(data.engine(), month=month,
+                                         now=moment if moment is not None else data.now())
+
+
+def bulletin(month: str) -> geo_bulletin.Bulletin:
+    """The month's bulletin at all three levels (the current month: as of this minute)."""
+    return _bulletin(month, data.stamp(), data.minute() if in_progress(month) else None)
+
+
+def csv_bytes(month: str) -> bytes:
+    """The bulletin as CSV (:func:`geo.bulletin.bulletin_csv`)."""
+    return geo_bulletin.bulletin_csv(bulletin(month))
+
+
+# --------------------------------------------------------------------------- text
+
+
+def month_label(month: str) -> str:
+    """2026年10月 / Oct 2026."""
+    p = pd.Period(month, freq="M")
+    return t("bulletin.month_label", year=p.year, month=p.month, name=_EN_MONTHS[p.month - 1])
+
+
+def level_label(level: str) -> str:
+    """The level's display name."""
+    return t(f"level.{level}")
+
+
+def indicator_label(name: object) -> str:
+    """An indicator's display name (em dash for none)."""
+    if not isinstance(name, str) or name not in geo_bulletin.INDICATORS:
+        return t("msg.no_data_value")
+    return t(f"bulletin.ind.{name}")
+
+
+def indicator_text(name: str, value: object) -> str:
+    """98.9% for rates, 3.4 for per-1,000 figures."""
+    return rate(value) if name in PERCENT else number(value)
+
+
+def rank_change_text(value: object) -> str:
+    """↑2 / ↓1 / 持平 (em dash when unranked in either month)."""
+    if value is None or pd.isna(value):
+        return t("msg.no_data_value")
+    n = int(value)
+    if n > 0:
+        return t("bulletin.change.up", n=n)
+    if n < 0:
+        return t("bulletin.change.down", n=-n)
+    return t("bulletin.change.same")
+
+
+def score_change_text(value: object) -> str:
+    """+1.2 / −3.4 (em dash when missing)."""
+    if value is None or pd.isna(value):
+        return t("msg.no_data_value")
+    return f"{float(value):+,.1f}".replace("-", "−")
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def ranking(month: str, level: str, area: str | None) -> pd.DataFrame:
+    """The level's ranking, cut to the units that hold grids of ``area`` (city-wide ranks)."""
+    table = bulletin(month).rankings[level]
+    if area is None:
+        return table
+    grids = data.hierarchy().grids
+    codes = data.area_codes(area)
+    wanted = set(grids.loc[grids.index.intersection(codes), level].dropna())
+    return table[table["code"].isin(wanted)]
+
+
+def _parent_names(codes: pd.Series) -> pd.Series:
+    names = data.units()["name"]
+    names = names[~names.index.duplicated()]
+    return codes.map(names).fillna(codes)
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as the page shows it: formatted text, catalogue column names."""
+    out = pd.DataFrame({
+        t("bulletin.col.rank"): frame["rank"].map(count),
+        t("bulletin.col.name"): frame["name"].fillna(frame["code"]),
+        t("bulletin.col.parent"): _parent_names(frame["parent_code"]),
+        t("bulletin.col.score"): frame["score"].map(number),
+        t("bulletin.col.score_change"): frame["score_change"].map(score_change_text),
+        t("bulletin.col.rank_change"): frame["rank_change"].map(rank_change_text),
+        t("bulletin.col.rank_prev"): frame["rank_prev"].map(count),
+    })
+    for name in geo_bulletin.INDICATORS:
+        out[indicator_label(name)] = frame[name].map(lambda v, n=name: indicator_text(n, v))
+    out[t("bulletin.col.best")] = frame["best_indicator"].map(indicator_label)
+    out[t("bulletin.col.worst")] = frame["worst_indicator"].map(indicator_label)
+    out[t("bulletin.col.code")] = frame["code"]
+    return out.reset_index(drop=True)
+
+
+def short_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rank, name, score and change: the top/bottom five call-outs."""
+    return pd.DataFrame({
+        t("bulletin.col.rank"): frame["rank"].map(count),
+        t("bulletin.col.name"): frame["name"].fillna(frame["code"]),
+        t("bulletin.col.score"): frame["score"].map(number),
+        t("bulletin.col.rank_change"): frame["rank_change"].map(rank_change_text),
+        t("bulletin.col.worst"): frame["worst_indicator"].map(indicator_label),
+    }).reset_index(drop=True)
+
+
+def top_and_bottom(frame: pd.DataFrame, *, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` best and ``n`` worst ranked units as call-out tables (worst first)."""
+    ranked = frame[frame["rank"].notna()]
+    return short_table(ranked.head(n)), short_table(ranked.tail(n).iloc[::-1])
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def kpis(frame: pd.DataFrame, *, total: int) -> None:
+    """Units ranked, first place, median score, moved up / down."""
+    ranked = frame[frame["rank"].notna()]
+    change = ranked["rank_change"].dropna()
+    first = ranked.iloc[0] if len(ranked) else None
+    widgets.kpi_tiles([
+        (t("bulletin.kpi.units"), count(len(ranked)), t("bulletin.kpi.of_city", n=count(total))),
+        (t("bulletin.kpi.top"), str(first["name"]) if first is not None else "—",
+         number(first["score"]) if first is not None else None),
+        (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
+        (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
+        (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last")),
+    ])
+
+
+def score_classes(scores: pd.Series) -> tuple[list[float], list[str]]:
+    """Quintile limits of the units' scores and a colour per class, worst to best."""
+    v = scores.astype(float).dropna().to_numpy()
+    if v.size == 0:
+        return [], []
+    limits = sorted(set(np.round(np.quantile(v, [0.2, 0.4, 0.6, 0.8]), 1).tolist()))
+    limits = [x for x in limits if x < v.max()] or []
+    k = len(limits) + 1
+    picks = np.round(np.linspace(0, len(SCORE_COLOURS) - 1, k)).astype(int) if k > 1 else [4]
+    return limits, [SCORE_COLOURS[i] for i in picks]
+
+
+def score_map(frame_all: pd.DataFrame, *, level: str, area: str | None) -> None:
+    """Every grid coloured by its unit's score (five classes), with the legend."""
+    grids = data.hierarchy().grids
+    unit_of = grids[level]
+    scores = frame_all.set_index("code")["score"].astype(float)
+    ranks = frame_all.set_index("code")["rank"]
+    names = frame_all.set_index("code")["name"]
+    limits, colours = score_classes(scores)
+    grid_scores = unit_of.map(scores)
+    cls = pd.Series(geo_maps.classify(grid_scores, limits), index=grids.index)
+    unit_text = {}
+    for code in unit_of.dropna().unique():
+        unit = str(names.get(code, code))
+        if code in scores.index and pd.notna(scores[code]):
+            unit_text[code] = t("bulletin.map_value", unit=unit, score=number(scores[code]),
+                                rank=count(ranks[code]))
+        else:
+            unit_text[code] = t("bulletin.map_value.unranked", unit=unit)
+    values = unit_of.map(unit_text).fillna(t("msg.no_data_value")).astype(str)
+    label = t("bulletin.map_label", level=level_label(level))
+    maps.grid_map(key="bulletin_map", classes=cls, colours=colours or [SCORE_COLOURS[-1]],
+                  values=values, label=label, area=area, height=600,
+                  stamp=f"{data.stamp()}|{level}|{area}")
+    items = []
+    lower = None
+    for i, colour in enumerate(colours):
+        if i < len(limits):
+            text = f"≤ {number(limits[i])}" if lower is None else \
+                f"{number(lower)} – {number(limits[i])}"
+            lower = limits[i]
+        else:
+            text = f"> {number(lower)}" if lower is not None else t("bulletin.legend")
+        items.append((colour, text))
+    if (cls < 0).any():
+        items.append((geo_maps.NO_DATA, t("legend.no_data")))
+    widgets.legend(items, title=t("bulletin.legend"))
+    st.caption(t("msg.map_click_hint"))
+
+
+def method(weights: dict[str, float]) -> None:
+    """The indicators, their weights and direction, and how the score is made."""
+    with st.expander(t("bulletin.method")):
+        rows = [(indicator_label(n), rate(weights.get(n, 0.0), digits=0),
+                 t("bulletin.method.higher") if higher else t("bulletin.method.lower"))
+                for n, (_zh, higher) in geo_bulletin.INDICATORS.items()]
+        st.dataframe(pd.DataFrame(rows, columns=[t("bulletin.method.indicator"),
+                                                 t("bulletin.method.weight"),
+                                                 t("bulletin.method.direction")]),
+                     hide_index=True, width="stretch")
+        st.caption(t("bulletin.method.text"))
+
+
+def download(month: str) -> None:
+    """The CSV of the whole bulletin (all three levels)."""
+    st.download_button(t("bulletin.download"), data=csv_bytes(month),
+                       file_name=f"gridmap_bulletin_{month.replace('-', '')}.csv",
+                       mime="text/csv", icon=":material/file_download:",
+                       key="bulletin_download", on_click="ignore")
+    if lang() != "zh":
+        st.caption(t("bulletin.download_note"))

@@ -1,0 +1,112 @@
+"""Text of the data page: key -> (中文, English)."""
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "data.title": ("数据管理", "Data"),
+    "data.intro": ("导入网格边界、诉求、警务站点和志愿服务记录。先试导入检查，确认无误后再正式写入"
+                   "；每次导入记入审计日志。",
+                   "Import grid boundaries, requests, police stations and volunteer activities. "
+                   "Check a file first (a dry run), then import it; every import is recorded "
+                   "in the audit log."),
+    # Upload
+    "data.upload": ("选择文件", "File"),
+    "data.upload_help": ("CSV（UTF-8 或 GBK）、Excel .xlsx、GeoJSON、GeoPackage 或压缩的 Shapefile"
+                         "（.zip）",
+                         "CSV (UTF-8 or GBK), Excel .xlsx, GeoJSON, GeoPackage or a zipped "
+                         "Shapefile (.zip)"),
+    "data.kind": ("数据类型", "Kind of data"),
+    "data.kind.grids": ("网格边界", "Grid boundaries"),
+    "data.kind.requests": ("诉求", "Requests"),
+    "data.kind.stations": ("警务站点", "Police stations"),
+    "data.kind.activities": ("志愿服务活动", "Volunteer activities"),
+    "data.crs": ("坐标系", "Coordinates"),
+    "data.crs.auto": ("WGS84（文件声明其他坐标系时按文件）", "WGS84 (or the file's declared CRS)"),
+    "data.crs.wgs84": ("WGS84（GPS）", "WGS84 (GPS)"),
+    "data.crs.gcj02": ("GCJ-02（高德、腾讯、微信定位）", "GCJ-02 (Gaode, Tencent, WeChat)"),
+    "data.crs.bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
+    "data.crs.cgcs2000": ("CGCS2000（国家大地坐标系）", "CGCS2000"),
+    "data.crs.epsg": ("其他 EPSG 编码…", "Another EPSG code…"),
+    "data.crs.epsg_code": ("EPSG 编码", "EPSG code"),
+    "data.crs.epsg_placeholder": ("例如 4547", "e.g. 4547"),
+    "data.wait": ("请选择要导入的文件。", "Choose a file to import."),
+    # Dry run
+    "data.checking": ("正在检查 {name}…", "Checking {name}…"),
+    "data.preview": ("文件前 {n} 行（共 {total} 行）",
+                     "First {n} rows of the file ({total} in all)"),
+    "data.preview.geometry": ("几何", "geometry"),
+    "data.check": ("检查结果（试导入，未写入）", "Check (dry run, nothing written)"),
+    "data.file_rejected": ("整个文件被拒绝，未写入任何数据：{reason}",
+                           "The whole file was rejected and nothing was written: {reason}"),
+    "data.kpi.read": ("读取行数", "Rows read"),
+    "data.kpi.valid": ("有效行", "Valid rows"),
+    "data.kpi.rejected": ("被拒绝行", "Rejected rows"),
+    "data.kpi.warnings": ("警告", "Warnings"),
+    "data.kpi.update": ("将更新已有", "Would update"),
+    "data.kpi.existing": ("库中已有（跳过）", "Already stored (skipped)"),
+    "data.kpi.updated": ("已更新", "Updated"),
+    "data.kpi.inserted": ("新写入", "Inserted"),
+    "data.kpi.crs": ("坐标：{crs}", "coordinates: {crs}"),
+    "data.problems": ("问题清单（{n} 条）", "Problems ({n})"),
+    "data.problems.none": ("没有发现问题。", "No problems found."),
+    "data.problems.note": ("问题说明由导入模块给出（英文）。被拒绝的行不会写入；只有警告的行照常写"
+                           "入。",
+                           "Rows with an error are not written; rows with only a warning are."),
+    "data.problems.download": ("下载完整问题清单（CSV）", "Download every problem (CSV)"),
+    "data.col.row": ("行号", "Row"),
+    "data.col.field": ("字段", "Field"),
+    "data.col.value": ("值", "Value"),
+    "data.col.reason": ("原因", "Reason"),
+    "data.col.severity": ("级别", "Severity"),
+    "data.severity.error": ("错误", "Error"),
+    "data.severity.warning": ("警告", "Warning"),
+    "data.import": ("正式导入 {n} 行有效数据", "Import the {n} valid rows"),
+    "data.import.nothing": ("没有可导入的有效行。", "There are no valid rows to import."),
+    "data.importing": ("正在导入…", "Importing…"),
+    "data.imported": ("导入完成：新写入 {inserted} 行，更新 {updated} 行，跳过已有 {skipped} 行，拒"
+                      "绝 {rejected} 行。已记入审计日志。",
+                      "Imported: {inserted} rows inserted, {updated} updated, {skipped} already "
+                      "stored, {rejected} rejected. Recorded in the audit log."),
+    "data.import.failed": ("导入失败，未写入任何数据：{reason}",
+                           "The import failed and nothing was written: {reason}"),
+    # Loaded data
+    "data.loaded": ("库中数据", "Data loaded"),
+    "data.col.table": ("数据表", "Table"),
+    "data.col.rows": ("行数", "Rows"),
+    "data.table.admin_unit": ("行政区划", "Admin units"),
+    "data.table.grid": ("网格", "Grids"),
+    "data.table.request": ("诉求", "Requests"),
+    "data.table.request_event": ("流转记录", "Request events"),
+    "data.table.station": ("警务站点", "Police stations"),
+    "data.table.volunteer_activity": ("志愿服务活动", "Volunteer activities"),
+    "data.table.account": ("账号", "Accounts"),
+    "data.table.account_scope": ("账号管辖范围", "Account scopes"),
+    "data.table.audit_log": ("审计日志", "Audit log lines"),
+    "data.table.setting": ("设置", "Settings"),
+    "data.accounts.none": ("尚未建立账号。账号管理将在后续版本中通过命令行（gridmap）提供，届时在此"
+                           "显示。",
+                           "No accounts yet. Accounts will be managed from the command line "
+                           "(gridmap) once that lands, and listed here."),
+    "data.accounts.some": ("已有 {n} 个账号（通过命令行管理）。", "{n} accounts (managed from the c"
+                                                                  "ommand line)."),
+    # Audit
+    "data.audit": ("最近操作记录（审计日志）", "Recent activity (audit log)"),
+    "data.audit.none": ("审计日志中还没有记录。", "The audit log is empty."),
+    "data.audit.col.time": ("时间", "Time"),
+    "data.audit.col.actor": ("操作人", "By"),
+    "data.audit.col.action": ("操作", "Action"),
+    "data.audit.col.area": ("区域", "Area"),
+    "data.audit.col.rows": ("行数", "Rows"),
+    "data.audit.col.detail": ("详情", "Detail"),
+    "data.audit.action.export": ("导出", "Export"),
+    "data.audit.action.import": ("导入", "Import"),
+    "data.audit.action.login": ("登录", "Login"),
+    "data.audit.action.login_failed": ("登录失败", "Failed login"),
+    # Map
+    "data.map_label": ("常住人口", "Residents"),
+    "data.map_value.missing": ("未登记", "not recorded"),
+    "data.legend": ("网格人口数据", "Grid population data"),
+    "data.legend.has": ("已登记人口（{n} 个网格）", "Residents recorded: {n} grids"),
+    "data.legend.missing": ("缺少人口（{n} 个网格）", "Residents missing: {n} grids"),
+    "data.map_note": ("缺少人口的网格无法计算每千人指标和覆盖人口，请补录后重新导入网格。",
+                      "Grids without residents get no per-1,000 figures or covered "
+                      "population: add them and import the grids again."),
+}

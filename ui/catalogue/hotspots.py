@@ -1,0 +1,83 @@
+"""Text of the hotspots page: key -> (中文, English)."""
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "hot.title": ("矛盾纠纷热点", "Dispute hotspots"),
+    "hot.method": ("Getis-Ord Gi* 热点分析：以相邻网格及中心相距 {distance} 米以内的网格为邻域，"
+                   "按全市统一计算，经错误发现率（FDR）校正后分 90%、95%、99% 置信度。",
+                   "Getis-Ord Gi*: each grid's neighbourhood is the grids it touches and those "
+                   "within {distance} m; computed over the whole city, with False Discovery "
+                   "Rate correction, at 90, 95 and 99% confidence."),
+    # Controls
+    "hot.window": ("分析时段", "Window"),
+    "hot.window.90d": ("近90天", "Last 90 days"),
+    "hot.window.180d": ("近180天", "Last 180 days"),
+    "hot.window.365d": ("近一年", "Last 12 months"),
+    "hot.mode": ("地图内容", "Map shows"),
+    "hot.mode.gi": ("冷热点", "Hot and cold spots"),
+    "hot.mode.trend": ("趋势分类", "Trends"),
+    "hot.density": ("叠加纠纷密度", "Overlay dispute density"),
+    # KPI tiles
+    "hot.kpi.disputes": ("矛盾纠纷", "Disputes"),
+    "hot.kpi.hot": ("热点网格", "Hot-spot grids"),
+    "hot.kpi.hot_note": ("其中 99% 置信 {n} 个", "{n} at 99% confidence"),
+    "hot.kpi.cold": ("冷点网格", "Cold-spot grids"),
+    "hot.kpi.cold_note": ("纠纷明显偏少的区域", "markedly fewer disputes"),
+    "hot.kpi.rising": ("新增或加剧热点", "New or rising hot spots"),
+    "hot.kpi.rising_note": ("近{weeks}周：新增、连续、加剧", "last {weeks} weeks: new, "
+                            "consecutive, intensifying"),
+    "hot.kpi.steady": ("持续或反复热点", "Lasting or recurring"),
+    "hot.kpi.steady_note": ("近{weeks}周：持续、零星、振荡", "last {weeks} weeks: persistent, "
+                            "sporadic, oscillating"),
+    # Messages
+    "hot.none.city": ("{window}全市没有矛盾纠纷记录，无法识别热点。",
+                      "No disputes were recorded in the city in the window ({window}); there "
+                      "are no hot spots to find."),
+    "hot.none.area": ("{window}所选区域没有矛盾纠纷记录。",
+                      "No disputes were recorded in the chosen area in the window ({window})."),
+    # Classes
+    "hot.class.cold99": ("冷点 99%", "Cold spot 99%"),
+    "hot.class.cold95": ("冷点 95%", "Cold spot 95%"),
+    "hot.class.cold90": ("冷点 90%", "Cold spot 90%"),
+    "hot.class.none": ("不显著", "Not significant"),
+    "hot.class.hot90": ("热点 90%", "Hot spot 90%"),
+    "hot.class.hot95": ("热点 95%", "Hot spot 95%"),
+    "hot.class.hot99": ("热点 99%", "Hot spot 99%"),
+    "hot.legend.excluded": ("未参与分析", "Not analysed"),
+    "hot.confidence.1": ("90%", "90%"),
+    "hot.confidence.2": ("95%", "95%"),
+    "hot.confidence.3": ("99%", "99%"),
+    "hot.trend.new": ("新增热点", "New"),
+    "hot.trend.consecutive": ("连续热点", "Consecutive"),
+    "hot.trend.intensifying": ("加剧热点", "Intensifying"),
+    "hot.trend.persistent": ("持续热点", "Persistent"),
+    "hot.trend.diminishing": ("减弱热点", "Diminishing"),
+    "hot.trend.sporadic": ("零星热点", "Sporadic"),
+    "hot.trend.oscillating": ("振荡热点", "Oscillating"),
+    "hot.trend.historical": ("历史热点", "Historical"),
+    "hot.trend.cold": ("冷点（各类）", "Cold spot (any trend)"),
+    "hot.trend.cold_of": ("冷点：{pattern}", "Cold spot: {pattern}"),
+    "hot.trend.none": ("无明显模式", "No pattern"),
+    # Map
+    "hot.map_label.gi": ("冷热点（{window}）", "Hot and cold spots ({window})"),
+    "hot.map_label.trend": ("近{weeks}周趋势", "Trend over {weeks} weeks"),
+    "hot.tip.gi": ("{cls} · {n} 起 · z = {z}", "{cls} · {n} disputes · z = {z}"),
+    "hot.tip.trend": ("{cls} · 近{weeks}周 {n} 起", "{cls} · {n} disputes in {weeks} weeks"),
+    "hot.tip.cluster": ("热点片区 第{rank}处\n{name} {code} 等 {grids} 个网格\n{window} {n} 起",
+                        "Hot-spot cluster #{rank}\n{name} {code} and around: {grids} grids"
+                        "\n{n} disputes, {window}"),
+    "hot.legend.marks": ("标记", "Markers"),
+    "hot.legend.cluster": ("热点片区（大小表示纠纷数）", "Hot-spot cluster (size: disputes)"),
+    "hot.density.legend": ("纠纷密度（起/平方公里）", "Dispute density (per km²)"),
+    "hot.density.none": ("所选时段没有带坐标的矛盾纠纷，无法生成密度图。",
+                         "No dispute with coordinates in the window: no density surface."),
+    # Table
+    "hot.table.title": ("热点网格", "Hot-spot grids"),
+    "hot.table.none": ("所选区域和时段内没有达到显著水平的热点网格。",
+                       "No grid in the area is a significant hot spot in this window."),
+    "hot.table.note": ("共 {n} 个热点网格，显示 {shown} 个；按置信度和 z 值排序。",
+                       "{n} hot-spot grids, {shown} shown; strongest first."),
+    "hot.col.disputes": ("纠纷数", "Disputes"),
+    "hot.col.z": ("z 值", "z-score"),
+    "hot.col.confidence": ("置信度", "Confidence"),
+    "hot.col.trend": ("近{weeks}周趋势", "Trend, {weeks} weeks"),
+}

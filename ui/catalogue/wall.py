@@ -1,0 +1,17 @@
+"""Text of the command wall: key -> (中文, English)."""
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "wall.title": ("指挥大屏", "Command wall"),
+    "wall.as_of": ("更新于 {time}", "Updated {time}"),
+    "wall.measure": ("热力指标", "Heat measure"),
+    "wall.measure.count": ("诉求数", "Requests"),
+    "wall.measure.per_1k": ("每千人诉求", "Per 1,000 residents"),
+    "wall.map_label.count": ("{window}诉求", "Requests, {window}"),
+    "wall.map_label.per_1k": ("{window}每千人诉求", "Requests per 1,000, {window}"),
+    "wall.ticker": ("最新揪心事（未办结）", "Newest urgent requests (open)"),
+    "wall.ticker.none": ("目前没有未办结的揪心事。", "No open urgent requests."),
+    "wall.rates_note": ("近30天", "last 30 days"),
+    "wall.backlog_note": ("全部积压", "whole backlog"),
+    "wall.rotating": ("轮播：{name}", "Rotating: {name}"),
+    "wall.deadline": ("时限 {time}", "due {time}"),
+}

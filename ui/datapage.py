@@ -1,0 +1,307 @@
+"""The data page's pieces: upload, dry run, validation report, import, audit log, map.
+
+The data loaded, the audit log, and the map of grids missing residents sit beside the
+import.
+
+An uploaded file is written to a temporary directory under its own name (the importer
+checks that the extension agrees with the content), checked with
+:func:`geo.importer.import_file` ``dry_run=True`` and imported for real only on the button.
+The dry run is kept in the session per file, kind and CRS, so reruns do not repeat it.
+Problems are shown in a table (row, field, value, reason): st.dataframe shows the file's
+values as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from geo import importer, store
+from ui import data, maps, widgets
+from ui.text import count, t, when
+
+#: Kinds of file, in the order offered.
+KINDS = importer.KINDS
+#: Coordinate systems offered ("auto": the file's declared CRS, else WGS84).
+CRS_CHOICES = ("auto", "wgs84", "gcj02", "bd09", "cgcs2000", "epsg")
+#: Extensions the uploader accepts.
+FILE_TYPES = ["csv", "txt", "xlsx", "geojson", "json", "gpkg", "zip"]
+#: Rows of the file shown in the preview.
+PREVIEW_ROWS = 20
+#: Grids with and without residents on the map.
+HAS_COLOUR = "#90caf9"
+MISSING_COLOUR = "#e53935"
+_CHECKED = "_data_checked"
+_IMPORTED = "_data_imported"
+
+
+@dataclass
+class Checked:
+    """A dry run of one upload: its preview (None if unreadable) and report."""
+
+    key: tuple
+    name: str
+    preview: pd.DataFrame | None
+    total: int
+    report: importer.ImportReport
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def safe_name(name: str) -> str:
+    """The uploaded file's base name, without any directory part."""
+    base = Path(str(name).replace("\\", "/")).name.strip() or "upload"
+    return base
+
+
+@contextmanager
+def saved(name: str, body: bytes) -> Iterator[Path]:
+    """Write the upload to a temporary file named like the original; remove it afterwards."""
+    with tempfile.TemporaryDirectory(prefix="gridmap-import-") as tmp:
+        path = Path(tmp) / safe_name(name)
+        path.write_bytes(body)
+        yield path
+
+
+def crs_value(choice: str, epsg: str = "") -> str | None:
+    """The importer's ``crs`` for a choice: None for auto, ``EPSG:n`` for a code."""
+    if choice == "auto":
+        return None
+    if choice == "epsg":
+        code = epsg.strip().upper().removeprefix("EPSG:").strip()
+        return f"EPSG:{code}" if code else None
+    return choice
+
+
+def preview(path: Path, kind: str) -> tuple[pd.DataFrame | None, int]:
+    """The first rows of the file as read (geometry shown as its type), and the row count."""
+    try:
+        frame = importer.read_table(path, kind=kind)
+    except importer.ImportFileError:
+        return None, 0
+    total = len(frame)
+    head = frame.head(PREVIEW_ROWS)
+    if isinstance(head, gpd.GeoDataFrame):
+        geom = head.geometry.geom_type.fillna(t("msg.no_data_value"))
+        head = pd.DataFrame(head.drop(columns=head.geometry.name))
+        head[t("data.preview.geometry")] = geom.to_numpy()
+    head = head.reset_index()
+    return head.astype(str).replace({"nan": ""}), total
+
+
+def check(name: str, body: bytes, *, kind: str, crs: str | None) -> Checked:
+    """Dry-run an upload: preview and validation report, nothing written."""
+    eng = data.engine()
+    with saved(name, body) as path:
+        shown, total = preview(path, kind)
+        try:
+            report = importer.import_file(eng, path, kind=kind, crs=crs, dry_run=True)
+        except Exception as exc:  # noqa: BLE001 the page reports, never a traceback
+            report = _failed_report(path, kind, crs, exc)
+    return Checked(key=(), name=safe_name(name), preview=shown, total=total, report=report)
+
+
+def _failed_report(path: Path, kind: str, crs: str | None, exc: Exception
+                   ) -> importer.ImportReport:
+    problem = importer.Problem(None, None, None, f"{type(exc).__name__}: {exc}")
+    return importer.ImportReport(kind=kind, path=str(path), crs=crs or "wgs84",
+                                 problems=[problem], file_error=problem)
+
+
+def checked(upload, *, kind: str, crs: str | None) -> Checked:
+    """The dry run of the current upload, computed once per file, kind, CRS and data."""
+    key = (upload.file_id, upload.name, kind, crs, data.stamp())
+    held = st.session_state.get(_CHECKED)
+    if held is not None and held.key == key:
+        return held
+    with st.spinner(t("data.checking", name=safe_name(upload.name))):
+        result = check(upload.name, upload.getvalue(), kind=kind, crs=crs)
+    result.key = key
+    st.session_state[_CHECKED] = result
+    return result
+
+
+def run_import(name: str, body: bytes, *, kind: str, crs: str | None,
+               actor: str = "web") -> importer.ImportReport:
+    """Import an upload for real (one transaction), log it, and refresh the cached data."""
+    eng = data.engine()
+    with saved(name, body) as path:
+        try:
+            report = importer.import_file(eng, path, kind=kind, crs=crs)
+        except Exception as exc:  # noqa: BLE001 the page reports, never a traceback
+            report = _failed_report(path, kind, crs, exc)
+    store.log_audit(eng, actor=actor, action="import", rows=report.rows_inserted,
+                    detail={"kind": kind, "file": safe_name(name), "ok": report.ok(),
+                            "rows_read": report.rows_read, "rejected": report.rows_rejected,
+                            "updated": report.rows_updated, "crs": report.crs, "via": "web"})
+    if report.rows_inserted or report.rows_updated:
+        # New grids, requests or stations: every page's figures must be read again now,
+        # not when the data stamp's few seconds of caching run out.
+        data.refresh()
+    return report
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def report_kpis(report: importer.ImportReport, *, done: bool = False) -> None:
+    """Rows read, valid, rejected, warnings, and stored rows updated or skipped."""
+    if report.kind in ("grids", "stations"):
+        stored = (t("data.kpi.updated") if done else t("data.kpi.update"), report.rows_updated)
+    else:
+        stored = (t("data.kpi.existing"), report.rows_skipped_existing)
+    tiles = [
+        (t("data.kpi.read"), count(report.rows_read), t("data.kpi.crs", crs=report.crs)),
+        (t("data.kpi.valid"), count(report.rows_valid), None),
+        (t("data.kpi.rejected"), count(report.rows_rejected), None),
+        (t("data.kpi.warnings"), count(len(report.warnings)), None),
+        (stored[0], count(stored[1]), None),
+    ]
+    if done:
+        tiles.insert(2, (t("data.kpi.inserted"), count(report.rows_inserted), None))
+    widgets.kpi_tiles(tiles, alert=[False, False, report.rows_rejected > 0 and not done,
+                                    False, False, False])
+
+
+def problems_frame(report: importer.ImportReport) -> pd.DataFrame:
+    """Every problem as row, field, value, reason, severity, with catalogue column names."""
+    frame = report.to_frame()
+    severity = frame["severity"].map(lambda s: t(f"data.severity.{s}")
+                                     if s in ("error", "warning") else str(s))
+    return pd.DataFrame({
+        t("data.col.row"): frame["row"].map(lambda r: "" if pd.isna(r) else count(r)),
+        t("data.col.field"): frame["field"].fillna(""),
+        t("data.col.value"): frame["value"].fillna(""),
+        t("data.col.reason"): frame["reason"],
+        t("data.col.severity"): severity,
+    })
+
+
+def problems(report: importer.ImportReport) -> None:
+    """The validation report's table and its CSV."""
+    if not report.problems:
+        st.success(t("data.problems.none"), icon="✅")
+        return
+    st.markdown(f"**{t('data.problems', n=count(len(report.problems)))}**")
+    st.dataframe(problems_frame(report), hide_index=True, width="stretch",
+                 height=min(420, 38 + 35 * len(report.problems)))
+    st.caption(t("data.problems.note"))
+    body = report.to_frame().to_csv(index=False).encode("utf-8-sig")
+    st.download_button(t("data.problems.download"), data=body,
+                       file_name=f"{Path(report.path).stem}_problems.csv", mime="text/csv",
+                       key="data_problems_csv", on_click="ignore")
+
+
+def table_counts() -> pd.DataFrame:
+    """Rows per table, named for people."""
+    counts = _table_counts(data.stamp())
+    rows = [(t(f"data.table.{name}") if f"data.table.{name}" in _known() else name, count(n))
+            for name, n in counts.items()]
+    return pd.DataFrame(rows, columns=[t("data.col.table"), t("data.col.rows")])
+
+
+def account_count() -> int:
+    """Accounts stored."""
+    return int(_table_counts(data.stamp()).get("account", 0))
+
+
+def _known() -> set[str]:
+    from ui.text import catalogue
+
+    return set(catalogue())
+
+
+@st.cache_data(ttl=10, show_spinner=False, max_entries=4)
+def _table_counts(version: str) -> dict[str, int]:
+    return store.table_counts(data.engine())
+
+
+def audit(limit: int = 30) -> pd.DataFrame:
+    """The newest audit lines, newest first, with catalogue column names."""
+    lines = store.read_audit(data.engine(), limit=limit)
+    if lines.empty:
+        return lines
+
+    def action(a: object) -> str:
+        key = f"data.audit.action.{a}"
+        return t(key) if key in _known() else str(a)
+
+    return pd.DataFrame({
+        t("data.audit.col.time"): lines["at"].map(when),
+        t("data.audit.col.actor"): lines["actor"].fillna(""),
+        t("data.audit.col.action"): lines["action"].map(action),
+        t("data.audit.col.area"): lines["area"].fillna(""),
+        t("data.audit.col.rows"): lines["rows"].map(count),
+        t("data.audit.col.detail"): lines["detail"].fillna(""),
+    })
+
+
+def population_map() -> None:
+    """Every grid: residents recorded or missing (a data admin's to-do list), with legend."""
+    grids = data.hierarchy().grids
+    population = pd.to_numeric(grids["population"], errors="coerce")
+    has = population.fillna(0) > 0
+    classes = pd.Series(np.where(has, 0, 1), index=grids.index)
+    values = population.map(lambda v: count(v) if pd.notna(v) and v > 0
+                            else t("data.map_value.missing")).astype(str)
+    label = t("data.map_label")
+    maps.grid_map(key="data_map", classes=classes, colours=[HAS_COLOUR, MISSING_COLOUR],
+                  values=values, label=label, height=520, stamp=f"{data.stamp()}|population")
+    widgets.legend([(HAS_COLOUR, t("data.legend.has", n=count(int(has.sum())))),
+                    (MISSING_COLOUR, t("data.legend.missing", n=count(int((~has).sum()))))],
+                   title=t("data.legend"))
+    if (~has).any():
+        st.caption(t("data.map_note"))
+
+
+def import_button(upload, found: Checked, *, kind: str, crs: str | None) -> None:
+    """The Import button under a clean-enough dry run; shows the import's outcome."""
+    report = found.report
+    if report.rows_valid == 0:
+        st.info(t("data.import.nothing"))
+        return
+    done_key = (upload.file_id, kind, crs)
+    if st.button(t("data.import", n=count(report.rows_valid)), type="primary",
+                 icon=":material/upload:", key="data_import"):
+        with st.spinner(t("data.importing")):
+            outcome = run_import(upload.name, upload.getvalue(), kind=kind, crs=crs)
+        st.session_state[_IMPORTED] = (done_key, outcome)
+    held = st.session_state.get(_IMPORTED)
+    if not held or held[0] != done_key:
+        return
+    outcome = held[1]
+    if not outcome.ok():
+        reason = outcome.file_error.reason if outcome.file_error else ""
+        st.error(t("data.import.failed", reason=reason), icon="⚠️")
+        return
+    st.success(t("data.imported", inserted=count(outcome.rows_inserted),
+                 updated=count(outcome.rows_updated),
+                 skipped=count(outcome.rows_skipped_existing),
+                 rejected=count(outcome.rows_rejected)), icon="✅")
+    report_kpis(outcome, done=True)
+
+
+def file_error(found: Checked) -> bool:
+    """Show a whole-file rejection; True when there was one."""
+    problem = found.report.file_error
+    if problem is None:
+        return False
+    st.error(t("data.file_rejected", reason=problem.reason), icon="⚠️")
+    return True
+
+
+def preview_table(found: Checked) -> None:
+    """The first rows of the file as read."""
+    if found.preview is None:
+        return
+    st.markdown(f"**{t('data.preview', n=count(len(found.preview)), total=count(found.total))}**")
+    st.dataframe(found.preview, hide_index=True, width="stretch", height=260)

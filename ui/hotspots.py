@@ -1,0 +1,305 @@
+"""The dispute hotspots page's pieces: controls, KPI tiles, Gi*/trend map, density, table.
+
+Gi* and the trend classes are computed over the whole city (the statistic compares each
+grid's neighbourhood with the whole study area, so an area's picture must not change with
+where it is cut) and cached per window, hour and data version; an area only filters what
+is shown. The neighbour weights are built once per version of the grids. The density
+surface is smoothed with a bandwidth that suits the area on screen and drawn as one PNG.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from geo import hotspots as geo_hotspots
+from geo import maps as geo_maps
+from geo import raster, store
+from ui import data, maps, widgets
+from ui.text import count, literal, number, t
+
+#: Analysis windows: key -> days, and the weekly steps of the trend analysis over it.
+WINDOWS = {"90d": 90, "180d": 180, "365d": 365}
+TREND_WEEKS = {"90d": 12, "180d": 26, "365d": 52}
+DEFAULT_WINDOW = "90d"
+#: Map modes.
+MODES = ("gi", "trend")
+#: Neighbours: Queen contiguity plus grids within this distance (finds the demo's clusters).
+DISTANCE_M = 800.0
+#: Gi* classes, cold 99% … hot 99% (gi_bin + 3), ArcGIS's diverging colours.
+GI_COLOURS = ("#4575b4", "#91bfdb", "#e0f3f8", "#f4f4f4", "#fee090", "#fc8d59", "#d73027")
+GI_KEYS = ("cold99", "cold95", "cold90", "none", "hot90", "hot95", "hot99")
+#: Trend classes: hot patterns, then any cold pattern, then none.
+TREND_KEYS = (*geo_hotspots.PATTERNS, "cold", "none")
+TREND_COLOURS = ("#e31a1c", "#fd8d3c", "#800026", "#bd0026", "#fed976", "#f781bf", "#984ea3",
+                 "#a6761d", "#4575b4", "#f4f4f4")
+#: Hot patterns that call for action now.
+RISING = ("new", "consecutive", "intensifying")
+STEADY = ("persistent", "sporadic", "oscillating")
+#: Markers of hot-spot clusters.
+CLUSTER_COLOUR = "#7f0000"
+#: Rows of the hot-spot table.
+TABLE_ROWS = 300
+
+
+# --------------------------------------------------------------------------- cached data
+
+
+def until() -> datetime:
+    """End of every window: the start of the next hour (naive UTC).
+
+    A window then holds everything reported so far, and cached results last up to an hour
+    (or until the data change).
+    """
+    return (pd.Timestamp(data.now()).floor("h") + pd.Timedelta(hours=1)).to_pydatetime()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _weights(version: str) -> geo_hotspots.GridWeights:
+    return geo_hotspots.grid_weights(data.analysis_grids(), distance_m=DISTANCE_M)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _disputes(end: datetime, version: str) -> pd.DataFrame:
+    longest = max(WINDOWS.values()) + 7 * 2  # the trend's first week looks one week back
+    return store.read_requests(data.engine(), since=end - timedelta(days=longest), until=end,
+                               categories=["dispute"],
+                               columns=["grid_code", "lon", "lat", "reported_at", "category"])
+
+
+def _window_rows(window: str, end: datetime, version: str) -> pd.DataFrame:
+    rows = _disputes(end, version)
+    since = pd.Timestamp(end - timedelta(days=WINDOWS[window]))
+    return rows[pd.to_datetime(rows["reported_at"]) >= since]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _hotspots(window: str, end: datetime, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    grids = data.analysis_grids()
+    weights = _weights(data.grid_part(version))
+    result = geo_hotspots.dispute_hotspots(grids, _window_rows(window, end, version),
+                                           weights=weights)
+    clusters = geo_hotspots.hotspot_clusters(result, weights)
+    frame = pd.DataFrame(result.drop(columns=result.geometry.name)).set_index("code",
+                                                                             drop=False)
+    names = grids.set_index("code")["name"]
+    frame["name"] = names.reindex(frame.index)
+    clusters = pd.DataFrame(clusters.drop(columns=clusters.geometry.name))
+    clusters["name"] = names.reindex(clusters["top_code"]).to_numpy()
+    return frame, clusters
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _emerging(window: str, end: datetime, version: str) -> pd.DataFrame:
+    result = geo_hotspots.emerging_hotspots(
+        data.analysis_grids(), _disputes(end, version), until=end, weeks=TREND_WEEKS[window],
+        weights=_weights(data.grid_part(version)))
+    return pd.DataFrame(result.drop(columns=result.geometry.name)).set_index("code")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _density(window: str, area: str | None, end: datetime, version: str
+             ) -> raster.RasterImage | None:
+    rows = _window_rows(window, end, version)
+    rows = rows[np.isfinite(rows["lon"].to_numpy(dtype=float))
+                & np.isfinite(rows["lat"].to_numpy(dtype=float))]
+    if rows.empty:
+        return None
+    grids = data.analysis_grids()
+    shown = grids if area is None else grids[grids["code"].isin(data.area_codes(area))]
+    if shown.empty:
+        return None
+    bandwidth = geo_hotspots.density_bandwidth(shown)
+    surface = geo_hotspots.dispute_density(rows, bandwidth_m=bandwidth, extent=grids)
+    return raster.surface_png(surface, extent=tuple(float(v) for v in shown.total_bounds))
+
+
+def hotspots(window: str, area: str | None) -> pd.DataFrame:
+    """Gi* per grid over the window (index: code), only the area's grids."""
+    rows = _hotspots(window, until(), data.stamp())[0]
+    return rows if area is None else rows[rows.index.isin(data.area_codes(area))]
+
+
+def clusters(window: str, area: str | None) -> pd.DataFrame:
+    """Clusters of neighbouring hot-spot grids, largest first (whose top grid is in the area)."""
+    rows = _hotspots(window, until(), data.stamp())[1]
+    return rows if area is None else rows[rows["top_code"].isin(data.area_codes(area))]
+
+
+def trends(window: str, area: str | None) -> pd.DataFrame:
+    """Emerging-trend class per grid over the window's weeks (index: code)."""
+    rows = _emerging(window, until(), data.stamp())
+    return rows if area is None else rows[rows.index.isin(data.area_codes(area))]
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def header(area: str | None) -> None:
+    """Title with the area's name and how hot spots are found."""
+    st.subheader(f"{t('hot.title')} · {data.area_name(area)}")
+    st.caption(t("hot.method", distance=f"{DISTANCE_M:,.0f}"))
+
+
+def controls() -> tuple[str, str, bool]:
+    """The window, the map mode and whether to draw the density surface."""
+    wanted = st.query_params.get("window", DEFAULT_WINDOW)
+    if wanted not in WINDOWS:
+        if st.query_params.get("window") is not None and wanted not in data.WINDOWS:
+            st.warning(t("msg.bad_param", name="window", value=literal(wanted),
+                         reason=" / ".join(WINDOWS)))
+        wanted = DEFAULT_WINDOW
+    left, mid, right = st.columns([3, 3, 2], vertical_alignment="bottom")
+    with left:
+        window = st.segmented_control(t("hot.window"), list(WINDOWS), default=wanted,
+                                      format_func=lambda w: t(f"hot.window.{w}"),
+                                      key="hot_window") or wanted
+    with mid:
+        mode = st.segmented_control(t("hot.mode"), MODES, default=MODES[0],
+                                    format_func=lambda m: t(f"hot.mode.{m}"),
+                                    key="hot_mode") or MODES[0]
+    with right:
+        density = st.checkbox(t("hot.density"), value=False, key="hot_density")
+    return window, mode, bool(density)
+
+
+def kpis(window: str, area: str | None) -> None:
+    """Disputes in the window, hot and cold spot grids, rising and steady hot spots."""
+    gi = hotspots(window, area)
+    trend = trends(window, area)
+    hot = gi["gi_bin"] > 0
+    hot_trend = trend["spot"] == "hot"
+    widgets.kpi_tiles([
+        (t("hot.kpi.disputes"), count(gi["disputes"].sum()), t(f"hot.window.{window}")),
+        (t("hot.kpi.hot"), count(hot.sum()),
+         t("hot.kpi.hot_note", n=count((gi["gi_bin"] == 3).sum()))),
+        (t("hot.kpi.cold"), count((gi["gi_bin"] < 0).sum()), t("hot.kpi.cold_note")),
+        (t("hot.kpi.rising"), count((hot_trend & trend["pattern"].isin(RISING)).sum()),
+         t("hot.kpi.rising_note", weeks=TREND_WEEKS[window])),
+        (t("hot.kpi.steady"), count((hot_trend & trend["pattern"].isin(STEADY)).sum()),
+         t("hot.kpi.steady_note", weeks=TREND_WEEKS[window])),
+    ], alert=[False, bool(hot.any()), False,
+              bool((hot_trend & trend["pattern"].isin(RISING)).any()), False])
+
+
+def no_disputes_note(window: str, area: str | None) -> bool:
+    """Say so when the window holds no dispute (in the city, or in the area)."""
+    city = int(hotspots(window, None)["disputes"].sum())
+    if city == 0:
+        st.info(t("hot.none.city", window=t(f"hot.window.{window}")))
+        return True
+    if area is not None and int(hotspots(window, area)["disputes"].sum()) == 0:
+        st.info(t("hot.none.area", window=t(f"hot.window.{window}")))
+        return True
+    return False
+
+
+def _gi_label(level: int) -> str:
+    return t(f"hot.class.{GI_KEYS[int(level) + 3]}")
+
+
+def _trend_label(pattern: str, spot: str) -> str:
+    if spot == "cold":
+        return t("hot.trend.cold_of", pattern=t(f"hot.trend.{pattern}"))
+    return t(f"hot.trend.{pattern}") if spot == "hot" else t("hot.trend.none")
+
+
+def _gi_layer(gi: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[tuple[str, str]]]:
+    cls = (gi["gi_bin"].astype(int) + 3).where(~gi["excluded"].astype(bool), -1)
+    text = pd.Series([
+        t("hot.tip.gi", cls=_gi_label(b), n=count(d), z=number(z, digits=2))
+        for b, d, z in zip(gi["gi_bin"], gi["disputes"], gi["gi_z"], strict=True)],
+        index=gi.index, dtype=object)
+    items = [(c, t(f"hot.class.{k}")) for c, k in zip(GI_COLOURS, GI_KEYS, strict=True)]
+    if (cls < 0).any():
+        items.append((geo_maps.NO_DATA, t("hot.legend.excluded")))
+    return cls, text, items
+
+
+def _trend_layer(trend: pd.DataFrame, weeks: int
+                 ) -> tuple[pd.Series, pd.Series, list[tuple[str, str]]]:
+    keys = np.where(trend["spot"] == "hot", trend["pattern"],
+                    np.where(trend["spot"] == "cold", "cold", "none"))
+    index = {k: i for i, k in enumerate(TREND_KEYS)}
+    cls = pd.Series([index[k] for k in keys], index=trend.index)
+    text = pd.Series([
+        t("hot.tip.trend", cls=_trend_label(p, s), weeks=weeks, n=count(d))
+        for p, s, d in zip(trend["pattern"], trend["spot"], trend["disputes"], strict=True)],
+        index=trend.index, dtype=object)
+    present = set(keys)
+    items = [(c, t(f"hot.trend.{k}") if k != "none" else t("hot.trend.none"))
+             for c, k in zip(TREND_COLOURS, TREND_KEYS, strict=True)
+             if k in present or k in ("none", *RISING)]
+    return cls, text, items
+
+
+def _cluster_layer(found: pd.DataFrame, window: str):
+    """One marker per hot-spot cluster, sized by its disputes (visible at city scale)."""
+    tips = pd.Series([
+        t("hot.tip.cluster", rank=rank, name="" if pd.isna(name) else name, code=code,
+          grids=count(grids), n=count(n), window=t(f"hot.window.{window}"))
+        for rank, name, code, grids, n in zip(found.index, found["name"], found["top_code"],
+                                               found["grids"], found["disputes"], strict=True)],
+        index=found.index, dtype=object)
+    size = 6.0 + 2.0 * np.sqrt(found["disputes"].astype(float).clip(lower=0))
+    return geo_maps.point_layer(found, colours=CLUSTER_COLOUR, tooltips=tips,
+                                radius=size.clip(upper=24.0), name="clusters")
+
+
+def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> None:
+    """The Gi* or trend choropleth with its legend, and the density surface if asked."""
+    overlays = []
+    image = _density(window, area, until(), data.stamp()) if density else None
+    if image is not None:
+        overlays.append(geo_maps.image_layer(image.png, bounds=image.bounds, opacity=0.85,
+                                             name="density"))
+    if mode == "gi":
+        overlays.append(_cluster_layer(clusters(window, area), window))
+    if mode == "trend":
+        weeks = TREND_WEEKS[window]
+        classes, text, items = _trend_layer(trends(window, area), weeks)
+        colours, label = TREND_COLOURS, t("hot.map_label.trend", weeks=weeks)
+    else:
+        classes, text, items = _gi_layer(hotspots(window, area))
+        colours, label = GI_COLOURS, t("hot.map_label.gi", window=t(f"hot.window.{window}"))
+    maps.grid_map(key="hotspot_map", classes=classes, colours=colours, values=text,
+                  label=label, area=area, overlays=overlays, height=640,
+                  stamp=f"{data.stamp()}|{area}|{window}|{mode}|{density}")
+    widgets.legend(items, title=label)
+    if mode == "gi" and len(clusters(window, area)):
+        widgets.legend([(CLUSTER_COLOUR, t("hot.legend.cluster"))], title=t("hot.legend.marks"))
+    if density:
+        if image is None:
+            st.caption(t("hot.density.none"))
+        else:
+            stops = raster.ramp_stops(image.vmax)
+            widgets.legend([(c, number(v, digits=1)) for c, v in stops],
+                           title=t("hot.density.legend"))
+    st.caption(t("msg.map_click_hint"))
+
+
+def hotspot_table(window: str, area: str | None) -> None:
+    """The hot-spot grids, strongest first, with their trend."""
+    st.markdown(f"**{t('hot.table.title')}**")
+    gi = hotspots(window, area)
+    hot = gi[gi["gi_bin"] > 0].sort_values(["gi_bin", "gi_z"], ascending=False)
+    if hot.empty:
+        st.caption(t("hot.table.none"))
+        return
+    trend = trends(window, area).reindex(hot.index)
+    shown = hot.head(TABLE_ROWS)
+    table = pd.DataFrame({
+        t("col.name"): shown["name"].fillna("").astype(str).to_numpy(),
+        t("col.code"): shown["code"].to_numpy(),
+        t("hot.col.disputes"): [count(v) for v in shown["disputes"]],
+        t("hot.col.z"): [number(v, digits=2) for v in shown["gi_z"]],
+        t("hot.col.confidence"): [t(f"hot.confidence.{int(b)}") for b in shown["gi_bin"]],
+        t("hot.col.trend", weeks=TREND_WEEKS[window]): [
+            _trend_label(p, s) for p, s in zip(trend["pattern"].head(TABLE_ROWS),
+                                               trend["spot"].head(TABLE_ROWS), strict=True)],
+    })
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(t("hot.table.note", n=count(len(hot)), shown=count(len(shown))))

@@ -1,0 +1,69 @@
+"""The shared sidebar: language switch, area, grid search, data time, wall-screen link."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data, state
+from ui.text import LANG_NAMES, LANGS, literal, t, when
+
+
+def render() -> None:
+    """Draw the sidebar (not in kiosk mode)."""
+    with st.sidebar:
+        st.radio(t("sidebar.language"), LANGS, key="lang", horizontal=True,
+                 format_func=LANG_NAMES.get)
+        if not data.has_grids():
+            return
+        _area_picker()
+        _grid_search()
+        st.caption(t("sidebar.data_as_of", time=when(data.now())))
+        area = state.area()
+        link = "?kiosk=1&refresh=30" + (f"&area={area}" if area else "")
+        st.caption(f"{t('sidebar.kiosk')}: [{link}](/{link})")
+
+
+def _area_picker() -> None:
+    units = data.units()
+    counties = units[units["level"] == "county"]
+    townships = units[units["level"] == "township"]
+    options: list[str | None] = [None, *counties.index]
+    current = state.area()
+    for county in counties.index:
+        options.extend(townships.index[townships["parent_code"] == county])
+    if current is not None and current not in options:
+        options.append(current)
+
+    def label(code: str | None) -> str:
+        if code is None:
+            return t("sidebar.area.all")
+        level = units.at[code, "level"]
+        indent = "　" if level == "township" else ""
+        return f"{indent}{data.area_name(code)}"
+
+    choice = st.selectbox(t("sidebar.area"), options, index=options.index(current),
+                          format_func=label, key=f"area_pick_{current}")
+    if choice != current:
+        state.set_area(choice)
+        st.rerun()
+
+
+def _grid_search() -> None:
+    query = st.text_input(t("sidebar.search"), placeholder=t("sidebar.search.placeholder"),
+                          key="grid_query")
+    if not query.strip():
+        return
+    found = data.search_grids(query)
+    if found.empty:
+        st.caption(t("sidebar.search.none", query=literal(query.strip())))
+        return
+    if len(found) == 1:
+        code = found["code"].iloc[0]
+    else:
+        st.caption(t("sidebar.search.many", n=len(found)))
+        names = dict(zip(found["code"], found["name"], strict=True))
+        code = st.selectbox(t("sidebar.search"), list(found["code"]),
+                            format_func=lambda c: f"{names[c]} · {c}",
+                            label_visibility="collapsed", key="grid_pick")
+    if st.button(t("sidebar.search.open"), key="grid_open", type="primary"):
+        st.switch_page("pages/grid.py", query_params={"grid": code})

@@ -1,0 +1,133 @@
+"""What the URL and the session say: kiosk mode, refresh, area, language, problems to show.
+
+URL parameters (all optional):
+
+``kiosk=1``
+    Wall-screen mode: no sidebar, toolbar or page menu; dark; large type.
+``refresh=<seconds>``
+    How often the wall refreshes itself (1 … 3600; default 30 in kiosk mode, 60 otherwise).
+``rotate=<seconds>``
+    Kiosk only: cycle the wall through the counties, this long on each (10 … 3600).
+``area=<admin code>``
+    Show one county, township or community instead of the whole city.
+``grid=<grid code>``
+    The grid shown on the grid detail page.
+``lang=zh|en``
+    The interface language.
+``window=…``
+    The page's time window: 24h, 7d or 30d on the wall; 90d, 180d or 365d on the
+    dispute hotspots page.
+
+An unknown parameter or a bad value is reported on the page, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from ui import data
+from ui.text import LANGS, literal, t
+
+KNOWN = ("kiosk", "refresh", "rotate", "area", "grid", "lang", "window", "month", "layer")
+REFRESH_RANGE = (1, 3600)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The URL's parameters, checked.
+
+    Attributes
+    ----------
+    kiosk : bool
+        Wall-screen mode.
+    refresh : int
+        Seconds between wall refreshes.
+    rotate : int or None
+        Seconds per county when rotating; None: no rotation.
+    problems : list of str
+        Messages about unknown parameters and bad values, already in the UI language.
+
+    """
+
+    kiosk: bool = False
+    refresh: int = 60
+    rotate: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _seconds(name: str, raw: str, problems: list[str]) -> int | None:
+    low, high = REFRESH_RANGE
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(t("msg.bad_param", name=name, value=literal(raw),
+                          reason=f"{low}–{high} s"))
+        return None
+    if not low <= value <= high:
+        problems.append(t("msg.bad_param", name=name, value=literal(raw), reason=f"{low}–{high} s"))
+        return min(max(value, low), high)
+    return value
+
+
+def read_params() -> Params:
+    """Parse and check the URL parameters (see the module docstring)."""
+    qp = st.query_params
+    problems: list[str] = []
+    unknown = [k for k in qp if k not in KNOWN]
+    if unknown:
+        problems.append(t("msg.unknown_param", names=literal(", ".join(sorted(unknown)))))
+    kiosk_raw = qp.get("kiosk", "0").strip().lower()
+    kiosk = kiosk_raw in ("1", "true", "yes", "on")
+    if kiosk_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off", ""):
+        problems.append(t("msg.bad_param", name="kiosk", value=literal(kiosk_raw), reason="0/1"))
+    refresh = 30 if kiosk else 60
+    if "refresh" in qp:
+        refresh = _seconds("refresh", qp["refresh"], problems) or refresh
+    rotate = None
+    if "rotate" in qp:
+        rotate = _seconds("rotate", qp["rotate"], problems)
+    return Params(kiosk=kiosk, refresh=refresh, rotate=rotate, problems=problems)
+
+
+def init_language() -> None:
+    """Take the language from ``?lang=`` on first load; the sidebar switch keeps it after."""
+    wanted = st.query_params.get("lang")
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = wanted if wanted in LANGS else LANGS[0]
+
+
+def area() -> str | None:
+    """The chosen admin area code, or None for the whole city.
+
+    Taken from ``?area=`` when the URL has one, else from the session (the sidebar). An
+    unknown code is reported once and ignored.
+    """
+    raw = st.query_params.get("area")
+    if raw is not None:
+        code = raw.strip()
+        if not code:
+            return None
+        if data.is_area(code):
+            st.session_state["area"] = code
+            return code
+        st.warning(t("msg.unknown_area", code=literal(code)), icon="⚠️")
+        return None
+    code = st.session_state.get("area")
+    return code if code and data.is_area(code) else None
+
+
+def set_area(code: str | None) -> None:
+    """Choose an area (None: the whole city) and put it in the URL."""
+    st.session_state["area"] = code
+    if code:
+        st.query_params["area"] = code
+    elif "area" in st.query_params:
+        del st.query_params["area"]
+
+
+def show_problems(params: Params) -> None:
+    """Show the URL problems found by :func:`read_params`."""
+    for message in params.problems:
+        st.warning(message, icon="⚠️")

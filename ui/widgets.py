@@ -1,0 +1,74 @@
+"""Small display pieces the pages share: KPI tiles, map legends, tables of residents' text.
+
+Everything here writes HTML only from catalogue text and formatted numbers, or escapes what
+it shows: residents' words never reach the page as markup (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import streamlit as st
+
+from ui.text import t
+
+
+def legend(items: Sequence[tuple[str, str]], *, title: str | None = None,
+           horizontal: bool = True) -> None:
+    """A map legend as plain HTML: a colour swatch and a label per class (no branca)."""
+    parts = [f'<span class="gm-legend-title">{html.escape(title or t("legend.title"))}</span>']
+    for colour, label in items:
+        parts.append(
+            f'<span class="gm-legend-item"><span class="gm-swatch" '
+            f'style="background:{html.escape(colour)}"></span>{html.escape(label)}</span>')
+    cls = "gm-legend gm-legend-row" if horizontal else "gm-legend gm-legend-col"
+    st.markdown(f'<div class="{cls}">{"".join(parts)}</div>', unsafe_allow_html=True)
+
+
+def kpi_tiles(tiles: Sequence[tuple[str, str, str | None]], *, alert: Sequence[bool] = ()
+              ) -> None:
+    """A row of KPI tiles: (label, value, note) each; ``alert`` marks tiles to draw in red."""
+    cells = []
+    for i, (label, value, note) in enumerate(tiles):
+        warn = " gm-alert" if i < len(alert) and alert[i] else ""
+        extra = f'<div class="gm-kpi-note">{html.escape(note)}</div>' if note else ""
+        cells.append(f'<div class="gm-kpi{warn}"><div class="gm-kpi-label">'
+                     f'{html.escape(label)}</div><div class="gm-kpi-value">'
+                     f'{html.escape(value)}</div>{extra}</div>')
+    st.markdown(f'<div class="gm-kpis">{"".join(cells)}</div>', unsafe_allow_html=True)
+
+
+#: Styles for the pieces above, on light pages; kiosk mode overrides them (ui/kiosk.py).
+CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+.gm-legend { display:flex; flex-wrap:wrap; gap:.35rem 1rem; align-items:center;
+  font-size:.9rem; margin:.25rem 0 .5rem; }
+.gm-legend-col { flex-direction:column; align-items:flex-start; }
+.gm-legend-title { font-weight:600; }
+.gm-legend-item { display:inline-flex; align-items:center; gap:.35rem; }
+.gm-swatch { display:inline-block; width:1.1em; height:1.1em; border-radius:3px;
+  border:1px solid rgba(0,0,0,.25); }
+.gm-kpis { display:grid; grid-template-columns:repeat(auto-fit, minmax(9.5rem, 1fr));
+  gap:.6rem; margin:.25rem 0 .75rem; }
+.gm-kpi { background:#f4f6fa; border-radius:.5rem; padding:.55rem .8rem;
+  border-left:.3rem solid #90a4ae; }
+.gm-kpi.gm-alert { border-left-color:#c62828; }
+.gm-kpi-label { font-size:.85rem; color:#455a64; }
+.gm-kpi-value { font-size:1.9rem; font-weight:700; line-height:1.15;
+  font-variant-numeric: tabular-nums; }
+.gm-kpi.gm-alert .gm-kpi-value { color:#c62828; }
+.gm-kpi-note { font-size:.78rem; color:#607d8b; }
+.gm-ticker { list-style:none; padding:0; margin:0; }
+.gm-ticker li { padding:.4rem .2rem; border-bottom:1px solid rgba(0,0,0,.08); }
+.gm-ticker .gm-when { font-variant-numeric: tabular-nums; color:#c62828; font-weight:600;
+  margin-right:.5rem; }
+.gm-ticker .gm-where { font-weight:600; margin-right:.5rem; }
+</style>
+"""
+
+
+def page_css() -> None:
+    """Add the shared styles to the page (once per run)."""
+    st.markdown(CSS, unsafe_allow_html=True)
