@@ -23,6 +23,19 @@ PG_ADMIN_URL = os.environ.get(
     "GRIDMAP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+@pytest.fixture(autouse=True)
+def _database_env():
+    """Put back the app's database settings that a page test (tests/pages.py) sets."""
+    keys = ("GRIDMAP_DATABASE_URL", "GRIDMAP_NO_DEMO")
+    old = {k: os.environ.get(k) for k in keys}
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """Create a throw-away PostgreSQL database for the session and drop it afterwards."""

@@ -39,22 +39,18 @@ def run_page(url: str, page: str, *, lang: str | None = None, session: dict | No
              **query: str) -> AppTest:
     """Run app.py on ``page`` against the database at ``url`` and return the AppTest."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    # Every later run too (``at.run()``, ``widget.set_value(…).run()``) goes through
-    # ``_run``: point all of them at ``url``, not only the first, or a test silently reads
-    # whatever data/gridmap.db the machine happens to hold.
-    first_run = at._run
-
-    def run_on_url(*args, **kwargs):
-        with database(url):
-            return first_run(*args, **kwargs)
-
-    at._run = run_on_url
     for key, value in query.items():
         at.query_params[key] = value
     if lang:
         at.session_state["lang"] = lang
     for key, value in (session or {}).items():
         at.session_state[key] = value
+    # Every later run (``at.run()``, ``widget.set_value(…).run()``, and the widget-state
+    # pass before it, which calls the app's format_func) must read ``url`` too, not
+    # whatever data/gridmap.db the machine holds: the environment stays set for the rest
+    # of the test and tests/conftest.py puts it back afterwards.
+    os.environ["GRIDMAP_DATABASE_URL"] = url
+    os.environ["GRIDMAP_NO_DEMO"] = "1"
     # st.navigation registers the pages on the first run; only then can we switch.
     at.run()
     if page != DEFAULT_PAGE and not at.exception:
