@@ -1,10 +1,11 @@
 """GridMap (网格一张图): entry point. ``streamlit run app.py``."""
 
+import dataclasses
 from pathlib import Path
 
 import streamlit as st
 
-from ui import data, kiosk, sidebar, state, widgets
+from ui import auth, data, kiosk, sidebar, state, widgets
 from ui.text import t
 
 # A local file: an icon name like ":material/map:" makes the browser fetch the favicon from
@@ -22,17 +23,27 @@ def _page(name: str, icon: str, *, default: bool = False) -> st.Page:
                    url_path=name, default=default)
 
 
-pages = {
-    t("nav.section.watch"): [_page("wall", "monitor", default=True), _page("grid", "grid_view")],
-    t("nav.section.analyse"): [_page("coverage", "local_police"),
-                               _page("hotspots", "local_fire_department"),
-                               _page("bulletin", "summarize")],
-    t("nav.section.manage"): [_page("export", "download"), _page("data", "database")],
-}
-page = st.navigation(pages, position="hidden" if params.kiosk else "sidebar")
 data.ensure_assets()
 data.ensure_data()
 widgets.page_css()
+# Who is asking: a wall token, an OIDC identity or a local account; otherwise the sign-in
+# form, and nothing below runs.
+scope = auth.gate()
+sections = {
+    t("nav.section.watch"): [("wall", "monitor"), ("grid", "grid_view")],
+    t("nav.section.analyse"): [("coverage", "local_police"),
+                               ("hotspots", "local_fire_department"), ("bulletin", "summarize")],
+    t("nav.section.manage"): [("export", "download"), ("data", "database")],
+}
+# Only the pages the role may open exist for this session: a typed URL of another page
+# falls back to the wall.
+pages = {title: [_page(name, icon, default=name == "wall") for name, icon in items
+                 if scope.may_open(name)]
+         for title, items in sections.items()}
+pages = {title: items for title, items in pages.items() if items}
+if scope.role == "wall":  # a wall token is always a wall screen
+    params = dataclasses.replace(params, kiosk=True)
+page = st.navigation(pages, position="hidden" if params.kiosk else "sidebar")
 if params.kiosk:
     kiosk.apply()
 else:

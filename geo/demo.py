@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geo import store, vocab
+from geo import accounts, store, vocab
 from geo.grids import GridIndex, as_multipolygon, reading_order
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -777,6 +777,8 @@ def write_city(engine, city: DemoCity, *, progress: ProgressFn = _quiet) -> dict
         store.insert_activities(conn, city.activities)
         for key, value in city.settings.items():
             store.set_setting(conn, key, value)
+        # One account per role with documented passwords (README); refused elsewhere.
+        accounts.add_demo_accounts(conn)
     progress(1.0, "完成")
     return store.table_counts(engine)
 

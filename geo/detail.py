@@ -27,6 +27,7 @@ from pyproj import Transformer
 from sqlalchemy.engine import Engine
 
 from geo import coords, heat, store, vocab
+from geo.access import Scope
 from geo.coverage import QUAD_SEGS, Radius, _station_radii
 
 __all__ = [
@@ -101,12 +102,13 @@ def trend_since(now: datetime, *, weeks: int = 12) -> datetime:
 
 
 def weekly_requests(engine: Engine, code: str, *, now: datetime,
-                    weeks: int = 12) -> pd.DataFrame:
+                    weeks: int = 12, scope: Scope | None = None) -> pd.DataFrame:
     """Count requests and disputes per Asia/Shanghai week in one grid, the last ``weeks``.
 
     The figures of :func:`geo.heat.request_series` with ``freq="W"`` and ``area=code``, read
     with the grid's code directly (that function first maps the whole admin hierarchy to
-    resolve any area, which costs more than the count itself for one grid).
+    resolve any area, which costs more than the count itself for one grid). A ``scope``
+    that does not cover the grid is refused (:class:`~geo.access.AccessDenied`).
 
     Returns
     -------
@@ -115,10 +117,12 @@ def weekly_requests(engine: Engine, code: str, *, now: datetime,
         ``disputes``: ``weeks`` rows, the last the week holding ``now``, zeros included.
 
     """
+    if scope is not None:
+        scope.require(code)
     now = heat.to_naive_utc(now)
     since = trend_since(now, weeks=weeks)
     counts = store.request_counts_per_local_period(engine, since=since, until=now, freq="W",
-                                                   grid_code=code)
+                                                   grid_code=code, scope=scope)
     first = pd.Timestamp(since) + store.LOCAL_UTC_OFFSET
     periods = pd.date_range(first, periods=weeks, freq="7D", name="period")
     out = counts.set_index("period").reindex(periods, fill_value=0).reset_index()
@@ -129,7 +133,8 @@ def weekly_requests(engine: Engine, code: str, *, now: datetime,
 
 
 def grid_kpis(engine: Engine, code: str, *, now: datetime, population: object = None,
-              window: timedelta = timedelta(days=30)) -> pd.DataFrame:
+              window: timedelta = timedelta(days=30),
+              scope: Scope | None = None) -> pd.DataFrame:
     """One grid's KPI tiles: the trailing window and the one before it.
 
     Parameters
@@ -144,6 +149,8 @@ def grid_kpis(engine: Engine, code: str, *, now: datetime, population: object = 
         The grid's residents, for ``requests_per_1k`` (NaN when unknown or 0).
     window : timedelta
         Length of the window; default 30 days.
+    scope : geo.access.Scope, optional
+        Who asks; a grid outside it is refused (:class:`~geo.access.AccessDenied`).
 
     Returns
     -------
@@ -157,12 +164,15 @@ def grid_kpis(engine: Engine, code: str, *, now: datetime, population: object = 
         ``now - window``. A rate whose denominator is 0 is NaN.
 
     """
+    if scope is not None:
+        scope.require(code)
     now = heat.to_naive_utc(now)
     start = now - window
-    current = store.request_totals(engine, since=start, until=now, grid_code=code)
-    previous = store.request_totals(engine, since=start - window, until=start, grid_code=code)
-    backlog = store.backlog_totals(engine, as_of=now, grid_code=code)
-    backlog_before = store.backlog_totals(engine, as_of=start, grid_code=code)
+    where = {"grid_code": code, "scope": scope}
+    current = store.request_totals(engine, since=start, until=now, **where)
+    previous = store.request_totals(engine, since=start - window, until=start, **where)
+    backlog = store.backlog_totals(engine, as_of=now, **where)
+    backlog_before = store.backlog_totals(engine, as_of=start, **where)
 
     def figures(totals: dict[str, int], open_: dict[str, int]) -> dict[str, float]:
         out: dict[str, float] = {

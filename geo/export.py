@@ -120,6 +120,7 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from geo import bulletin, coverage, heat, hotspots, store, vocab
+from geo.access import AccessDenied, Scope
 from geo.grids import GridIndex
 
 __all__ = [
@@ -397,6 +398,7 @@ def export_layer(
     area: str | None = None, since: datetime | None = None, until: datetime | None = None,
     personal: bool = False, progress: Progress | None = None, month: str | None = None,
     level: str | None = None, now: datetime | None = None, chunk_rows: int = CHUNK_ROWS,
+    scope: Scope | None = None,
 ) -> ExportResult:
     """Write one layer for an area and a window as GeoJSON, GeoPackage or CSV.
 
@@ -433,6 +435,10 @@ def export_layer(
         default the clock.
     chunk_rows : int
         Rows per chunk read and written.
+    scope : geo.access.Scope, optional
+        Who exports: a role that may not export, ``personal`` for anyone but an admin, or
+        an area outside the scope is refused, and only grids inside it are written.
+        None: the command line's unrestricted export.
 
     Returns
     -------
@@ -447,9 +453,16 @@ def export_layer(
         ``since`` or ``until`` is a date rather than a datetime.
     OSError
         The path cannot be written (checked before anything is computed).
+    geo.access.AccessDenied
+        The scope may not export, may not see personal fields, or does not cover ``area``.
 
     """
     start = time.perf_counter()
+    if scope is not None:
+        if not scope.may_export:
+            raise AccessDenied(f"role {scope.role} may not export")
+        if personal and scope.personal != "all":
+            raise AccessDenied("only an admin may export personal fields")
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
     info = LAYERS[layer]
@@ -465,8 +478,15 @@ def export_layer(
     target = _Target(path_or_buffer, fmt)
     try:
         report(0.0, "读取数据")
-        hierarchy = heat.unit_hierarchy(engine)
-        where = resolve_area(engine, area, hierarchy=hierarchy)
+        full = heat.unit_hierarchy(engine)
+        if area is not None and str(area).strip():
+            heat.check_area(full, str(area).strip(), scope)
+        hierarchy = heat.within(full, scope)
+        where = resolve_area(engine, area, hierarchy=full)
+        if scope is not None and not scope.everywhere:
+            inside = hierarchy.grids.index
+            where = where._replace(grids=inside if where.grids is None
+                                   else where.grids.intersection(inside))
         ctx = _Context(engine=engine, area=where, hierarchy=hierarchy, since=since,
                        until=until, now=now, personal=personal, chunk_rows=chunk_rows,
                        report=report)

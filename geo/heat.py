@@ -81,6 +81,7 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from geo import store
+from geo.access import AccessDenied, Scope
 
 #: Levels a KPI table can be computed at, from the smallest up.
 LEVELS = ("grid", "community", "township", "county", "city")
@@ -296,6 +297,46 @@ def unit_hierarchy(engine: Engine) -> UnitHierarchy:
     return UnitHierarchy(hierarchy, units.sort_index())
 
 
+def within(hierarchy: UnitHierarchy, scope: Scope | None) -> UnitHierarchy:
+    """Keep the grids inside ``scope`` (and the units above or inside them).
+
+    A grid is inside when the scope names its code or the code of its community,
+    township, county or city, as :func:`geo.store.scope_condition` does in SQL.
+    """
+    if scope is None or scope.everywhere:
+        return hierarchy
+    grids = hierarchy.grids
+    areas = set(scope.areas)
+    keep = grids.index.isin(list(areas))
+    for level in ("community", "township", "county", "city"):
+        keep |= grids[level].isin(areas).to_numpy()
+    inside = grids[keep]
+    codes = set()
+    for level in ("community", "township", "county", "city"):
+        codes |= set(inside[level].dropna())
+    units = hierarchy.units[hierarchy.units.index.isin(list(codes))]
+    return UnitHierarchy(inside, units)
+
+
+def check_area(hierarchy: UnitHierarchy, area: str | None, scope: Scope | None) -> None:
+    """Raise :class:`~geo.access.AccessDenied` when ``area`` reaches outside ``scope``.
+
+    An area is allowed when it is one of the scope's grids or units, or lies inside one
+    of them; ``None`` (everything) is allowed because every read is scoped anyway.
+    """
+    if area is None or scope is None or scope.everywhere or scope.covers_code(area):
+        return
+    inner = within(hierarchy, scope)
+    if area in inner.grids.index:
+        return
+    grids = hierarchy.grids
+    for level in ("community", "township", "county", "city"):
+        mine = grids.index[(grids[level] == area).to_numpy()]
+        if len(mine) and mine.isin(inner.grids.index).all():
+            return
+    raise AccessDenied(f"{area} is outside this account's areas ({', '.join(scope.areas)})")
+
+
 # --------------------------------------------------------------------------- KPI tables
 
 
@@ -304,7 +345,8 @@ def _now() -> datetime:
 
 
 def grid_counts(engine: Engine, *, since: datetime | None, until: datetime,
-                hierarchy: UnitHierarchy, now: datetime | None = None) -> pd.DataFrame:
+                hierarchy: UnitHierarchy, now: datetime | None = None,
+                scope: Scope | None = None) -> pd.DataFrame:
     """Count requests per grid over [since, until) for every grid, zeros where none.
 
     Parameters
@@ -318,18 +360,21 @@ def grid_counts(engine: Engine, *, since: datetime | None, until: datetime,
         From :func:`unit_hierarchy`; read once and share it across calls.
     now : datetime, optional
         The current moment (naive UTC); default the clock.
+    scope : geo.access.Scope, optional
+        Only grids inside it (the rows and the counts); None: every grid.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by grid code (every grid in ``hierarchy``): the :data:`COUNT_COLUMNS` and
+        Indexed by grid code (every grid in ``hierarchy`` inside the scope): the
+        :data:`COUNT_COLUMNS` and
         ``population`` (float, NaN where unknown).
 
     """
     now = to_naive_utc(now) if now is not None else _now()
     counts = store.request_counts_per_grid(engine, since=since, until=until,
-                                           as_of=min(until, now))
-    grids = hierarchy.grids
+                                           as_of=min(until, now), scope=scope)
+    grids = within(hierarchy, scope).grids
     counts = counts.set_index("grid_code").reindex(grids.index, fill_value=0)
     counts["population"] = pd.to_numeric(grids["population"], errors="coerce").astype(float)
     counts.index.name = "code"
@@ -387,6 +432,7 @@ def kpi_table(counts: pd.DataFrame, *, level: str, hierarchy: UnitHierarchy,
 def area_kpis(
     engine: Engine, *, level: str, since: datetime, until: datetime,
     compare: bool = True, geometry: bool = False, now: datetime | None = None,
+    scope: Scope | None = None,
 ) -> pd.DataFrame | gpd.GeoDataFrame:
     """Request counts and rates per grid or admin unit over [since, until).
 
@@ -409,6 +455,8 @@ def area_kpis(
     now : datetime, optional
         The current moment (naive UTC); default the clock. Only matters when ``until`` is
         in the future.
+    scope : geo.access.Scope, optional
+        Only grids and units inside it; None: everything.
 
     Returns
     -------
@@ -423,12 +471,13 @@ def area_kpis(
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
     since, until = _window(since, until)
     now = to_naive_utc(now) if now is not None else _now()
-    hierarchy = unit_hierarchy(engine)
-    current = grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now)
+    hierarchy = within(unit_hierarchy(engine), scope)
+    current = grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now,
+                          scope=scope)
     previous = None
     if compare:
         previous = grid_counts(engine, since=since - (until - since), until=since,
-                               hierarchy=hierarchy, now=now)
+                               hierarchy=hierarchy, now=now, scope=scope)
     table = kpi_table(current, level=level, hierarchy=hierarchy, previous=previous)
     if geometry:
         return _with_geometry(engine, table, level=level, hierarchy=hierarchy.grids)
@@ -437,10 +486,10 @@ def area_kpis(
 
 def grid_kpis(engine: Engine, *, since: datetime, until: datetime, compare: bool = True,
               geometry: bool = False, now: datetime | None = None,
-              ) -> pd.DataFrame | gpd.GeoDataFrame:
+              scope: Scope | None = None) -> pd.DataFrame | gpd.GeoDataFrame:
     """Request counts and rates per grid over [since, until); see :func:`area_kpis`."""
     return area_kpis(engine, level="grid", since=since, until=until, compare=compare,
-                     geometry=geometry, now=now)
+                     geometry=geometry, now=now, scope=scope)
 
 
 def _with_geometry(engine: Engine, table: pd.DataFrame, *, level: str,
@@ -463,7 +512,8 @@ def _with_geometry(engine: Engine, table: pd.DataFrame, *, level: str,
 # --------------------------------------------------------------------------- areas and series
 
 
-def area_filter(engine: Engine, area: str | None) -> dict[str, object]:
+def area_filter(engine: Engine, area: str | None, *,
+                scope: Scope | None = None) -> dict[str, object]:
     """Resolve an area code to the SQL filter :mod:`geo.store` takes.
 
     An admin unit's grids are the ones :func:`unit_hierarchy` puts in it. When they are
@@ -478,23 +528,32 @@ def area_filter(engine: Engine, area: str | None) -> dict[str, object]:
     area : str or None
         None (everything), a grid code, or an admin unit code of any level. The code of the
         only city means every request, including those outside every grid.
+    scope : geo.access.Scope, optional
+        Who is asking: the filter also carries it, and an area outside it is refused.
 
     Returns
     -------
     dict
-        ``grid_code``, ``grid_prefix`` and ``grid_codes`` keyword arguments (None: unused).
+        ``grid_code``, ``grid_prefix``, ``grid_codes`` (None: unused) and ``scope``
+        keyword arguments.
 
     Raises
     ------
     ValueError
         The code is neither a grid nor an admin unit.
+    geo.access.AccessDenied
+        The area lies outside ``scope``.
 
     """
-    where: dict[str, object] = {"grid_code": None, "grid_prefix": None, "grid_codes": None}
+    where: dict[str, object] = {"grid_code": None, "grid_prefix": None, "grid_codes": None,
+                                "scope": scope}
     if area is None:
         return where
     area = str(area).strip()
-    grids, units = unit_hierarchy(engine)
+    hierarchy = unit_hierarchy(engine)
+    grids, units = hierarchy
+    if area in grids.index or area in units.index:
+        check_area(hierarchy, area, scope)
     if area in grids.index:
         return {**where, "grid_code": area}
     if area not in units.index:
@@ -514,7 +573,7 @@ def area_filter(engine: Engine, area: str | None) -> dict[str, object]:
 
 def request_series(
     engine: Engine, *, area: str | None = None, since: datetime, until: datetime,
-    freq: str = "D",
+    freq: str = "D", scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Count requests and disputes per Asia/Shanghai day or week in one area.
 
@@ -531,6 +590,8 @@ def request_series(
         partial.
     freq : {"D", "W"}
         Local calendar days, or ISO weeks starting Monday.
+    scope : geo.access.Scope, optional
+        Only requests in grids inside it; an area outside it is refused.
 
     Returns
     -------
@@ -542,7 +603,7 @@ def request_series(
     """
     since, until = _window(since, until)
     counts = store.request_counts_per_local_period(engine, since=since, until=until, freq=freq,
-                                                   **area_filter(engine, area))
+                                                   **area_filter(engine, area, scope=scope))
     first = (pd.Timestamp(since) + LOCAL_UTC_OFFSET).normalize()
     last = (pd.Timestamp(until) - pd.Timedelta(microseconds=1) + LOCAL_UTC_OFFSET).normalize()
     if freq == "W":
@@ -589,7 +650,7 @@ class WallKpis:
 
 
 def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None = None,
-              window: timedelta = timedelta(days=30)) -> WallKpis:
+              window: timedelta = timedelta(days=30), scope: Scope | None = None) -> WallKpis:
     """Return the command wall's KPI tiles for an area (default: the whole city).
 
     Three aggregate queries (today, backlog, trailing window); no GROUP BY, no raw rows;
@@ -606,10 +667,12 @@ def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None =
         A grid or admin unit code (see :func:`area_filter`).
     window : timedelta
         The trailing window for the rates; default 30 days.
+    scope : geo.access.Scope, optional
+        Only requests in grids inside it; an area outside it is refused.
 
     """
     now = to_naive_utc(now) if now is not None else _now()
-    where = area_filter(engine, area)
+    where = area_filter(engine, area, scope=scope)
     day_start, _ = local_day_bounds(now)
     today = store.request_totals(engine, since=day_start, until=now, **where)
     backlog = store.backlog_totals(engine, as_of=now, **where)

@@ -53,6 +53,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 from geo import vocab
+from geo.access import Scope
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE = PROJECT_DIR / "data" / "gridmap.db"
@@ -233,6 +234,12 @@ account = Table(
     Column("role", String(16), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False, server_default=func.now()),
+    # Migration 0004: OIDC identities map to accounts by e-mail; failed logins lock.
+    Column("email", String(128), unique=True),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime),
+    Column("last_login_at", DateTime),
+    Column("password_changed_at", DateTime),
 )
 
 account_scope = Table(
@@ -271,6 +278,21 @@ api_key = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
     Column("last_used_at", DateTime),
+)
+
+#: Read-only wall-screen tokens bound to one area (migration 0004); hash only.
+wall_token = Table(
+    "wall_token",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("area", String(15), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("last_used_at", DateTime),
+    Column("created_by", String(64)),
 )
 
 
@@ -660,6 +682,7 @@ GRID_PERSONAL = ("head_name", "head_phone")
 def read_grids(
     bind: Engine | Connection, *, codes: Iterable[str] | None = None,
     community_codes: Iterable[str] | None = None, personal: bool = False,
+    scope: Scope | None = None,
 ) -> gpd.GeoDataFrame:
     """Return grids as a GeoDataFrame in EPSG:4326, ordered by code.
 
@@ -673,6 +696,8 @@ def read_grids(
         Only grids of these communities.
     personal : bool
         Include the grid head's name and phone (for the grid head and admins only).
+    scope : geo.access.Scope, optional
+        Only grids inside it (see :func:`scope_condition`); None: every grid.
 
     """
     cols = [c for c in grid.columns if personal or c.name not in GRID_PERSONAL]
@@ -681,7 +706,7 @@ def read_grids(
         stmt = stmt.where(grid.c.code.in_(list(codes)))
     if community_codes is not None:
         stmt = stmt.where(grid.c.community_code.in_(list(community_codes)))
-    return _geoframe(read_frame(bind, stmt))
+    return _geoframe(read_frame(bind, scoped(stmt, grid.c.code, scope)))
 
 
 def read_admin_units(bind: Engine | Connection, *, level: str | None = None) -> gpd.GeoDataFrame:
@@ -695,6 +720,7 @@ def read_admin_units(bind: Engine | Connection, *, level: str | None = None) -> 
 def read_requests(
     bind: Engine | Connection, *, since=None, until=None, categories: Iterable[str] | None = None,
     grid_codes: Iterable[str] | None = None, columns: Sequence[str] | None = None,
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Return requests reported in [since, until) as a DataFrame.
 
@@ -712,6 +738,8 @@ def read_requests(
         Only requests assigned to these grids.
     columns : sequence of str, optional
         Columns to return; default every non-personal column.
+    scope : geo.access.Scope, optional
+        Only requests in grids inside it; None: every request.
 
     """
     personal = set(REQUEST_PERSONAL)
@@ -726,7 +754,7 @@ def read_requests(
         stmt = stmt.where(request.c.category.in_(list(categories)))
     if grid_codes is not None:
         stmt = stmt.where(request.c.grid_code.in_(list(grid_codes)))
-    return read_frame(bind, stmt)
+    return read_frame(bind, scoped(stmt, request.c.grid_code, scope))
 
 
 def read_stations(bind: Engine | Connection) -> gpd.GeoDataFrame:
@@ -988,8 +1016,41 @@ def _reported_between(stmt, since: datetime | None, until: datetime):
     return stmt if since is None else stmt.where(request.c.reported_at >= since)
 
 
+def scope_condition(column, scope: Scope | None):
+    """Return the SQL test that ``column`` (a grid code) lies inside ``scope``, or None.
+
+    A grid is inside when the scope names it, its community, or the community's township,
+    county or city, following the stored admin hierarchy (``parent_code``) rather than the
+    digits, so a township filed under another county is still found. Rows with no grid
+    (outside every grid) are never inside a restricted scope.
+    """
+    if scope is None or scope.everywhere:
+        return None
+    areas = list(scope.areas)
+    com = admin_unit.alias("scope_community")
+    town = admin_unit.alias("scope_township")
+    county = admin_unit.alias("scope_county")
+    inside = (
+        select(grid.c.code)
+        .select_from(grid.outerjoin(com, com.c.code == grid.c.community_code)
+                     .outerjoin(town, town.c.code == com.c.parent_code)
+                     .outerjoin(county, county.c.code == town.c.parent_code))
+        .where(or_(grid.c.code.in_(areas), grid.c.community_code.in_(areas),
+                   town.c.code.in_(areas), county.c.code.in_(areas),
+                   county.c.parent_code.in_(areas)))
+    )
+    return column.in_(inside)
+
+
+def scoped(stmt, column, scope: Scope | None):
+    """Add :func:`scope_condition` to ``stmt`` when the scope restricts anything."""
+    cond = scope_condition(column, scope)
+    return stmt if cond is None else stmt.where(cond)
+
+
 def _in_area(stmt, *, grid_code: str | None, grid_prefix: str | None,
-             grid_codes: Sequence[str] | None):
+             grid_codes: Sequence[str] | None, scope: Scope | None = None):
+    stmt = scoped(stmt, request.c.grid_code, scope)
     if grid_code is not None:
         stmt = stmt.where(request.c.grid_code == grid_code)
     if grid_codes is not None:
@@ -1007,7 +1068,7 @@ def _int_frame(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 def request_counts_per_grid(
     bind: Engine | Connection, *, since: datetime | None, until: datetime,
-    as_of: datetime | None = None,
+    as_of: datetime | None = None, scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Count requests per grid reported in [since, until), their state as of ``as_of``.
 
@@ -1024,6 +1085,8 @@ def request_counts_per_grid(
         Naive UTC end (exclusive).
     as_of : datetime, optional
         The moment each request's state is judged at; default ``until``.
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
 
     Returns
     -------
@@ -1035,14 +1098,15 @@ def request_counts_per_grid(
     stmt = (select(request.c.grid_code, *_request_count_columns(as_of or until))
             .where(request.c.grid_code.is_not(None))
             .group_by(request.c.grid_code).order_by(request.c.grid_code))
-    frame = read_frame(bind, _reported_between(stmt, since, until))
-    return _int_frame(frame, REQUEST_COUNT_COLUMNS)
+    stmt = scoped(_reported_between(stmt, since, until), request.c.grid_code, scope)
+    return _int_frame(read_frame(bind, stmt), REQUEST_COUNT_COLUMNS)
 
 
 def request_totals(
     bind: Engine | Connection, *, since: datetime | None, until: datetime,
     as_of: datetime | None = None, grid_code: str | None = None,
     grid_prefix: str | None = None, grid_codes: Sequence[str] | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, int]:
     """Count requests reported in [since, until) in one area, their state as of ``as_of``.
 
@@ -1065,6 +1129,8 @@ def request_totals(
         Only grids whose code starts with this admin-code prefix.
     grid_codes : sequence of str, optional
         Only these grids (an admin unit whose grids do not share its code as a prefix).
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
 
     Returns
     -------
@@ -1074,7 +1140,8 @@ def request_totals(
     """
     stmt = _in_area(_reported_between(select(*_request_count_columns(as_of or until)),
                                       since, until),
-                    grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes)
+                    grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes,
+                    scope=scope)
     with _conn(bind) as conn:
         row = conn.execute(stmt).one()
     return {name: int(row._mapping[name] or 0) for name in REQUEST_COUNT_COLUMNS}
@@ -1083,6 +1150,7 @@ def request_totals(
 def backlog_totals(
     bind: Engine | Connection, *, as_of: datetime, grid_code: str | None = None,
     grid_prefix: str | None = None, grid_codes: Sequence[str] | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, int]:
     """Count the open backlog at ``as_of``: open, overdue and open disputes.
 
@@ -1099,6 +1167,8 @@ def backlog_totals(
         Naive UTC moment.
     grid_code, grid_prefix, grid_codes : optional
         The area, as in :func:`request_totals`.
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
 
     Returns
     -------
@@ -1114,7 +1184,8 @@ def backlog_totals(
     stmt = select(*[func.count(case((and_(r.reported_at < as_of, cond[n]), 1))).label(n)
                     for n in names]).where(or_(r.resolved_at.is_(None),
                                                r.resolved_at >= as_of))
-    stmt = _in_area(stmt, grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes)
+    stmt = _in_area(stmt, grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes,
+                    scope=scope)
     with _conn(bind) as conn:
         row = conn.execute(stmt).one()
     return {name: int(row._mapping[name] or 0) for name in names}
@@ -1142,6 +1213,7 @@ def request_counts_per_local_period(
     bind: Engine | Connection, *, since: datetime, until: datetime, freq: str = "D",
     grid_code: str | None = None, grid_prefix: str | None = None,
     grid_codes: Sequence[str] | None = None,
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Count requests and disputes per Asia/Shanghai day or week, reported in [since, until).
 
@@ -1157,6 +1229,8 @@ def request_counts_per_local_period(
         Only one grid, or only grids whose code starts with an admin-code prefix.
     grid_codes : sequence of str, optional
         Only these grids.
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
 
     Returns
     -------
@@ -1172,7 +1246,8 @@ def request_counts_per_local_period(
         # A subquery, so that GROUP BY names a column rather than repeating the expression.
         inner = _in_area(
             _reported_between(select(period, request.c.category), since, until),
-            grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes).subquery()
+            grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes,
+            scope=scope).subquery()
         stmt = (select(inner.c.period, func.count().label("requests"),
                        func.count(case((inner.c.category == "dispute", 1))).label("disputes"))
                 .group_by(inner.c.period).order_by(inner.c.period))
@@ -1183,7 +1258,7 @@ def request_counts_per_local_period(
 
 
 def volunteer_hours_per_grid(
-    bind: Engine | Connection, *, since: date, until: date,
+    bind: Engine | Connection, *, since: date, until: date, scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Sum volunteer activities per grid with ``date`` in [since, until).
 
@@ -1209,9 +1284,11 @@ def read_grid_attributes(
     bind: Engine | Connection,
     *, columns: Sequence[str] = ("code", "name", "community_code", "population",
                                  "wechat_groups", "wechat_members"),
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Return grid attributes without geometry (cheap: no WKB to decode), ordered by code."""
-    return read_frame(bind, select(*[grid.c[c] for c in columns]).order_by(grid.c.code))
+    stmt = select(*[grid.c[c] for c in columns]).order_by(grid.c.code)
+    return read_frame(bind, scoped(stmt, grid.c.code, scope))
 
 
 def read_admin_unit_attributes(bind: Engine | Connection) -> pd.DataFrame:
@@ -1246,8 +1323,9 @@ def latest_requests(
     severities: Iterable[str] | None = None, open_only: bool = False,
     grid_code: str | None = None, grid_prefix: str | None = None,
     grid_codes: Sequence[str] | None = None,
+    scope: Scope | None = None, contacts: bool = False,
 ) -> pd.DataFrame:
-    """Return the newest requests reported before ``until``, newest first (no personal data).
+    """Return the newest requests reported before ``until``, newest first.
 
     Parameters
     ----------
@@ -1263,17 +1341,25 @@ def latest_requests(
         Only requests not resolved by ``until``.
     grid_code, grid_prefix, grid_codes : optional
         The area filter of :func:`geo.heat.area_filter`.
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
+    contacts : bool
+        Also return ``reporter_name`` and ``reporter_phone`` (personal: the caller masks
+        them with :func:`geo.access.mask_frame`). Without it, no personal data.
 
     """
     r = request.c
     cols = [r.id, r.external_id, r.grid_code, r.reported_at, r.due_at, r.resolved_at,
             r.category, r.severity, r.route, r.status, r.source, r.description]
+    if contacts:
+        cols += [r.reporter_name, r.reporter_phone]
     stmt = select(*cols).where(r.reported_at < until)
     if severities is not None:
         stmt = stmt.where(r.severity.in_(list(severities)))
     if open_only:
         stmt = stmt.where(_request_conditions(until)["open"])
-    stmt = _in_area(stmt, grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes)
+    stmt = _in_area(stmt, grid_code=grid_code, grid_prefix=grid_prefix, grid_codes=grid_codes,
+                    scope=scope)
     return read_frame(bind, stmt.order_by(r.reported_at.desc(), r.id.desc()).limit(limit))
 
 
@@ -1287,6 +1373,7 @@ def request_counts_by(
     bind: Engine | Connection, *, column: str, since: datetime | None, until: datetime,
     grid_code: str | None = None, grid_prefix: str | None = None,
     grid_codes: Sequence[str] | None = None,
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Count requests reported in [since, until) per value of one column, in one area.
 
@@ -1302,6 +1389,8 @@ def request_counts_by(
         Naive UTC end (exclusive).
     grid_code, grid_prefix, grid_codes : optional
         The area filter of :func:`geo.heat.area_filter`.
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
 
     Returns
     -------
@@ -1315,16 +1404,17 @@ def request_counts_by(
     col = request.c[column]
     stmt = select(col.label("value"), func.count().label("requests")).group_by(col)
     stmt = _in_area(_reported_between(stmt, since, until), grid_code=grid_code,
-                    grid_prefix=grid_prefix, grid_codes=grid_codes)
+                    grid_prefix=grid_prefix, grid_codes=grid_codes, scope=scope)
     frame = read_frame(bind, stmt.order_by(func.count().desc(), col))
     return _int_frame(frame, ["requests"])
 
 
 def grid_requests(
     bind: Engine | Connection, *, grid_code: str, since: datetime | None, until: datetime,
-    include_open: bool = True, limit: int | None = None,
+    include_open: bool = True, limit: int | None = None, scope: Scope | None = None,
+    contacts: bool = False,
 ) -> pd.DataFrame:
-    """Return one grid's requests, newest first (no personal data): the points of its map.
+    """Return one grid's requests, newest first: the points of its map.
 
     Parameters
     ----------
@@ -1342,6 +1432,11 @@ def grid_requests(
         Also return older requests still open at ``until`` (a grid head's whole backlog).
     limit : int, optional
         At most this many rows (the newest).
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it (:func:`scope_condition`); None: no restriction.
+    contacts : bool
+        Also return ``grid_code``, ``reporter_name`` and ``reporter_phone`` (personal:
+        the caller masks them with :func:`geo.access.mask_frame`).
 
     Returns
     -------
@@ -1355,12 +1450,14 @@ def grid_requests(
     cols = [r.id, r.external_id, r.lon, r.lat, r.reported_at, r.due_at, r.resolved_at,
             r.category, r.severity, r.route, r.status, r.source, r.satisfaction,
             r.description]
+    if contacts:
+        cols += [r.grid_code, r.reporter_name, r.reporter_phone]
     stmt = select(*cols).where(r.grid_code == grid_code, r.reported_at < until)
     if since is not None:
         recent = r.reported_at >= since
         stmt = stmt.where(or_(recent, _request_conditions(until)["open"])
                           if include_open else recent)
-    stmt = stmt.order_by(r.reported_at.desc(), r.id.desc())
+    stmt = scoped(stmt, r.grid_code, scope).order_by(r.reported_at.desc(), r.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)
     return read_frame(bind, stmt)
@@ -1368,7 +1465,7 @@ def grid_requests(
 
 def read_volunteer_activities(
     bind: Engine | Connection, *, grid_code: str, since: date | None = None,
-    until: date | None = None, limit: int | None = None,
+    until: date | None = None, limit: int | None = None, scope: Scope | None = None,
 ) -> pd.DataFrame:
     """Return one grid's volunteer activities with ``date`` in [since, until), newest first.
 
@@ -1385,7 +1482,7 @@ def read_volunteer_activities(
         stmt = stmt.where(va.date >= since)
     if until is not None:
         stmt = stmt.where(va.date < until)
-    stmt = stmt.order_by(va.date.desc(), va.id.desc())
+    stmt = scoped(stmt, va.grid_code, scope).order_by(va.date.desc(), va.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)
     frame = read_frame(bind, stmt)

@@ -14,8 +14,15 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from geo.accounts import Account
+
 TIMEOUT = 120
 DEFAULT_PAGE = "pages/wall.py"
+#: Signed-in accounts the page tests use (the session holds what ui/auth.py puts there
+#: after a password check; the sign-in itself is tested in tests/test_auth_pages.py).
+ADMIN = Account("admin", "管理员", "admin", ())
+COMMANDER = Account("commander", "指挥长", "commander", ())
+PLANNER = Account("planner", "规划员", "planner", ())
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -36,13 +43,19 @@ def database(url: str):
 
 
 def run_page(url: str, page: str, *, lang: str | None = None, session: dict | None = None,
-             **query: str) -> AppTest:
-    """Run app.py on ``page`` against the database at ``url`` and return the AppTest."""
+             account: Account | None = ADMIN, **query: str) -> AppTest:
+    """Run app.py on ``page`` against the database at ``url`` and return the AppTest.
+
+    ``account`` is the signed-in account (default an admin, who may open every page);
+    None leaves the session signed out.
+    """
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in query.items():
         at.query_params[key] = value
     if lang:
         at.session_state["lang"] = lang
+    if account is not None:
+        at.session_state["_account"] = account
     for key, value in (session or {}).items():
         at.session_state[key] = value
     # Every later run (``at.run()``, ``widget.set_value(…).run()``, and the widget-state

@@ -123,7 +123,7 @@ def score_change_text(value: object) -> str:
 def ranking(month: str, level: str, area: str | None) -> pd.DataFrame:
     """The level's ranking, cut to the units that hold grids of ``area`` (city-wide ranks)."""
     table = bulletin(month).rankings[level]
-    if area is None:
+    if data.whole(area):
         return table
     grids = data.hierarchy().grids
     codes = data.area_codes(area)

@@ -17,6 +17,7 @@ import streamlit as st
 from geo import coverage as geo_coverage
 from geo import maps as geo_maps
 from geo import store
+from geo.access import Scope
 from geo.grids import GridIndex
 from ui import data, maps, widgets
 from ui.text import count, distance, rate, t, vocab
@@ -79,31 +80,31 @@ def _per_grid(version: str) -> pd.DataFrame:
 def per_grid(area: str | None) -> pd.DataFrame:
     """Coverage per grid in an area (index: code): share, population, nearest station."""
     rows = _per_grid(data.grid_part(data.stamp()))
-    return rows if area is None else rows[rows.index.isin(data.area_codes(area))]
+    return rows if data.whole(area) else rows[rows.index.isin(data.area_codes(area))]
 
 
 def area_stations(area: str | None) -> pd.DataFrame:
     """The stations that stand in an area's grids (all stations for the whole city)."""
     frame = stations()
-    if area is None:
+    if data.whole(area):
         return frame
     return frame[frame["grid_code"].isin(data.area_codes(area))]
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _recent_requests(day: str, version: str) -> pd.DataFrame:
+def _recent_requests(day: str, version: str, who: Scope) -> pd.DataFrame:
     until = pd.Timestamp(day).to_pydatetime() + timedelta(days=1)
     return store.read_requests(data.engine(), since=until - REQUEST_WINDOW, until=until,
-                               columns=["grid_code", "lon", "lat"])
+                               columns=["grid_code", "lon", "lat"], scope=who)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _suggestions(area: str | None, n: int, weight: str, day: str,
-                 version: str) -> pd.DataFrame:
+                 version: str, who: Scope) -> pd.DataFrame:
     grids = data.analysis_grids_at(data.grid_part(version))
-    if area is not None:
+    if area is not None or not who.everywhere:
         grids = grids[grids["code"].isin(data.area_codes(area))]
-    requests = _recent_requests(day, version) if weight == "requests" else None
+    requests = _recent_requests(day, version, who) if weight == "requests" else None
     sites = geo_coverage.suggest_sites(
         grids, _stations(data.grid_part(version)), n, weight=weight, requests=requests,
         radius_m=geo_coverage.DEFAULT_RADII["workstation"])
@@ -119,13 +120,13 @@ def suggestions(area: str | None, n: int, weight: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["candidate", "name", "lon", "lat", "gain", "cumulative",
                                      "remaining", "grids_reached"])
     day = data.now().date().isoformat()
-    return _suggestions(area, int(n), weight, day, data.stamp())
+    return _suggestions(area, int(n), weight, day, data.stamp(), data.cache_scope())
 
 
 def requests_total(area: str | None) -> int:
     """Requests of the trailing year in an area's grids (the base of the request weight)."""
-    frame = _recent_requests(data.now().date().isoformat(), data.stamp())
-    return int(frame["grid_code"].isin(data.area_codes(area)).sum() if area is not None
+    frame = _recent_requests(data.now().date().isoformat(), data.stamp(), data.cache_scope())
+    return int(frame["grid_code"].isin(data.area_codes(area)).sum() if not data.whole(area)
                else frame["grid_code"].notna().sum())
 
 

@@ -14,7 +14,8 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from geo import demo, heat, store
+from geo import accounts, demo, heat, store
+from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
 from geo.maps import pack_grids, simplified
 from ui.text import t
@@ -101,14 +102,95 @@ def grid_part(version: str) -> str:
 # --------------------------------------------------------------------------- geometry
 
 
+# --------------------------------------------------------------------------- who is asking
+
+#: Session keys that ui/auth.py fills after a sign-in or a wall token.
+ACCOUNT_KEY = "_account"
+WALL_TOKEN_KEY = "_wall_token"
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=64)
+def _wall_scope(token: str, at: datetime, url: str) -> Scope:
+    # Re-checked at most once a minute per screen, so a revoked token stops within one.
+    return accounts.check_wall_token(engine(), token)
+
+
+def scope() -> Scope:
+    """The signed-in account's (or the wall token's) :class:`~geo.access.Scope`.
+
+    Every cached wrapper below passes it to geo/ and keys its cache on it, so two users
+    with different areas never share an entry.
+
+    Raises
+    ------
+    geo.access.AccessDenied
+        Nobody is signed in, or the wall token was revoked or has expired.
+
+    """
+    account = st.session_state.get(ACCOUNT_KEY)
+    if isinstance(account, accounts.Account):
+        return account.scope
+    token = st.session_state.get(WALL_TOKEN_KEY)
+    if token:
+        return _wall_scope(token, minute(), store.database_url())
+    raise AccessDenied("not signed in")
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=4)
+def password_problems(url: str) -> list[str]:
+    """Accounts with a demo or default password on a non-demo database (see geo.accounts)."""
+    return accounts.demo_password_problems(engine())
+
+
+def _areas_key(s: Scope) -> tuple[str, ...] | None:
+    return s.areas
+
+
+def everywhere() -> bool:
+    """True when the session may see every area (no filtering by scope needed)."""
+    return scope().everywhere
+
+
+def whole(area: str | None) -> bool:
+    """True when ``area`` means everything there is: no area chosen and no scope limit."""
+    return area is None and everywhere()
+
+
+def cache_scope() -> Scope:
+    """The session's scope without its actor: the cache key shared by equal scopes."""
+    s = scope()
+    return Scope(s.role, s.areas)
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _hierarchy(version: str) -> heat.UnitHierarchy:
     return heat.unit_hierarchy(engine())
 
 
-def hierarchy() -> heat.UnitHierarchy:
-    """Every grid's community, township, county and city."""
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _scoped_hierarchy(version: str, areas: tuple[str, ...]) -> heat.UnitHierarchy:
+    return heat.within(_hierarchy(version), Scope("wall", areas))
+
+
+def full_hierarchy() -> heat.UnitHierarchy:
+    """Every grid and unit, whoever asks: only to tell "outside your areas" from "unknown"."""
     return _hierarchy(grid_part(stamp()))
+
+
+def hierarchy() -> heat.UnitHierarchy:
+    """The grids and units inside the session's scope, with community…city of each grid."""
+    areas = _areas_key(scope())
+    if areas is None:
+        return full_hierarchy()
+    return _scoped_hierarchy(grid_part(stamp()), areas)
+
+
+def outside_scope(code: str) -> bool:
+    """True for a real grid or unit code that the session may not see (a refusal, not 404)."""
+    full = full_hierarchy()
+    known = code in full.grids.index or code in full.units.index
+    mine = hierarchy()
+    return known and code not in mine.grids.index and code not in mine.units.index
 
 
 def has_grids() -> bool:
@@ -122,9 +204,18 @@ def _map_grids(version: str) -> gpd.GeoDataFrame:
     return simplified(grids[["code", "name", "community_code", "population", "geometry"]])
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _scoped_map_grids(version: str, areas: tuple[str, ...]) -> gpd.GeoDataFrame:
+    grids = _map_grids(version)
+    inside = _scoped_hierarchy(version, areas).grids.index
+    return grids[grids["code"].isin(inside)].reset_index(drop=True)
+
+
 def map_grids() -> gpd.GeoDataFrame:
-    """Grids simplified for the browser (shared edges kept, 5-decimal coordinates)."""
-    return _map_grids(grid_part(stamp()))
+    """Grids in scope, simplified for the browser (shared edges kept, 5-decimal coordinates)."""
+    areas = _areas_key(scope())
+    version = grid_part(stamp())
+    return _map_grids(version) if areas is None else _scoped_map_grids(version, areas)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -139,9 +230,9 @@ def analysis_grids() -> gpd.GeoDataFrame:
     return analysis_grids_at(grid_part(stamp()))
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _grid_file(version: str) -> tuple[str, str, pd.Index]:
-    grids = _map_grids(version)
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _grid_file(version: str, areas: tuple[str, ...] | None) -> tuple[str, str, pd.Index]:
+    grids = _map_grids(version) if areas is None else _scoped_map_grids(version, areas)
     body, file_id = pack_grids(grids)
     url = publish(body, name=f"grids-{file_id}.json")
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
@@ -149,8 +240,8 @@ def _grid_file(version: str) -> tuple[str, str, pd.Index]:
 
 
 def grid_file() -> tuple[str, str, pd.Index]:
-    """The packed grid file for the browser: (id, URL, codes in file order)."""
-    return _grid_file(grid_part(stamp()))
+    """The packed grid file of the grids in scope: (id, URL, codes in file order)."""
+    return _grid_file(grid_part(stamp()), _areas_key(scope()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -245,38 +336,39 @@ def search_grids(query: str, *, limit: int = 20) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _grid_heat(window: str, until: datetime, version: str) -> pd.DataFrame:
+def _grid_heat(window: str, until: datetime, version: str, who: Scope) -> pd.DataFrame:
     h = _hierarchy(grid_part(version))
     since = until - WINDOWS[window]
-    counts = heat.grid_counts(engine(), since=since, until=until, hierarchy=h)
+    counts = heat.grid_counts(engine(), since=since, until=until, hierarchy=h, scope=who)
     return heat.add_rates(counts)
 
 
 def grid_heat(window: str) -> pd.DataFrame:
-    """Per-grid counts and rates over a trailing window ending this minute (index: code)."""
-    return _grid_heat(window, minute(), stamp())
+    """Per-grid counts and rates (grids in scope) over a trailing window ending this minute."""
+    return _grid_heat(window, minute(), stamp(), cache_scope())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _wall_kpis(area: str | None, at: datetime, version: str) -> heat.WallKpis:
-    return heat.wall_kpis(engine(), now=at, area=area)
+def _wall_kpis(area: str | None, at: datetime, version: str, who: Scope) -> heat.WallKpis:
+    return heat.wall_kpis(engine(), now=at, area=area, scope=who)
 
 
 def wall_kpis(area: str | None) -> heat.WallKpis:
-    """The wall's KPI tiles for an area, as of this minute."""
-    return _wall_kpis(area, minute(), stamp())
+    """The wall's KPI tiles for an area (inside the scope), as of this minute."""
+    return _wall_kpis(area, minute(), stamp(), cache_scope())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _urgent(area: str | None, at: datetime, version: str, limit: int) -> pd.DataFrame:
-    where = heat.area_filter(engine(), area)
+def _urgent(area: str | None, at: datetime, version: str, limit: int,
+            who: Scope) -> pd.DataFrame:
+    where = heat.area_filter(engine(), area, scope=who)
     return store.latest_requests(engine(), until=at + timedelta(minutes=1), limit=limit,
                                  severities=["urgent"], open_only=True, **where)
 
 
 def urgent_requests(area: str | None, *, limit: int = 8) -> pd.DataFrame:
-    """The newest open urgent requests in an area, newest first."""
-    return _urgent(area, minute(), stamp(), limit)
+    """The newest open urgent requests in an area (inside the scope), newest first."""
+    return _urgent(area, minute(), stamp(), limit, cache_scope())
 
 
 def city_population() -> int:

@@ -134,6 +134,8 @@ def run_import(name: str, body: bytes, *, kind: str, crs: str | None,
                actor: str = "web") -> importer.ImportReport:
     """Import an upload for real (one transaction), log it, and refresh the cached data."""
     eng = data.engine()
+    if actor == "web":  # the signed-in admin, not a generic "web"
+        actor = data.scope().actor
     with saved(name, body) as path:
         try:
             report = importer.import_file(eng, path, kind=kind, crs=crs)

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from geo import access, store
 from geo import detail as geo_detail
 from geo import maps as geo_maps
-from geo import store
+from geo.access import Scope
 from geo.coverage import UNCOVERED_BELOW
 from ui import data, maps, state, widgets
 from ui.text import count, distance, literal, number, points, rate, t, when
@@ -52,17 +53,19 @@ def _version() -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _grid(code: str, version: str) -> dict | None:
-    grids = store.read_grids(data.engine(), codes=[code], personal=True)
+def _grid(code: str, version: str, who: Scope) -> dict | None:
+    grids = store.read_grids(data.engine(), codes=[code], personal=True, scope=who)
     if grids.empty:
         return None
+    if who.role == "planner":  # planners work without personal data (DESIGN §8)
+        grids = access.mask_frame(grids, who, grid_column="code")
     row = grids.iloc[0]
     return {**{k: row[k] for k in grids.columns if k != "geometry"}, "geometry": row.geometry}
 
 
 def grid_record(code: str) -> dict | None:
     """The grid's stored row (grid head included) with its full polygon, or None."""
-    return _grid(code, _version())
+    return _grid(code, _version(), data.cache_scope())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -73,7 +76,7 @@ def _stations(version: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _posts(code: str, version: str) -> tuple[pd.DataFrame, float]:
-    grid = _grid(code, version)
+    grid = _grid(code, version, data.cache_scope())
     stations = _stations(version)
     if grid is None:
         return geo_detail.nearest_stations(None, stations.iloc[:0]), float("nan")
@@ -100,16 +103,18 @@ def neighbours(code: str) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _kpis(code: str, at: datetime, version: str, population: float | None) -> pd.DataFrame:
+def _kpis(code: str, at: datetime, version: str, population: float | None,
+          who: Scope) -> pd.DataFrame:
     return geo_detail.grid_kpis(data.engine(), code, now=at, population=population,
-                                window=KPI_WINDOW)
+                                window=KPI_WINDOW, scope=who)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _points(code: str, at: datetime, version: str) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+def _points(code: str, at: datetime, version: str,
+            who: Scope) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     since = geo_detail.trend_since(at, weeks=TREND_WEEKS)
     rows = store.grid_requests(data.engine(), grid_code=code, since=since, until=at,
-                               limit=POINT_LIMIT + 1)
+                               limit=POINT_LIMIT + 1, scope=who)
     capped = len(rows) > POINT_LIMIT
     rows = rows.head(POINT_LIMIT).copy()
     rows["state"] = geo_detail.request_state(rows, now=at)
@@ -118,31 +123,33 @@ def _points(code: str, at: datetime, version: str) -> tuple[pd.DataFrame, pd.Dat
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _open(code: str, at: datetime, version: str) -> pd.DataFrame:
+def _open(code: str, at: datetime, version: str, who: Scope) -> pd.DataFrame:
     rows = store.latest_requests(data.engine(), until=at, limit=2000, open_only=True,
-                                 grid_code=code)
-    return geo_detail.open_requests(rows, now=at)
+                                 grid_code=code, scope=who, contacts=who.sees_contacts())
+    # Contacts in clear only for the grid's own head and admins; masked for the rest.
+    return geo_detail.open_requests(access.mask_frame(rows, who), now=at)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _breakdowns(code: str, at: datetime, version: str) -> dict[str, pd.Series]:
+def _breakdowns(code: str, at: datetime, version: str, who: Scope) -> dict[str, pd.Series]:
     since = geo_detail.trend_since(at, weeks=TREND_WEEKS)
     return {col: geo_detail.breakdown(
         store.request_counts_by(data.engine(), column=col, since=since, until=at,
-                                grid_code=code), col)
+                                grid_code=code, scope=who), col)
         for col in ("category", "severity", "route")}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _trend(code: str, at: datetime, version: str) -> pd.DataFrame:
-    return geo_detail.weekly_requests(data.engine(), code, now=at, weeks=TREND_WEEKS)
+def _trend(code: str, at: datetime, version: str, who: Scope) -> pd.DataFrame:
+    return geo_detail.weekly_requests(data.engine(), code, now=at, weeks=TREND_WEEKS,
+                                      scope=who)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _activities(code: str, day: date, version: str) -> pd.DataFrame:
+def _activities(code: str, day: date, version: str, who: Scope) -> pd.DataFrame:
     return store.read_volunteer_activities(
         data.engine(), grid_code=code, since=day - timedelta(days=VOLUNTEER_DAYS - 1),
-        until=day + timedelta(days=1))
+        until=day + timedelta(days=1), scope=who)
 
 
 def _local_today() -> date:
@@ -206,7 +213,16 @@ def requested_grid() -> tuple[str | None, str | None]:
 
 
 def _unknown(code: str) -> None:
-    """Say the code names no grid (escaped: it came from the URL), and offer close matches."""
+    """Say the code names no grid (escaped: it came from the URL), and offer close matches.
+
+    A real grid outside the account's areas gets a refusal instead, logged for the admin.
+    """
+    if data.outside_scope(code):
+        st.error(t("auth.area_denied", code=literal(code)), icon="⛔")
+        who = data.scope()
+        store.log_audit(data.engine(), actor=who.actor, action="denied", area=code[:15],
+                        detail={"page": "grid", "role": who.role})
+        return
     st.warning(t("msg.unknown_grid", code=literal(code)), icon="⚠️")
     found = data.search_grids(code, limit=5) if len(code) >= 2 else pd.DataFrame()
     if not found.empty:
@@ -256,7 +272,7 @@ def header(code: str) -> None:
 def kpis(code: str) -> None:
     """KPI tiles over the last 30 days, each against the 30 days before."""
     population = _population(code)
-    k = _kpis(code, data.minute(), data.stamp(), population)
+    k = _kpis(code, data.minute(), data.stamp(), population, data.cache_scope())
     v, p, c = k["value"], k["previous"], k["change"]
 
     def vs(name: str, fmt) -> str | None:
@@ -340,7 +356,7 @@ def map_section(code: str) -> None:
         t("detail.map.colour_by"), COLOUR_BY, default="state", key="grid_colour_by",
         format_func=lambda c: t(f"detail.map.colour_by.{c}")) or "state"
     at = data.minute()
-    rows, spots, capped = _points(code, at, data.stamp())
+    rows, spots, capped = _points(code, at, data.stamp(), data.cache_scope())
     focus = [code, *neighbours(code)]
     heat30 = data.grid_heat("30d")["requests"].astype(float)
     classes, items = maps.heat_classes(heat30)
@@ -381,7 +397,8 @@ def profile(code: str) -> None:
     head = " · ".join(str(x) for x in (head_name, head_phone) if isinstance(x, str) and x)
     members = rec.get("wechat_members")
     groups = rec.get("wechat_groups")
-    acts = geo_detail.volunteer_totals(_activities(code, _local_today(), data.stamp()))
+    acts = geo_detail.volunteer_totals(
+        _activities(code, _local_today(), data.stamp(), data.cache_scope()))
     area = rec.get("area_km2")
     _facts([
         (t("detail.head"), head or t("detail.head.none")),
@@ -407,7 +424,7 @@ def profile(code: str) -> None:
 
 
 def _volunteer_list(code: str) -> None:
-    activities = _activities(code, _local_today(), data.stamp())
+    activities = _activities(code, _local_today(), data.stamp(), data.cache_scope())
     with st.expander(t("detail.volunteer_list", days=VOLUNTEER_DAYS)):
         if activities.empty:
             st.caption(t("detail.volunteer_none", days=VOLUNTEER_DAYS))
@@ -455,7 +472,7 @@ def stations(code: str) -> None:
 
 def open_requests(code: str) -> None:
     """The grid's open requests, overdue first then by deadline, overdue rows in red."""
-    rows = _open(code, data.minute(), data.stamp())
+    rows = _open(code, data.minute(), data.stamp(), data.cache_scope())
     st.markdown(f"#### {html.escape(t('detail.open', n=f'{len(rows):,}'))}")
     if rows.empty:
         st.caption(t("detail.open.none"))
@@ -480,6 +497,10 @@ def open_requests(code: str) -> None:
         "source": [vocab_text("source", x) for x in rows["source"]],
         "description": rows["description"].fillna("").astype(str),
     })
+    if "reporter_name" in rows.columns:  # only for roles that see contacts (masked or not)
+        table["reporter"] = [" · ".join(str(x) for x in pair if isinstance(x, str) and x)
+                             for pair in zip(rows["reporter_name"], rows["reporter_phone"],
+                                             strict=True)]
     styled = table.style.apply(
         lambda row: [OVERDUE_ROW if late[row.name] else ""] * len(row), axis=1)
     when_fmt = "YYYY-MM-DD HH:mm"
@@ -494,6 +515,7 @@ def open_requests(code: str) -> None:
         "status": st.column_config.TextColumn(t("col.status")),
         "source": st.column_config.TextColumn(t("col.source")),
         "description": st.column_config.TextColumn(t("col.description"), width="large"),
+        "reporter": st.column_config.TextColumn(t("detail.col.reporter")),
     })
 
 
@@ -504,7 +526,7 @@ def _label(column: str, code: object) -> str:
 def breakdowns(code: str) -> None:
     """Requests by category, severity and route over the trend's weeks, and the trend."""
     at = data.minute()
-    parts = _breakdowns(code, at, data.stamp())
+    parts = _breakdowns(code, at, data.stamp(), data.cache_scope())
     st.markdown(f"#### {html.escape(t('detail.breakdowns', weeks=TREND_WEEKS))}")
     if int(parts["severity"].sum()) == 0:
         st.info(t("msg.no_requests"))
@@ -526,7 +548,7 @@ def breakdowns(code: str) -> None:
 
 
 def _trend_chart(code: str, at: datetime) -> None:
-    series = _trend(code, at, data.stamp())
+    series = _trend(code, at, data.stamp(), data.cache_scope())
     st.markdown(f"#### {html.escape(t('detail.trend', weeks=TREND_WEEKS))}")
     if int(series["requests"].sum()) == 0:
         st.info(t("msg.no_requests"))

@@ -21,6 +21,7 @@ import streamlit as st
 
 from geo import export as geo_export
 from geo import store
+from geo.access import AccessDenied
 from ui import bulletin as ui_bulletin
 from ui import data, maps, state, widgets
 from ui.text import count, local, number, rate, t
@@ -47,6 +48,7 @@ class Choice:
     month: str | None = None
     level: str | None = None
     ready: bool = True
+    personal: bool = False
 
     @property
     def window(self) -> str | None:
@@ -134,8 +136,13 @@ def controls() -> Choice:
     fmts = list(geo_export.LAYERS[layer].formats)
     fmt = st.radio(t("export.format"), fmts, format_func=lambda f: t(f"export.format.{f}"),
                    key="export_format", horizontal=False)
+    personal = False
+    # Only an admin is offered personal fields, and must ask each time (DESIGN §8).
+    if data.scope().personal == "all" and geo_export.LAYERS[layer].personal_fields:
+        personal = st.checkbox(t("export.personal"), value=False, key="export_personal",
+                               help=t("export.personal_help"))
     return Choice(layer=layer, area=area, fmt=fmt, first=first, last=last, month=month,
-                  level=level, ready=ready)
+                  level=level, ready=ready, personal=bool(personal))
 
 
 # --------------------------------------------------------------------------- map
@@ -178,7 +185,7 @@ def size_text(size: int) -> str:
     return t("export.size.mb", n=number(size / 1024 / 1024))
 
 
-def export_bytes(choice: Choice, *, progress=None, actor: str = "web") -> dict:
+def export_bytes(choice: Choice, *, progress=None) -> dict:
     """Run the export into a temporary file, log it, and return the file and its summary.
 
     Raises what :func:`geo.export.export_layer` raises (ValueError, OSError); the audit
@@ -187,15 +194,17 @@ def export_bytes(choice: Choice, *, progress=None, actor: str = "web") -> dict:
     since, until = _window(choice)
     name = filename(choice)
     eng = data.engine()
+    who = data.scope()
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as tmp:
         path = Path(tmp) / name
         result = geo_export.export_layer(
             eng, layer=choice.layer, fmt=choice.fmt, path_or_buffer=path, area=choice.area,
             since=since, until=until, month=choice.month, level=choice.level,
-            personal=False, progress=progress, now=data.now())
+            personal=choice.personal, progress=progress, now=data.now(), scope=who)
         body = path.read_bytes()
-    store.log_audit(eng, actor=actor, action="export", area=result.area, rows=result.rows,
-                    detail={"layer": result.layer, "format": result.format, "personal": False,
+    store.log_audit(eng, actor=who.actor, action="export", area=result.area, rows=result.rows,
+                    detail={"layer": result.layer, "format": result.format,
+                            "personal": choice.personal, "role": who.role,
                             "file": name, "since": result.since, "until": result.until,
                             "month": choice.month, "level": choice.level, "via": "web"})
     return {"choice": choice, "name": name, "body": body, "rows": result.rows,
@@ -217,7 +226,7 @@ def run(choice: Choice) -> None:
 
     try:
         st.session_state[_RESULT] = export_bytes(choice, progress=progress)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, AccessDenied) as exc:
         bar.empty()
         st.error(t("export.failed", reason=str(exc)), icon="⚠️")
         return
@@ -242,7 +251,9 @@ def offer(choice: Choice) -> None:
         st.warning(t("export.summary.empty"))
     st.dataframe(summary(done), hide_index=True, width="stretch")
     st.caption(" · ".join([t("export.summary.seconds", s=number(done["seconds"])),
-                           t("export.summary.no_personal"), t("export.summary.audit")]))
+                           t("export.summary.personal" if choice.personal
+                             else "export.summary.no_personal"),
+                           t("export.summary.audit")]))
     st.caption(t("export.qgis_hint"))
 
 

@@ -18,6 +18,7 @@ import streamlit as st
 from geo import hotspots as geo_hotspots
 from geo import maps as geo_maps
 from geo import raster, store
+from geo.access import Scope
 from ui import data, maps, widgets
 from ui.text import count, literal, number, t
 
@@ -101,15 +102,17 @@ def _emerging(window: str, end: datetime, version: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _density(window: str, area: str | None, end: datetime, version: str
+def _density(window: str, area: str | None, end: datetime, version: str, who: Scope
              ) -> raster.RasterImage | None:
     rows = _window_rows(window, end, version)
+    if not who.everywhere:  # only the disputes the session may see make the surface
+        rows = rows[rows["grid_code"].isin(data.area_codes(None))]
     rows = rows[np.isfinite(rows["lon"].to_numpy(dtype=float))
                 & np.isfinite(rows["lat"].to_numpy(dtype=float))]
     if rows.empty:
         return None
     grids = data.analysis_grids()
-    shown = grids if area is None else grids[grids["code"].isin(data.area_codes(area))]
+    shown = grids if data.whole(area) else grids[grids["code"].isin(data.area_codes(area))]
     if shown.empty:
         return None
     bandwidth = geo_hotspots.density_bandwidth(shown)
@@ -120,19 +123,19 @@ def _density(window: str, area: str | None, end: datetime, version: str
 def hotspots(window: str, area: str | None) -> pd.DataFrame:
     """Gi* per grid over the window (index: code), only the area's grids."""
     rows = _hotspots(window, until(), data.stamp())[0]
-    return rows if area is None else rows[rows.index.isin(data.area_codes(area))]
+    return rows if data.whole(area) else rows[rows.index.isin(data.area_codes(area))]
 
 
 def clusters(window: str, area: str | None) -> pd.DataFrame:
     """Clusters of neighbouring hot-spot grids, largest first (whose top grid is in the area)."""
     rows = _hotspots(window, until(), data.stamp())[1]
-    return rows if area is None else rows[rows["top_code"].isin(data.area_codes(area))]
+    return rows if data.whole(area) else rows[rows["top_code"].isin(data.area_codes(area))]
 
 
 def trends(window: str, area: str | None) -> pd.DataFrame:
     """Emerging-trend class per grid over the window's weeks (index: code)."""
     rows = _emerging(window, until(), data.stamp())
-    return rows if area is None else rows[rows.index.isin(data.area_codes(area))]
+    return rows if data.whole(area) else rows[rows.index.isin(data.area_codes(area))]
 
 
 # --------------------------------------------------------------------------- drawing
@@ -252,7 +255,7 @@ def _cluster_layer(found: pd.DataFrame, window: str):
 def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> None:
     """The Gi* or trend choropleth with its legend, and the density surface if asked."""
     overlays = []
-    image = _density(window, area, until(), data.stamp()) if density else None
+    image = _density(window, area, until(), data.stamp(), data.cache_scope()) if density else None
     if image is not None:
         overlays.append(geo_maps.image_layer(image.png, bounds=image.bounds, opacity=0.85,
                                              name="density"))

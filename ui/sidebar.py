@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, state
+from ui import auth, data, state
 from ui.text import LANG_NAMES, LANGS, literal, t, when
 
 
 def render() -> None:
     """Draw the sidebar (not in kiosk mode)."""
     with st.sidebar:
+        auth.account_box()
         st.radio(t("sidebar.language"), LANGS, key="lang", horizontal=True,
                  format_func=LANG_NAMES.get)
         if not data.has_grids():

@@ -14,6 +14,9 @@ URL parameters (all optional):
     The grid shown on the grid detail page.
 ``lang=zh|en``
     The interface language.
+``token=<wall token>``
+    A wall screen's read-only credential (``gridmap wall-token create``): no sign-in, the
+    command wall of the token's area only.
 ``window=…``
     The page's time window: 24h, 7d or 30d on the wall; 90d, 180d or 365d on the
     dispute hotspots page.
@@ -30,7 +33,8 @@ import streamlit as st
 from ui import data
 from ui.text import LANGS, literal, t
 
-KNOWN = ("kiosk", "refresh", "rotate", "area", "grid", "lang", "window", "month", "layer")
+KNOWN = ("kiosk", "refresh", "rotate", "area", "grid", "lang", "window", "month", "layer",
+         "token")
 REFRESH_RANGE = (1, 3600)
 
 
@@ -112,6 +116,9 @@ def area() -> str | None:
         if data.is_area(code):
             st.session_state["area"] = code
             return code
+        if data.outside_scope(code):
+            st.error(t("auth.area_denied", code=literal(code)), icon="⛔")
+            return None
         st.warning(t("msg.unknown_area", code=literal(code)), icon="⚠️")
         return None
     code = st.session_state.get("area")

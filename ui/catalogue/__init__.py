@@ -10,7 +10,8 @@ from __future__ import annotations
 from importlib import import_module
 
 #: The catalogue's parts, in load order.
-PARTS = ("common", "wall", "detail", "coverage", "hotspots", "export", "data", "bulletin")
+PARTS = ("common", "wall", "detail", "coverage", "hotspots", "export", "data", "bulletin",
+         "auth")
 
 
 def load() -> dict[str, tuple[str, str]]:

@@ -73,6 +73,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "detail.volunteer_none": ("近{days}天没有志愿活动记录。",
                               "No volunteer activity in the last {days} days."),
     "detail.col.date": ("日期", "Date"),
+    "detail.col.reporter": ("上报人", "Reporter"),
     "detail.col.activity": ("活动", "Activity"),
     "detail.col.volunteers": ("人数", "Volunteers"),
     "detail.col.hours": ("时长（小时）", "Hours"),

@@ -86,4 +86,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "In QGIS: Layer → Add Layer → Add Vector Layer and pick the file. A "
                          "polygon layer's CSV has a wkt column: read it with Add Delimited Text "
                          "Layer."),
+    "export.personal": ("包含个人信息（上报人姓名、电话，网格长联系方式）",
+                        "Include personal data (reporters' names and phones, grid heads)"),
+    "export.personal_help": ("仅管理员可选；导出会记入审计日志。",
+                             "Admins only; the export is written to the audit log."),
+    "export.summary.personal": ("含个人信息", "Includes personal data"),
 }

@@ -1,0 +1,210 @@
+"""Who may see what: roles, area scopes and the masking of personal data (DESIGN §8).
+
+A :class:`Scope` travels with every read that :mod:`geo.store` and the modules above it
+make for a user. Its ``areas`` are admin-unit or grid codes; ``None`` means every area.
+:func:`geo.store.scope_condition` turns it into SQL, so a page that forgets to filter, a
+tampered ``?grid=`` or a direct call still gets only rows inside the scope.
+
+Roles (:data:`ROLES`):
+
+* ``commander``: every area, read; personal data masked.
+* ``grid_head``: their own grids or community; reporters' contacts shown for those grids.
+* ``planner``: every area, read and export; no personal data.
+* ``admin``: everything, including import, accounts and exports with personal data.
+* ``wall``: a wall screen's token: the command wall of one area, no personal data.
+
+This module is plain Python: it neither reads the database nor imports streamlit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+#: Role -> (areas: "all" or "own", personal data: "none", "own" or "all", may export).
+ROLES: dict[str, tuple[str, str, bool]] = {
+    "commander": ("all", "none", False),
+    "grid_head": ("own", "own", False),
+    "planner": ("all", "none", True),
+    "admin": ("all", "all", True),
+    "wall": ("own", "none", False),
+}
+
+#: Pages each role may open (file stems under pages/).
+PAGES: dict[str, frozenset[str]] = {
+    "commander": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin"}),
+    "grid_head": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin"}),
+    "planner": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin", "export"}),
+    "admin": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin", "export", "data"}),
+    "wall": frozenset({"wall"}),
+}
+
+_CODE = re.compile(r"^\d{6}(\d{3}){0,3}$")
+
+
+class AccessDenied(PermissionError):
+    """A read or action outside the caller's scope or role."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one caller may read.
+
+    Parameters
+    ----------
+    role : str
+        One of :data:`ROLES`.
+    areas : tuple of str or None
+        Admin-unit or grid codes the caller may read; None means every area.
+    actor : str
+        Who is asking, for the audit log (account name, ``wall:<token name>``, ``cli``).
+
+    """
+
+    role: str
+    areas: tuple[str, ...] | None = None
+    actor: str = "system"
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; expected one of {sorted(ROLES)}")
+        if self.areas is not None:
+            bad = [a for a in self.areas if not _CODE.match(str(a))]
+            if bad:
+                raise ValueError(f"scope area codes must be 6, 9, 12 or 15 digits: {bad}")
+            if not self.areas:
+                raise ValueError("a scope with areas needs at least one code")
+
+    @classmethod
+    def everything(cls, *, actor: str = "system") -> Scope:
+        """Unrestricted, with personal data: the command line and admin jobs."""
+        return cls("admin", None, actor)
+
+    @property
+    def everywhere(self) -> bool:
+        """True when no area restriction applies."""
+        return self.areas is None
+
+    @property
+    def personal(self) -> str:
+        """Reporters' contacts: ``"none"``, ``"own"`` (inside the areas) or ``"all"``."""
+        return ROLES[self.role][1]
+
+    @property
+    def may_export(self) -> bool:
+        """True for roles that may download exports."""
+        return ROLES[self.role][2]
+
+    def may_open(self, page: str) -> bool:
+        """Return True when the role may open the page (a file stem under pages/)."""
+        return page in PAGES[self.role]
+
+    def covers_code(self, code: str | None) -> bool:
+        """Return True when ``code`` (a grid or admin code) lies inside the scope by prefix.
+
+        Statistical codes (统计用区划代码) nest by prefix; :func:`geo.store.scope_condition`
+        also follows the stored hierarchy, so this is the quick check for URLs and inputs.
+        """
+        if self.areas is None:
+            return True
+        if code is None:
+            return False
+        code = str(code)
+        return any(code.startswith(a) for a in self.areas)
+
+    def require(self, code: str | None) -> None:
+        """Raise :class:`AccessDenied` unless ``code`` is inside the scope."""
+        if not self.covers_code(code):
+            raise AccessDenied(f"{code} is outside this account's areas "
+                               f"({', '.join(self.areas or ())})")
+
+    def sees_contacts(self) -> bool:
+        """Return True when reporters' contacts may be shown at all (for rows in the scope)."""
+        return self.personal != "none"
+
+
+def restricted(areas: Iterable[str] | None, *, role: str, actor: str) -> Scope:
+    """Build the scope of an account from its role and stored areas.
+
+    Roles that read every area ignore ``areas``; roles bound to areas without any get
+    :class:`AccessDenied`, never an unrestricted scope.
+    """
+    if ROLES.get(role, ("own",))[0] == "all":
+        return Scope(role, None, actor)
+    codes = tuple(sorted({str(a).strip() for a in (areas or ()) if str(a).strip()}))
+    if not codes:
+        raise AccessDenied(f"account {actor!r} ({role}) has no areas assigned")
+    return Scope(role, codes, actor)
+
+
+def mask_name(name: object) -> object:
+    """Keep the first character of a name: 张三 -> 张*, 欧阳娜娜 -> 欧***."""
+    if not isinstance(name, str) or not name.strip():
+        return name
+    name = name.strip()
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def mask_phone(phone: object) -> object:
+    """Keep a phone's first three and last four digits: 13812341234 -> 138****1234."""
+    if not isinstance(phone, str) or not phone.strip():
+        return phone
+    digits = phone.strip()
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_email(email: object) -> object:
+    """Keep an e-mail's first character and domain: wang@example.cn -> w***@example.cn."""
+    if not isinstance(email, str) or "@" not in email:
+        return mask_name(email)
+    user, _, domain = email.strip().partition("@")
+    return f"{user[:1]}***@{domain}"
+
+
+_MASKS = {"reporter_name": mask_name, "reporter_phone": mask_phone,
+          "reporter_email": mask_email, "head_name": mask_name, "head_phone": mask_phone}
+
+
+def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_code",
+               columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Mask the personal columns of ``frame`` for rows the scope may not see in clear.
+
+    Admins see everything; a grid head sees contacts of rows in their own grids (by
+    ``grid_column``); everyone else sees every contact masked.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows with any of ``reporter_name``, ``reporter_phone``, ``reporter_email``,
+        ``head_name``, ``head_phone``.
+    scope : Scope
+        Who is looking.
+    grid_column : str
+        The column holding each row's grid code (for ``"own"`` scopes).
+    columns : iterable of str, optional
+        Which columns to mask; default every known personal column present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with masked values (the input is left alone).
+
+    """
+    names = [c for c in (columns or _MASKS) if c in frame.columns]
+    if not names or scope.personal == "all":
+        return frame
+    out = frame.copy()
+    if scope.personal == "own" and grid_column in out.columns:
+        hide = ~out[grid_column].map(scope.covers_code).astype(bool)
+    else:
+        hide = pd.Series(True, index=out.index)
+    for col in names:
+        fn = _MASKS.get(col, mask_name)
+        out[col] = out[col].astype(object)
+        out.loc[hide, col] = out.loc[hide, col].map(fn)
+    return out

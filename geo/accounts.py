@@ -1,0 +1,404 @@
+"""Local accounts, logins with lockout, demo accounts and wall-screen tokens (DESIGN §8).
+
+Passwords are hashed with argon2id (argon2-cffi's :class:`~argon2.PasswordHasher`), never
+stored or logged in clear. A login that fails :data:`MAX_FAILURES` times in a row locks the
+account for :data:`LOCKOUT`; every login and failed login goes to the audit log.
+
+The demo database gets one account per role with the documented passwords of
+:data:`DEMO_ACCOUNTS`. :func:`demo_password_problems` finds accounts that still use one
+(or another well-known default) on a database that is not the demo, and the app and the API
+refuse to start on such a database until the passwords are changed.
+
+Wall tokens (``gridmap wall-token create --area 430903 --expires 90d``) are random
+strings shown once; only their SHA-256 is stored. A token grants the ``wall`` role for its
+area until it expires or is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from geo import store
+from geo.access import ROLES, AccessDenied, Scope, restricted
+
+#: Consecutive failures before an account locks, and for how long.
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 10
+
+#: The demo database's accounts: username -> (role, areas, password, display name).
+#: Documented in README.md; refused on any database that is not the demo.
+DEMO_ACCOUNTS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "commander": ("commander", (), "demo-commander", "演示指挥长"),
+    "gridhead": ("grid_head", ("430902005001",), "demo-gridhead", "演示网格长"),
+    "planner": ("planner", (), "demo-planner", "演示规划员"),
+    "admin": ("admin", (), "demo-admin", "演示管理员"),
+}
+#: Passwords refused outside the demo besides the demo ones.
+DEFAULT_PASSWORDS = ("admin", "password", "123456", "12345678", "gridmap", "changeme")
+
+_hasher = PasswordHasher()
+_NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+_DURATION = re.compile(r"^(\d+)\s*([dhm])$")
+
+
+class LoginError(Exception):
+    """A refused login; ``reason`` is ``unknown``, ``bad_password``, ``locked`` or ``disabled``."""
+
+    def __init__(self, reason: str, *, until: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in user: name, role and areas, and the :class:`Scope` of their reads."""
+
+    username: str
+    display_name: str
+    role: str
+    areas: tuple[str, ...]
+
+    @property
+    def scope(self) -> Scope:
+        """What this account may read."""
+        return restricted(self.areas, role=self.role, actor=self.username)
+
+
+def _now() -> datetime:
+    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime().replace(microsecond=0)
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def _verify(hashed: str | None, password: str) -> bool:
+    if not hashed:
+        return False
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_strength(password: str, *, username: str) -> None:
+    """Raise ValueError when ``password`` is too short, a default or the user's name."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"password too short: at least {MIN_PASSWORD} characters")
+    low = password.lower()
+    if low in DEFAULT_PASSWORDS or low == username.lower() or any(
+            low == d[2] for d in DEMO_ACCOUNTS.values()):
+        raise ValueError("password is a default, demo or the account name; choose another")
+
+
+def _check_areas(conn: Connection, role: str, areas: Iterable[str]) -> tuple[str, ...]:
+    codes = tuple(sorted({str(a).strip() for a in areas if str(a).strip()}))
+    if ROLES[role][0] == "own":
+        if not codes:
+            raise ValueError(f"role {role} needs --area (a grid or admin code)")
+        known = set(conn.execute(select(store.admin_unit.c.code)
+                                 .where(store.admin_unit.c.code.in_(codes))).scalars())
+        known |= set(conn.execute(select(store.grid.c.code)
+                                  .where(store.grid.c.code.in_(codes))).scalars())
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise ValueError(f"unknown area code(s): {', '.join(unknown)}")
+    return codes
+
+
+def add_user(conn: Connection, *, username: str, role: str, password: str,
+             areas: Iterable[str] = (), display_name: str | None = None,
+             email: str | None = None, check_strength: bool = True) -> None:
+    """Create an account.
+
+    Parameters
+    ----------
+    conn : Connection
+        An open transaction.
+    username : str
+        2–64 letters, digits, ``_ . @ -``.
+    role : str
+        One of :data:`geo.access.ROLES` except ``wall`` (walls use tokens).
+    password : str
+        Clear text; only the argon2id hash is stored.
+    areas : iterable of str
+        Admin or grid codes, required for grid heads.
+    display_name, email : str, optional
+        Shown name; e-mail that an OIDC identity maps to.
+    check_strength : bool
+        Refuse short and default passwords (off only for the demo accounts).
+
+    Raises
+    ------
+    ValueError
+        A bad name, role, password or area, or a name already taken.
+
+    """
+    if not _NAME.match(username or ""):
+        raise ValueError(f"username {username!r}: 2-64 letters, digits or _ . @ -")
+    if role not in ROLES or role == "wall":
+        raise ValueError(f"role {role!r}: expected one of "
+                         f"{', '.join(r for r in ROLES if r != 'wall')}")
+    if check_strength:
+        check_password_strength(password, username=username)
+    codes = _check_areas(conn, role, areas)
+    a = store.account.c
+    if conn.execute(select(a.id).where(a.username == username)).first():
+        raise ValueError(f"account {username!r} already exists")
+    now = _now()
+    new_id = conn.execute(insert(store.account).values(
+        username=username, display_name=display_name or username, role=role,
+        password_hash=hash_password(password), disabled=False, created_at=now,
+        email=email or None, failed_logins=0, password_changed_at=now)).inserted_primary_key[0]
+    if codes:
+        conn.execute(insert(store.account_scope),
+                     [{"account_id": new_id, "admin_code": c} for c in codes])
+
+
+def set_password(conn: Connection, *, username: str, password: str) -> None:
+    """Change a password (and unlock the account); ValueError if unknown or weak."""
+    check_password_strength(password, username=username)
+    a = store.account.c
+    done = conn.execute(update(store.account).where(a.username == username).values(
+        password_hash=hash_password(password), failed_logins=0, locked_until=None,
+        password_changed_at=_now())).rowcount
+    if not done:
+        raise ValueError(f"no account {username!r}")
+
+
+def set_disabled(conn: Connection, *, username: str, disabled: bool = True) -> None:
+    """Disable (or enable) an account; ValueError if unknown."""
+    a = store.account.c
+    done = conn.execute(update(store.account).where(a.username == username)
+                        .values(disabled=disabled)).rowcount
+    if not done:
+        raise ValueError(f"no account {username!r}")
+
+
+def list_users(bind: Engine | Connection) -> pd.DataFrame:
+    """Accounts with role, areas, state and last login (never the hash)."""
+    a, s = store.account.c, store.account_scope.c
+    frame = store.read_frame(bind, select(
+        a.id, a.username, a.display_name, a.role, a.email, a.disabled, a.locked_until,
+        a.last_login_at).order_by(a.username))
+    scopes = store.read_frame(bind, select(s.account_id, s.admin_code))
+    areas = scopes.groupby("account_id")["admin_code"].agg(lambda c: ",".join(sorted(c)))
+    frame["areas"] = frame["id"].map(areas).fillna("")
+    return frame.drop(columns="id")
+
+
+def _account(conn: Connection, row) -> Account:
+    s = store.account_scope.c
+    areas = tuple(sorted(conn.execute(select(s.admin_code)
+                                      .where(s.account_id == row.id)).scalars()))
+    return Account(row.username, row.display_name or row.username, row.role, areas)
+
+
+def authenticate(engine: Engine, username: str, password: str, *,
+                 now: datetime | None = None) -> Account:
+    """Check a password, count failures, lock after :data:`MAX_FAILURES`, audit both ways.
+
+    Raises
+    ------
+    LoginError
+        With ``reason`` ``unknown``, ``bad_password``, ``locked`` (and ``until``) or
+        ``disabled``. The message shown to the user should not tell ``unknown`` from
+        ``bad_password``.
+
+    """
+    now = now or _now()
+    a = store.account.c
+    with store.transaction(engine) as conn:
+        row = conn.execute(select(store.account).where(a.username == username)
+                           .with_for_update()).first()
+        if row is None:
+            store.log_audit(conn, actor=username[:64], action="login_failed",
+                            detail={"reason": "unknown"})
+            raise LoginError("unknown")
+        if row.disabled:
+            store.log_audit(conn, actor=username, action="login_failed",
+                            detail={"reason": "disabled"})
+            raise LoginError("disabled")
+        if row.locked_until is not None and row.locked_until > now:
+            store.log_audit(conn, actor=username, action="login_failed",
+                            detail={"reason": "locked"})
+            raise LoginError("locked", until=row.locked_until)
+        if not _verify(row.password_hash, password):
+            failures = int(row.failed_logins or 0) + 1
+            until = now + LOCKOUT if failures >= MAX_FAILURES else None
+            conn.execute(update(store.account).where(a.id == row.id).values(
+                failed_logins=0 if until else failures, locked_until=until))
+            store.log_audit(conn, actor=username, action="login_failed",
+                            detail={"reason": "bad_password", "failures": failures})
+            if until:
+                raise LoginError("locked", until=until)
+            raise LoginError("bad_password")
+        if _hasher.check_needs_rehash(row.password_hash):
+            conn.execute(update(store.account).where(a.id == row.id)
+                         .values(password_hash=hash_password(password)))
+        conn.execute(update(store.account).where(a.id == row.id).values(
+            failed_logins=0, locked_until=None, last_login_at=now))
+        store.log_audit(conn, actor=username, action="login")
+        return _account(conn, row)
+
+
+def account_for_email(engine: Engine, email: str) -> Account:
+    """Return the enabled account an OIDC e-mail maps to (AccessDenied if none)."""
+    a = store.account.c
+    with store.transaction(engine) as conn:
+        row = conn.execute(select(store.account)
+                           .where(func.lower(a.email) == (email or "").strip().lower())).first()
+        if row is None or row.disabled:
+            store.log_audit(conn, actor=(email or "?")[:64], action="login_failed",
+                            detail={"reason": "oidc_unmapped" if row is None else "disabled"})
+            raise AccessDenied(f"no enabled account for {email}")
+        conn.execute(update(store.account).where(a.id == row.id).values(last_login_at=_now()))
+        store.log_audit(conn, actor=row.username, action="login", detail={"via": "oidc"})
+        return _account(conn, row)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def is_demo(bind: Engine | Connection) -> bool:
+    """Return True when the database was built by ``gridmap init-demo``."""
+    return store.get_setting(bind, "demo") is not None
+
+
+def add_demo_accounts(conn: Connection) -> int:
+    """Create (or reset) the documented demo accounts; return how many."""
+    a = store.account.c
+    names = list(DEMO_ACCOUNTS)
+    ids = conn.execute(select(a.id).where(a.username.in_(names))).scalars().all()
+    if ids:
+        conn.execute(delete(store.account_scope).where(store.account_scope.c.account_id.in_(ids)))
+        conn.execute(delete(store.account).where(a.id.in_(ids)))
+    for name, (role, areas, password, display) in DEMO_ACCOUNTS.items():
+        add_user(conn, username=name, role=role, password=password, areas=areas,
+                 display_name=display, check_strength=False)
+    return len(DEMO_ACCOUNTS)
+
+
+def demo_password_problems(bind: Engine | Connection) -> list[str]:
+    """Accounts that use a demo or default password on a database that is not the demo.
+
+    Returns an empty list on the demo database (its passwords are documented on purpose).
+    Each entry names the account; the check costs one argon2 verification per account and
+    known password, so the app runs it once per process.
+    """
+    if is_demo(bind):
+        return []
+    a = store.account.c
+    rows = store.read_frame(bind, select(a.username, a.password_hash)
+                            .where(a.disabled.is_(False)))
+    known = {d[2] for d in DEMO_ACCOUNTS.values()} | set(DEFAULT_PASSWORDS)
+    bad = []
+    for username, hashed in rows.itertuples(index=False):
+        demo_pw = DEMO_ACCOUNTS.get(username, (None, None, None))[2]
+        candidates = known | {username} | ({demo_pw} if demo_pw else set())
+        if any(_verify(hashed, pw) for pw in candidates):
+            bad.append(username)
+    return bad
+
+
+# --------------------------------------------------------------------------- wall tokens
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12h`` or ``30m`` as a timedelta (ValueError otherwise)."""
+    m = _DURATION.match((text or "").strip().lower())
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"expiry {text!r}: a positive number with d, h or m, e.g. 90d")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
+def create_wall_token(conn: Connection, *, area: str, expires: timedelta,
+                      name: str | None = None, created_by: str | None = None,
+                      now: datetime | None = None) -> tuple[str, str]:
+    """Issue a wall token for one area; return ``(name, token)`` (the token is shown once).
+
+    Raises
+    ------
+    ValueError
+        An unknown area, a taken name or a non-positive expiry.
+
+    """
+    now = now or _now()
+    (area,) = _check_areas(conn, "wall", [area])
+    if expires <= timedelta(0):
+        raise ValueError("expiry must be in the future")
+    w = store.wall_token.c
+    name = name or f"wall-{area}-{now:%Y%m%d%H%M%S}"
+    if not _NAME.match(name):
+        raise ValueError(f"token name {name!r}: 2-64 letters, digits or _ . @ -")
+    if conn.execute(select(w.id).where(w.name == name)).first():
+        raise ValueError(f"wall token {name!r} already exists")
+    token = "gmw_" + secrets.token_urlsafe(24)
+    conn.execute(insert(store.wall_token).values(
+        name=name, token_hash=_token_hash(token), area=area, created_at=now,
+        expires_at=now + expires, created_by=created_by))
+    store.log_audit(conn, actor=created_by, action="wall_token_create", area=area,
+                    detail={"name": name, "expires_at": now + expires})
+    return name, token
+
+
+def check_wall_token(engine: Engine, token: str, *, now: datetime | None = None) -> Scope:
+    """Return the ``wall`` scope a token grants; AccessDenied if unknown, expired, revoked."""
+    now = now or _now()
+    if not token or len(token) > 200:
+        raise AccessDenied("no wall token")
+    w = store.wall_token.c
+    with store.transaction(engine) as conn:
+        row = conn.execute(select(store.wall_token)
+                           .where(w.token_hash == _token_hash(token))).first()
+        if row is None:
+            raise AccessDenied("unknown wall token")
+        if row.revoked_at is not None:
+            raise AccessDenied(f"wall token {row.name} was revoked")
+        if row.expires_at <= now:
+            raise AccessDenied(f"wall token {row.name} expired at {row.expires_at:%Y-%m-%d %H:%M}"
+                               " UTC")
+        # At most one write a minute per screen, not one per refresh.
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            conn.execute(update(store.wall_token).where(w.id == row.id)
+                         .values(last_used_at=now))
+    return Scope("wall", (row.area,), f"wall:{row.name}")
+
+
+def revoke_wall_token(conn: Connection, name: str, *, actor: str | None = None,
+                      now: datetime | None = None) -> bool:
+    """Revoke a token by name; False when there is no such live token."""
+    w = store.wall_token.c
+    done = conn.execute(update(store.wall_token)
+                        .where(w.name == name, w.revoked_at.is_(None))
+                        .values(revoked_at=now or _now())).rowcount
+    if done:
+        store.log_audit(conn, actor=actor, action="wall_token_revoke", detail={"name": name})
+    return bool(done)
+
+
+def list_wall_tokens(bind: Engine | Connection) -> pd.DataFrame:
+    """Tokens with area, expiry, revocation and last use (never the token)."""
+    w = store.wall_token.c
+    return store.read_frame(bind, select(w.name, w.area, w.created_at, w.expires_at,
+                                         w.revoked_at, w.last_used_at, w.created_by)
+                            .order_by(w.name))

@@ -1,0 +1,160 @@
+"""The sign-in gate: wall tokens, OIDC (``st.login``) where configured, local accounts.
+
+:func:`gate` runs in app.py before any page. It returns the session's
+:class:`~geo.access.Scope`, or draws the sign-in form and stops the script. What a scope
+may read is enforced below the UI (geo/ takes it on every read, and ui/data.py passes it);
+the gate only decides who the session is.
+
+Repeated failures are slowed twice over: the account locks after five in a row
+(geo.accounts), and a browser session that fails five times in five minutes must wait,
+whatever names it tries.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from geo import accounts, store
+from geo.access import AccessDenied, Scope
+from ui import data
+from ui.text import literal, t, when
+
+SESSION_FAILURES = 5
+SESSION_WINDOW_S = 300
+_FAILS_KEY = "_login_failures"
+
+
+def _oidc_configured() -> bool:
+    # st.login needs an [auth] section in .streamlit/secrets.toml; without one, local
+    # accounts are the only way in.
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
+
+
+def gate() -> Scope:
+    """Return the session's scope, or show the sign-in form (or a refusal) and stop."""
+    problems = data.password_problems(store.database_url())
+    if problems:
+        st.error(t("auth.demo_passwords", names=literal(", ".join(problems))), icon="⛔")
+        st.stop()
+    token = st.query_params.get("token")
+    if token:
+        return _wall_token(token)
+    account = st.session_state.get(data.ACCOUNT_KEY)
+    if isinstance(account, accounts.Account):
+        try:
+            return account.scope
+        except AccessDenied:
+            sign_out()
+            st.error(t("auth.no_areas"))
+            st.stop()
+    if _oidc_configured() and getattr(st.user, "is_logged_in", False):
+        _map_oidc_identity()
+    _sign_in_form()
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def _wall_token(token: str) -> Scope:
+    st.session_state.pop(data.ACCOUNT_KEY, None)
+    st.session_state[data.WALL_TOKEN_KEY] = token
+    try:
+        return data.scope()
+    except AccessDenied as exc:
+        st.session_state.pop(data.WALL_TOKEN_KEY, None)
+        st.error(t("auth.token_bad", reason=literal(str(exc))), icon="⛔")
+        st.stop()
+        raise
+
+
+def _map_oidc_identity() -> None:
+    email = str(getattr(st.user, "email", "") or "")
+    try:
+        account = accounts.account_for_email(data.engine(), email)
+    except AccessDenied:
+        st.error(t("auth.oidc_unmapped", email=literal(email)))
+        if st.button(t("auth.logout"), key="oidc_logout"):
+            st.logout()
+        st.stop()
+    st.session_state[data.ACCOUNT_KEY] = account
+    st.rerun()
+
+
+def _throttled() -> int:
+    """Seconds this browser session must still wait, 0 when it may try again."""
+    now = time.time()
+    recent = [x for x in st.session_state.get(_FAILS_KEY, []) if now - x < SESSION_WINDOW_S]
+    st.session_state[_FAILS_KEY] = recent
+    if len(recent) < SESSION_FAILURES:
+        return 0
+    return int(SESSION_WINDOW_S - (now - recent[0])) + 1
+
+
+def _sign_in_form() -> None:
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title(t("auth.title"))
+        if _oidc_configured():
+            st.button(t("auth.oidc"), on_click=st.login, key="oidc_login", type="primary")
+        with st.form("login", clear_on_submit=False):
+            username = st.text_input(t("auth.username"), key="login_user", max_chars=64)
+            password = st.text_input(t("auth.password"), type="password", key="login_password",
+                                     max_chars=256)
+            submitted = st.form_submit_button(t("auth.submit"), type="primary")
+        if accounts.is_demo(data.engine()):
+            st.caption(t("auth.demo_hint"))
+        if submitted:
+            _try_sign_in(username.strip(), password)
+
+
+def _try_sign_in(username: str, password: str) -> None:
+    wait = _throttled()
+    if wait:
+        st.error(t("auth.throttled", seconds=wait))
+        return
+    try:
+        account = accounts.authenticate(data.engine(), username, password)
+    except accounts.LoginError as exc:
+        st.session_state.setdefault(_FAILS_KEY, []).append(time.time())
+        if exc.reason == "locked":
+            st.error(t("auth.locked", until=when(exc.until)))
+        elif exc.reason == "disabled":
+            st.error(t("auth.disabled"))
+        else:  # unknown and bad_password look the same to the user
+            st.error(t("auth.failed"))
+        return
+    try:
+        account.scope  # noqa: B018 - a grid head without areas may not sign in
+    except AccessDenied:
+        st.error(t("auth.no_areas"))
+        return
+    st.session_state.pop(_FAILS_KEY, None)
+    st.session_state[data.ACCOUNT_KEY] = account
+    st.rerun()
+
+
+def sign_out() -> None:
+    """Forget the session's account (and the OIDC session where there is one)."""
+    st.session_state.pop(data.ACCOUNT_KEY, None)
+    st.session_state.pop(data.WALL_TOKEN_KEY, None)
+    if _oidc_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def account_box() -> None:
+    """The sidebar's who-am-I line, areas and sign-out button."""
+    account = st.session_state.get(data.ACCOUNT_KEY)
+    if not isinstance(account, accounts.Account):
+        return
+    st.caption(t("auth.signed_in", name=literal(account.display_name),
+                 role=t(f"role.{account.role}")))
+    if account.areas:
+        names = ", ".join(literal(data.area_name(a)) for a in account.areas)
+        st.caption(t("auth.areas", areas=names))
+    if st.button(t("auth.logout"), key="logout"):
+        sign_out()
+        st.rerun()
