@@ -29,6 +29,7 @@ widgets.page_css()
 # Who is asking: a wall token, an OIDC identity or a local account; otherwise the sign-in
 # form, and nothing below runs.
 scope = auth.gate()
+auth.write_cookie()
 sections = {
     t("nav.section.watch"): [("wall", "monitor"), ("grid", "grid_view")],
     t("nav.section.analyse"): [("coverage", "local_police"),

@@ -206,5 +206,7 @@ def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_co
     for col in names:
         fn = _MASKS.get(col, mask_name)
         out[col] = out[col].astype(object)
-        out.loc[hide, col] = out.loc[hide, col].map(fn)
+        # A comprehension, not Series.map: pandas turns a None that map returns into NaN.
+        out.loc[hide, col] = pd.Series([fn(v) for v in out.loc[hide, col]],
+                                       index=out.index[hide], dtype=object)
     return out

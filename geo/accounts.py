@@ -16,7 +16,9 @@ area until it expires or is revoked.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Iterable
@@ -222,38 +224,43 @@ def authenticate(engine: Engine, username: str, password: str, *,
     """
     now = now or _now()
     a = store.account.c
+    # The refusal is raised after the commit: raised inside, it would roll back the failure
+    # count and the audit line with it, and the lockout would never trigger.
+    refusal: LoginError | None = None
     with store.transaction(engine) as conn:
         row = conn.execute(select(store.account).where(a.username == username)
                            .with_for_update()).first()
         if row is None:
             store.log_audit(conn, actor=username[:64], action="login_failed",
                             detail={"reason": "unknown"})
-            raise LoginError("unknown")
-        if row.disabled:
+            refusal = LoginError("unknown")
+        elif row.disabled:
             store.log_audit(conn, actor=username, action="login_failed",
                             detail={"reason": "disabled"})
-            raise LoginError("disabled")
-        if row.locked_until is not None and row.locked_until > now:
+            refusal = LoginError("disabled")
+        elif row.locked_until is not None and row.locked_until > now:
             store.log_audit(conn, actor=username, action="login_failed",
                             detail={"reason": "locked"})
-            raise LoginError("locked", until=row.locked_until)
-        if not _verify(row.password_hash, password):
+            refusal = LoginError("locked", until=row.locked_until)
+        elif not _verify(row.password_hash, password):
             failures = int(row.failed_logins or 0) + 1
             until = now + LOCKOUT if failures >= MAX_FAILURES else None
             conn.execute(update(store.account).where(a.id == row.id).values(
                 failed_logins=0 if until else failures, locked_until=until))
             store.log_audit(conn, actor=username, action="login_failed",
                             detail={"reason": "bad_password", "failures": failures})
-            if until:
-                raise LoginError("locked", until=until)
-            raise LoginError("bad_password")
-        if _hasher.check_needs_rehash(row.password_hash):
-            conn.execute(update(store.account).where(a.id == row.id)
-                         .values(password_hash=hash_password(password)))
-        conn.execute(update(store.account).where(a.id == row.id).values(
-            failed_logins=0, locked_until=None, last_login_at=now))
-        store.log_audit(conn, actor=username, action="login")
-        return _account(conn, row)
+            refusal = LoginError("locked", until=until) if until else LoginError("bad_password")
+        else:
+            if _hasher.check_needs_rehash(row.password_hash):
+                conn.execute(update(store.account).where(a.id == row.id)
+                             .values(password_hash=hash_password(password)))
+            conn.execute(update(store.account).where(a.id == row.id).values(
+                failed_logins=0, locked_until=None, last_login_at=now))
+            store.log_audit(conn, actor=username, action="login")
+            account = _account(conn, row)
+    if refusal is not None:
+        raise refusal
+    return account
 
 
 def account_for_email(engine: Engine, email: str) -> Account:
@@ -263,11 +270,76 @@ def account_for_email(engine: Engine, email: str) -> Account:
         row = conn.execute(select(store.account)
                            .where(func.lower(a.email) == (email or "").strip().lower())).first()
         if row is None or row.disabled:
+            # Raised after the commit, so the audit line is kept (see authenticate).
             store.log_audit(conn, actor=(email or "?")[:64], action="login_failed",
                             detail={"reason": "oidc_unmapped" if row is None else "disabled"})
-            raise AccessDenied(f"no enabled account for {email}")
-        conn.execute(update(store.account).where(a.id == row.id).values(last_login_at=_now()))
-        store.log_audit(conn, actor=row.username, action="login", detail={"via": "oidc"})
+        else:
+            conn.execute(update(store.account).where(a.id == row.id)
+                         .values(last_login_at=_now()))
+            store.log_audit(conn, actor=row.username, action="login", detail={"via": "oidc"})
+            return _account(conn, row)
+    raise AccessDenied(f"no enabled account for {email}")
+
+
+# --------------------------------------------------------------------------- browser sessions
+
+#: How long a signed-in browser stays signed in (a grid head's working day and then some).
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def _session_secret(engine: Engine) -> bytes:
+    """Return the database's random key for session tokens, made on first use."""
+    value = store.get_setting(engine, "session_secret")
+    if value is None:
+        with store.transaction(engine) as conn:
+            # Two processes may race here; the upsert keeps one value, and re-reading it
+            # makes both use the same one.
+            store.set_setting(conn, "session_secret", secrets.token_hex(32))
+        value = store.get_setting(engine, "session_secret")
+    return bytes.fromhex(value)
+
+
+def _session_mac(secret: bytes, username: str, expires: int, changed: object) -> str:
+    message = f"{username}|{expires}|{changed}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def issue_session(engine: Engine, account: Account, *, now: datetime | None = None) -> str:
+    """Return a signed token that lets a browser resume ``account`` until it expires.
+
+    The token holds the name and expiry and an HMAC over them and the time the password
+    last changed, so changing the password ends every session of the account.
+    """
+    now = now or _now()
+    a = store.account.c
+    with store.transaction(engine) as conn:
+        changed = conn.execute(select(a.password_changed_at)
+                               .where(a.username == account.username)).scalar()
+    expires = int((now + SESSION_LIFETIME).timestamp())
+    name = base64.urlsafe_b64encode(account.username.encode()).decode().rstrip("=")
+    mac = _session_mac(_session_secret(engine), account.username, expires, changed)
+    return f"{name}.{expires}.{mac}"
+
+
+def account_for_session(engine: Engine, token: str, *, now: datetime | None = None) -> Account:
+    """Return the account a session token resumes (AccessDenied: forged, expired, disabled)."""
+    now = now or _now()
+    try:
+        name, expires_s, mac = (token or "").split(".")
+        username = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+        expires = int(expires_s)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AccessDenied("malformed session token") from exc
+    if expires <= int(now.timestamp()):
+        raise AccessDenied("session expired")
+    a = store.account.c
+    with store.transaction(engine) as conn:
+        row = conn.execute(select(store.account).where(a.username == username)).first()
+        if row is None or row.disabled:
+            raise AccessDenied("session of an unknown or disabled account")
+        want = _session_mac(_session_secret(engine), username, expires, row.password_changed_at)
+        if not hmac.compare_digest(want, mac):
+            raise AccessDenied("session token does not verify")
         return _account(conn, row)
 
 

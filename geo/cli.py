@@ -190,21 +190,57 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_password_refusal(engine) -> str | None:
+    """Return why a server must not start on ``engine``, or None when it may.
+
+    A database that is not the demo must not keep an account with a demo or default
+    password (DESIGN §8): anyone who read the README could sign in.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The database the server would use.
+
+    Returns
+    -------
+    str or None
+        The message naming the accounts and the command that fixes them.
+
+    """
+    from geo import accounts
+
+    bad = accounts.demo_password_problems(engine)
+    if not bad:
+        return None
+    names = ", ".join(bad)
+    return (f"refusing to start: account(s) {names} still use a demo or default password "
+            f"on a database that is not the demo. Change each with: gridmap users passwd "
+            f"NAME (e.g. gridmap users passwd {bad[0]}), or disable it with gridmap users "
+            "disable NAME.")
+
+
 def _cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from geo.api import create_app
 
+    engine = store.make_engine(args.database)  # migrates once, before any worker starts
+    refusal = demo_password_refusal(engine)
+    if refusal:
+        print(f"gridmap api: error: {refusal}", file=sys.stderr)
+        store.log_audit(engine, actor=_cli_actor(), action="api_refused",
+                        detail={"reason": "demo_password"})
+        engine.dispose()
+        return 2
     if args.workers > 1:
         # Several processes need the app by import path; each builds its own engine from
         # the URL. SQLite copes through WAL and its busy timeout.
         if args.database:
             os.environ["GRIDMAP_DATABASE_URL"] = args.database
-        store.make_engine(args.database).dispose()  # migrate once, before the workers start
+        engine.dispose()
         uvicorn.run("geo.api:create_app", factory=True, workers=args.workers, host=args.host,
                     port=args.port, log_level=args.log_level)
         return 0
-    engine = store.make_engine(args.database)
     uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -244,6 +280,134 @@ def _cmd_api_key(args: argparse.Namespace) -> int:
         print(f"{row.name:<24} {state:<8} created {row.created_at:%Y-%m-%d %H:%M} UTC, "
               f"last used {used}")
     return 0
+
+
+def _read_password(args: argparse.Namespace, *, confirm: bool = True) -> str:
+    """Read a new password from one line of stdin or from two matching prompts.
+
+    Never from argv: the command line shows in ``ps`` and in shell history.
+    """
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise ValueError("no password on stdin (expected one line)")
+        return password
+    import getpass
+
+    password = getpass.getpass("New password: ")
+    if confirm and getpass.getpass("Repeat it: ") != password:
+        raise ValueError("the two passwords differ; nothing changed")
+    return password
+
+
+def _cmd_users(args: argparse.Namespace) -> int:
+    from geo import accounts
+
+    engine = store.make_engine(args.database)
+    actor = _cli_actor()
+    if args.action == "list":
+        return _print_users(accounts.list_users(engine))
+    try:
+        if args.action in ("add", "passwd"):
+            password = _read_password(args)
+        with store.transaction(engine) as conn:
+            if args.action == "add":
+                accounts.add_user(conn, username=args.name, role=args.role, password=password,
+                                  areas=args.area or (), display_name=args.display_name,
+                                  email=args.email)
+                detail = {"name": args.name, "role": args.role, "areas": args.area or []}
+                message = (f"account {args.name!r} ({args.role}"
+                           + (f", areas {', '.join(args.area)}" if args.area else "")
+                           + ") created")
+            elif args.action == "passwd":
+                accounts.set_password(conn, username=args.name, password=password)
+                detail = {"name": args.name}
+                message = f"password of {args.name!r} changed (and the account unlocked)"
+            else:
+                disabled = args.action == "disable"
+                accounts.set_disabled(conn, username=args.name, disabled=disabled)
+                detail = {"name": args.name}
+                message = f"account {args.name!r} {args.action}d"
+            store.log_audit(conn, actor=actor, action=f"user_{args.action}", detail=detail)
+    except ValueError as exc:
+        print(f"gridmap users {args.action}: error: {exc}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0
+
+
+def _print_users(users) -> int:
+    if users.empty:
+        print("no accounts; make one with: gridmap users add NAME --role ROLE")
+        return 0
+    now = _utc_now()
+    print(f"{'username':<20} {'role':<10} {'state':<9} {'areas':<28} {'last login (UTC)':<17} "
+          "display name")
+    for row in users.itertuples(index=False):
+        if row.disabled:
+            state = "disabled"
+        elif not _isnull(row.locked_until) and row.locked_until > now:
+            state = "locked"
+        else:
+            state = "active"
+        last = "never" if _isnull(row.last_login_at) else f"{row.last_login_at:%Y-%m-%d %H:%M}"
+        print(f"{row.username:<20} {row.role:<10} {state:<9} {row.areas or '-':<28} "
+              f"{last:<17} {row.display_name or ''}")
+    return 0
+
+
+def _cmd_wall_token(args: argparse.Namespace) -> int:
+    from geo import accounts
+
+    engine = store.make_engine(args.database)
+    actor = _cli_actor()
+    if args.action == "create":
+        try:
+            expires = accounts.parse_duration(args.expires)
+            with store.transaction(engine) as conn:
+                name, token = accounts.create_wall_token(
+                    conn, area=args.area, expires=expires, name=args.name, created_by=actor)
+        except ValueError as exc:
+            print(f"gridmap wall-token create: error: {exc}", file=sys.stderr)
+            return 2
+        print(token)
+        print(f"/?kiosk=1&refresh=30&area={args.area.strip()}&token={token}")
+        print(f"wall token {name!r} for area {args.area.strip()} created, valid {args.expires}. "
+              "It is shown only this once: only its SHA-256 hash is stored. Open the path "
+              "above on the dashboard's address.", file=sys.stderr)
+        return 0
+    if args.action == "revoke":
+        with store.transaction(engine) as conn:
+            done = accounts.revoke_wall_token(conn, args.name, actor=actor)
+        if not done:
+            print(f"gridmap wall-token revoke: error: no live wall token called {args.name!r}",
+                  file=sys.stderr)
+            return 2
+        print(f"wall token {args.name!r} revoked")
+        return 0
+    tokens = accounts.list_wall_tokens(engine)
+    if tokens.empty:
+        print("no wall tokens; make one with: gridmap wall-token create --area CODE "
+              "--expires 90d")
+    now = _utc_now()
+    for row in tokens.itertuples(index=False):
+        if not _isnull(row.revoked_at):
+            state = "revoked"
+        elif row.expires_at <= now:
+            state = "expired"
+        else:
+            state = "live"
+        used = "never" if _isnull(row.last_used_at) else f"{row.last_used_at:%Y-%m-%d %H:%M}"
+        print(f"{row.name:<32} {row.area:<15} {state:<8} expires "
+              f"{row.expires_at:%Y-%m-%d %H:%M} UTC, last used {used}")
+    return 0
+
+
+def _utc_now() -> datetime:
+    import pandas as pd
+
+    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
 
 
 def _isnull(value) -> bool:
@@ -355,6 +519,47 @@ def build_parser() -> argparse.ArgumentParser:
     k = keys.add_parser("revoke", help="revoke a key by name")
     k.add_argument("name")
     k.set_defaults(func=_cmd_api_key)
+
+    from geo.access import ROLES
+
+    p = sub.add_parser("users", help="add, list, disable accounts and change passwords")
+    users = p.add_subparsers(dest="action", required=True)
+    stdin_help = "read the password from one line of stdin instead of prompting"
+    u = users.add_parser("add", help="create an account (the password is prompted for)")
+    u.add_argument("name", help="user name: 2-64 letters, digits or _ . @ -")
+    u.add_argument("--role", required=True, choices=[r for r in ROLES if r != "wall"])
+    u.add_argument("--area", action="append", default=None, metavar="CODE",
+                   help="a grid or admin code the account may read (repeatable; required "
+                        "for grid_head)")
+    u.add_argument("--display-name", default=None)
+    u.add_argument("--email", default=None, help="e-mail an OIDC sign-in maps to")
+    u.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    u.set_defaults(func=_cmd_users)
+    u = users.add_parser("passwd", help="change a password (also unlocks the account)")
+    u.add_argument("name")
+    u.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    u.set_defaults(func=_cmd_users)
+    for action, text in (("disable", "stop an account signing in"),
+                         ("enable", "let a disabled account sign in again")):
+        u = users.add_parser(action, help=text)
+        u.add_argument("name")
+        u.set_defaults(func=_cmd_users)
+    u = users.add_parser("list", help="list accounts (never the password hashes)")
+    u.set_defaults(func=_cmd_users)
+
+    p = sub.add_parser("wall-token", help="create, list or revoke wall-screen (kiosk) tokens")
+    walls = p.add_subparsers(dest="action", required=True)
+    w = walls.add_parser("create", help="make a token for one area and print it once")
+    w.add_argument("--area", required=True, help="the grid or admin code the wall shows")
+    w.add_argument("--expires", required=True, metavar="DURATION",
+                   help="how long it stays valid: e.g. 90d, 12h or 30m")
+    w.add_argument("--name", default=None, help="a name to list and revoke it by")
+    w.set_defaults(func=_cmd_wall_token)
+    w = walls.add_parser("list", help="list tokens (names and times, never the tokens)")
+    w.set_defaults(func=_cmd_wall_token)
+    w = walls.add_parser("revoke", help="revoke a token by name")
+    w.add_argument("name")
+    w.set_defaults(func=_cmd_wall_token)
 
     from geo import simulate  # its own module: the stream, the flow and their options
 

@@ -628,9 +628,13 @@ def log_audit(bind: Engine | Connection, *, actor: str | None, action: str,
             conn.execute(audit_log.insert(), row)
 
 
-def read_audit(bind: Engine | Connection, *, limit: int = 200) -> pd.DataFrame:
-    """Return the newest audit lines first."""
-    return read_frame(bind, select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+def read_audit(bind: Engine | Connection, *, limit: int = 200,
+               action: str | None = None) -> pd.DataFrame:
+    """Return the newest audit lines first (only ``action`` lines when given)."""
+    stmt = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if action is not None:
+        stmt = stmt.where(audit_log.c.action == action)
+    return read_frame(bind, stmt)
 
 
 def set_setting(conn: Connection, key: str, value: str) -> None:
@@ -1275,7 +1279,7 @@ def volunteer_hours_per_grid(
                    func.sum(va.points).label("points"))
             .where(va.date >= since, va.date < until)
             .group_by(va.grid_code).order_by(va.grid_code))
-    frame = read_frame(bind, stmt)
+    frame = read_frame(bind, scoped(stmt, va.grid_code, scope))
     return frame.astype({"activities": "int64", "volunteer_hours": "float64",
                          "points": "float64"})
 

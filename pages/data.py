@@ -40,19 +40,33 @@ with left:
 with right:
     st.markdown(f"**{t('data.loaded')}**")
     st.dataframe(datapage.table_counts(), hide_index=True, width="stretch")
-    accounts = datapage.account_count()
-    if accounts:
-        st.caption(t("data.accounts.some", n=accounts))
-    else:
-        st.info(t("data.accounts.none"))
 
 if data.has_grids():
     datapage.population_map()
 else:
     st.info(t("msg.empty_db"))
 
+users, tokens = st.columns(2)
+with users:
+    st.markdown(f"**{t('data.accounts')}**")
+    table = datapage.accounts_table()
+    if table.empty:
+        st.info(t("data.accounts.none"))
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
+with tokens:
+    st.markdown(f"**{t('data.tokens')}**")
+    table = datapage.wall_tokens_table()
+    if table.empty:
+        st.caption(t("data.tokens.none"))
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
+
 st.markdown(f"**{t('data.audit')}**")
-lines = datapage.audit()
+action = st.selectbox(t("data.audit.filter"), [None, *datapage.AUDIT_ACTIONS],
+                      format_func=lambda a: t("data.audit.filter.all") if a is None
+                      else t(f"data.audit.action.{a}"), key="audit_action")
+lines = datapage.audit(200, action=action)
 if lines.empty:
     st.caption(t("data.audit.none"))
 else:

@@ -55,7 +55,12 @@ def test_data_page_shows_what_is_loaded(demo_url):
     counts = dict(zip(loaded["数据表"], loaded["行数"], strict=True))
     assert counts["网格"] == "6,017" and counts["诉求"] == "80,787"
     assert "缺少人口" in page and "已登记人口" in page
-    assert "账号管理将在后续版本中通过命令行" in page  # no accounts in the demo
+    users = next(df.value for df in at.dataframe if "账号" in df.value.columns)
+    roles = dict(zip(users["账号"], users["角色"], strict=True))
+    assert roles == {"admin": "管理员", "commander": "指挥长", "gridhead": "网格长",
+                     "planner": "规划员"}  # the demo accounts, never a password hash
+    assert not any("argon2" in str(v) for v in users.to_numpy().ravel())
+    assert "尚未签发大屏令牌" in page
 
 
 def test_dry_run_reports_problems_then_import_writes_valid_rows(tiny_url):

@@ -23,7 +23,7 @@ def _request(ext, **kw):
 
 
 def test_schema_is_at_head_and_matches_metadata(engine):
-    assert store.schema_revision(engine) == "0003"
+    assert store.schema_revision(engine) == "0004"
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
@@ -173,7 +173,7 @@ def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_
     assert "ix_request_resolved" not in {i["name"] for i in inspect(old).get_indexes("request")}
     old.dispose()
     new = store.make_engine(url)
-    assert store.schema_revision(new) == "0003"
+    assert store.schema_revision(new) == "0004"
     assert "ix_request_resolved" in {i["name"] for i in inspect(new).get_indexes("request")}
     assert store.table_counts(new)["request"] == 1
     assert len(store.read_grids(new)) == 4

@@ -24,6 +24,11 @@ from ui.text import literal, t, when
 SESSION_FAILURES = 5
 SESSION_WINDOW_S = 300
 _FAILS_KEY = "_login_failures"
+#: The browser cookie that resumes a signed-in account after a reload or a new tab
+#: (a Streamlit session lives only as long as its websocket).
+COOKIE = "gridmap_session"
+_COOKIE_PENDING = "_cookie_pending"
+_SIGNED_OUT = "_signed_out"
 
 
 def _oidc_configured() -> bool:
@@ -44,7 +49,7 @@ def gate() -> Scope:
     token = st.query_params.get("token")
     if token:
         return _wall_token(token)
-    account = st.session_state.get(data.ACCOUNT_KEY)
+    account = st.session_state.get(data.ACCOUNT_KEY) or _resume()
     if isinstance(account, accounts.Account):
         try:
             return account.scope
@@ -57,6 +62,39 @@ def gate() -> Scope:
     _sign_in_form()
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
+
+
+def _resume() -> accounts.Account | None:
+    """The account of the browser's session cookie, if it verifies (never after sign-out)."""
+    if st.session_state.get(_SIGNED_OUT):
+        return None
+    token = st.context.cookies.get(COOKIE) if st.context.cookies else None
+    if not token:
+        return None
+    try:
+        account = accounts.account_for_session(data.engine(), token)
+    except AccessDenied:
+        return None
+    st.session_state[data.ACCOUNT_KEY] = account
+    return account
+
+
+def _cookie_script(value: str, max_age: int) -> str:
+    # The value is our own token (base64url, digits, dots, hex) or empty: nothing to escape,
+    # but it is checked so that no other text can reach the script.
+    if not all(c.isalnum() or c in "-_." for c in value):
+        raise ValueError("unexpected characters in a session token")
+    return (f"<script>document.cookie = '{COOKIE}={value}; path=/; max-age={max_age}; "
+            "SameSite=Strict';</script>")
+
+
+def write_cookie() -> None:
+    """Hand a fresh session token to the browser (once, on the run after sign-in)."""
+    token = st.session_state.pop(_COOKIE_PENDING, None)
+    if token is None:
+        return
+    max_age = int(accounts.SESSION_LIFETIME.total_seconds()) if token else 0
+    st.html(_cookie_script(token, max_age), unsafe_allow_javascript=True)
 
 
 def _wall_token(token: str) -> Scope:
@@ -95,6 +133,7 @@ def _throttled() -> int:
 
 
 def _sign_in_form() -> None:
+    write_cookie()  # after a sign-out: expire the browser's session cookie
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title(t("auth.title"))
@@ -133,7 +172,9 @@ def _try_sign_in(username: str, password: str) -> None:
         st.error(t("auth.no_areas"))
         return
     st.session_state.pop(_FAILS_KEY, None)
+    st.session_state.pop(_SIGNED_OUT, None)
     st.session_state[data.ACCOUNT_KEY] = account
+    st.session_state[_COOKIE_PENDING] = accounts.issue_session(data.engine(), account)
     st.rerun()
 
 
@@ -141,6 +182,8 @@ def sign_out() -> None:
     """Forget the session's account (and the OIDC session where there is one)."""
     st.session_state.pop(data.ACCOUNT_KEY, None)
     st.session_state.pop(data.WALL_TOKEN_KEY, None)
+    st.session_state[_SIGNED_OUT] = True
+    st.session_state[_COOKIE_PENDING] = ""  # expire the browser's cookie
     if _oidc_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from geo import importer, store
+from geo import accounts, importer, store
 from ui import data, maps, widgets
 from ui.text import count, t, when
 
@@ -211,9 +211,47 @@ def table_counts() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[t("data.col.table"), t("data.col.rows")])
 
 
-def account_count() -> int:
-    """Accounts stored."""
-    return int(_table_counts(data.stamp()).get("account", 0))
+def accounts_table() -> pd.DataFrame:
+    """Accounts with role, areas, state and last sign-in (never a password hash)."""
+    users = accounts.list_users(data.engine())
+    now = data.now()
+
+    def state(row) -> str:
+        if row.disabled:
+            return t("data.accounts.state.disabled")
+        locked = row.locked_until is not None and pd.notna(row.locked_until) \
+            and pd.Timestamp(row.locked_until) > pd.Timestamp(now)
+        return t("data.accounts.state.locked" if locked else "data.accounts.state.active")
+
+    return pd.DataFrame({
+        t("data.accounts.col.username"): users["username"],
+        t("data.accounts.col.name"): users["display_name"].fillna(""),
+        t("data.accounts.col.role"): users["role"].map(lambda r: t(f"role.{r}")),
+        t("data.accounts.col.areas"): users["areas"].map(
+            lambda a: "、".join(data.area_name(c) for c in a.split(",")) if a else "—"),
+        t("data.accounts.col.state"): [state(r) for r in users.itertuples()],
+        t("data.accounts.col.last_login"): users["last_login_at"].map(when),
+    })
+
+
+def wall_tokens_table() -> pd.DataFrame:
+    """Wall tokens: area, expiry, state and last use (never the token itself)."""
+    tokens = accounts.list_wall_tokens(data.engine())
+    now = pd.Timestamp(data.now())
+
+    def state(row) -> str:
+        if row.revoked_at is not None and pd.notna(row.revoked_at):
+            return t("data.tokens.state.revoked")
+        return t("data.tokens.state.expired" if pd.Timestamp(row.expires_at) <= now
+                 else "data.tokens.state.live")
+
+    return pd.DataFrame({
+        t("data.tokens.col.name"): tokens["name"],
+        t("data.tokens.col.area"): tokens["area"].map(lambda c: f"{data.area_name(c)} {c}"),
+        t("data.tokens.col.expires"): tokens["expires_at"].map(when),
+        t("data.tokens.col.state"): [state(r) for r in tokens.itertuples()],
+        t("data.tokens.col.last_used"): tokens["last_used_at"].map(when),
+    })
 
 
 def _known() -> set[str]:
@@ -227,9 +265,13 @@ def _table_counts(version: str) -> dict[str, int]:
     return store.table_counts(data.engine())
 
 
-def audit(limit: int = 30) -> pd.DataFrame:
-    """The newest audit lines, newest first, with catalogue column names."""
-    lines = store.read_audit(data.engine(), limit=limit)
+AUDIT_ACTIONS = ("login", "login_failed", "denied", "export", "import", "wall_token_create",
+                 "wall_token_revoke")
+
+
+def audit(limit: int = 30, *, action: str | None = None) -> pd.DataFrame:
+    """The newest audit lines (of one action, if given), newest first, catalogue columns."""
+    lines = store.read_audit(data.engine(), limit=limit, action=action)
     if lines.empty:
         return lines
 

@@ -98,7 +98,8 @@ def controls() -> Choice:
     sidebar_area = state.area()
     options = area_options(sidebar_area)
     area = st.selectbox(t("export.area"), options, index=options.index(sidebar_area),
-                        format_func=_area_label, key=f"export_area_{sidebar_area}",
+                        format_func={c: _area_label(c) for c in options}.get,
+                        key=f"export_area_{sidebar_area}",
                         help=t("export.area_note"))
 
     window = geo_export.LAYERS[layer].window

@@ -42,8 +42,11 @@ def _area_picker() -> None:
         indent = "　" if level == "township" else ""
         return f"{indent}{data.area_name(code)}"
 
+    # Labels made now, in the script run: a format_func may also be called outside it
+    # (AppTest's widget-state pass), where the session's scope cannot be read.
+    labels = {code: label(code) for code in options}
     choice = st.selectbox(t("sidebar.area"), options, index=options.index(current),
-                          format_func=label, key=f"area_pick_{current}")
+                          format_func=labels.get, key=f"area_pick_{current}")
     if choice != current:
         state.set_area(choice)
         st.rerun()
