@@ -7,7 +7,7 @@ tampered ``?grid=`` or a direct call still gets only rows inside the scope.
 
 Roles (:data:`ROLES`):
 
-* ``commander``: every area, read; personal data masked.
+* ``commander``: every area, read; reporters' contacts masked (张*, 138****1234).
 * ``grid_head``: their own grids or community; reporters' contacts shown for those grids.
 * ``planner``: every area, read and export; no personal data.
 * ``admin``: everything, including import, accounts and exports with personal data.
@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-#: Role -> (areas: "all" or "own", personal data: "none", "own" or "all", may export).
+#: Role -> (areas: "all" or "own"; reporters' contacts: "none" (not read at all),
+#: "masked", "own" (clear in their own grids) or "all"; may export).
 ROLES: dict[str, tuple[str, str, bool]] = {
-    "commander": ("all", "none", False),
+    "commander": ("all", "masked", False),
     "grid_head": ("own", "own", False),
     "planner": ("all", "none", True),
     "admin": ("all", "all", True),
@@ -90,7 +91,7 @@ class Scope:
 
     @property
     def personal(self) -> str:
-        """Reporters' contacts: ``"none"``, ``"own"`` (inside the areas) or ``"all"``."""
+        """Reporters' contacts: ``"none"``, ``"masked"``, ``"own"`` (in the areas), ``"all"``."""
         return ROLES[self.role][1]
 
     @property
@@ -122,7 +123,7 @@ class Scope:
                                f"({', '.join(self.areas or ())})")
 
     def sees_contacts(self) -> bool:
-        """Return True when reporters' contacts may be shown at all (for rows in the scope)."""
+        """Return True when reporters' contacts may be read at all (perhaps masked)."""
         return self.personal != "none"
 
 

@@ -199,7 +199,9 @@ def list_users(bind: Engine | Connection) -> pd.DataFrame:
         a.last_login_at).order_by(a.username))
     scopes = store.read_frame(bind, select(s.account_id, s.admin_code))
     areas = scopes.groupby("account_id")["admin_code"].agg(lambda c: ",".join(sorted(c)))
-    frame["areas"] = frame["id"].map(areas).fillna("")
+    # A dict look-up, not map + fillna: with no scope rows map gives float64, and pandas
+    # deprecates filling that with a string.
+    frame["areas"] = [areas.get(i, "") for i in frame["id"]]
     return frame.drop(columns="id")
 
 

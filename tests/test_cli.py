@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from geo import cli, store
 
 
@@ -8,7 +10,7 @@ def test_python_m_geo_is_an_alias(tmp_path):
     url = f"sqlite:///{tmp_path}/c.db"
     out = subprocess.run([sys.executable, "-m", "geo", "--database", url, "db", "upgrade"],
                          capture_output=True, text=True, check=True)
-    assert "schema revision 0003" in out.stdout
+    assert "schema revision 0004" in out.stdout
 
 
 def test_init_demo_refuses_to_overwrite(tmp_path, four_grids, capsys):
@@ -161,3 +163,187 @@ def test_init_demo_rejects_a_bad_end(tmp_path, capsys):
     assert cli.main(["--database", f"sqlite:///{tmp_path}/d.db", "init-demo",
                      "--end", "yesterday"]) == 2
     assert "--end" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- users, wall tokens
+
+
+SECRET = "correct-horse-7"
+
+
+@pytest.fixture
+def acl_db(tmp_path, four_grids):
+    """A SQLite file with the four grids and their community; returns (url, engine)."""
+    import pandas as pd
+
+    url = f"sqlite:///{tmp_path}/acl.db"
+    eng = store.make_engine(url)
+    with store.transaction(eng) as conn:
+        store.write_admin_units(conn, pd.DataFrame({
+            "code": ["430903003001"], "name": ["测试社区"], "level": ["community"],
+            "parent_code": [None]}))
+        store.write_grids(conn, four_grids)
+    return url, eng
+
+
+def _stdin(monkeypatch, text):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+
+
+def test_users_add_reads_the_password_from_stdin_and_audits(acl_db, monkeypatch, capsys):
+    from geo import accounts
+
+    url, eng = acl_db
+    _stdin(monkeypatch, SECRET + "\n")
+    assert cli.main(["--database", url, "users", "add", "wang", "--role", "grid_head",
+                     "--area", "430903003001", "--display-name", "王网格长",
+                     "--email", "wang@example.cn", "--password-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "'wang'" in out and "grid_head" in out and "430903003001" in out
+    account = accounts.authenticate(eng, "wang", SECRET)
+    assert account.scope.areas == ("430903003001",) and account.display_name == "王网格长"
+    line = store.read_audit(eng).query("action == 'user_add'").iloc[0]
+    assert line.actor.startswith("cli:") and SECRET not in line.detail
+
+
+def test_users_add_prompts_twice_and_refuses_a_mismatch(acl_db, monkeypatch, capsys):
+    import getpass
+
+    from geo import accounts
+
+    url, eng = acl_db
+    answers = iter([SECRET, SECRET + "x"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+    assert cli.main(["--database", url, "users", "add", "zhao", "--role", "commander"]) == 2
+    assert "differ" in capsys.readouterr().err
+    assert accounts.list_users(eng).empty
+    answers = iter([SECRET, SECRET])
+    assert cli.main(["--database", url, "users", "add", "zhao", "--role", "commander"]) == 0
+    assert accounts.authenticate(eng, "zhao", SECRET).role == "commander"
+
+
+@pytest.mark.parametrize("argv, stdin, message", [
+    (["users", "add", "wang", "--role", "grid_head"], SECRET, "needs --area"),
+    (["users", "add", "wang", "--role", "grid_head", "--area", "430903999001"], SECRET,
+     "unknown area code"),
+    (["users", "add", "wang", "--role", "planner"], "short", "too short"),
+    (["users", "add", "wang", "--role", "planner"], "demo-admin", "demo"),
+    (["users", "add", "bad name", "--role", "planner"], SECRET, "2-64"),
+    (["users", "add", "wang", "--role", "planner"], "", "no password on stdin"),
+    (["users", "passwd", "nobody"], SECRET, "no account 'nobody'"),
+])
+def test_users_errors_exit_2_without_a_traceback(acl_db, monkeypatch, capsys, argv, stdin,
+                                                 message):
+    url, _ = acl_db
+    _stdin(monkeypatch, stdin + "\n")
+    assert cli.main(["--database", url] + argv + ["--password-stdin"]) == 2
+    err = capsys.readouterr().err
+    assert f"gridmap users {argv[1]}: error:" in err and message in err
+    assert "Traceback" not in err
+
+
+def test_users_list_passwd_disable_enable(acl_db, monkeypatch, capsys):
+    from geo import accounts
+
+    url, eng = acl_db
+    db = ["--database", url]
+    _stdin(monkeypatch, SECRET + "\n")
+    assert cli.main(db + ["users", "add", "plan", "--role", "planner", "--password-stdin"]) == 0
+    assert cli.main(db + ["users", "disable", "plan"]) == 0
+    assert cli.main(db + ["users", "list"]) == 0
+    out = capsys.readouterr().out
+    listed = [line for line in out.splitlines() if line.startswith("plan ")]
+    assert len(listed) == 1 and "planner" in listed[0] and "disabled" in listed[0]
+    assert "$argon2" not in out and "hash" not in out
+    with pytest.raises(accounts.LoginError, match="disabled"):
+        accounts.authenticate(eng, "plan", SECRET)
+    assert cli.main(db + ["users", "enable", "plan"]) == 0
+    _stdin(monkeypatch, "another-secret-9\n")
+    assert cli.main(db + ["users", "passwd", "plan", "--password-stdin"]) == 0
+    assert accounts.authenticate(eng, "plan", "another-secret-9").username == "plan"
+    assert cli.main(db + ["users", "disable", "nobody"]) == 2
+    assert "no account 'nobody'" in capsys.readouterr().err
+    actions = store.read_audit(eng).action.tolist()
+    assert [a for a in reversed(actions) if a.startswith("user_")] == [
+        "user_add", "user_disable", "user_enable", "user_passwd"]
+
+
+def test_users_refuses_a_password_on_the_command_line(acl_db, capsys):
+    url, _ = acl_db
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--database", url, "users", "add", "x1", "--role", "planner",
+                  "--password", SECRET])
+    assert exc.value.code == 2
+
+
+def test_wall_token_create_prints_a_working_token_once(acl_db, capsys):
+    from geo import accounts
+    from geo.access import AccessDenied, Scope
+
+    url, eng = acl_db
+    db = ["--database", url]
+    assert cli.main(db + ["wall-token", "create", "--area", "430903003001", "--expires", "90d",
+                          "--name", "lobby"]) == 0
+    captured = capsys.readouterr()
+    token, path = captured.out.splitlines()
+    assert path == f"/?kiosk=1&refresh=30&area=430903003001&token={token}"
+    assert "only this once" in captured.err
+    assert accounts.check_wall_token(eng, token) == Scope("wall", ("430903003001",),
+                                                          "wall:lobby")
+    assert cli.main(db + ["wall-token", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "lobby" in out and "live" in out and token not in out
+    assert cli.main(db + ["wall-token", "revoke", "lobby"]) == 0
+    with pytest.raises(AccessDenied, match="revoked"):
+        accounts.check_wall_token(eng, token)
+    assert cli.main(db + ["wall-token", "list"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert cli.main(db + ["wall-token", "revoke", "lobby"]) == 2
+    assert "no live wall token" in capsys.readouterr().err
+    log = store.read_audit(eng)
+    assert log.action.tolist()[:2] == ["wall_token_revoke", "wall_token_create"]
+    assert log.actor.str.startswith("cli:").all()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--area", "430903999001", "--expires", "90d"], "unknown area code(s): 430903999001"),
+    (["--area", "430903003001", "--expires", "soon"], "'soon'"),
+    (["--area", "430903003001", "--expires", "0d"], "positive"),
+])
+def test_wall_token_create_errors_exit_2(acl_db, capsys, argv, message):
+    from geo import accounts
+
+    url, eng = acl_db
+    assert cli.main(["--database", url, "wall-token", "create"] + argv) == 2
+    captured = capsys.readouterr()
+    assert "gridmap wall-token create: error:" in captured.err and message in captured.err
+    assert captured.out == ""
+    assert accounts.list_wall_tokens(eng).empty
+
+
+def test_api_refuses_to_start_with_a_demo_password(acl_db, monkeypatch, capsys):
+    import uvicorn
+
+    from geo import accounts
+
+    url, eng = acl_db
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append((a, kw)))
+    assert cli.main(["--database", url, "api"]) == 0  # no accounts: nothing to refuse
+    assert len(started) == 1
+    with store.transaction(eng) as conn:
+        accounts.add_user(conn, username="admin", role="admin", password="demo-admin",
+                          check_strength=False)
+    for workers in ("1", "2"):
+        assert cli.main(["--database", url, "api", "--workers", workers]) == 2
+        err = capsys.readouterr().err
+        assert "admin" in err and "gridmap users passwd" in err
+    assert len(started) == 1
+    assert cli.demo_password_refusal(eng) is not None
+    with store.transaction(eng) as conn:
+        store.set_setting(conn, "demo", "city")  # the demo's passwords are documented
+    assert cli.demo_password_refusal(eng) is None
+    assert cli.main(["--database", url, "api"]) == 0
+    assert len(started) == 2

@@ -1,0 +1,254 @@
+"""AppTests of sign-in, roles, scopes, masking and wall tokens on the real pages.
+
+Each role gets the pages and the fields DESIGN §8 allows, and URL tampering gets a
+refusal. Tests that write (tokens, accounts) use a private copy of the demo database.
+"""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from geo import accounts, store
+from geo.accounts import Account
+from tests import browser as b
+from tests.pages import COMMANDER, PLANNER, run_page, texts
+
+GRID = "pages/grid.py"
+WALL = "pages/wall.py"
+OWN_GRID = "430902005001014"  # 石码头社区第14网格 (open requests): the grid head's community
+OTHER_GRID = "430921102003001"  # 新村社区第1网格, in another county
+GRID_HEAD = Account("gridhead", "网格长", "grid_head", ("430902005001",))
+CLEAR_PHONE = re.compile(r"(?<![\d*])1\d{10}(?!\d)")
+MASKED_PHONE = re.compile(r"\d{3}\*{4}\d{4}")
+
+
+@pytest.fixture
+def own_demo(demo_url, tmp_path):
+    """A private copy of the demo database (for tests that write)."""
+    source = Path(demo_url.removeprefix("sqlite:///"))
+    return f"sqlite:///{b.copy_demo(tmp_path, source=source)}"
+
+
+def _engine(url):
+    return store.make_engine(url)
+
+
+def _reporters(at) -> list[str]:
+    for frame in at.dataframe:
+        if "reporter" in frame.value.columns:
+            return [str(v) for v in frame.value["reporter"]]
+    return []
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def test_signed_out_sees_only_the_sign_in_form(demo_url):
+    at = run_page(demo_url, WALL, account=None)
+    assert not at.exception
+    page = texts(at)
+    assert "登录网格一张图" in page
+    assert "commander / gridhead" in page  # the demo's documented accounts
+    assert not at.metric  # no KPI, no data before sign-in
+    assert at.text_input(key="login_password") is not None
+
+
+def _sign_in(at, username, password):
+    at.text_input(key="login_user").input(username)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click()  # the form's submit button
+    at.run()
+    return at
+
+
+def test_sign_in_with_a_demo_account_opens_the_wall(own_demo):
+    at = run_page(own_demo, WALL, account=None)
+    _sign_in(at, "commander", "demo-commander")
+    assert not at.exception
+    assert at.session_state["_account"].role == "commander"
+    at.run()
+    assert "登录网格一张图" not in texts(at)
+    eng = _engine(own_demo)
+    try:
+        assert store.read_audit(eng, action="login")["actor"].iloc[0] == "commander"
+    finally:
+        eng.dispose()
+
+
+def test_five_wrong_passwords_lock_the_account(own_demo):
+    at = run_page(own_demo, WALL, account=None)
+    for _ in range(4):
+        _sign_in(at, "planner", "not-the-password")
+        assert "账号或密码不正确" in texts(at)
+    _sign_in(at, "planner", "not-the-password")
+    assert "账号已锁定至" in texts(at)
+    # A fresh browser session with the right password is still refused while locked.
+    again = run_page(own_demo, WALL, account=None)
+    _sign_in(again, "planner", "demo-planner")
+    assert "账号已锁定至" in texts(again) and "_account" not in again.session_state
+    eng = _engine(own_demo)
+    try:
+        failed = store.read_audit(eng, action="login_failed")
+        assert (failed["actor"] == "planner").sum() == 6
+    finally:
+        eng.dispose()
+
+
+def test_a_session_trying_many_names_is_throttled(own_demo):
+    at = run_page(own_demo, WALL, account=None)
+    for i in range(5):  # unknown names: no account to lock, so the session is slowed
+        _sign_in(at, f"guess{i}", "whatever-password")
+        assert "账号或密码不正确" in texts(at)
+    _sign_in(at, "commander", "demo-commander")  # even the right password waits
+    assert "秒后再试" in texts(at) and "_account" not in at.session_state
+
+
+def test_demo_passwords_are_refused_on_a_database_that_is_not_the_demo(empty_url):
+    eng = _engine(empty_url)
+    try:
+        with store.transaction(eng) as conn:
+            accounts.add_user(conn, username="admin", role="admin", password="demo-admin",
+                              check_strength=False)
+        at = run_page(empty_url, WALL, account=None)
+        assert "已拒绝启动" in texts(at) and "admin" in texts(at)
+        assert not [w for w in at.text_input if w.key == "login_password"]
+    finally:
+        with store.transaction(eng) as conn:
+            conn.execute(store.account_scope.delete())
+            conn.execute(store.account.delete())
+        eng.dispose()
+
+
+# --------------------------------------------------------------------------- roles
+
+
+@pytest.mark.parametrize(("account", "allowed"), [
+    (COMMANDER, {"wall", "grid", "coverage", "hotspots", "bulletin"}),
+    (PLANNER, {"wall", "grid", "coverage", "hotspots", "bulletin", "export"}),
+    (GRID_HEAD, {"wall", "grid", "coverage", "hotspots", "bulletin"}),
+])
+def test_each_role_has_only_its_pages(demo_url, account, allowed):
+    for page in ("export", "data"):
+        if page in allowed:
+            continue
+        # The page is not registered for this session at all, so no URL reaches it.
+        with pytest.raises(ValueError, match="Known pages") as refused:
+            run_page(demo_url, f"pages/{page}.py", account=account)
+        known = set(re.findall(r"pages/(\w+)\.py", str(refused.value).split("Known pages")[1]))
+        assert known == allowed
+
+
+def test_planner_exports_without_a_personal_option_admin_has_one(demo_url):
+    planner = run_page(demo_url, "pages/export.py", account=PLANNER)
+    assert not planner.exception
+    assert not [c for c in planner.checkbox if c.key == "export_personal"]
+    planner.selectbox(key="export_layer").set_value("requests").run()
+    assert not [c for c in planner.checkbox if c.key == "export_personal"]
+    admin = run_page(demo_url, "pages/export.py")
+    admin.selectbox(key="export_layer").set_value("requests").run()
+    assert admin.checkbox(key="export_personal").value is False
+
+
+def test_grid_head_is_refused_another_counties_grid(own_demo):
+    at = run_page(own_demo, GRID, account=GRID_HEAD, grid=OTHER_GRID)
+    assert not at.exception
+    page = texts(at)
+    assert f"无权查看 {OTHER_GRID}" in page
+    assert "新村社区第1网格" not in page and not at.metric
+    eng = _engine(own_demo)
+    try:
+        denied = store.read_audit(eng, action="denied")
+        assert denied["area"].iloc[0] == OTHER_GRID and denied["actor"].iloc[0] == "gridhead"
+    finally:
+        eng.dispose()
+
+
+def test_grid_head_is_refused_another_area_in_the_url(demo_url):
+    at = run_page(demo_url, WALL, account=GRID_HEAD, area="430921")
+    assert "无权查看 430921" in texts(at)
+
+
+def test_grid_head_search_finds_only_their_own_grids(demo_url):
+    mine = run_page(demo_url, WALL, account=GRID_HEAD, session={"grid_query": "石码头社区第1网格"})
+    assert [x.key for x in mine.sidebar.button if x.key != "logout"] == ["grid_open"]
+    other = run_page(demo_url, WALL, account=GRID_HEAD, session={"grid_query": "新村社区第1网格"})
+    assert "没有找到" in texts(other)
+
+
+def test_reporter_contacts_clear_for_the_grid_head_masked_for_the_commander(demo_url):
+    head = run_page(demo_url, GRID, account=GRID_HEAD, grid=OWN_GRID)
+    assert not head.exception
+    shown = _reporters(head)
+    assert shown and all(CLEAR_PHONE.search(r) for r in shown)
+    commander = run_page(demo_url, GRID, account=COMMANDER, grid=OWN_GRID)
+    masked = _reporters(commander)
+    assert len(masked) == len(shown)
+    assert all(MASKED_PHONE.search(r) and not CLEAR_PHONE.search(r) for r in masked)
+    assert all(re.match(r"^\S\*+ · ", r) for r in masked)  # 张* · 138****1234
+    planner = run_page(demo_url, GRID, account=PLANNER, grid=OWN_GRID)
+    assert _reporters(planner) == []  # planners get no personal column at all
+
+
+def _busy_grid(url: str, prefix: str) -> str:
+    """A grid under ``prefix`` with open requests (the demo's end moves with the clock)."""
+    eng = _engine(url)
+    try:
+        frame = store.read_requests(eng, columns=["grid_code", "resolved_at"])
+    finally:
+        eng.dispose()
+    open_ = frame[frame["resolved_at"].isna() & frame["grid_code"].str.startswith(prefix)]
+    return open_["grid_code"].value_counts().index[0]
+
+
+def test_admin_sees_contacts_of_every_grid(demo_url):
+    at = run_page(demo_url, GRID, grid=_busy_grid(demo_url, "430921"))
+    shown = _reporters(at)
+    assert shown and all(CLEAR_PHONE.search(r) for r in shown)
+
+
+# --------------------------------------------------------------------------- wall tokens
+
+
+def _token(url, *, area="430903", expires=timedelta(days=1), name="wall-test"):
+    eng = _engine(url)
+    try:
+        with store.transaction(eng) as conn:
+            return accounts.create_wall_token(conn, area=area, expires=expires, name=name)[1]
+    finally:
+        eng.dispose()
+
+
+def test_wall_token_opens_the_wall_of_its_area_without_sign_in(own_demo):
+    token = _token(own_demo)
+    at = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
+    assert not at.exception
+    page = texts(at)
+    assert "登录网格一张图" not in page and "gm-kpi" in page and "最新揪心事" in page
+    assert "_account" not in at.session_state  # a token is not an account
+    # A token may not choose another area, nor see another page.
+    other = run_page(own_demo, WALL, account=None, kiosk="1", token=token, area="430921")
+    assert "无权查看 430921" in texts(other)
+    with pytest.raises(ValueError, match=r"Known pages: \['[^']*pages/wall.py'\]"):
+        run_page(own_demo, GRID, account=None, kiosk="1", token=token, grid=OTHER_GRID)
+
+
+def test_revoked_and_expired_wall_tokens_are_refused(own_demo):
+    revoked = _token(own_demo, name="wall-revoked")
+    expired = _token(own_demo, name="wall-expired", expires=timedelta(minutes=1))
+    eng = _engine(own_demo)
+    try:
+        with store.transaction(eng) as conn:
+            assert accounts.revoke_wall_token(conn, "wall-revoked")
+            conn.execute(store.wall_token.update()
+                         .where(store.wall_token.c.name == "wall-expired")
+                         .values(expires_at=store.wall_token.c.created_at))
+    finally:
+        eng.dispose()
+    for token, why in ((revoked, "revoked"), (expired, "expired"), ("gmw_forged", "unknown")):
+        at = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
+        assert not at.exception
+        page = texts(at)
+        assert "大屏令牌无效" in page and why in page
+        assert not at.metric
