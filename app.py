@@ -5,8 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from geo.access import AccessDenied
 from ui import auth, data, kiosk, sidebar, state, widgets
-from ui.text import t
+from ui.text import literal, t
 
 # A local file: an icon name like ":material/map:" makes the browser fetch the favicon from
 # fonts.gstatic.com, which an isolated network cannot reach.
@@ -51,4 +52,9 @@ else:
     sidebar.render()
 state.show_problems(params)
 st.session_state["_params"] = params
-page.run()
+try:
+    page.run()
+except AccessDenied as exc:
+    # A scope check below the page refused (a revoked wall token mid-run, an area outside
+    # the account): say so instead of a traceback.
+    st.error(t("auth.refused", reason=literal(str(exc))), icon="⛔")

@@ -15,6 +15,8 @@ window, measure = wall.controls(kiosk=params.kiosk)
 
 @st.fragment(run_every=wall.run_every(params))
 def live() -> None:
+    if not wall.still_allowed():
+        return
     area = wall.current_area(params)
     wall.header(area, kiosk=params.kiosk)
     wall.kpis(area)

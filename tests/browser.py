@@ -6,6 +6,11 @@
 ``launch(playwright)`` starts Debian's chromium headless; ``Watch`` blocks and records every
 request to another host and collects console errors, page errors, responses and websocket
 bytes; ``map_frame(page)`` finds the Leaflet iframe once it reports its grids.
+
+Every page sits behind the sign-in gate (ui/auth.py): ``sign_in(page, app, user, password)``
+fills the form and waits for the ``gridmap_session`` cookie, and ``open_page`` signs in as the
+demo admin unless told otherwise (``user=None`` for a signed-out context, e.g. a wall token's
+``/?kiosk=1&token=…``). ``wall_token(db_url, area)`` issues such a token.
 """
 
 from __future__ import annotations
@@ -243,14 +248,125 @@ class Watch:
         self.ws_received = self.ws_sent = 0
 
 
-def open_page(browser, app: App, *, width: int = 1600, height: int = 1000):
-    """A new context and page with a :class:`Watch` attached: (context, page, watch)."""
+#: The cookie that resumes a sign-in in later navigations (ui.auth.COOKIE).
+SESSION_COOKIE = "gridmap_session"
+#: Streamlit has finished running the page's script.
+SCRIPT_DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def demo_password(username: str) -> str:
+    """The documented password of a demo account (geo.accounts.DEMO_ACCOUNTS)."""
+    from geo.accounts import DEMO_ACCOUNTS
+
+    return DEMO_ACCOUNTS[username][2]
+
+
+def script_done(page, timeout: float = 60) -> None:
+    """Wait until Streamlit has finished running the page's script."""
+    page.wait_for_selector(SCRIPT_DONE, timeout=timeout * 1000)
+
+
+def login_form(page):
+    """The sign-in form's account field (a locator; ``.count()`` is 0 when signed in)."""
+    return page.locator('[data-testid="stTextInput"] input[aria-label="账号"]')
+
+
+def session_cookie(context) -> str | None:
+    """The value of the ``gridmap_session`` cookie in a browser context, if set."""
+    for cookie in context.cookies():
+        if cookie["name"] == SESSION_COOKIE and cookie["value"]:
+            return cookie["value"]
+    return None
+
+
+def sign_in(page, app: App, username: str, password: str | None = None, *,
+            timeout: float = 60) -> None:
+    """Open the app's root, sign in through the form and wait for the session cookie.
+
+    ``password`` defaults to the demo password of ``username``. Returns once the form is
+    gone and ``gridmap_session`` is set in the page's context, so that later navigations in
+    the same context resume the account.
+
+    Raises
+    ------
+    AssertionError
+        With the page's text, when the form stays (a refused sign-in) or no cookie arrives.
+
+    """
+    if password is None:
+        password = demo_password(username)
+    page.goto(f"{app.url}/")
+    user_box = login_form(page)
+    user_box.wait_for(timeout=timeout * 1000)
+    script_done(page, timeout)
+    user_box.fill(username)
+    page.locator('[data-testid="stTextInput"] input[aria-label="密码"]').fill(password)
+    page.locator('[data-testid="stFormSubmitButton"] button', has_text="登录").click()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not login_form(page).count() and session_cookie(page.context):
+            return
+        page.wait_for_timeout(200)
+    text = page.locator('[data-testid="stMain"]').inner_text()[:400]
+    raise AssertionError(f"sign-in as {username} did not complete in {timeout:.0f} s "
+                         f"(form shown: {bool(login_form(page).count())}, cookie: "
+                         f"{session_cookie(page.context)!r}): {text!r}")
+
+
+def open_page(browser, app: App, *, width: int = 1600, height: int = 1000,
+              user: str | None = "admin", password: str | None = None):
+    """A new context and page with a :class:`Watch` attached: (context, page, watch).
+
+    Signed in as ``user`` (the demo admin by default; ``None`` leaves the context signed
+    out). The sign-in must itself be clean (no outside request, console or page error);
+    the watch is then cleared, so a test sees only what its own navigation did.
+    """
     context = browser.new_context(viewport={"width": width, "height": height},
                                   locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
     watch = Watch(app_host=urlsplit(app.url).netloc)
     watch.attach(context, page)
+    if user is not None:
+        try:
+            sign_in(page, app, user, password)
+            # Let the landing page (the wall) settle before the test navigates away.
+            script_done(page)
+            problems = watch.problems()
+            assert problems == [], f"sign-in as {user}: {problems}"
+        except BaseException:
+            context.close()
+            raise
+        watch.clear()
     return context, page, watch
+
+
+def wall_token(db_url: str, area: str, *, days: float = 1) -> tuple[str, str]:
+    """Issue a wall token for ``area`` in the app's database: ``(name, token)``."""
+    import uuid
+    from datetime import timedelta
+
+    from geo import accounts, store
+
+    engine = store.make_engine(db_url, upgrade=False)
+    try:
+        with store.transaction(engine) as conn:
+            return accounts.create_wall_token(conn, area=area, expires=timedelta(days=days),
+                                              name=f"browser-{uuid.uuid4().hex[:10]}",
+                                              created_by="browser-test")
+    finally:
+        engine.dispose()
+
+
+def revoke_wall_token(db_url: str, name: str) -> bool:
+    """Revoke a wall token by name in the app's database."""
+    from geo import accounts, store
+
+    engine = store.make_engine(db_url, upgrade=False)
+    try:
+        with store.transaction(engine) as conn:
+            return accounts.revoke_wall_token(conn, name, actor="browser-test")
+    finally:
+        engine.dispose()
 
 
 _GRIDS_JS = ("() => window.gridmap ? (document.documentElement.getAttribute('data-grids')"

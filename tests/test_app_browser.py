@@ -2,7 +2,9 @@
 
 One Streamlit server runs on a private copy of the session's demo database (the
 ``demo_url`` fixture) for the module; the kiosk test writes a request into that copy.
-Screenshots go to tests/screenshots/ (gitignored): look at them.
+Each test's browser context signs in as the demo admin first (``b.open_page``); the kiosk
+test instead opens the wall the way a wall screen does, with a wall token for the whole
+city and no sign-in. Screenshots go to tests/screenshots/ (gitignored): look at them.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def chromium():
 
 @pytest.fixture
 def tab(app, chromium):
-    """(page, watch) in a fresh browser context, closed afterwards."""
+    """(page, watch) in a fresh browser context signed in as admin, closed afterwards."""
     context, page, watch = b.open_page(chromium, app)
     yield page, watch
     context.close()
@@ -57,8 +59,7 @@ def tab(app, chromium):
 
 def _script_done(page, timeout: float = 60) -> None:
     """Wait until Streamlit has finished running the page's script."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
-                           timeout=timeout * 1000)
+    b.script_done(page, timeout)
 
 
 def _wait_map(page, app, *, timeout: float = 60):
@@ -148,11 +149,16 @@ def _insert_urgent(db_url: str, *, code: str, lon: float, lat: float, text: str)
 
 
 def test_kiosk_refresh_keeps_map_mounted(app, chromium):
-    context, page, watch = b.open_page(chromium, app, width=1920, height=1080)
+    # A wall screen's real setup: a token for the whole city, no account, no sign-in.
+    from geo.demo import CITY_CODE
+
+    _, token = b.wall_token(app.db_url, CITY_CODE)
+    context, page, watch = b.open_page(chromium, app, width=1920, height=1080, user=None)
     try:
         watch.record_ws_frames = True
-        page.goto(f"{app.url}/?kiosk=1&refresh=2")
+        page.goto(f"{app.url}/?kiosk=1&refresh=2&token={token}")
         frame = _wait_map(page, app)
+        assert not b.login_form(page).count()
         frame.wait_for_function("document.documentElement.getAttribute('data-style')",
                                 timeout=30_000)
         # Mark the document and move the view the way a person at the wall would.

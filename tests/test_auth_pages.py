@@ -252,3 +252,26 @@ def test_revoked_and_expired_wall_tokens_are_refused(own_demo):
         page = texts(at)
         assert "大屏令牌无效" in page and why in page
         assert not at.metric
+
+
+def test_a_wall_running_on_a_token_goes_dark_when_it_is_revoked(own_demo):
+    token = _token(own_demo, name="wall-live")
+    at = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
+    assert "最新揪心事" in texts(at)
+    eng = _engine(own_demo)
+    try:
+        with store.transaction(eng) as conn:
+            assert accounts.revoke_wall_token(conn, "wall-live")
+    finally:
+        eng.dispose()
+    # The check is cached for a minute; after that the running screen's next read refuses.
+    # (AppTest reruns the page script without app.py, so this also shows that ui.data
+    # fails closed on its own: no figures, only the refusal.)
+    from ui import data as ui_data
+
+    ui_data._wall_scope.clear()
+    at.run()
+    assert "最新揪心事" not in texts(at)
+    assert "revoked" in at.exception[0].message
+    fresh = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
+    assert "大屏令牌无效" in texts(fresh) and "最新揪心事" not in texts(fresh)

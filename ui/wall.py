@@ -14,10 +14,25 @@ import pandas as pd
 import streamlit as st
 
 from geo import maps as geo_maps
+from geo.access import AccessDenied
 from ui import data, maps, state, widgets
 from ui.text import count, literal, rate, short_when, t, vocab, when
 
 MEASURES = ("count", "per_1k")
+
+
+def still_allowed() -> bool:
+    """Re-check the session on each refresh: a revoked or expired wall token stops here.
+
+    The token is re-verified at most once a minute (ui.data), so a revoked screen goes dark
+    within a minute instead of showing figures for days.
+    """
+    try:
+        data.scope()
+    except AccessDenied as exc:
+        st.error(t("auth.token_bad", reason=literal(str(exc))), icon="⛔")
+        return False
+    return True
 
 
 def controls(*, kiosk: bool) -> tuple[str, str]:

@@ -32,6 +32,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Refusing to start: this is not the demo database, but the account(s) {names} "
         "still use a demo or default password. Change it first with "
         "gridmap users passwd <account>."),
+    "auth.refused": ("已拒绝：{reason}", "Refused: {reason}"),
     "auth.page_denied": ("当前账号（{role}）无权打开此页面。",
                          "Your role ({role}) may not open this page."),
     "auth.area_denied": ("无权查看 {code}：它不在您的管辖区域内。",
