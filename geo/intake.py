@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from geo import store, vocab
+from geo import gazetteer, store, vocab
 from geo.coords import in_china, to_wgs84
 from geo.grids import GridIndex
 from geo.importer import MAX_DESCRIPTION
@@ -119,9 +119,10 @@ def grid_index(engine: Engine) -> GridIndex:
 
 
 def clear_grid_cache() -> None:
-    """Forget every cached grid index (tests; after replacing grids)."""
+    """Forget every cached grid index and gazetteer (tests; after replacing grids)."""
     with _index_lock:
         _index_cache.clear()
+    gazetteer.clear_cache()
 
 
 # --------------------------------------------------------------------------- validation
@@ -217,7 +218,10 @@ def idempotency_key(*, external_id: str | None, device_id: str | None,
     return "dev-" + digest[:56]
 
 
-def _notice(grid_code: str | None) -> str:
+def _notice(grid_code: str | None, place: gazetteer.Place | None = None) -> str:
+    if place is not None and grid_code is None:
+        return (f"已受理：按地址定位到{place.name}（近似位置），已转人工分派 (received; placed "
+                f"approximately at {place.code} from address_string and queued for triage)")
     if grid_code is None:
         return ("已受理：位置不在任何网格内，已转人工分派 (received; the point is outside every "
                 "grid and is queued for triage)")
@@ -233,7 +237,8 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
     engine : sqlalchemy.engine.Engine
         Where to write.
     fields : mapping
-        ``service_code``, ``lat``, ``long`` (required), and optionally ``address_string``,
+        ``service_code``, ``lat`` and ``long`` or an ``address_string`` that names a stored
+        grid or admin unit (see :mod:`geo.gazetteer`), and optionally
         ``description`` (≤ 4,000 characters), ``media_url``, ``first_name``, ``last_name``,
         ``phone``, ``email``, ``device_id``, ``account_id``, ``attribute[severity]``,
         ``attribute[route]`` (or a JSON ``attribute`` object), ``coord_system``
@@ -277,16 +282,23 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
         raise IntakeError(400, f"unknown service_code {service[:40]!r}", "service_code")
     lat = _number(fields, "lat")
     lon = _number(fields, "long")
+    place = None
+    if lat is None and lon is None and _text(fields, "address_string") is not None:
+        # No location fix: place it by the grid or community name the address mentions.
+        place = gazetteer.gazetteer(engine).find(_short(fields, "address_string") or "")
+        if place is None:
+            raise IntakeError(400, "address_string names no known grid or community; send "
+                              "lat and long", "address_string")
+        lon, lat = place.lon, place.lat
     if lat is None or lon is None:
-        if _text(fields, "address_string") is not None:
-            raise IntakeError(400, "lat and long are required: this endpoint does not geocode "
-                              "address_string", "lat" if lat is None else "long")
-        raise IntakeError(400, "lat and long are required", "lat" if lat is None else "long")
+        raise IntakeError(400, "lat and long (or an address_string) are required",
+                          "lat" if lat is None else "long")
     if not -90 <= lat <= 90:
         raise IntakeError(400, f"lat {lat} is out of range -90..90", "lat")
     if not -180 <= lon <= 180:
         raise IntakeError(400, f"long {lon} is out of range -180..180", "long")
-    crs = (_text(fields, "coord_system") or "wgs84").strip().lower()
+    crs = "wgs84" if place is not None else (_text(fields, "coord_system")
+                                               or "wgs84").strip().lower()
     if crs not in COORD_SYSTEMS:
         raise IntakeError(400, f"coord_system must be one of {', '.join(COORD_SYSTEMS)}",
                           "coord_system")
@@ -318,11 +330,15 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
     route = _vocab_attribute(attrs, "route", vocab.ROUTES, ROUTE_SHORT, None)
 
     reported = _naive_utc(now)
-    grid_code = grid_index(engine).assign([x], [y])[0]
+    if place is None:
+        grid_code = grid_index(engine).assign([x], [y])[0]
+    else:  # a grid named in the address is exact; a community or township is for triage
+        grid_code = place.code if place.level == "grid" else None
     ext = key if key is not None else "o311-" + uuid.uuid4().hex
     row = {
         "external_id": ext, "grid_code": grid_code, "outside_grid": grid_code is None,
-        "lon": x, "lat": y, "source_crs": crs, "source": _SOURCE, "category": category,
+        "lon": x, "lat": y, "source_crs": "address" if place is not None else crs,
+        "source": _SOURCE, "category": category,
         "severity": severity, "route": route, "status": "reported",
         "reported_at": reported, "due_at": reported + vocab.SEVERITIES[severity][1],
         "updated_at": reported, "address": address, "description": description,
@@ -340,7 +356,8 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
         if found is None:
             raise
         return _existing(found)
-    return Submitted(id=new_id, external_id=ext, created=True, notice=_notice(grid_code))
+    return Submitted(id=new_id, external_id=ext, created=True,
+                     notice=_notice(grid_code, place))
 
 
 def _existing(row: Mapping[str, Any]) -> Submitted:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
+import shapely
 
 from geo import coords, intake, store
 
@@ -44,6 +46,37 @@ def test_point_outside_every_grid_is_kept_for_triage(city):
     assert done.created and "triage" in done.notice
     row = store.find_request(city, id=done.id)
     assert row["grid_code"] is None and row["outside_grid"]
+
+
+def test_address_naming_a_grid_places_the_request_in_it(city):
+    done = intake.submit(city, _fields(lat=None, long=None,
+                                       address_string="测试社区第4网格 5栋楼下"), now=NOW)
+    row = store.find_request(city, id=done.id)
+    assert row["grid_code"] == "430903003001004" and not row["outside_grid"]
+    assert row["source_crs"] == "address" and row["address"] == "测试社区第4网格 5栋楼下"
+    assert 112.31 < row["lon"] < 112.32 and 28.55 < row["lat"] < 28.56  # inside SE
+
+
+def test_address_naming_only_a_community_is_placed_approximately_for_triage(city):
+    with store.transaction(city) as conn:
+        store.write_admin_units(conn, pd.DataFrame({
+            "code": ["430903003001"], "name": ["测试社区"], "level": ["community"],
+            "parent_code": ["430903003"], "population": [3070],
+            "geom": [shapely.MultiPolygon([shapely.box(112.30, 28.55, 112.32, 28.57)])]}))
+    intake.clear_grid_cache()
+    done = intake.submit(city, _fields(lat=None, long=None, address_string="测试社区篮球场"),
+                         now=NOW)
+    assert "triage" in done.notice and "测试社区" in done.notice
+    row = store.find_request(city, id=done.id)
+    assert row["grid_code"] is None and row["outside_grid"]
+    assert 112.30 <= row["lon"] <= 112.32 and 28.55 <= row["lat"] <= 28.57
+
+
+def test_address_naming_nothing_known_is_refused(city):
+    with pytest.raises(intake.IntakeError) as err:
+        intake.submit(city, _fields(lat=None, long=None, address_string="火星基地"), now=NOW)
+    assert err.value.code == 400 and err.value.field == "address_string"
+    assert store.table_counts(city)["request"] == 0
 
 
 def test_gcj02_point_is_converted_once_and_recorded(city):
