@@ -43,7 +43,8 @@ _INJECTED_JS = """() => {
     const sel = 'img[src="x"], img[src="y"], svg[onload], [onerror], a[href^="javascript:"]';
     for (const e of document.querySelectorAll(sel)) hits.push(e.outerHTML.slice(0, 120));
     for (const s of document.querySelectorAll('script')) {
-        if (/alert\\(\\d\\)/.test(s.textContent)) hits.push('script: ' + s.textContent.slice(0, 120));
+        const code = s.textContent;
+        if (/alert\\(\\d\\)/.test(code)) hits.push('script: ' + code.slice(0, 120));
     }
     for (const e of document.querySelectorAll('b, strong')) {
         if (e.textContent === '张三') hits.push(e.outerHTML);
@@ -161,6 +162,8 @@ def _hover_grid(page, code: str) -> str:
         const gm = window.gridmap, map = window.map, i = gm.codes.indexOf(code);
         if (i < 0) return null;
         const layer = gm.layers[i];
+        // Zoomed in on it: in the city view a grid may be a few pixels wide.
+        map.fitBounds(layer.getBounds(), {padding: [40, 40], animate: false});
         let c = layer.getCenter();
         if (!layer._containsPoint(map.latLngToLayerPoint(c))) {  // a concave grid
             const ring = layer.getLatLngs().flat(3);
@@ -177,6 +180,21 @@ def _hover_grid(page, code: str) -> str:
     tip = frame.locator(".leaflet-tooltip").first
     tip.wait_for(timeout=10_000)
     return tip.inner_html()
+
+
+def test_detector_sees_an_injection(chromium):
+    """The checks below would notice a payload that ran (no server needed)."""
+    page = chromium.new_page()
+    try:
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.set_content(f"<p>{PAYLOADS[0]}</p><p>{REPORTER}</p>")
+        page.wait_for_timeout(500)
+        assert dialogs == ["1"]
+        hits = _injected(page)
+        assert len(hits) == 2 and "onerror" in hits[0] and "张三" in hits[1], hits
+    finally:
+        page.close()
 
 
 PAGES_WITH_PAYLOAD = ["wall", "grid", "hotspots", "coverage", "bulletin"]
@@ -196,6 +214,12 @@ def test_payloads_render_as_text(app, session, name):
             page.wait_for_timeout(500)
     finally:
         b.screenshot(page, f"xss_{name}")
+    if name == "grid":  # the open requests' table (a canvas), below the fold
+        table = page.locator('[data-testid="stDataFrame"]').first
+        table.scroll_into_view_if_needed()
+        page.wait_for_timeout(800)
+        b.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        table.screenshot(path=str(b.SCREENSHOTS / "xss_grid_table.png"))
     assert dialogs == [], f"a payload ran: {dialogs}"
     assert _injected(page) == []
     text = _main_text(page)
@@ -253,12 +277,15 @@ def test_navigation_follows_role(app, session):
     commander = _nav_labels(page)
     assert any("指挥大屏" in x for x in commander), commander
     assert not any("数据导出" in x or "数据管理" in x for x in commander), commander
-    # A typed URL of a page the role may not open falls back to the wall, with no export.
+    assert watch.problems() == []
+    # A typed URL of a page the role may not open falls back to the wall, with no export;
+    # Streamlit says so on the console (its one expected error here).
     page.goto(f"{app.url}/export")
     b.script_done(page)
     page.wait_for_timeout(1000)
     assert page.locator('[data-testid="stDownloadButton"]').count() == 0
-    assert watch.problems() == []
+    assert [p for p in watch.problems()
+            if "does not seem to exist. Running the app's main page" not in p] == []
 
     page, watch, _ = session("planner")
     page.goto(f"{app.url}/")
@@ -311,6 +338,18 @@ def test_wall_token_opens_wall_without_sign_in(app, session):
     assert "大屏令牌无效" not in _main_text(page)
     assert dialogs == [] and _injected(page) == []
     assert watch.problems() == []
+
+
+@pytest.mark.xfail(strict=True, reason="the wall of a county's token is titled 益阳市 "
+                   "(the whole city) although it shows only that county's figures")
+def test_wall_token_header_names_its_area(app, session):
+    _, token = b.wall_token(app.db_url, COMMUNITY[:6])
+    page, _, _ = session(None, width=1920, height=1080)
+    page.goto(f"{app.url}/?kiosk=1&token={token}")
+    b.script_done(page)
+    header = page.locator("h2", has_text="更新于").first
+    header.wait_for(timeout=30_000)
+    assert "资阳区" in header.inner_text(), header.inner_text()
 
 
 def test_revoked_wall_token_is_refused(app, session):
