@@ -47,7 +47,15 @@ _CODE = re.compile(r"^\d{6}(\d{3}){0,3}$")
 
 
 class AccessDenied(PermissionError):
-    """A read or action outside the caller's scope or role."""
+    """A read or action outside the caller's scope or role.
+
+    ``reason`` is a short code the UI words in its own language (``revoked``, ``expired``,
+    ``unknown``, ``outside``…); the message is for logs and the command line.
+    """
+
+    def __init__(self, message: str, *, reason: str = "refused") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)

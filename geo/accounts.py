@@ -439,18 +439,18 @@ def check_wall_token(engine: Engine, token: str, *, now: datetime | None = None)
     """Return the ``wall`` scope a token grants; AccessDenied if unknown, expired, revoked."""
     now = now or _now()
     if not token or len(token) > 200:
-        raise AccessDenied("no wall token")
+        raise AccessDenied("no wall token", reason="unknown")
     w = store.wall_token.c
     with store.transaction(engine) as conn:
         row = conn.execute(select(store.wall_token)
                            .where(w.token_hash == _token_hash(token))).first()
         if row is None:
-            raise AccessDenied("unknown wall token")
+            raise AccessDenied("unknown wall token", reason="unknown")
         if row.revoked_at is not None:
-            raise AccessDenied(f"wall token {row.name} was revoked")
+            raise AccessDenied(f"wall token {row.name} was revoked", reason="revoked")
         if row.expires_at <= now:
             raise AccessDenied(f"wall token {row.name} expired at {row.expires_at:%Y-%m-%d %H:%M}"
-                               " UTC")
+                               " UTC", reason="expired")
         # At most one write a minute per screen, not one per refresh.
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             conn.execute(update(store.wall_token).where(w.id == row.id)

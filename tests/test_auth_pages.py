@@ -246,7 +246,8 @@ def test_revoked_and_expired_wall_tokens_are_refused(own_demo):
                          .values(expires_at=store.wall_token.c.created_at))
     finally:
         eng.dispose()
-    for token, why in ((revoked, "revoked"), (expired, "expired"), ("gmw_forged", "unknown")):
+    for token, why in ((revoked, "令牌已被撤销"), (expired, "令牌已过期"),
+                       ("gmw_forged", "令牌不存在")):
         at = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
         assert not at.exception
         page = texts(at)
@@ -258,6 +259,7 @@ def test_a_wall_running_on_a_token_goes_dark_when_it_is_revoked(own_demo):
     token = _token(own_demo, name="wall-live")
     at = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
     assert "最新揪心事" in texts(at)
+    assert "赫山区" in texts(at)  # the token's county, named in the title
     eng = _engine(own_demo)
     try:
         with store.transaction(eng) as conn:

@@ -340,8 +340,6 @@ def test_wall_token_opens_wall_without_sign_in(app, session):
     assert watch.problems() == []
 
 
-@pytest.mark.xfail(strict=True, reason="the wall of a county's token is titled 益阳市 "
-                   "(the whole city) although it shows only that county's figures")
 def test_wall_token_header_names_its_area(app, session):
     _, token = b.wall_token(app.db_url, COMMUNITY[:6])
     page, _, _ = session(None, width=1920, height=1080)

@@ -18,8 +18,8 @@ import streamlit as st
 
 from geo import accounts, store
 from geo.access import AccessDenied, Scope
-from ui import data
-from ui.text import literal, t, when
+from ui import data, kiosk
+from ui.text import catalogue, literal, t, when
 
 SESSION_FAILURES = 5
 SESSION_WINDOW_S = 300
@@ -104,9 +104,17 @@ def _wall_token(token: str) -> Scope:
         return data.scope()
     except AccessDenied as exc:
         st.session_state.pop(data.WALL_TOKEN_KEY, None)
-        st.error(t("auth.token_bad", reason=literal(str(exc))), icon="⛔")
+        kiosk.apply()  # a wall screen stays dark, also when it is refused
+        st.error(token_refusal(exc), icon="⛔")
         st.stop()
         raise
+
+
+def token_refusal(exc: AccessDenied) -> str:
+    """The wall-token refusal in the UI language (the reason code, not the log message)."""
+    key = f"auth.token.{getattr(exc, 'reason', 'refused')}"
+    reason = t(key) if key in catalogue() else t("auth.token.refused")
+    return t("auth.token_bad", reason=reason)
 
 
 def _map_oidc_identity() -> None:

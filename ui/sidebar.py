@@ -28,7 +28,9 @@ def _area_picker() -> None:
     units = data.units()
     counties = units[units["level"] == "county"]
     townships = units[units["level"] == "township"]
-    options: list[str | None] = [None, *counties.index]
+    # Only an account that sees everything may choose "the whole city".
+    options: list[str | None] = [None, *counties.index] if data.everywhere() else [
+        *counties.index]
     current = state.area()
     for county in counties.index:
         options.extend(townships.index[townships["parent_code"] == county])

@@ -122,7 +122,12 @@ def area() -> str | None:
         st.warning(t("msg.unknown_area", code=literal(code)), icon="⚠️")
         return None
     code = st.session_state.get("area")
-    return code if code and data.is_area(code) else None
+    if code and data.is_area(code):
+        return code
+    # An account or wall token bound to one area starts there, not at "the whole city"
+    # (which it could not see anyway): the titles and the picker then name that area.
+    areas = data.scope().areas
+    return areas[0] if areas and len(areas) == 1 and data.is_area(areas[0]) else None
 
 
 def set_area(code: str | None) -> None:

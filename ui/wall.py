@@ -30,7 +30,9 @@ def still_allowed() -> bool:
     try:
         data.scope()
     except AccessDenied as exc:
-        st.error(t("auth.token_bad", reason=literal(str(exc))), icon="⛔")
+        from ui.auth import token_refusal  # ui.auth imports the pages' helpers
+
+        st.error(token_refusal(exc), icon="⛔")
         return False
     return True
 

@@ -32,6 +32,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Refusing to start: this is not the demo database, but the account(s) {names} "
         "still use a demo or default password. Change it first with "
         "gridmap users passwd <account>."),
+    "auth.token.revoked": ("令牌已被撤销", "the token was revoked"),
+    "auth.token.expired": ("令牌已过期", "the token has expired"),
+    "auth.token.unknown": ("令牌不存在或已更换", "no such token"),
+    "auth.token.refused": ("令牌不可用", "the token is not valid"),
     "auth.refused": ("已拒绝：{reason}", "Refused: {reason}"),
     "auth.page_denied": ("当前账号（{role}）无权打开此页面。",
                          "Your role ({role}) may not open this page."),
