@@ -19,7 +19,7 @@ import streamlit as st
 from geo import accounts, store
 from geo.access import AccessDenied, Scope
 from ui import data, kiosk
-from ui.text import catalogue, literal, t, when
+from ui.text import LANG_NAMES, LANGS, catalogue, literal, t, when
 
 SESSION_FAILURES = 5
 SESSION_WINDOW_S = 300
@@ -144,6 +144,8 @@ def _sign_in_form() -> None:
     write_cookie()  # after a sign-out: expire the browser's session cookie
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
+        st.radio(t("sidebar.language"), LANGS, key="lang", horizontal=True,
+                 format_func=LANG_NAMES.get)
         st.title(t("auth.title"))
         if _oidc_configured():
             st.button(t("auth.oidc"), on_click=st.login, key="oidc_login", type="primary")
