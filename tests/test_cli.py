@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from geo import cli, store
 
 
@@ -161,3 +163,12 @@ def test_init_demo_rejects_a_bad_end(tmp_path, capsys):
     assert cli.main(["--database", f"sqlite:///{tmp_path}/d.db", "init-demo",
                      "--end", "yesterday"]) == 2
     assert "--end" in capsys.readouterr().err
+
+
+def test_bench_hands_its_options_to_python_m_bench(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--help"])
+    assert exc.value.code == 0
+    assert "python -m bench" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["info", "--no-such-option"])
