@@ -20,3 +20,18 @@ def median_time(fn: Callable[[], object], runs: int) -> tuple[float, object]:
 def median_seconds(fn: Callable[[], object], runs: int) -> float:
     """Run ``fn`` ``runs`` times; return the median seconds."""
     return median_time(fn, runs)[0]
+
+
+def median_wall_cpu(fn: Callable[[], object], runs: int) -> tuple[float, float, object]:
+    """Median wall-clock and process-CPU seconds of ``runs`` runs, and the last result.
+
+    On a shared machine the CPU seconds show what the code costs when the wall clock also
+    counts time spent waiting for a core.
+    """
+    walls, cpus, out = [], [], None
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        cpus.append(time.process_time() - c)
+        walls.append(time.perf_counter() - t)
+    return statistics.median(walls), statistics.median(cpus), out

@@ -434,6 +434,13 @@ def _print_counts(counts: dict[str, int]) -> None:
         print(f"  {table:<20} {n:>12,}")
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    # bench/ lives next to geo/ in a checkout (it is not a runtime dependency of geo).
+    from bench.__main__ import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for all sub-commands."""
     parser = argparse.ArgumentParser(
@@ -450,6 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Asia/Shanghai time the 8 months of requests lead up to (default now); "
                         "with --seed it makes the demo reproducible, e.g. 2026-11-24T14:00")
     p.set_defaults(func=_cmd_init_demo)
+
+    # Its options belong to python -m bench; main() hands them over unparsed.
+    p = sub.add_parser("bench", add_help=False,
+                       help="the benchmark suite: `gridmap bench --help` (= python -m bench)")
+    p.set_defaults(func=_cmd_bench, bench_args=[])
 
     p = sub.add_parser("import", help="import grids, requests, stations or volunteer activities")
     p.add_argument("kind", choices=IMPORT_KINDS)
@@ -572,5 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``gridmap`` command line."""
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = rest
+    elif rest:
+        build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
     return int(args.func(args) or 0)

@@ -80,6 +80,52 @@ def simplified(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 15.0,
     return gdf.set_geometry(back.values)
 
 
+#: DESIGN §9: no more than this many polygons go to the browser at once (province scale).
+MAX_POLYGONS = 10_000
+#: Map levels from the finest to the coarsest.
+MAP_LEVELS = ("grid", "community", "township", "county")
+
+
+def map_level(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, area: str | None = None,
+              limit: int = MAX_POLYGONS) -> tuple[str, gpd.GeoDataFrame]:
+    """Pick the finest level whose polygons in ``area`` number at most ``limit``.
+
+    Grid and admin codes nest by prefix (county ``430903`` → township ``430903003`` →
+    community → grid), so an area is every polygon whose code starts with the area's code.
+    A whole province (60,000 grids) is sent as its communities or townships; one county
+    filtered (about 6,000 grids) is sent as grids.
+
+    Parameters
+    ----------
+    grids : geopandas.GeoDataFrame
+        Every grid: ``code`` and geometry.
+    units : geopandas.GeoDataFrame
+        Admin units: ``code``, ``level`` and geometry.
+    area : str, optional
+        An admin code to filter to; None for everything.
+    limit : int
+        The most polygons to send.
+
+    Returns
+    -------
+    (str, geopandas.GeoDataFrame)
+        The level chosen (one of :data:`MAP_LEVELS`) and its polygons in the area. If even
+        the counties exceed ``limit``, the counties are returned.
+
+    """
+    prefix = area or ""
+    chosen = None
+    for level in MAP_LEVELS:
+        frame = grids if level == "grid" else units[units["level"] == level]
+        frame = frame[frame["code"].astype(str).str.startswith(prefix)]
+        if level != "grid":
+            frame = frame[frame["code"] != area]
+        chosen = (level, frame)
+        if len(frame) <= limit:
+            break
+    return chosen
+
+
 #: Leaflet style of admin outlines on a light and on a dark (wall) map.
 OUTLINE_STYLE = {"color": "#37474f", "weight": 2.0, "fill": False}
 OUTLINE_STYLE_DARK = {"color": "#90a4ae", "weight": 2.0, "fill": False}

@@ -105,8 +105,8 @@ class App:
 
 
 def start_app(db_url: str, *, log_dir: Path, timeout: float = 90,
-              extra_env: dict[str, str] | None = None) -> App:
-    """Run the app on a free port against ``db_url`` and wait until it answers."""
+              extra_env: dict[str, str] | None = None, script: str = "app.py") -> App:
+    """Run the app (or another ``script``) on a free port against ``db_url``; wait for it."""
     port = free_port()
     env = dict(os.environ, GRIDMAP_DATABASE_URL=db_url, GRIDMAP_NO_DEMO="1",
                PYTHONUNBUFFERED="1", **(extra_env or {}))
@@ -114,7 +114,7 @@ def start_app(db_url: str, *, log_dir: Path, timeout: float = 90,
     log = log_dir / f"streamlit-{port}.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py",
+            [sys.executable, "-m", "streamlit", "run", script,
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.headless", "true", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],

@@ -347,3 +347,12 @@ def test_api_refuses_to_start_with_a_demo_password(acl_db, monkeypatch, capsys):
     assert cli.demo_password_refusal(eng) is None
     assert cli.main(["--database", url, "api"]) == 0
     assert len(started) == 2
+
+
+def test_bench_hands_its_options_to_python_m_bench(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--help"])
+    assert exc.value.code == 0
+    assert "python -m bench" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["info", "--no-such-option"])

@@ -130,3 +130,19 @@ def test_evil_names_stay_data_in_the_packed_file():
     body, _ = maps.pack_grids(evil)
     # The name travels as JSON data; the browser escapes it (gm.esc) when it builds tooltips.
     assert json.loads(body)["names"] == ["<img src=x onerror=alert(1)>"]
+
+
+def test_map_level_keeps_the_province_under_the_polygon_limit():
+    from geo.province import build_province_grids
+
+    units, grids = build_province_grids()
+    level, shown = maps.map_level(grids, units)
+    assert len(grids) == 60_000
+    assert level == "community" and len(shown) == 3_000
+    # One county filtered: its own grids, none of the neighbours'.
+    level, shown = maps.map_level(grids, units, area="990100")
+    assert level == "grid" and len(shown) == 6_000
+    assert shown.code.str.startswith("990100").all()
+    # A tighter limit falls back to coarser units.
+    level, shown = maps.map_level(grids, units, limit=100)
+    assert level == "county" and len(shown) == 10
