@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from geo import demo, province, store
+from geo import accounts, demo, province, store
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "_work"
@@ -101,7 +101,7 @@ def sqlite_path(scale: str, *, seed: int = SEED, requests: int | None = None,
                 row = conn.execute("SELECT value FROM setting WHERE key='bench_dataset'"
                                    ).fetchone()
             if row and row[0] == key:
-                return path
+                return _with_accounts(path)
         except sqlite3.DatabaseError:
             pass
     DATA.mkdir(parents=True, exist_ok=True)
@@ -128,6 +128,23 @@ def sqlite_path(scale: str, *, seed: int = SEED, requests: int | None = None,
     for extra in ("-wal", "-shm"):
         Path(f"{partial}{extra}").unlink(missing_ok=True)
     log(f"built {scale} in {time.perf_counter() - t0:.0f} s")
+    return _with_accounts(path)
+
+
+def _with_accounts(path: Path) -> Path:
+    """Give a dataset the demo admin (the app's pages sit behind a sign-in since issue 6).
+
+    A dataset built before the accounts existed gets them here, with the schema upgraded.
+    """
+    engine = store.make_engine(f"sqlite:///{path}")
+    try:
+        if "admin" not in set(accounts.list_users(engine)["username"]):
+            role, _areas, password, name = accounts.DEMO_ACCOUNTS["admin"]
+            with store.transaction(engine) as conn:  # the demo admin is all the bench needs
+                accounts.add_user(conn, username="admin", role=role, password=password,
+                                  display_name=name, check_strength=False)
+    finally:
+        engine.dispose()
     return path
 
 
