@@ -12,6 +12,7 @@ import base64
 import hashlib
 import html
 import json
+from typing import NamedTuple
 
 import folium
 import geopandas as gpd
@@ -84,46 +85,131 @@ def simplified(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 15.0,
 MAX_POLYGONS = 10_000
 #: Map levels from the finest to the coarsest.
 MAP_LEVELS = ("grid", "community", "township", "county")
+#: Admin levels from the coarsest down, as the columns of ``UnitHierarchy.grids``.
+_ADMIN_DOWN = ("county", "township", "community")
 
 
-def map_level(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, area: str | None = None,
-              limit: int = MAX_POLYGONS) -> tuple[str, gpd.GeoDataFrame]:
-    """Pick the finest level whose polygons in ``area`` number at most ``limit``.
+class MapChoice(NamedTuple):
+    """What a map sends to the browser (:func:`map_level`).
 
-    Grid and admin codes nest by prefix (county ``430903`` → township ``430903003`` →
-    community → grid), so an area is every polygon whose code starts with the area's code.
-    A whole province (60,000 grids) is sent as its communities or townships; one county
-    filtered (about 6,000 grids) is sent as grids.
+    Attributes
+    ----------
+    level : str
+        One of :data:`MAP_LEVELS`: the polygons are grids, or admin units of that level.
+    area : str or None
+        The admin unit (or grid) whose polygons are sent; None for everything given.
+
+    """
+
+    level: str
+    area: str | None
+
+
+def _admin_level(membership: pd.DataFrame, code: str) -> str | None:
+    for level in _ADMIN_DOWN:
+        if level in membership.columns and (membership[level] == code).any():
+            return level
+    return None
+
+
+def map_level(membership: pd.DataFrame, *, area: str | None = None,
+              limit: int = MAX_POLYGONS) -> MapChoice:
+    """Choose what a map of ``area`` sends so that at most ``limit`` polygons go at once.
+
+    DESIGN §9: a province (60,000 grids) goes as admin-unit aggregates until the view is
+    filtered to an area small enough for its grids. The grids sent are those of the
+    *largest* area around ``area`` that fits (a township's view sends its whole county when
+    that fits), so that moving between neighbouring areas keeps the same file and the
+    surroundings stay on screen, drawn faint. A city under the limit always sends every grid.
 
     Parameters
     ----------
-    grids : geopandas.GeoDataFrame
-        Every grid: ``code`` and geometry.
-    units : geopandas.GeoDataFrame
-        Admin units: ``code``, ``level`` and geometry.
+    membership : pandas.DataFrame
+        ``UnitHierarchy.grids``: indexed by grid code, a column per admin level holding
+        the grid's unit code at that level. Only its rows are counted (a scope's own).
     area : str, optional
-        An admin code to filter to; None for everything.
+        The admin unit or grid in view; None for everything.
     limit : int
         The most polygons to send.
 
     Returns
     -------
-    (str, geopandas.GeoDataFrame)
-        The level chosen (one of :data:`MAP_LEVELS`) and its polygons in the area. If even
-        the counties exceed ``limit``, the counties are returned.
+    MapChoice
+        ``("grid", a)`` to send the grids of ``a`` (None: all of them), or
+        ``(level, area)`` to send the admin units of ``level`` inside ``area``: the finest
+        level that fits, or the counties if none does.
 
     """
-    prefix = area or ""
-    chosen = None
-    for level in MAP_LEVELS:
-        frame = grids if level == "grid" else units[units["level"] == level]
-        frame = frame[frame["code"].astype(str).str.startswith(prefix)]
-        if level != "grid":
-            frame = frame[frame["code"] != area]
-        chosen = (level, frame)
-        if len(frame) <= limit:
-            break
-    return chosen
+    if len(membership) <= limit:
+        return MapChoice("grid", None)
+    rows = membership
+    chain: list[tuple[str, str]] = []  # (level, code), coarsest first
+    if area is not None and area in membership.index:
+        row = membership.loc[area]
+        chain = [(lv, row[lv]) for lv in _ADMIN_DOWN
+                 if lv in membership.columns and isinstance(row[lv], str)]
+        rows = membership.loc[[area]]
+    elif area is not None:
+        level = _admin_level(membership, area)
+        if level is not None:
+            rows = membership[(membership[level] == area).to_numpy()]
+            first = rows.iloc[0]
+            chain = [(lv, first[lv]) for lv in _ADMIN_DOWN[:_ADMIN_DOWN.index(level) + 1]
+                     if isinstance(first[lv], str)]
+    for level, code in chain:
+        if int((membership[level] == code).sum()) <= limit:
+            return MapChoice("grid", code)
+    if area is not None and area in membership.index:
+        return MapChoice("grid", area)
+    for level in MAP_LEVELS[1:]:
+        if level in rows.columns and rows[level].nunique() <= limit:
+            return MapChoice(level, area)
+    return MapChoice("county", area)
+
+
+def map_shapes(choice: MapChoice, *, grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame,
+               membership: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return the polygons of a :class:`MapChoice`: ``code``, ``name``, geometry, by code.
+
+    Parameters
+    ----------
+    choice : MapChoice
+        From :func:`map_level` on the same ``membership``.
+    grids : geopandas.GeoDataFrame
+        ``code``, ``name`` and geometry of the grids (simplified for the browser).
+    units : geopandas.GeoDataFrame
+        ``code``, ``name`` and geometry of the admin units. A unit with no stored
+        outline is drawn as the union of its grids.
+    membership : pandas.DataFrame
+        ``UnitHierarchy.grids`` of the same grids.
+
+    """
+    if choice.level == "grid":
+        codes = membership.index
+        if choice.area is not None:
+            level = _admin_level(membership, choice.area)
+            codes = (pd.Index([choice.area]) if level is None
+                     else membership.index[(membership[level] == choice.area).to_numpy()])
+        frame = grids[grids["code"].isin(codes)]
+        return frame[["code", "name", "geometry"]].sort_values("code").reset_index(drop=True)
+    rows = membership
+    if choice.area is not None:
+        level = _admin_level(membership, choice.area)
+        if level is not None:
+            rows = membership[(membership[level] == choice.area).to_numpy()]
+    wanted = pd.Index(rows[choice.level].dropna().unique()).sort_values()
+    known = units[units["code"].isin(wanted) & units.geometry.notna()]
+    frame = known.set_index("code")[["name", "geometry"]]
+    missing = wanted.difference(frame.index)
+    if len(missing):
+        of = membership[choice.level].reindex(grids["code"]).to_numpy()
+        pick = grids[np.isin(of, missing)].assign(code_=of[np.isin(of, missing)])
+        merged = pick.dissolve(by="code_")[["geometry"]]
+        names = units.set_index("code")["name"].reindex(merged.index)
+        frame = pd.concat([frame, merged.assign(name=names.fillna(""))])
+    frame = gpd.GeoDataFrame(frame.reindex(wanted), geometry="geometry", crs=grids.crs)
+    frame.index.name = "code"
+    return frame.reset_index()[["code", "name", "geometry"]]
 
 
 #: Leaflet style of admin outlines on a light and on a dark (wall) map.

@@ -8,13 +8,16 @@ migrated database with no rows) live in tests/conftest.py.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from geo.accounts import Account
+from geo.assets import CACHE_DIR
 
 TIMEOUT = 120
 DEFAULT_PAGE = "pages/wall.py"
@@ -70,6 +73,20 @@ def run_page(url: str, page: str, *, lang: str | None = None, session: dict | No
         at.switch_page(page)
         at.run()
     return at
+
+
+def map_file(at: AppTest) -> dict:
+    """The packed polygon file the page's map fetches: what goes to the browser."""
+    args = json.loads(at.get("component_instance")[0].proto.json_args)
+    name = re.search(r"grids-[0-9a-f]{12}\.json", args["script"]).group(0)
+    return json.loads((CACHE_DIR / name).read_text(encoding="utf-8"))
+
+
+def map_style(at: AppTest) -> dict:
+    """The style the page's map applies (classes per polygon, colours, tooltip figures)."""
+    args = json.loads(at.get("component_instance")[0].proto.json_args)
+    found = re.search(r"window\.gridmap\.apply\((\{.*\})\);", args["feature_group"])
+    return json.loads(found.group(1))
 
 
 def texts(at: AppTest) -> str:

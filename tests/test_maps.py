@@ -132,17 +132,65 @@ def test_evil_names_stay_data_in_the_packed_file():
     assert json.loads(body)["names"] == ["<img src=x onerror=alert(1)>"]
 
 
+def _membership(codes):
+    """UnitHierarchy.grids for grid codes that nest by prefix (6/9/12/15 digits)."""
+    idx = pd.Index(codes)
+    return pd.DataFrame({"county": idx.str[:6], "township": idx.str[:9],
+                         "community": idx.str[:12]}, index=idx)
+
+
+# Two counties; the first has two townships of 2 + 1 grids, the second one grid.
+TINY = _membership(["430902001001001", "430902001001002", "430902002001001",
+                    "430903001001001"])
+
+
+def test_map_level_sends_every_grid_when_they_fit():
+    assert maps.map_level(TINY, limit=4) == ("grid", None)
+    assert maps.map_level(TINY, area="430902001", limit=4) == ("grid", None)
+
+
+def test_map_level_falls_back_to_units_then_to_the_largest_area_that_fits():
+    # Whole area: 4 grids > 3, 3 communities fit.
+    assert maps.map_level(TINY, limit=3) == ("community", None)
+    # 3 townships do not fit in 2: the 2 counties do.
+    assert maps.map_level(TINY, limit=2) == ("county", None)
+    # Nothing fits: the counties, the coarsest there is.
+    assert maps.map_level(TINY, limit=1) == ("county", None)
+    # A township's view sends its whole county when the county fits...
+    assert maps.map_level(TINY, area="430902001", limit=3) == ("grid", "430902")
+    # ...and only itself when it does not.
+    assert maps.map_level(TINY, area="430902001", limit=2) == ("grid", "430902001")
+    # A grid's view (the detail page) sends its county's grids.
+    assert maps.map_level(TINY, area="430902002001001", limit=3) == ("grid", "430902")
+    # A county too big for its grids goes as its communities.
+    assert maps.map_level(TINY, area="430902", limit=2) == ("community", "430902")
+
+
+def test_map_shapes_draws_units_from_outlines_or_from_their_grids():
+    grids = gpd.GeoDataFrame(
+        {"code": list(TINY.index), "name": ["a", "b", "c", "d"]},
+        geometry=[shapely.box(i, 0, i + 1, 1) for i in range(4)], crs=4326)
+    # Only one township has a stored outline; the other is the union of its grids.
+    units = gpd.GeoDataFrame({"code": ["430902001", "430902002"], "name": ["甲镇", "乙镇"]},
+                             geometry=[shapely.box(0, 0, 2, 1), None], crs=4326)
+    shapes = maps.map_shapes(maps.MapChoice("township", "430902"), grids=grids, units=units,
+                             membership=TINY)
+    assert list(shapes.code) == ["430902001", "430902002"]
+    assert list(shapes.name) == ["甲镇", "乙镇"]
+    assert shapes.geometry.iloc[1].equals(shapely.box(2, 0, 3, 1))
+    grid_shapes = maps.map_shapes(maps.MapChoice("grid", "430902001"), grids=grids, units=units,
+                                  membership=TINY)
+    assert list(grid_shapes.code) == ["430902001001001", "430902001001002"]
+
+
 def test_map_level_keeps_the_province_under_the_polygon_limit():
     from geo.province import build_province_grids
 
-    units, grids = build_province_grids()
-    level, shown = maps.map_level(grids, units)
+    _units, grids = build_province_grids()
+    membership = _membership(grids.code)
     assert len(grids) == 60_000
-    assert level == "community" and len(shown) == 3_000
-    # One county filtered: its own grids, none of the neighbours'.
-    level, shown = maps.map_level(grids, units, area="990100")
-    assert level == "grid" and len(shown) == 6_000
-    assert shown.code.str.startswith("990100").all()
-    # A tighter limit falls back to coarser units.
-    level, shown = maps.map_level(grids, units, limit=100)
-    assert level == "county" and len(shown) == 10
+    assert maps.map_level(membership) == ("community", None)
+    assert membership["community"].nunique() == 3_000
+    # One county filtered, or one of its townships: that county's 6,000 grids.
+    assert maps.map_level(membership, area="990100") == ("grid", "990100")
+    assert maps.map_level(membership, area="990100001") == ("grid", "990100")

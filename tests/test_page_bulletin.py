@@ -5,7 +5,8 @@ import pytest
 
 from geo import store
 from geo.bulletin import bulletin_months
-from tests.pages import database, run_page, texts
+import ui.data
+from tests.pages import database, map_file, map_style, run_page, texts
 from tests.tiny_city import admin_units
 
 BULLETIN = "pages/bulletin.py"
@@ -60,6 +61,17 @@ def test_bulletin_level_and_month_widgets(demo_url):
     assert len(table) == 8  # the demo's counties and districts
     period = pd.Period(first, freq="M")
     assert f"{period.year}年{period.month}月" in texts(at)
+
+
+def test_over_the_polygon_limit_townships_are_coloured_by_their_own_score(
+        demo_url, monkeypatch):
+    monkeypatch.setattr(ui.data, "MAX_POLYGONS", 1_000)
+    at = run_page(demo_url, BULLETIN)
+    assert not at.exception
+    assert len(map_file(at)["codes"]) == 98
+    # Five score classes over the 98 townships, not one plain colour.
+    assert len(set(map_style(at)["classes"])) >= 4
+    assert "网格太多" not in texts(at)
 
 
 def test_bulletin_in_english(demo_url):

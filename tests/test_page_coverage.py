@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from tests.pages import run_page, texts
+import ui.data
+from tests.pages import map_file, run_page, texts
 
 PAGE = "pages/coverage.py"
 
@@ -94,3 +95,13 @@ def test_coverage_on_an_empty_database(empty_url):
     at = run_page(empty_url, PAGE)
     assert not at.exception
     assert "数据库中还没有网格" in texts(at)
+
+
+def test_over_the_polygon_limit_the_map_shows_plain_units_and_says_how_to_zoom(
+        demo_url, monkeypatch):
+    # Coverage per grid is not summed to units: they are drawn plain, with the hint.
+    monkeypatch.setattr(ui.data, "MAX_POLYGONS", 1_000)
+    at = run_page(demo_url, PAGE)
+    assert not at.exception
+    assert "网格太多，地图暂按乡镇（街道）显示" in texts(at)
+    assert len(map_file(at)["codes"]) == 98

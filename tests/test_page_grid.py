@@ -11,8 +11,9 @@ import pytest
 import shapely
 from tiny_city import admin_units
 
+import ui.data
 from geo import store
-from tests.pages import run_page, texts
+from tests.pages import map_file, run_page, texts
 
 GRID = "pages/grid.py"
 
@@ -99,6 +100,23 @@ def test_a_demo_grid_in_detail(demo_url, busy_grid):
     assert "地图上的点" in page
     # Its neighbours link to their own detail.
     assert any(label.endswith(tuple("0123456789")) for label in _links(at))
+
+
+def test_over_the_polygon_limit_a_grid_shows_among_its_area_and_the_prompt_sums_units(
+        demo_url, busy_grid, monkeypatch):
+    monkeypatch.setattr(ui.data, "MAX_POLYGONS", 1_000)
+    at = run_page(demo_url, GRID)
+    assert not at.exception
+    assert "点击地图上的区域放大" in texts(at)
+    assert len(map_file(at)["codes"]) == 98
+    code = busy_grid["code"]
+    at = run_page(demo_url, GRID, grid=code)
+    assert not at.exception
+    codes = map_file(at)["codes"]
+    # The largest area around the grid whose grids fit: its county, or its township.
+    assert code in codes and len(codes) <= 1_000
+    assert all(c[:6] == code[:6] for c in codes)
+    assert "网格太多" not in texts(at)
 
 
 def test_a_demo_grid_in_english(demo_url, busy_grid):

@@ -1,6 +1,9 @@
 """AppTests of the command wall: default, filtered, kiosk, bad parameters, empty database."""
 
-from tests.pages import run_page, texts
+import pytest
+
+import ui.data
+from tests.pages import map_file, run_page, texts
 
 WALL = "pages/wall.py"
 
@@ -92,3 +95,36 @@ def test_sidebar_search_says_when_nothing_matches(demo_url):
     at = run_page(demo_url, WALL, session={"grid_query": "不存在的网格*"})
     assert not at.exception
     assert any("没有找到" in c.value for c in at.sidebar.caption)
+
+
+def test_a_city_under_the_polygon_limit_sends_every_grid(demo_url):
+    at = run_page(demo_url, WALL, area="430903")
+    shapes = map_file(at)
+    # Every grid, the area's coloured and the rest faint, so switching areas keeps the map.
+    assert len(shapes["codes"]) == 6_017
+    assert all(len(c) == 15 for c in shapes["codes"])
+
+
+@pytest.mark.parametrize(("limit", "area", "level_text", "n_codes", "code_len"), [
+    # 6,017 grids and 1,446 communities over 1,000: the wall sums its heat to townships.
+    (1_000, None, "按乡镇（街道）汇总", 98, 9),
+    # One county chosen, its grids fit under 2,000: they are sent, and only they.
+    (2_000, "430903", None, None, 15),
+])
+def test_a_map_over_the_polygon_limit_sends_units_until_an_area_is_chosen(
+        demo_url, monkeypatch, limit, area, level_text, n_codes, code_len):
+    monkeypatch.setattr(ui.data, "MAX_POLYGONS", limit)
+    at = run_page(demo_url, WALL, **({"area": area} if area else {}))
+    assert not at.exception
+    shapes = map_file(at)
+    assert len(shapes["codes"]) <= limit
+    assert all(len(c) == code_len for c in shapes["codes"])
+    if n_codes is not None:
+        assert len(shapes["codes"]) == n_codes
+    else:
+        assert all(c.startswith(area) for c in shapes["codes"])
+    page = texts(at)
+    if level_text:
+        assert level_text in page and "点击地图上的区域放大" in page
+    else:
+        assert "汇总" not in page

@@ -204,15 +204,28 @@ def score_classes(scores: pd.Series) -> tuple[list[float], list[str]]:
 
 
 def score_map(frame_all: pd.DataFrame, *, level: str, area: str | None) -> None:
-    """Every grid coloured by its unit's score (five classes), with the legend."""
+    """Every grid coloured by its unit's score (five classes), with the legend.
+
+    At province scale, zoomed out, the map holds admin units: each is coloured by the score
+    of the ranked unit it lies in, when that is the same level or coarser.
+    """
     grids = data.hierarchy().grids
+    view = data.map_view(area)
     unit_of = grids[level]
+    if view.level != "grid":
+        if level == view.level:
+            unit_of = pd.Series(view.codes.to_numpy(), index=view.codes)
+        elif geo_maps.MAP_LEVELS.index(level) > geo_maps.MAP_LEVELS.index(view.level):
+            pairs = grids[[view.level, level]].dropna().drop_duplicates(view.level)
+            unit_of = pd.Series(pairs[level].to_numpy(), index=pairs[view.level].to_numpy())
+        else:
+            view = None  # finer ranks than the map's units: grid_map shows how to zoom in
     scores = frame_all.set_index("code")["score"].astype(float)
     ranks = frame_all.set_index("code")["rank"]
     names = frame_all.set_index("code")["name"]
     limits, colours = score_classes(scores)
     grid_scores = unit_of.map(scores)
-    cls = pd.Series(geo_maps.classify(grid_scores, limits), index=grids.index)
+    cls = pd.Series(geo_maps.classify(grid_scores, limits), index=unit_of.index)
     unit_text = {}
     for code in unit_of.dropna().unique():
         unit = str(names.get(code, code))
@@ -224,7 +237,7 @@ def score_map(frame_all: pd.DataFrame, *, level: str, area: str | None) -> None:
     values = unit_of.map(unit_text).fillna(t("msg.no_data_value")).astype(str)
     label = t("bulletin.map_label", level=level_label(level))
     maps.grid_map(key="bulletin_map", classes=cls, colours=colours or [SCORE_COLOURS[-1]],
-                  values=values, label=label, area=area, height=600,
+                  values=values, label=label, area=area, height=600, view=view,
                   stamp=f"{data.stamp()}|{level}|{area}")
     items = []
     lower = None

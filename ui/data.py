@@ -9,6 +9,7 @@ so that a wall screen running for days does not grow.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import geopandas as gpd
 import pandas as pd
@@ -17,7 +18,7 @@ import streamlit as st
 from geo import accounts, demo, heat, store
 from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
-from geo.maps import pack_grids, simplified
+from geo.maps import MAX_POLYGONS, MapChoice, map_level, map_shapes, pack_grids, simplified
 from ui.text import t
 
 #: Trailing windows of the heat map: key -> length.
@@ -230,18 +231,73 @@ def analysis_grids() -> gpd.GeoDataFrame:
     return analysis_grids_at(grid_part(stamp()))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _grid_file(version: str, areas: tuple[str, ...] | None) -> tuple[str, str, pd.Index]:
+class MapView(NamedTuple):
+    """The polygons a page's map holds: grids, or admin units at province scale.
+
+    Attributes
+    ----------
+    level : str
+        "grid", or the admin level of the polygons (:data:`geo.maps.MAP_LEVELS`).
+    area : str or None
+        The area the polygons cover (None: everything in scope).
+    file_id, url : str
+        The packed file's content id and where the browser fetches it.
+    codes : pandas.Index
+        Polygon codes in file order.
+
+    """
+
+    level: str
+    area: str | None
+    file_id: str
+    url: str
+    codes: pd.Index
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _unit_shapes(version: str) -> gpd.GeoDataFrame:
+    units = store.read_admin_units(engine())
+    units = units[units["level"].isin(["community", "township", "county"])]
+    parts = [units[units.geometry.isna()]]
+    # Each level is a coverage of its own (levels overlap one another): simplify apart.
+    for _level, same in units[units.geometry.notna()].groupby("level"):
+        parts.append(simplified(same, tolerance_m=30))
+    return pd.concat(parts)[["code", "name", "geometry"]]
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _map_file(version: str, areas: tuple[str, ...] | None, choice: MapChoice) -> MapView:
     grids = _map_grids(version) if areas is None else _scoped_map_grids(version, areas)
-    body, file_id = pack_grids(grids)
+    membership = (_hierarchy(version) if areas is None
+                  else _scoped_hierarchy(version, areas)).grids
+    if choice == ("grid", None):
+        shapes = grids
+    else:
+        shapes = map_shapes(choice, grids=grids, units=_unit_shapes(version),
+                            membership=membership)
+    body, file_id = pack_grids(shapes)
     url = publish(body, name=f"grids-{file_id}.json")
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
-    return file_id, (f"/{base}{url}" if base else url), pd.Index(grids["code"])
+    return MapView(choice.level, choice.area, file_id, f"/{base}{url}" if base else url,
+                   pd.Index(shapes["code"]))
 
 
-def grid_file() -> tuple[str, str, pd.Index]:
-    """The packed grid file of the grids in scope: (id, URL, codes in file order)."""
-    return _grid_file(grid_part(stamp()), _areas_key(scope()))
+def map_view(area: str | None = None) -> MapView:
+    """What the map of ``area`` (an admin unit, a grid, or None) sends to the browser.
+
+    A city sends every grid in scope whatever the area, so the map never reloads when the
+    area changes. A province (more than :data:`geo.maps.MAX_POLYGONS` grids) sends admin
+    units until an area small enough for its grids is chosen (:func:`geo.maps.map_level`).
+    """
+    version = grid_part(stamp())
+    areas = _areas_key(scope())
+    choice = map_level(hierarchy().grids, area=area, limit=MAX_POLYGONS)
+    return _map_file(version, areas, choice)
+
+
+def unit_heat(window: str, level: str) -> pd.DataFrame:
+    """:func:`grid_heat` summed to the admin units of ``level`` (grids in scope), with rates."""
+    return heat.add_rates(heat.rollup(grid_heat(window), hierarchy().grids, level=level))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -242,13 +242,14 @@ def prompt(*, unknown: str | None = None) -> None:
         _unknown(unknown)
     st.info(t("detail.prompt"), icon=":material/touch_app:")
     area = state.area()
-    values = data.grid_heat("30d")["requests"].astype(float)
-    if area is not None:
-        values = values[values.index.isin(data.area_codes(area))]
+    view, values = maps.heat_figures(area, window="30d")
     classes, items = maps.heat_classes(values)
     label = t("detail.prompt.map_label")
+    if view.level != "grid":
+        label += t("map.by_level", level=t(f"level.{view.level}"))
+        st.caption(t("map.units_click_hint"))
     maps.grid_map(key="grid_map", classes=classes, colours=geo_maps.HEAT_COLOURS,
-                  values=maps.codes_text(values, count), label=label, area=area,
+                  values=maps.codes_text(values, count), label=label, area=area, view=view,
                   stamp=f"{data.stamp()}|{data.minute():%H%M}|{area}|prompt")
     widgets.legend(items, title=label)
 

@@ -20,29 +20,50 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo import maps
-from ui import data
+from ui import data, state
 from ui.text import t
 
 #: A grid code inside a clicked grid's tooltip text. The text arrives without its line
 #: breaks, so the code touches Chinese characters, which \b counts as word characters.
 _CODE = re.compile(r"(?<!\d)(\d{15})(?!\d)")
+#: An admin unit's code (county 6, township 9, community 12 digits) in a tooltip.
+_UNIT_CODE = re.compile(r"(?<![\d,])(\d{6}|\d{9}|\d{12})(?![\d,])")
 #: Where a click asks to go; read by :func:`follow_click` after the map is drawn.
 _GOTO = "_goto_grid"
 DARK_BACKGROUND = "#0b1220"
+#: Fill of admin units on a page whose figure is per grid (province scale, zoomed out).
+UNIT_COLOUR = "#90a4ae"
 
 
-def base_map(*, dark: bool = False) -> folium.Map:
+def base_map(view: data.MapView, *, dark: bool = False) -> folium.Map:
     """The map every page starts from: grids (fetched once) over the county outlines."""
-    file_id, url, _codes = data.grid_file()
     outlines = data.county_outlines()
     fmap = maps.offline_map(bounds=data.city_bounds(),
                             tiles_url=os.environ.get("GRIDMAP_TILES") or None,
                             attribution=os.environ.get("GRIDMAP_TILES_ATTRIBUTION") or None,
                             background=DARK_BACKGROUND if dark else "#f5f7fa", fit=False)
-    maps.GridCanvas(url=url, file_id=file_id, dark=dark).add_to(fmap)
+    maps.GridCanvas(url=view.url, file_id=view.file_id, dark=dark).add_to(fmap)
     if not outlines.empty:
         maps.outline_layer(outlines, dark=dark).add_to(fmap)
     return fmap
+
+
+def heat_figures(area: str | None, *, window: str,
+                 column: str = "requests") -> tuple[data.MapView, pd.Series]:
+    """One heat figure per polygon of the map of ``area``, and that map's view.
+
+    Grids get their own figure; at province scale, zoomed out, each admin unit gets the
+    sum over its grids (rates recomputed from the sums, not averaged).
+    """
+    view = data.map_view(area)
+    if view.level == "grid":
+        values = data.grid_heat(window)[column].astype(float)
+        if area is not None:
+            values = values[values.index.isin(data.area_codes(area))]
+    else:
+        values = data.unit_heat(window, view.level)[column].astype(float)
+        values = values[values.index.isin(view.codes)]
+    return view, values
 
 
 def heat_classes(values: pd.Series, *, colours: Sequence[str] = maps.HEAT_COLOURS,
@@ -86,8 +107,14 @@ def grid_map(
     label: str = "", area: str | None = None, fit: str | None = None,
     selected: str | None = None, overlays: Sequence[folium.FeatureGroup] = (),
     height: int = 620, clickable: bool = True, dark: bool = False, stamp: str = "",
+    view: data.MapView | None = None,
 ) -> None:
     """Draw the page's grid map.
+
+    At province scale the map may hold admin units instead of grids (:func:`ui.data.map_view`):
+    a page that can sum its figure to units passes the ``view`` it classed them for; any
+    other page's grids are drawn as plain units with a hint to choose an area, and a click
+    on a unit zooms the page into it.
 
     Parameters
     ----------
@@ -117,18 +144,29 @@ def grid_map(
         The wall's dark style.
     stamp : str
         Recorded on the page when the style is applied (tests watch it).
+    view : ui.data.MapView, optional
+        The polygons ``classes`` and ``values`` are keyed on; default
+        ``data.map_view(area)``, with grid-keyed figures.
 
     """
-    file_id, _url, codes = data.grid_file()
-    if area is not None:
+    if view is None:
+        view = data.map_view(area if area is not None else (selected or fit))
+        if view.level != "grid":
+            # This page's figure is per grid: show where to zoom in, not a made-up sum.
+            classes, values, colours = constant_classes(view.codes), None, [UNIT_COLOUR]
+            st.caption(t("map.units_hint", level=t(f"level.{view.level}")))
+    if view.level == "grid" and area is not None:
         inside = data.area_codes(area)
         classes = classes[classes.index.isin(inside)]
+    elif view.level != "grid":
+        classes = classes[classes.index.isin(view.codes)]
     target = fit if fit is not None else area
     bounds = _bounds(target)
-    style = maps.grid_style(codes, file_id=file_id, classes=classes, colours=list(colours),
+    style = maps.grid_style(view.codes, file_id=view.file_id, classes=classes,
+                            colours=list(colours),
                             values=values, label=label, fit=bounds, fit_key=target or "city",
                             selected=selected, stamp=stamp, opacity=0.92 if dark else 0.8)
-    st_folium(base_map(dark=dark), key=key, height=height, use_container_width=True,
+    st_folium(base_map(view, dark=dark), key=key, height=height, use_container_width=True,
               returned_objects=["last_object_clicked_tooltip"] if clickable else [],
               feature_group_to_add=[style, *overlays],
               on_change=(lambda: _clicked(key)) if clickable else None)
@@ -152,6 +190,12 @@ def _clicked(key: str) -> None:
     match = _CODE.search(text or "")
     if match:
         st.session_state[_GOTO] = match.group(1)
+        return
+    # An admin unit (province scale): zoom the page into it, which sends its grids.
+    for code in _UNIT_CODE.findall(text or ""):
+        if data.is_area(code):
+            state.set_area(code)
+            return
 
 
 def follow_click(*, current: str | None = None) -> None:

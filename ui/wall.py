@@ -106,11 +106,8 @@ def kpis(area: str | None) -> None:
 
 def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool) -> None:
     """The choropleth of request heat per grid, with its legend."""
-    figures = data.grid_heat(window)
     column = "requests" if measure == "count" else "requests_per_1k"
-    values = figures[column].astype(float)
-    if area is not None:
-        values = values[values.index.isin(data.area_codes(area))]
+    view, values = maps.heat_figures(area, window=window, column=column)
     if measure == "count":
         fmt = count
     else:
@@ -118,15 +115,17 @@ def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool) -> Non
             return f"{v:,.1f}"
     classes, items = maps.heat_classes(values, fmt=fmt if measure == "per_1k" else None)
     label = t(f"wall.map_label.{measure}", window=t(f"window.{window}"))
-    if float(figures["requests"].sum()) == 0:
+    if view.level != "grid":
+        label += t("map.by_level", level=t(f"level.{view.level}"))
+    if float(data.grid_heat(window)["requests"].sum()) == 0:
         st.info(t("msg.no_requests"))
     maps.grid_map(key="wall_map", classes=classes, colours=geo_maps.HEAT_COLOURS,
                   values=maps.codes_text(values, fmt), label=label, area=area,
-                  height=640, clickable=not kiosk, dark=kiosk,
+                  height=640, clickable=not kiosk, dark=kiosk, view=view,
                   stamp=f"{data.stamp()}|{data.minute():%H%M}|{area}|{window}|{measure}")
     widgets.legend(items, title=label)
     if not kiosk:
-        st.caption(t("msg.map_click_hint"))
+        st.caption(t("msg.map_click_hint" if view.level == "grid" else "map.units_click_hint"))
 
 
 def ticker(area: str | None, *, kiosk: bool) -> None:

@@ -44,6 +44,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "not available."),
     "msg.map_click_hint": ("点击地图上的网格查看详情。",
                            "Click a grid on the map to open its detail."),
+    "map.units_hint": ("网格太多，地图暂按{level}显示：在左侧选择区县或点击地图上的区域，"
+                       "放大后显示网格。",
+                       "Too many grids to draw at once, so the map shows areas at the {level} "
+                       "level. Choose a county on the left, or click an area on the map, to "
+                       "see its grids."),
+    "map.by_level": ("（按{level}汇总）", " (by {level})"),
+    "map.units_click_hint": ("点击地图上的区域放大，显示其网格。",
+                             "Click an area on the map to zoom in to its grids."),
     "msg.seeding": ("首次启动：正在生成益阳演示数据…", "First start: building the Yiyang demo…"),
     "msg.seeded": ("演示数据已生成：{grids} 个网格，{requests} 条诉求",
                    "Demo data ready: {grids} grids, {requests} requests"),
