@@ -94,7 +94,6 @@ from scipy.spatial import cKDTree
 from geo import coords
 
 if TYPE_CHECKING:
-    import esda
     from libpysal.graph import Graph
     from libpysal.weights import W
 
@@ -383,15 +382,48 @@ def _exact_tails(values: npt.NDArray[np.float64], adjacency: sparse.csr_matrix
     return p_hi, p_lo
 
 
-def _permutation_tails(local: esda.G_Local) -> tuple[npt.NDArray[np.float64],
-                                                     npt.NDArray[np.float64]]:
-    """Both one-sided pseudo p-values from esda's simulations, ties counted on each side."""
-    sims = local.rGs
-    observed = local.Gs[:, None]
-    tol = 1e-9 * np.maximum(np.abs(observed), 1e-300)  # Gs and rGs round differently
-    perms = sims.shape[1]
-    p_hi = ((sims >= observed - tol).sum(axis=1) + 1.0) / (perms + 1.0)
-    p_lo = ((sims <= observed + tol).sum(axis=1) + 1.0) / (perms + 1.0)
+#: Simulated sums held in memory at once by :func:`_permutation_tails` (float64 values).
+_PERMUTATION_CHUNK = 4_000_000
+
+
+def _permutation_tails(values: npt.NDArray[np.float64], adjacency: sparse.csr_matrix, *,
+                       permutations: int, seed: int
+                       ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Both one-sided pseudo p-values of each grid's neighbour sum, ties counted each side.
+
+    Conditional randomisation as esda's ``crand`` does it: each permutation draws, once for
+    all grids, ``k_max`` distinct positions among the n − 1 *other* grids; grid i's k
+    neighbours become the values at the first k positions, with positions at or after i
+    shifted by one so that i itself is never drawn. esda builds that array of the others
+    by copying all n values for each grid, which is quadratic in the grid count (4.4 s of
+    a province's 11 s); here the shift is applied to the positions instead, in chunks.
+    Gi*'s denominator (the sum of every value) is the same in every permutation, so
+    comparing neighbour sums compares the Gi* statistics.
+    """
+    n = len(values)
+    card = np.diff(adjacency.indptr)
+    observed = adjacency @ values
+    p_hi = np.ones(n)
+    p_lo = np.ones(n)
+    k_max = int(card.max()) if n else 0
+    if n < 2 or k_max == 0:
+        return p_hi, p_lo
+    rng = np.random.default_rng(seed)
+    k_draw = min(k_max, n - 1)
+    draws = np.stack([rng.choice(n - 1, size=k_draw, replace=False)
+                      for _ in range(permutations)])
+    for k in np.unique(card[card > 0]):
+        first = draws[:, :min(int(k), k_draw)]
+        rows = np.flatnonzero(card == k)
+        step = max(1, _PERMUTATION_CHUNK // (permutations * first.shape[1]))
+        for start in range(0, len(rows), step):
+            i = rows[start:start + step]
+            pos = first[None, :, :] + (first[None, :, :] >= i[:, None, None])
+            sims = values[pos].sum(axis=2)
+            obs = observed[i][:, None]
+            tol = 1e-9 * np.maximum(np.abs(obs), 1.0)  # sums added in another order
+            p_hi[i] = ((sims >= obs - tol).sum(axis=1) + 1.0) / (permutations + 1.0)
+            p_lo[i] = ((sims <= obs + tol).sum(axis=1) + 1.0) / (permutations + 1.0)
     return p_hi, p_lo
 
 
@@ -480,17 +512,18 @@ def gi_star(values: pd.Series, weights: GridWeights, *, p_value: PValue = "exact
     elif len(y):
         import esda
 
-        perms = permutations if p_value == "permutation" else 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # esda's 'alternative' notice
-            local = esda.G_Local(y, star, transform="B", star=True, permutations=perms,
-                                 keep_simulations=bool(perms), seed=seed, n_jobs=1)
+            # The analytic z-scores only: the permutations are drawn below, in linear time.
+            local = esda.G_Local(y, star, transform="B", star=True, permutations=0,
+                                 n_jobs=1)
         zi = np.asarray(local.Zs, dtype=np.float64)
         if p_value == "normal":
             pi = 2.0 * stats.norm.sf(np.abs(zi))
         else:
             p_hi, p_lo = (_exact_tails(y, adjacency) if p_value == "exact"
-                          else _permutation_tails(local))
+                          else _permutation_tails(y, adjacency, permutations=permutations,
+                                                  seed=seed))
             pi = np.where(zi > 0, p_hi, np.where(zi < 0, p_lo, 0.5))
             pi = np.minimum(1.0, 2.0 * pi)
         z[include], p[include] = zi, pi

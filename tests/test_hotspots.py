@@ -179,6 +179,35 @@ def test_exact_p_agrees_with_esda_permutations():
     assert_array_equal(exact.gi_z.to_numpy(), sim.gi_z.to_numpy())
 
 
+def test_permutation_p_follows_its_definition_grid_by_grid():
+    # The definition: hold grid i's value, draw its k neighbours' values from the other
+    # grids without replacement, count the sums on the side of the z-score. Checked by a
+    # plain loop per grid. (esda's own crand, given a libpysal Graph with self-weights,
+    # draws one value too many: it counts the grid itself among its neighbours.)
+    grids = lattice(12, 12)
+    w = hs.grid_weights(grids)
+    rng = np.random.default_rng(5)
+    y = rng.poisson(0.8, 144).astype(float)
+    y.reshape(12, 12)[3:6, 3:6] += 3
+    perms = 9999
+    ours = hs.gi_star(pd.Series(y, index=w.codes), w, p_value="permutation",
+                      permutations=perms, seed=1, fdr=False)
+    observed = w.adjacency @ y
+    loop = np.random.default_rng(9)
+    draws = 20_000
+    for g in (0, 4, 40, 50, 77, 143):  # a corner, the cluster, edges, the middle
+        others = np.delete(y, g)
+        k = w.cardinalities[g]
+        sums = np.array([loop.choice(others, size=k, replace=False).sum()
+                         for _ in range(draws)])
+        z = ours.gi_z.iloc[g]
+        tail = (sums >= observed[g]) if z > 0 else (sums <= observed[g])
+        q = (tail.sum() + 1) / (draws + 1)
+        se = np.sqrt(q * (1 - q) / perms + q * (1 - q) / draws)
+        assert ours.gi_p.iloc[g] == pytest.approx(min(1.0, 2 * q), abs=2 * (5 * se + 1e-3))
+    assert (ours.gi_p.to_numpy().reshape(12, 12)[4, 4] < 0.01)
+
+
 def test_gi_bins_fdr_literal():
     p = [0.0005, 0.004, 0.02, 0.03, 0.2, 0.5, 0.6, 0.7, 0.8, 0.9]
     z = [3.5, -2.9, 2.3, 2.2, 1.3, 0.7, -0.5, 0.4, 0.3, 0.1]

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+import ui.data
 from geo import store
 from geo.bulletin import bulletin_months
-import ui.data
 from tests.pages import database, map_file, map_style, run_page, texts
 from tests.tiny_city import admin_units
 
