@@ -119,6 +119,19 @@ def test_rates_per_grid_by_hand(city):
     pd.testing.assert_frame_equal(table[cols], want)
 
 
+def test_request_heat_counts_what_grid_counts_counts(city):
+    h = heat.unit_hierarchy(city)
+    lean = heat.add_rates(heat.request_heat(city, since=SINCE, until=UNTIL, hierarchy=h))
+    full = heat.add_rates(heat.grid_counts(city, since=SINCE, until=UNTIL, hierarchy=h))
+    assert lean["requests"].to_dict() == {A: 3, B: 2, C: 1, D: 1}
+    pd.testing.assert_frame_equal(lean[["requests", "population", "requests_per_1k"]],
+                                  full[["requests", "population", "requests_per_1k"]])
+    # Summed to communities, only the request figure is there, rate recomputed from sums.
+    comm = heat.add_rates(heat.rollup(lean, h.grids, level="community"))
+    assert list(comm.columns) == ["requests", "population", "requests_per_1k"]
+    assert comm.loc[C1, "requests_per_1k"] == pytest.approx(5 / 1450 * 1000)
+
+
 def test_grid_with_no_residents_has_nan_not_inf(city):
     table = heat.grid_kpis(city, since=SINCE, until=UNTIL)
     d = row(table, D)

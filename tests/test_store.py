@@ -23,7 +23,7 @@ def _request(ext, **kw):
 
 
 def test_schema_is_at_head_and_matches_metadata(engine):
-    assert store.schema_revision(engine) == "0004"
+    assert store.schema_revision(engine) == "0005"
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
@@ -173,10 +173,41 @@ def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_
     assert "ix_request_resolved" not in {i["name"] for i in inspect(old).get_indexes("request")}
     old.dispose()
     new = store.make_engine(url)
-    assert store.schema_revision(new) == "0004"
-    assert "ix_request_resolved" in {i["name"] for i in inspect(new).get_indexes("request")}
+    assert store.schema_revision(new) == "0005"
+    indexes = {i["name"] for i in inspect(new).get_indexes("request")}
+    assert "ix_request_resolved" in indexes
+    # 0005 replaced the reported_at index by one that also holds the grid.
+    assert "ix_request_reported_grid" in indexes and "ix_request_reported" not in indexes
     assert store.table_counts(new)["request"] == 1
     assert len(store.read_grids(new)) == 4
+
+
+def test_requests_per_grid_counts_the_window_from_the_index(engine):
+    frame = pd.DataFrame([
+        _request("A"),
+        _request("B", grid_code="430903003001002", reported_at=datetime(2026, 11, 2)),
+        _request("C", reported_at=datetime(2026, 11, 5), status="resolved"),
+        _request("D", reported_at=datetime(2026, 10, 31, 23, 59)),  # before the window
+        _request("E", grid_code=None, outside_grid=True),  # in no grid
+    ])
+    with store.transaction(engine) as conn:
+        store.bulk_insert_requests(conn, frame)
+    got = store.requests_per_grid(engine, since=datetime(2026, 11, 1),
+                                  until=datetime(2026, 11, 5))
+    # C is reported at the window's end (exclusive): not counted.
+    assert got.to_dict() == {"430903003001001": 1, "430903003001002": 1}
+    full = store.request_counts_per_grid(engine, since=datetime(2026, 11, 1),
+                                         until=datetime(2026, 11, 6))
+    lean = store.requests_per_grid(engine, since=datetime(2026, 11, 1),
+                                   until=datetime(2026, 11, 6))
+    assert lean.to_dict() == dict(zip(full.grid_code, full.requests, strict=True))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT grid_code, count(*) FROM request WHERE "
+                "reported_at >= '2026-11-01' AND reported_at < '2026-11-06' "
+                "AND grid_code IS NOT NULL GROUP BY grid_code"))
+        assert "COVERING INDEX ix_request_reported_grid" in plan
 
 
 def test_backlog_totals_match_request_totals(engine):

@@ -395,12 +395,12 @@ def search_grids(query: str, *, limit: int = 20) -> pd.DataFrame:
 def _grid_heat(window: str, until: datetime, version: str, who: Scope) -> pd.DataFrame:
     h = _hierarchy(grid_part(version))
     since = until - WINDOWS[window]
-    counts = heat.grid_counts(engine(), since=since, until=until, hierarchy=h, scope=who)
+    counts = heat.request_heat(engine(), since=since, until=until, hierarchy=h, scope=who)
     return heat.add_rates(counts)
 
 
 def grid_heat(window: str) -> pd.DataFrame:
-    """Per-grid counts and rates (grids in scope) over a trailing window ending this minute."""
+    """Requests and requests per 1,000 residents per grid in scope, over a trailing window."""
     return _grid_heat(window, minute(), stamp(), cache_scope())
 
 
