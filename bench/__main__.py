@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="wall refreshes of the memory soak (default 500, quick 20)")
     ap.add_argument("--province-requests", type=int, default=None,
                     help="requests in the province SQLite dataset (default 10 M)")
-    ap.add_argument("--pg-province-requests", type=int, default=1_000_000,
+    ap.add_argument("--pg-province-requests", type=int, default=10_000_000,
                     help="requests loaded into PostgreSQL at province scale")
     args = ap.parse_args(argv)
     if args.quick:
