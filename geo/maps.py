@@ -12,6 +12,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 from typing import NamedTuple
 
 import folium
@@ -227,6 +228,10 @@ NO_DATA = "#cfd8dc"
 
 #: Marks a grid outside the area on the map (faint, not clickable for the figure).
 OUTSIDE = " "
+#: Brackets a polygon's code in its tooltip (see :data:`CODE_IN_TOOLTIP`).
+CODE_MARK = "\u200b"
+#: A polygon's code in the plain text of its tooltip, as a click returns it.
+CODE_IN_TOOLTIP = re.compile(CODE_MARK + r"(\d+)" + CODE_MARK)
 #: Marks a grid inside the area whose figure is missing.
 MISSING = "-"
 
@@ -329,7 +334,9 @@ class GridCanvas(MacroElement):
     });
   }
   gm.tooltip = function (i, figure) {
-    var html = "<b>" + gm.esc(gm.names[i]) + "</b><br>" + gm.codes[i];
+    // The code between zero-width spaces: a click returns the tooltip as plain text, where
+    // the line breaks are gone and a name ending in digits would run into the code.
+    var html = "<b>" + gm.esc(gm.names[i]) + "</b><br>\u200b" + gm.codes[i] + "\u200b";
     if (figure) { html += "<br>" + figure; }
     return html;
   };

@@ -130,6 +130,42 @@ def test_click_grid_opens_detail_and_back_returns(app, tab):
     assert watch.problems() == []
 
 
+def test_over_the_polygon_limit_a_click_on_a_unit_zooms_into_its_grids(
+        tmp_path_factory, demo_url, chromium):
+    # The demo's 6,017 grids under a limit of 1,000: the wall sends 98 townships (DESIGN §9
+    # at province scale); a click on one sends grids instead, and names the area.
+    work = tmp_path_factory.mktemp("zoom")
+    db = b.copy_demo(work, source=Path(demo_url.removeprefix("sqlite:///")))
+    server = b.start_app(f"sqlite:///{db}", log_dir=work,
+                         extra_env={"GRIDMAP_MAX_POLYGONS": "1000"})
+    try:
+        context, page, watch = b.open_page(chromium, server)
+        page.goto(f"{server.url}/")
+        frame = b.map_frame(page, expected=98)
+        _script_done(page)
+        point = b.grid_click_point(page, frame)
+        assert len(point["code"]) == 9  # a township
+        page.mouse.move(point["x"], point["y"], steps=4)
+        page.mouse.click(point["x"], point["y"])
+        page.wait_for_url(re.compile(rf"area={point['code']}"), timeout=30_000)
+        _script_done(page)
+        deadline = time.time() + 60
+        codes: list[str] = []
+        while time.time() < deadline:
+            frame = b.map_frame(page)
+            codes = frame.evaluate("() => window.gridmap.codes || []")
+            if codes and len(codes[0]) == 15:
+                break
+            page.wait_for_timeout(300)
+        assert codes and all(len(c) == 15 for c in codes) and len(codes) <= 1000
+        assert any(c.startswith(point["code"]) for c in codes)
+        b.screenshot(page, "zoomed_into_township")
+        assert watch.problems() == []
+        context.close()
+    finally:
+        b.stop_app(server)
+
+
 def _insert_urgent(db_url: str, *, code: str, lon: float, lat: float, text: str) -> None:
     from geo import store
 

@@ -194,3 +194,11 @@ def test_map_level_keeps_the_province_under_the_polygon_limit():
     # One county filtered, or one of its townships: that county's 6,000 grids.
     assert maps.map_level(membership, area="990100") == ("grid", "990100")
     assert maps.map_level(membership, area="990100001") == ("grid", "990100")
+
+
+def test_a_clicked_tooltip_gives_back_its_code_even_after_a_name_ending_in_digits():
+    # A click returns the tooltip as plain text: no line breaks between name and code.
+    mark = maps.CODE_MARK
+    text = f"社区990100001001{mark}990100001001{mark}近7天诉求：1,032"
+    assert maps.CODE_IN_TOOLTIP.search(text).group(1) == "990100001001"
+    assert maps.CODE_IN_TOOLTIP.search("网格12 430903003001001") is None

@@ -128,3 +128,14 @@ def test_a_map_over_the_polygon_limit_sends_units_until_an_area_is_chosen(
         assert level_text in page and "点击地图上的区域放大" in page
     else:
         assert "汇总" not in page
+
+
+def test_the_polygon_limit_comes_from_the_environment_or_says_what_is_wrong(monkeypatch):
+    monkeypatch.delenv("GRIDMAP_MAX_POLYGONS", raising=False)
+    assert ui.data._polygon_limit() == 10_000
+    monkeypatch.setenv("GRIDMAP_MAX_POLYGONS", "2500")
+    assert ui.data._polygon_limit() == 2_500
+    for bad in ("lots", "0", "-5", "1e4"):
+        monkeypatch.setenv("GRIDMAP_MAX_POLYGONS", bad)
+        with pytest.raises(ValueError, match=f"GRIDMAP_MAX_POLYGONS='{bad}'.*whole number"):
+            ui.data._polygon_limit()

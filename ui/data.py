@@ -8,6 +8,7 @@ so that a wall screen running for days does not grow.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -16,10 +17,26 @@ import pandas as pd
 import streamlit as st
 
 from geo import accounts, demo, heat, store
+from geo import maps as geo_maps
 from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
-from geo.maps import MAX_POLYGONS, MapChoice, map_level, map_shapes, pack_grids, simplified
+from geo.maps import MapChoice, map_level, map_shapes, pack_grids, simplified
 from ui.text import t
+
+
+def _polygon_limit() -> int:
+    """``GRIDMAP_MAX_POLYGONS``: the most polygons one map sends (DESIGN §9: 10,000)."""
+    raw = os.environ.get("GRIDMAP_MAX_POLYGONS", "").strip()
+    if not raw:
+        return geo_maps.MAX_POLYGONS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"GRIDMAP_MAX_POLYGONS={raw!r}: expected a whole number of "
+                         "polygons, at least 1 (default 10000)")
+    return int(raw)
+
+
+#: The most polygons a map sends at once; a weak wall PC may want fewer.
+MAX_POLYGONS = _polygon_limit()
 
 #: Trailing windows of the heat map: key -> length.
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -286,7 +303,7 @@ def map_view(area: str | None = None) -> MapView:
     """What the map of ``area`` (an admin unit, a grid, or None) sends to the browser.
 
     A city sends every grid in scope whatever the area, so the map never reloads when the
-    area changes. A province (more than :data:`geo.maps.MAX_POLYGONS` grids) sends admin
+    area changes. A province (more than :data:`MAX_POLYGONS` grids) sends admin
     units until an area small enough for its grids is chosen (:func:`geo.maps.map_level`).
     """
     version = grid_part(stamp())

@@ -10,7 +10,6 @@ remounts the map, so pan and zoom survive a refresh (DESIGN §6).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 
 import folium
@@ -23,13 +22,10 @@ from geo import maps
 from ui import data, state
 from ui.text import t
 
-#: A grid code inside a clicked grid's tooltip text. The text arrives without its line
-#: breaks, so the code touches Chinese characters, which \b counts as word characters.
-_CODE = re.compile(r"(?<!\d)(\d{15})(?!\d)")
-#: An admin unit's code (county 6, township 9, community 12 digits) in a tooltip.
-_UNIT_CODE = re.compile(r"(?<![\d,])(\d{6}|\d{9}|\d{12})(?![\d,])")
 #: Where a click asks to go; read by :func:`follow_click` after the map is drawn.
 _GOTO = "_goto_grid"
+#: An admin unit a click asks to zoom into (province scale); read by :func:`follow_click`.
+_ZOOM = "_zoom_area"
 DARK_BACKGROUND = "#0b1220"
 #: Fill of admin units on a page whose figure is per grid (province scale, zoomed out).
 UNIT_COLOUR = "#90a4ae"
@@ -187,22 +183,32 @@ def _bounds(code: str | None) -> tuple[float, float, float, float]:
 def _clicked(key: str) -> None:
     value = st.session_state.get(key) or {}
     text = value.get("last_object_clicked_tooltip") if isinstance(value, dict) else None
-    match = _CODE.search(text or "")
-    if match:
-        st.session_state[_GOTO] = match.group(1)
+    match = maps.CODE_IN_TOOLTIP.search(text or "")
+    if not match:
         return
-    # An admin unit (province scale): zoom the page into it, which sends its grids.
-    for code in _UNIT_CODE.findall(text or ""):
-        if data.is_area(code):
-            state.set_area(code)
-            return
+    code = match.group(1)
+    if data.is_grid(code):
+        st.session_state[_GOTO] = code
+    elif data.is_area(code):
+        # An admin unit (province scale, zoomed out): zoom the page into it, which sends
+        # its grids. Done after the map is drawn, as a whole-app rerun (follow_click).
+        st.session_state[_ZOOM] = code
 
 
 def follow_click(*, current: str | None = None) -> None:
-    """Open the detail of the grid the user clicked (the browser's back button returns)."""
+    """Follow a click on the map: open a grid's detail, or zoom into an admin unit.
+
+    The browser's back button returns from the detail.
+    """
     code = st.session_state.pop(_GOTO, None)
     if code and code != current:
         st.switch_page("pages/grid.py", query_params={"grid": code})
+    area = st.session_state.pop(_ZOOM, None)
+    if area:
+        state.set_area(area)
+        # The whole app, not just the map's fragment: the sidebar's area picker and the
+        # titles must follow.
+        st.rerun(scope="app")
 
 
 def codes_text(values: pd.Series, fmt) -> pd.Series:
