@@ -476,3 +476,23 @@ def list_wall_tokens(bind: Engine | Connection) -> pd.DataFrame:
     return store.read_frame(bind, select(w.name, w.area, w.created_at, w.expires_at,
                                          w.revoked_at, w.last_used_at, w.created_by)
                             .order_by(w.name))
+
+
+def account_state(row, now: datetime) -> str:
+    """"disabled", "locked" (until its lockout ends) or "active", for a :func:`list_users` row.
+
+    ``now`` is naive UTC, as the stored times are.
+    """
+    if row.disabled:
+        return "disabled"
+    locked = row.locked_until
+    if locked is not None and pd.notna(locked) and pd.Timestamp(locked) > pd.Timestamp(now):
+        return "locked"
+    return "active"
+
+
+def token_state(row, now: datetime) -> str:
+    """"revoked", "expired" or "live", for a :func:`list_wall_tokens` row (``now``: naive UTC)."""
+    if row.revoked_at is not None and pd.notna(row.revoked_at):
+        return "revoked"
+    return "expired" if pd.Timestamp(row.expires_at) <= pd.Timestamp(now) else "live"

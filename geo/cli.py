@@ -338,6 +338,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
 
 
 def _print_users(users) -> int:
+    from geo import accounts
+
     if users.empty:
         print("no accounts; make one with: gridmap users add NAME --role ROLE")
         return 0
@@ -345,12 +347,7 @@ def _print_users(users) -> int:
     print(f"{'username':<20} {'role':<10} {'state':<9} {'areas':<28} {'last login (UTC)':<17} "
           "display name")
     for row in users.itertuples(index=False):
-        if row.disabled:
-            state = "disabled"
-        elif not _isnull(row.locked_until) and row.locked_until > now:
-            state = "locked"
-        else:
-            state = "active"
+        state = accounts.account_state(row, now)
         last = "never" if _isnull(row.last_login_at) else f"{row.last_login_at:%Y-%m-%d %H:%M}"
         print(f"{row.username:<20} {row.role:<10} {state:<9} {row.areas or '-':<28} "
               f"{last:<17} {row.display_name or ''}")
@@ -392,12 +389,7 @@ def _cmd_wall_token(args: argparse.Namespace) -> int:
               "--expires 90d")
     now = _utc_now()
     for row in tokens.itertuples(index=False):
-        if not _isnull(row.revoked_at):
-            state = "revoked"
-        elif row.expires_at <= now:
-            state = "expired"
-        else:
-            state = "live"
+        state = accounts.token_state(row, now)
         used = "never" if _isnull(row.last_used_at) else f"{row.last_used_at:%Y-%m-%d %H:%M}"
         print(f"{row.name:<32} {row.area:<15} {state:<8} expires "
               f"{row.expires_at:%Y-%m-%d %H:%M} UTC, last used {used}")

@@ -27,7 +27,7 @@ from pyproj import Transformer
 from sqlalchemy.engine import Engine
 
 from geo import coords, heat, store, vocab
-from geo.access import Scope
+from geo.access import AccessDenied, Scope
 from geo.coverage import QUAD_SEGS, Radius, _station_radii
 
 __all__ = [
@@ -117,8 +117,7 @@ def weekly_requests(engine: Engine, code: str, *, now: datetime,
         ``disputes``: ``weeks`` rows, the last the week holding ``now``, zeros included.
 
     """
-    if scope is not None:
-        scope.require(code)
+    _require(engine, code, scope)
     now = heat.to_naive_utc(now)
     since = trend_since(now, weeks=weeks)
     counts = store.request_counts_per_local_period(engine, since=since, until=now, freq="W",
@@ -164,8 +163,7 @@ def grid_kpis(engine: Engine, code: str, *, now: datetime, population: object = 
         ``now - window``. A rate whose denominator is 0 is NaN.
 
     """
-    if scope is not None:
-        scope.require(code)
+    _require(engine, code, scope)
     now = heat.to_naive_utc(now)
     start = now - window
     where = {"grid_code": code, "scope": scope}
@@ -489,3 +487,10 @@ def volunteer_totals(activities: pd.DataFrame) -> dict[str, float]:
         "volunteer_hours": float((activities["volunteers"] * activities["hours"]).sum()),
         "points": float(activities["points"].sum()),
     }
+
+
+def _require(engine: Engine, code: str, scope: Scope | None) -> None:
+    """Refuse a grid outside ``scope``, judged by the stored hierarchy as every read is."""
+    if scope is None or scope.everywhere or store.grid_in_scope(engine, code, scope):
+        return
+    raise AccessDenied(f"{code} is outside this account's areas ({', '.join(scope.areas)})")

@@ -1055,6 +1055,18 @@ def scope_condition(column, scope: Scope | None):
     return column.in_(inside)
 
 
+def grid_in_scope(bind: Engine | Connection, code: str, scope: Scope | None) -> bool:
+    """Return True when grid ``code`` is stored and inside ``scope`` (stored hierarchy).
+
+    The same test every scoped read applies (:func:`scope_condition`), for a check made
+    before reading one grid.
+    """
+    stmt = select(grid.c.code).where(grid.c.code == code)
+    stmt = scoped(stmt, grid.c.code, scope)
+    with _conn(bind) as conn:
+        return conn.execute(stmt.limit(1)).first() is not None
+
+
 def scoped(stmt, column, scope: Scope | None):
     """Add :func:`scope_condition` to ``stmt`` when the scope restricts anything."""
     cond = scope_condition(column, scope)

@@ -268,3 +268,20 @@ def test_parse_duration():
     for bad in ("0d", "-1d", "90", "d", "1w", "1.5d", "", None):
         with pytest.raises(ValueError, match="positive number"):
             accounts.parse_duration(bad)
+
+
+def test_account_and_token_states_are_judged_at_the_time_given():
+    from types import SimpleNamespace as Row
+
+    now = datetime(2026, 11, 24, 12)
+    active = Row(disabled=False, locked_until=None)
+    locked = Row(disabled=False, locked_until=datetime(2026, 11, 24, 12, 10))
+    lock_over = Row(disabled=False, locked_until=datetime(2026, 11, 24, 11, 59))
+    disabled = Row(disabled=True, locked_until=datetime(2026, 11, 24, 12, 10))
+    assert [accounts.account_state(r, now) for r in (active, locked, lock_over, disabled)] == [
+        "active", "locked", "active", "disabled"]
+    live = Row(revoked_at=None, expires_at=datetime(2026, 11, 25))
+    expired = Row(revoked_at=pd.NaT, expires_at=now)  # expiry is exclusive
+    revoked = Row(revoked_at=datetime(2026, 11, 1), expires_at=datetime(2026, 12, 1))
+    assert [accounts.token_state(r, now) for r in (live, expired, revoked)] == [
+        "live", "expired", "revoked"]

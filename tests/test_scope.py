@@ -174,6 +174,21 @@ def test_detail_refuses_a_grid_outside_the_scope(city):
     assert detail.weekly_requests(city, B, now=NOW, scope=HEAD)["requests"].sum() == 1
 
 
+def test_detail_judges_a_grid_by_the_stored_hierarchy_not_its_digits(city):
+    # D's code says community C3, but it is filed under C1 (wang's); A's says C1, filed
+    # under C3. The reads follow the filing, so the check before them must too.
+    with store.transaction(city) as conn:
+        conn.execute(store.grid.update().where(store.grid.c.code == D)
+                     .values(community_code=C1))
+        conn.execute(store.grid.update().where(store.grid.c.code == A)
+                     .values(community_code=C3))
+    assert detail.grid_kpis(city, D, now=NOW, scope=HEAD).at["requests", "value"] == 1
+    with pytest.raises(AccessDenied, match=A):
+        detail.weekly_requests(city, A, now=NOW, scope=HEAD)
+    assert store.grid_in_scope(city, D, HEAD) and not store.grid_in_scope(city, A, HEAD)
+    assert not store.grid_in_scope(city, "430999999999999", ALL)  # not stored at all
+
+
 # --------------------------------------------------------------------------- geo.export
 
 

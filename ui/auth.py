@@ -61,7 +61,6 @@ def gate() -> Scope:
         _map_oidc_identity()
     _sign_in_form()
     st.stop()
-    raise AssertionError("unreachable")  # st.stop() raises
 
 
 def _resume() -> accounts.Account | None:

@@ -217,11 +217,7 @@ def accounts_table() -> pd.DataFrame:
     now = data.now()
 
     def state(row) -> str:
-        if row.disabled:
-            return t("data.accounts.state.disabled")
-        locked = row.locked_until is not None and pd.notna(row.locked_until) \
-            and pd.Timestamp(row.locked_until) > pd.Timestamp(now)
-        return t("data.accounts.state.locked" if locked else "data.accounts.state.active")
+        return t(f"data.accounts.state.{accounts.account_state(row, now)}")
 
     return pd.DataFrame({
         t("data.accounts.col.username"): users["username"],
@@ -237,13 +233,10 @@ def accounts_table() -> pd.DataFrame:
 def wall_tokens_table() -> pd.DataFrame:
     """Wall tokens: area, expiry, state and last use (never the token itself)."""
     tokens = accounts.list_wall_tokens(data.engine())
-    now = pd.Timestamp(data.now())
+    now = data.now()
 
     def state(row) -> str:
-        if row.revoked_at is not None and pd.notna(row.revoked_at):
-            return t("data.tokens.state.revoked")
-        return t("data.tokens.state.expired" if pd.Timestamp(row.expires_at) <= now
-                 else "data.tokens.state.live")
+        return t(f"data.tokens.state.{accounts.token_state(row, now)}")
 
     return pd.DataFrame({
         t("data.tokens.col.name"): tokens["name"],
