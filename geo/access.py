@@ -124,12 +124,6 @@ class Scope:
         code = str(code)
         return any(code.startswith(a) for a in self.areas)
 
-    def require(self, code: str | None) -> None:
-        """Raise :class:`AccessDenied` unless ``code`` is inside the scope."""
-        if not self.covers_code(code):
-            raise AccessDenied(f"{code} is outside this account's areas "
-                               f"({', '.join(self.areas or ())})")
-
     def sees_contacts(self) -> bool:
         """Return True when reporters' contacts may be read at all (perhaps masked)."""
         return self.personal != "none"
