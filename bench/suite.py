@@ -5,8 +5,8 @@ Which rows run where:
 * city (and ``tiny`` for ``--quick``): every row; counts per grid also on PostgreSQL.
 * province: the polygon rule, map payload, assignment, counts per grid (SQLite with 10 M
   requests; PostgreSQL with ``--pg-province-requests``, 10 M by default, said in a note
-  when fewer), Gi*, warm rerun (and the polygons the wall page sends). First paint and
-  memory run at city scale only.
+  when fewer), Gi*, warm rerun (and the polygons the wall page sends), first paint.
+  Memory runs at city scale only.
 * each PostgreSQL dataset's load time is a row: at province scale, the bulk import target.
 """
 
@@ -30,7 +30,7 @@ ROWS: dict[str, tuple[Callable[[Ctx], list[Row]], tuple[str, ...], bool]] = {
     "counts": (rows_data.counts, ("tiny", "city", "province"), True),
     "hotspots": (rows_data.hotspots, ("tiny", "city", "province"), False),
     "rerun": (rows_app.rerun, ("tiny", "city", "province"), False),
-    "paint": (rows_app.paint, ("tiny", "city"), False),
+    "paint": (rows_app.paint, ("tiny", "city", "province"), False),
     "memory": (rows_app.memory, ("tiny", "city"), False),
 }
 
