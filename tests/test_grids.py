@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo import grids
@@ -25,6 +26,41 @@ def test_shared_boundary_goes_to_lower_code(four_grids):
 
 def test_assign_empty_input(four_grids):
     assert len(grids.GridIndex(four_grids).assign([], [])) == 0
+
+
+def test_assign_agrees_with_a_plain_polygon_test_on_random_points(four_grids):
+    # Every point checked one by one against every grid (lower code first), including
+    # points outside, on edges and corners, and with NaN coordinates.
+    rng = np.random.default_rng(4)
+    lon = np.concatenate([rng.uniform(112.295, 112.325, 400), [112.31, 112.30, np.nan, 1.0]])
+    lat = np.concatenate([rng.uniform(28.545, 28.575, 400), [28.56, 28.55, 28.56, np.nan]])
+    got = grids.GridIndex(four_grids).assign(lon, lat)
+    ordered = four_grids.sort_values("code")
+    for x, y, code in zip(lon, lat, got, strict=True):
+        want = next((c for c, g in zip(ordered.code, ordered.geometry, strict=True)
+                     if np.isfinite(x) and np.isfinite(y)
+                     and g.intersects(shapely.Point(x, y))), None)
+        assert code == want, (x, y)
+
+
+def test_a_grid_far_away_keeps_the_index_small_and_right(four_grids):
+    # A bad import puts one grid on another continent: the lattice is coarsened, not huge.
+    far = four_grids.iloc[[0]].copy()
+    far["code"] = "430903003001099"
+    far["geometry"] = [shapely.box(-70.0, -30.0, -69.99, -29.99)]
+    index = grids.GridIndex(pd.concat([four_grids, far]))
+    nx, ny = index._shape
+    assert nx * ny <= grids.MAX_CELLS
+    got = index.assign([112.305, -69.995, 0.0], [28.565, -29.995, 0.0])
+    assert got.tolist() == ["430903003001001", "430903003001099", None]
+
+
+def test_missing_and_empty_geometries_are_left_out(four_grids):
+    bad = four_grids.copy()
+    bad.loc[bad.index[0], "geometry"] = None
+    index = grids.GridIndex(bad)
+    assert len(index) == 3
+    assert index.assign([112.305], [28.565]).tolist() == [None]
 
 
 def test_bow_tie_is_repaired_to_two_triangles():
