@@ -145,3 +145,13 @@ def test_crs_value_and_safe_name():
     assert crs_value("epsg", "") is None
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("C:\\Users\\a\\grids.csv") == "grids.csv"
+
+
+def test_every_stored_table_has_a_name_in_both_languages():
+    from geo import store
+    from ui.catalogue import load
+
+    catalogue = load()
+    missing = [t.name for t in store.metadata.sorted_tables
+               if f"data.table.{t.name}" not in catalogue]
+    assert missing == []
