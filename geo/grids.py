@@ -118,16 +118,15 @@ class GridIndex:
                                                                   ).astype(np.int64)
         ix1, iy1 = ((bb[:, 2] - x0) // size).astype(np.int64), ((bb[:, 3] - y0) // size
                                                                   ).astype(np.int64)
-        cells, members = [], []
-        for g in range(len(bb)):
-            xs = np.arange(ix0[g], ix1[g] + 1)
-            ys = np.arange(iy0[g], iy1[g] + 1)
-            c = (ys[:, None] * nx + xs[None, :]).ravel()
-            cells.append(c)
-            members.append(np.full(len(c), g, dtype=np.int64))
-        cell = np.concatenate(cells)
+        # Every (cell, grid) pair of each grid's bounding box, without a loop over grids.
+        width_cells, height_cells = ix1 - ix0 + 1, iy1 - iy0 + 1
+        per_grid = width_cells * height_cells
+        member = np.repeat(np.arange(len(bb)), per_grid)
+        local = _offsets(per_grid)
+        cell = ((iy0[member] + local // width_cells[member]) * nx
+                + ix0[member] + local % width_cells[member])
         order = np.argsort(cell, kind="stable")
-        self._members = np.concatenate(members)[order]
+        self._members = member[order]
         self._indptr = np.searchsorted(cell[order], np.arange(nx * ny + 1))
         self._size, self._origin, self._shape = size, (x0, y0), (nx, ny)
 
@@ -163,8 +162,7 @@ class GridIndex:
         start = self._indptr[cell]
         count = np.where(ok, self._indptr[cell + 1] - start, 0)
         point_idx = np.repeat(np.arange(len(lon)), count)
-        offset = np.arange(len(point_idx)) - np.repeat(np.cumsum(count) - count, count)
-        grid_idx = self._members[np.repeat(start, count) + offset]
+        grid_idx = self._members[np.repeat(start, count) + _offsets(count)]
         hit = shapely.intersects_xy(self._geoms[grid_idx], lon[point_idx], lat[point_idx])
         point_idx, grid_idx = point_idx[hit], grid_idx[hit]
         out[point_idx] = self.codes[grid_idx]
@@ -179,6 +177,11 @@ class GridIndex:
             first = np.unique(p, return_index=True)[1]
             out[p[first]] = self.codes[g[first]]
         return out
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """0, 1, …, n−1 for each n in ``counts``, concatenated (positions inside each run)."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def assign_points(grids: gpd.GeoDataFrame, lon, lat) -> np.ndarray:

@@ -377,11 +377,7 @@ def grid_counts(engine: Engine, *, since: datetime | None, until: datetime,
     now = to_naive_utc(now) if now is not None else _now()
     counts = store.request_counts_per_grid(engine, since=since, until=until,
                                            as_of=min(until, now), scope=scope)
-    grids = within(hierarchy, scope).grids
-    counts = counts.set_index("grid_code").reindex(grids.index, fill_value=0)
-    counts["population"] = pd.to_numeric(grids["population"], errors="coerce").astype(float)
-    counts.index.name = "code"
-    return counts
+    return _every_grid(counts.set_index("grid_code"), within(hierarchy, scope).grids)
 
 
 def request_heat(engine: Engine, *, since: datetime | None, until: datetime,
@@ -411,9 +407,13 @@ def request_heat(engine: Engine, *, since: datetime | None, until: datetime,
         ``requests_per_1k``; :func:`rollup` sums it to admin units.
 
     """
-    grids = within(hierarchy, scope).grids
     per = store.requests_per_grid(engine, since=since, until=until, scope=scope)
-    out = pd.DataFrame({"requests": per.reindex(grids.index, fill_value=0).astype(np.int64)})
+    return _every_grid(per.to_frame(), within(hierarchy, scope).grids)
+
+
+def _every_grid(counts: pd.DataFrame, grids: pd.DataFrame) -> pd.DataFrame:
+    """Put ``counts`` (by grid code) on every grid of ``grids``, zeros filled, + population."""
+    out = counts.reindex(grids.index, fill_value=0).astype(np.int64)
     out["population"] = pd.to_numeric(grids["population"], errors="coerce").astype(float)
     out.index.name = "code"
     return out

@@ -100,7 +100,7 @@ _INDEX_TTL = 60.0  # seconds; an import that replaces grids with as many is seen
 def grid_index(engine: Engine) -> GridIndex:
     """Return a cached :class:`GridIndex` of the stored grids, rebuilt when they change.
 
-    Building the STRtree takes ~0.1 s for a city; doing it per request would cap intake at a
+    Building the index takes ~0.1 s for a city; doing it per request would cap intake at a
     few requests a second. The cache is keyed on the database and checked against the grid
     count on every call and rebuilt at least every minute.
     """

@@ -139,3 +139,16 @@ def empty_url(tmp_path_factory) -> str:
     url = f"sqlite:///{path}"
     store.make_engine(url).dispose()
     return url
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium (Debian's), shared by a browser test module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    from tests import browser as b
+
+    with sync_playwright() as p:
+        browser = b.launch(p)
+        yield browser
+        browser.close()

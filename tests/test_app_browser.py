@@ -41,14 +41,6 @@ def app(tmp_path_factory, demo_url):
     b.stop_app(server)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = b.launch(p)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def tab(app, chromium):
     """(page, watch) in a fresh browser context signed in as admin, closed afterwards."""

@@ -97,14 +97,6 @@ def app(tmp_path_factory, demo_url):
     b.stop_app(server)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = b.launch(p)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def session(app, chromium, request):
     """Open contexts as someone: ``session(user)`` -> (page, watch, dialogs); all closed

@@ -308,13 +308,27 @@ def map_view(area: str | None = None) -> MapView:
     """
     version = grid_part(stamp())
     areas = _areas_key(scope())
-    choice = map_level(hierarchy().grids, area=area, limit=MAX_POLYGONS)
-    return _map_file(version, areas, choice)
+    return _map_file(version, areas, _map_choice(version, areas, area, MAX_POLYGONS))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _map_choice(version: str, areas: tuple[str, ...] | None, area: str | None,
+                limit: int) -> MapChoice:
+    membership = (_hierarchy(version) if areas is None
+                  else _scoped_hierarchy(version, areas)).grids
+    return map_level(membership, area=area, limit=limit)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _unit_heat(window: str, level: str, until: datetime, version: str,
+               who: Scope) -> pd.DataFrame:
+    return heat.add_rates(heat.rollup(_grid_heat(window, until, version, who),
+                                      _hierarchy(grid_part(version)).grids, level=level))
 
 
 def unit_heat(window: str, level: str) -> pd.DataFrame:
     """:func:`grid_heat` summed to the admin units of ``level`` (grids in scope), with rates."""
-    return heat.add_rates(heat.rollup(grid_heat(window), hierarchy().grids, level=level))
+    return _unit_heat(window, level, minute(), stamp(), cache_scope())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
