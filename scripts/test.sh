@@ -42,4 +42,6 @@ fi
 # (see tests/conftest.py).
 if [ $# -eq 0 ]; then export GRIDMAP_STRICT=1; fi
 "$py" -m ruff check .
+# Static types of geo/ (configured in pyproject.toml: [tool.mypy]).
+"$py" -m mypy
 "$py" -m pytest "$@"
