@@ -79,7 +79,7 @@ class WorkCalendar:
         return (datetime.combine(date.min, self.day_end) - start).total_seconds() / 3600
 
     def is_workday(self, day: date) -> bool:
-        """True when ``day`` is a working day."""
+        """Return True when ``day`` is a working day."""
         ordinal = day.toordinal()
         i = int(np.searchsorted(self._ordinals, ordinal))
         return i < len(self._ordinals) and int(self._ordinals[i]) == ordinal
@@ -164,7 +164,7 @@ def china_calendar(*, overrides: str | Path | None = None, day_start: time = tim
     years = range(FIRST_YEAR, LAST_YEAR + 1)
     official = holidays.China(years=years)
     off = {d for d in official if d.weekday() < 5}
-    work = {d for d in getattr(official, "weekend_workdays", ()) if FIRST_YEAR <= d.year}
+    work = {d for d in getattr(official, "weekend_workdays", ()) if d.year >= FIRST_YEAR}
     if overrides is not None:
         for year, (year_off, year_work) in read_overrides(overrides).items():
             off = {d for d in off if d.year != year} | year_off
