@@ -153,9 +153,10 @@ def due_times(reported_at: pd.Series, severity: pd.Series, category: pd.Series, 
     """
     reported = pd.to_datetime(reported_at)
     local = (reported + clock.LOCAL_UTC_OFFSET).to_numpy(dtype="datetime64[s]")
-    keys = pd.Series(list(zip(severity, category, strict=True)), index=reported.index)
+    keys = pd.DataFrame({"severity": severity.to_numpy(), "category": category.to_numpy()})
     due = np.full(len(reported), np.datetime64("NaT"), dtype="datetime64[s]")
-    for key, rows in keys.groupby(keys, sort=False).indices.items():
+    groups = keys.groupby(["severity", "category"], sort=False, dropna=False).indices
+    for key, rows in groups.items():
         sev, cat = cast(tuple[str, str | None], key)
         due[rows] = _due_local(local[rows], policy.rule(sev, cat), calendar)
     out = pd.Series(due, index=reported.index, dtype="datetime64[s]") - clock.LOCAL_UTC_OFFSET
