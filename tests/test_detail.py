@@ -388,7 +388,7 @@ def test_request_counts_by_column(city):
 
 def test_read_volunteer_activities_of_one_grid(city):
     got = store_live.read_volunteer_activities(city, grid_code=G, since=date(2026, 8, 13),
-                                          until=date(2026, 11, 11))
+                                               until=date(2026, 11, 11))
     assert list(got["title"]) == ["反诈宣传", "关爱老人"]  # newest first; June is too old
     assert detail.volunteer_totals(got) == {"activities": 2, "volunteer_hours": 20.5,
                                             "points": 13.0}

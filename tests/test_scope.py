@@ -112,10 +112,10 @@ def test_request_totals_and_breakdowns_count_only_the_scope(city):
 
 def test_one_grid_reads_are_empty_outside_the_scope(city):
     assert store_live.grid_requests(city, grid_code=A, since=None, until=NOW,
-                               scope=HEAD)["external_id"].tolist() == ["a1"]
+                                    scope=HEAD)["external_id"].tolist() == ["a1"]
     assert store_live.grid_requests(city, grid_code=C, since=None, until=NOW, scope=HEAD).empty
     assert store_live.grid_requests(city, grid_code=C, since=None, until=NOW,
-                               scope=TOWN)["external_id"].tolist() == ["c1"]
+                                    scope=TOWN)["external_id"].tolist() == ["c1"]
     assert len(store_live.read_volunteer_activities(city, grid_code=A, scope=HEAD)) == 1
     assert store_live.read_volunteer_activities(city, grid_code=C, scope=HEAD).empty
     assert len(store_live.read_volunteer_activities(city, grid_code=C, scope=ALL)) == 1
