@@ -2,7 +2,7 @@
 
 A :class:`Scope` travels with every read that :mod:`geo.store` and the modules above it
 make for a user. Its ``areas`` are admin-unit or grid codes; ``None`` means every area.
-:func:`geo.store.scope_condition` turns it into SQL, so a page that forgets to filter, a
+:func:`geo.store.access.scope_condition` turns it into SQL, so a page that forgets to filter, a
 tampered ``?grid=`` or a direct call still gets only rows inside the scope.
 
 Roles (:data:`ROLES`):
@@ -114,7 +114,7 @@ class Scope:
     def covers_code(self, code: str | None) -> bool:
         """Return True when ``code`` (a grid or admin code) lies inside the scope by prefix.
 
-        Statistical codes (统计用区划代码) nest by prefix; :func:`geo.store.scope_condition`
+        Statistical codes (统计用区划代码) nest by prefix; :func:`geo.store.access.scope_condition`
         also follows the stored hierarchy, so this is the quick check for URLs and inputs.
         """
         if self.areas is None:

@@ -24,15 +24,17 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
-from geo import store
+from geo import clock
 from geo.access import ROLES, AccessDenied, Scope, restricted
+from geo.store import access as db
+from geo.store.engine import get_setting, set_setting, transaction
 
 #: Consecutive failures before an account locks, and for how long.
 MAX_FAILURES = 5
@@ -79,10 +81,6 @@ class Account:
         return restricted(self.areas, role=self.role, actor=self.username)
 
 
-def _now() -> datetime:
-    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime().replace(microsecond=0)
-
-
 def hash_password(password: str) -> str:
     """Return the argon2id hash of ``password``."""
     return _hasher.hash(password)
@@ -112,10 +110,7 @@ def _check_areas(conn: Connection, role: str, areas: Iterable[str]) -> tuple[str
     if ROLES[role][0] == "own":
         if not codes:
             raise ValueError(f"role {role} needs --area (a grid or admin code)")
-        known = set(conn.execute(select(store.admin_unit.c.code)
-                                 .where(store.admin_unit.c.code.in_(codes))).scalars())
-        known |= set(conn.execute(select(store.grid.c.code)
-                                  .where(store.grid.c.code.in_(codes))).scalars())
+        known = db.known_area_codes(conn, codes)
         unknown = [c for c in codes if c not in known]
         if unknown:
             raise ValueError(f"unknown area code(s): {', '.join(unknown)}")
@@ -158,46 +153,33 @@ def add_user(conn: Connection, *, username: str, role: str, password: str,
     if check_strength:
         check_password_strength(password, username=username)
     codes = _check_areas(conn, role, areas)
-    a = store.account.c
-    if conn.execute(select(a.id).where(a.username == username)).first():
+    if db.find_account(conn, username=username) is not None:
         raise ValueError(f"account {username!r} already exists")
-    now = _now()
-    new_id = conn.execute(insert(store.account).values(
-        username=username, display_name=display_name or username, role=role,
-        password_hash=hash_password(password), disabled=False, created_at=now,
-        email=email or None, failed_logins=0, password_changed_at=now)).inserted_primary_key[0]
-    if codes:
-        conn.execute(insert(store.account_scope),
-                     [{"account_id": new_id, "admin_code": c} for c in codes])
+    db.insert_account(conn, username=username, display_name=display_name or username,
+                      role=role, password_hash=hash_password(password), email=email or None,
+                      areas=codes, now=clock.now(precision="s"))
 
 
 def set_password(conn: Connection, *, username: str, password: str) -> None:
     """Change a password (and unlock the account); ValueError if unknown or weak."""
     check_password_strength(password, username=username)
-    a = store.account.c
-    done = conn.execute(update(store.account).where(a.username == username).values(
-        password_hash=hash_password(password), failed_logins=0, locked_until=None,
-        password_changed_at=_now())).rowcount
+    done = db.update_account(conn, username=username, password_hash=hash_password(password),
+                             failed_logins=0, locked_until=None,
+                             password_changed_at=clock.now(precision="s"))
     if not done:
         raise ValueError(f"no account {username!r}")
 
 
 def set_disabled(conn: Connection, *, username: str, disabled: bool = True) -> None:
     """Disable (or enable) an account; ValueError if unknown."""
-    a = store.account.c
-    done = conn.execute(update(store.account).where(a.username == username)
-                        .values(disabled=disabled)).rowcount
-    if not done:
+    if not db.update_account(conn, username=username, disabled=disabled):
         raise ValueError(f"no account {username!r}")
 
 
 def list_users(bind: Engine | Connection) -> pd.DataFrame:
     """Accounts with role, areas, state and last login (never the hash)."""
-    a, s = store.account.c, store.account_scope.c
-    frame = store.read_frame(bind, select(
-        a.id, a.username, a.display_name, a.role, a.email, a.disabled, a.locked_until,
-        a.last_login_at).order_by(a.username))
-    scopes = store.read_frame(bind, select(s.account_id, s.admin_code))
+    frame = db.read_accounts(bind)
+    scopes = db.read_account_scopes(bind)
     areas = scopes.groupby("account_id")["admin_code"].agg(lambda c: ",".join(sorted(c)))
     # A dict look-up, not map + fillna: with no scope rows map gives float64, and pandas
     # deprecates filling that with a string.
@@ -205,10 +187,8 @@ def list_users(bind: Engine | Connection) -> pd.DataFrame:
     return frame.drop(columns="id")
 
 
-def _account(conn: Connection, row) -> Account:
-    s = store.account_scope.c
-    areas = tuple(sorted(conn.execute(select(s.admin_code)
-                                      .where(s.account_id == row.id)).scalars()))
+def _account(conn: Connection, row: Row[Any]) -> Account:
+    areas = db.account_areas(conn, row.id)
     return Account(row.username, row.display_name or row.username, row.role, areas)
 
 
@@ -224,41 +204,39 @@ def authenticate(engine: Engine, username: str, password: str, *,
         ``bad_password``.
 
     """
-    now = now or _now()
-    a = store.account.c
+    now = now or clock.now(precision="s")
     # The refusal is raised after the commit: raised inside, it would roll back the failure
     # count and the audit line with it, and the lockout would never trigger.
     refusal: LoginError | None = None
-    with store.transaction(engine) as conn:
-        row = conn.execute(select(store.account).where(a.username == username)
-                           .with_for_update()).first()
+    with transaction(engine) as conn:
+        row = db.find_account(conn, username=username, for_update=True)
         if row is None:
-            store.log_audit(conn, actor=username[:64], action="login_failed",
+            db.log_audit(conn, actor=username[:64], action="login_failed",
                             detail={"reason": "unknown"})
             refusal = LoginError("unknown")
         elif row.disabled:
-            store.log_audit(conn, actor=username, action="login_failed",
+            db.log_audit(conn, actor=username, action="login_failed",
                             detail={"reason": "disabled"})
             refusal = LoginError("disabled")
         elif row.locked_until is not None and row.locked_until > now:
-            store.log_audit(conn, actor=username, action="login_failed",
+            db.log_audit(conn, actor=username, action="login_failed",
                             detail={"reason": "locked"})
             refusal = LoginError("locked", until=row.locked_until)
         elif not _verify(row.password_hash, password):
             failures = int(row.failed_logins or 0) + 1
             until = now + LOCKOUT if failures >= MAX_FAILURES else None
-            conn.execute(update(store.account).where(a.id == row.id).values(
-                failed_logins=0 if until else failures, locked_until=until))
-            store.log_audit(conn, actor=username, action="login_failed",
+            db.update_account(conn, account_id=row.id, failed_logins=0 if until else failures,
+                              locked_until=until)
+            db.log_audit(conn, actor=username, action="login_failed",
                             detail={"reason": "bad_password", "failures": failures})
             refusal = LoginError("locked", until=until) if until else LoginError("bad_password")
         else:
             if _hasher.check_needs_rehash(row.password_hash):
-                conn.execute(update(store.account).where(a.id == row.id)
-                             .values(password_hash=hash_password(password)))
-            conn.execute(update(store.account).where(a.id == row.id).values(
-                failed_logins=0, locked_until=None, last_login_at=now))
-            store.log_audit(conn, actor=username, action="login")
+                db.update_account(conn, account_id=row.id,
+                                  password_hash=hash_password(password))
+            db.update_account(conn, account_id=row.id, failed_logins=0, locked_until=None,
+                              last_login_at=now)
+            db.log_audit(conn, actor=username, action="login")
             account = _account(conn, row)
     if refusal is not None:
         raise refusal
@@ -267,18 +245,15 @@ def authenticate(engine: Engine, username: str, password: str, *,
 
 def account_for_email(engine: Engine, email: str) -> Account:
     """Return the enabled account an OIDC e-mail maps to (AccessDenied if none)."""
-    a = store.account.c
-    with store.transaction(engine) as conn:
-        row = conn.execute(select(store.account)
-                           .where(func.lower(a.email) == (email or "").strip().lower())).first()
+    with transaction(engine) as conn:
+        row = db.find_account(conn, email=(email or "").strip().lower())
         if row is None or row.disabled:
             # Raised after the commit, so the audit line is kept (see authenticate).
-            store.log_audit(conn, actor=(email or "?")[:64], action="login_failed",
+            db.log_audit(conn, actor=(email or "?")[:64], action="login_failed",
                             detail={"reason": "oidc_unmapped" if row is None else "disabled"})
         else:
-            conn.execute(update(store.account).where(a.id == row.id)
-                         .values(last_login_at=_now()))
-            store.log_audit(conn, actor=row.username, action="login", detail={"via": "oidc"})
+            db.update_account(conn, account_id=row.id, last_login_at=clock.now(precision="s"))
+            db.log_audit(conn, actor=row.username, action="login", detail={"via": "oidc"})
             return _account(conn, row)
     raise AccessDenied(f"no enabled account for {email}")
 
@@ -291,13 +266,14 @@ SESSION_LIFETIME = timedelta(hours=12)
 
 def _session_secret(engine: Engine) -> bytes:
     """Return the database's random key for session tokens, made on first use."""
-    value = store.get_setting(engine, "session_secret")
+    value = get_setting(engine, "session_secret")
     if value is None:
-        with store.transaction(engine) as conn:
+        with transaction(engine) as conn:
             # Two processes may race here; the upsert keeps one value, and re-reading it
             # makes both use the same one.
-            store.set_setting(conn, "session_secret", secrets.token_hex(32))
-        value = store.get_setting(engine, "session_secret")
+            set_setting(conn, "session_secret", secrets.token_hex(32))
+        value = get_setting(engine, "session_secret")
+    assert value is not None, "the session secret was just stored"
     return bytes.fromhex(value)
 
 
@@ -312,11 +288,10 @@ def issue_session(engine: Engine, account: Account, *, now: datetime | None = No
     The token holds the name and expiry and an HMAC over them and the time the password
     last changed, so changing the password ends every session of the account.
     """
-    now = now or _now()
-    a = store.account.c
-    with store.transaction(engine) as conn:
-        changed = conn.execute(select(a.password_changed_at)
-                               .where(a.username == account.username)).scalar()
+    now = now or clock.now(precision="s")
+    with transaction(engine) as conn:
+        row = db.find_account(conn, username=account.username)
+    changed = None if row is None else row.password_changed_at
     expires = int((now + SESSION_LIFETIME).timestamp())
     name = base64.urlsafe_b64encode(account.username.encode()).decode().rstrip("=")
     mac = _session_mac(_session_secret(engine), account.username, expires, changed)
@@ -325,7 +300,7 @@ def issue_session(engine: Engine, account: Account, *, now: datetime | None = No
 
 def account_for_session(engine: Engine, token: str, *, now: datetime | None = None) -> Account:
     """Return the account a session token resumes (AccessDenied: forged, expired, disabled)."""
-    now = now or _now()
+    now = now or clock.now(precision="s")
     try:
         name, expires_s, mac = (token or "").split(".")
         username = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
@@ -334,9 +309,8 @@ def account_for_session(engine: Engine, token: str, *, now: datetime | None = No
         raise AccessDenied("malformed session token") from exc
     if expires <= int(now.timestamp()):
         raise AccessDenied("session expired")
-    a = store.account.c
-    with store.transaction(engine) as conn:
-        row = conn.execute(select(store.account).where(a.username == username)).first()
+    with transaction(engine) as conn:
+        row = db.find_account(conn, username=username)
         if row is None or row.disabled:
             raise AccessDenied("session of an unknown or disabled account")
         want = _session_mac(_session_secret(engine), username, expires, row.password_changed_at)
@@ -350,17 +324,12 @@ def account_for_session(engine: Engine, token: str, *, now: datetime | None = No
 
 def is_demo(bind: Engine | Connection) -> bool:
     """Return True when the database was built by ``gridmap init-demo``."""
-    return store.get_setting(bind, "demo") is not None
+    return get_setting(bind, "demo") is not None
 
 
 def add_demo_accounts(conn: Connection) -> int:
     """Create (or reset) the documented demo accounts; return how many."""
-    a = store.account.c
-    names = list(DEMO_ACCOUNTS)
-    ids = conn.execute(select(a.id).where(a.username.in_(names))).scalars().all()
-    if ids:
-        conn.execute(delete(store.account_scope).where(store.account_scope.c.account_id.in_(ids)))
-        conn.execute(delete(store.account).where(a.id.in_(ids)))
+    db.delete_accounts(conn, DEMO_ACCOUNTS)
     for name, (role, areas, password, display) in DEMO_ACCOUNTS.items():
         add_user(conn, username=name, role=role, password=password, areas=areas,
                  display_name=display, check_strength=False)
@@ -376,9 +345,7 @@ def demo_password_problems(bind: Engine | Connection) -> list[str]:
     """
     if is_demo(bind):
         return []
-    a = store.account.c
-    rows = store.read_frame(bind, select(a.username, a.password_hash)
-                            .where(a.disabled.is_(False)))
+    rows = db.read_password_hashes(bind)
     known = {d[2] for d in DEMO_ACCOUNTS.values()} | set(DEFAULT_PASSWORDS)
     bad = []
     for username, hashed in rows.itertuples(index=False):
@@ -416,34 +383,30 @@ def create_wall_token(conn: Connection, *, area: str, expires: timedelta,
         An unknown area, a taken name or a non-positive expiry.
 
     """
-    now = now or _now()
+    now = now or clock.now(precision="s")
     (area,) = _check_areas(conn, "wall", [area])
     if expires <= timedelta(0):
         raise ValueError("expiry must be in the future")
-    w = store.wall_token.c
     name = name or f"wall-{area}-{now:%Y%m%d%H%M%S}"
     if not _NAME.match(name):
         raise ValueError(f"token name {name!r}: 2-64 letters, digits or _ . @ -")
-    if conn.execute(select(w.id).where(w.name == name)).first():
+    if db.wall_token_exists(conn, name):
         raise ValueError(f"wall token {name!r} already exists")
     token = "gmw_" + secrets.token_urlsafe(24)
-    conn.execute(insert(store.wall_token).values(
-        name=name, token_hash=_token_hash(token), area=area, created_at=now,
-        expires_at=now + expires, created_by=created_by))
-    store.log_audit(conn, actor=created_by, action="wall_token_create", area=area,
+    db.insert_wall_token(conn, name=name, token_hash=_token_hash(token), area=area,
+                         created_at=now, expires_at=now + expires, created_by=created_by)
+    db.log_audit(conn, actor=created_by, action="wall_token_create", area=area,
                     detail={"name": name, "expires_at": now + expires})
     return name, token
 
 
 def check_wall_token(engine: Engine, token: str, *, now: datetime | None = None) -> Scope:
     """Return the ``wall`` scope a token grants; AccessDenied if unknown, expired, revoked."""
-    now = now or _now()
+    now = now or clock.now(precision="s")
     if not token or len(token) > 200:
         raise AccessDenied("no wall token", reason="unknown")
-    w = store.wall_token.c
-    with store.transaction(engine) as conn:
-        row = conn.execute(select(store.wall_token)
-                           .where(w.token_hash == _token_hash(token))).first()
+    with transaction(engine) as conn:
+        row = db.find_wall_token(conn, _token_hash(token))
         if row is None:
             raise AccessDenied("unknown wall token", reason="unknown")
         if row.revoked_at is not None:
@@ -453,32 +416,25 @@ def check_wall_token(engine: Engine, token: str, *, now: datetime | None = None)
                                " UTC", reason="expired")
         # At most one write a minute per screen, not one per refresh.
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-            conn.execute(update(store.wall_token).where(w.id == row.id)
-                         .values(last_used_at=now))
+            db.touch_wall_token(conn, row.id, now)
     return Scope("wall", (row.area,), f"wall:{row.name}")
 
 
 def revoke_wall_token(conn: Connection, name: str, *, actor: str | None = None,
                       now: datetime | None = None) -> bool:
     """Revoke a token by name; False when there is no such live token."""
-    w = store.wall_token.c
-    done = conn.execute(update(store.wall_token)
-                        .where(w.name == name, w.revoked_at.is_(None))
-                        .values(revoked_at=now or _now())).rowcount
+    done = db.revoke_wall_token(conn, name, now=now or clock.now(precision="s"))
     if done:
-        store.log_audit(conn, actor=actor, action="wall_token_revoke", detail={"name": name})
+        db.log_audit(conn, actor=actor, action="wall_token_revoke", detail={"name": name})
     return bool(done)
 
 
 def list_wall_tokens(bind: Engine | Connection) -> pd.DataFrame:
     """Tokens with area, expiry, revocation and last use (never the token)."""
-    w = store.wall_token.c
-    return store.read_frame(bind, select(w.name, w.area, w.created_at, w.expires_at,
-                                         w.revoked_at, w.last_used_at, w.created_by)
-                            .order_by(w.name))
+    return db.read_wall_tokens(bind)
 
 
-def account_state(row, now: datetime) -> str:
+def account_state(row: Any, now: datetime) -> str:
     """"disabled", "locked" (until its lockout ends) or "active", for a :func:`list_users` row.
 
     ``now`` is naive UTC, as the stored times are.
@@ -491,7 +447,7 @@ def account_state(row, now: datetime) -> str:
     return "active"
 
 
-def token_state(row, now: datetime) -> str:
+def token_state(row: Any, now: datetime) -> str:
     """"revoked", "expired" or "live", for a :func:`list_wall_tokens` row (``now``: naive UTC)."""
     if row.revoked_at is not None and pd.notna(row.revoked_at):
         return "revoked"

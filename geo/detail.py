@@ -24,11 +24,15 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 
-from geo import coords, heat, store, vocab
+from geo import clock, coords, heat, vocab
 from geo.access import AccessDenied, Scope
 from geo.coverage import QUAD_SEGS, Radius, _station_radii
+from geo.store.access import grid_in_scope
+from geo.store.area import AreaFilter
+from geo.store.counts import backlog_totals, request_counts_per_local_period, request_totals
 
 __all__ = [
     "KPI_NAMES",
@@ -96,9 +100,9 @@ def trend_since(now: datetime, *, weeks: int = 12) -> datetime:
     local midnight, so that :func:`geo.heat.request_series` with ``freq="W"`` gives exactly
     ``weeks`` whole weeks, the last one running up to now.
     """
-    local = (pd.Timestamp(heat.to_naive_utc(now)) + store.LOCAL_UTC_OFFSET).normalize()
+    local = pd.Timestamp(clock.to_local(now)).normalize()
     monday = local - pd.Timedelta(days=local.weekday()) - pd.Timedelta(weeks=weeks - 1)
-    return (monday - store.LOCAL_UTC_OFFSET).to_pydatetime()
+    return clock.from_local(monday)
 
 
 def weekly_requests(engine: Engine, code: str, *, now: datetime,
@@ -118,11 +122,11 @@ def weekly_requests(engine: Engine, code: str, *, now: datetime,
 
     """
     _require(engine, code, scope)
-    now = heat.to_naive_utc(now)
+    now = clock.to_naive_utc(now)
     since = trend_since(now, weeks=weeks)
-    counts = store.request_counts_per_local_period(engine, since=since, until=now, freq="W",
-                                                   grid_code=code, scope=scope)
-    first = pd.Timestamp(since) + store.LOCAL_UTC_OFFSET
+    counts = request_counts_per_local_period(engine, since=since, until=now, freq="W",
+                                             area=AreaFilter(grid_code=code, scope=scope))
+    first = pd.Timestamp(clock.to_local(since))
     periods = pd.date_range(first, periods=weeks, freq="7D", name="period")
     out = counts.set_index("period").reindex(periods, fill_value=0).reset_index()
     return out.astype({"requests": "int64", "disputes": "int64"})
@@ -164,13 +168,13 @@ def grid_kpis(engine: Engine, code: str, *, now: datetime, population: object = 
 
     """
     _require(engine, code, scope)
-    now = heat.to_naive_utc(now)
+    now = clock.to_naive_utc(now)
     start = now - window
-    where = {"grid_code": code, "scope": scope}
-    current = store.request_totals(engine, since=start, until=now, **where)
-    previous = store.request_totals(engine, since=start - window, until=start, **where)
-    backlog = store.backlog_totals(engine, as_of=now, **where)
-    backlog_before = store.backlog_totals(engine, as_of=start, **where)
+    where = AreaFilter(grid_code=code, scope=scope)
+    current = request_totals(engine, since=start, until=now, area=where)
+    previous = request_totals(engine, since=start - window, until=start, area=where)
+    backlog = backlog_totals(engine, as_of=now, area=where)
+    backlog_before = backlog_totals(engine, as_of=start, area=where)
 
     def figures(totals: dict[str, int], open_: dict[str, int]) -> dict[str, float]:
         out: dict[str, float] = {
@@ -200,7 +204,7 @@ def _metric(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries:
     return (geoms.set_crs(4326) if geoms.crs is None else geoms).to_crs(crs)
 
 
-def _grid_crs(grid: shapely.Geometry, crs: str | None) -> str:
+def _grid_crs(grid: BaseGeometry, crs: str | None) -> str:
     if crs is not None:
         return crs
     c = grid.centroid
@@ -254,8 +258,8 @@ def _station_metric(stations: pd.DataFrame, crs: str) -> tuple[np.ndarray, np.nd
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def _reach(grid: shapely.Geometry, stations: pd.DataFrame, *, radius_m: Radius,
-           crs: str | None) -> tuple[pd.DataFrame, shapely.Geometry]:
+def _reach(grid: BaseGeometry, stations: pd.DataFrame, *, radius_m: Radius,
+           crs: str | None) -> tuple[pd.DataFrame, BaseGeometry]:
     """Every station's distance, gap, radius and reach for one grid, and the metric grid."""
     crs = _grid_crs(grid, crs)
     target = _metric(gpd.GeoSeries([grid], crs=4326), crs).iloc[0]
@@ -272,7 +276,7 @@ def _reach(grid: shapely.Geometry, stations: pd.DataFrame, *, radius_m: Radius,
     return out, target
 
 
-def _disc_shares(reach: pd.DataFrame, target: shapely.Geometry) -> np.ndarray:
+def _disc_shares(reach: pd.DataFrame, target: BaseGeometry) -> np.ndarray:
     area = target.area
     discs = shapely.buffer(shapely.points(reach["_x"], reach["_y"]),
                            reach["radius_m"].to_numpy(), quad_segs=QUAD_SEGS)
@@ -281,7 +285,7 @@ def _disc_shares(reach: pd.DataFrame, target: shapely.Geometry) -> np.ndarray:
     return np.clip(shapely.area(shapely.intersection(discs, target)) / area, 0.0, 1.0)
 
 
-def nearest_stations(grid: shapely.Geometry, stations: pd.DataFrame, *, k: int = 3,
+def nearest_stations(grid: BaseGeometry, stations: pd.DataFrame, *, k: int = 3,
                      per_kind: bool = True, radius_m: Radius = None,
                      crs: str | None = None) -> pd.DataFrame:
     """Return the stations nearest to a grid, with distances and whether each covers it.
@@ -330,7 +334,7 @@ def nearest_stations(grid: shapely.Geometry, stations: pd.DataFrame, *, k: int =
     return out.reset_index(drop=True)
 
 
-def covered_share(grid: shapely.Geometry, stations: pd.DataFrame, *,
+def covered_share(grid: BaseGeometry, stations: pd.DataFrame, *,
                   radius_m: Radius = None, crs: str | None = None) -> float:
     """Return the share (0 … 1) of a grid's area inside the union of every station's disc.
 
@@ -358,7 +362,7 @@ def covered_share(grid: shapely.Geometry, stations: pd.DataFrame, *,
 
 def request_state(requests: pd.DataFrame, *, now: datetime) -> pd.Series:
     """Each request's state at ``now``: "closed", "open" or "overdue" (module docstring)."""
-    now = pd.Timestamp(heat.to_naive_utc(now))
+    now = pd.Timestamp(clock.to_naive_utc(now))
     resolved_at = pd.to_datetime(requests["resolved_at"])
     due_at = pd.to_datetime(requests["due_at"])
     closed_status = requests["status"].isin(sorted(vocab.CLOSED_STATUSES))
@@ -376,7 +380,7 @@ def open_requests(requests: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
     ----------
     requests : pandas.DataFrame
         Requests with ``reported_at``, ``due_at``, ``resolved_at`` and ``status`` (e.g.
-        :func:`geo.store.latest_requests` with ``open_only=True``); closed ones are dropped.
+        :func:`geo.store.live.latest_requests` with ``open_only=True``); closed ones are dropped.
     now : datetime
         The moment (naive UTC or aware).
 
@@ -387,7 +391,7 @@ def open_requests(requests: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
         and ``left_h`` (hours to the deadline; negative once overdue, NaN with none).
 
     """
-    now_ts = pd.Timestamp(heat.to_naive_utc(now))
+    now_ts = pd.Timestamp(clock.to_naive_utc(now))
     out = requests.copy()
     out["state"] = request_state(out, now=now_ts)
     out = out[out["state"] != "closed"].copy()
@@ -461,7 +465,7 @@ def request_spots(requests: pd.DataFrame, *, now: datetime, limit: int = 300,
 
 
 def breakdown(counts: pd.DataFrame, column: str) -> pd.Series:
-    """Turn :func:`geo.store.request_counts_by` rows into counts in display order.
+    """Turn :func:`geo.store.counts.request_counts_by` rows into counts in display order.
 
     Every code of the column's vocabulary is present (0 where none), in vocabulary order;
     codes outside it follow, and requests with no value count under :data:`UNSET`.
@@ -491,6 +495,7 @@ def volunteer_totals(activities: pd.DataFrame) -> dict[str, float]:
 
 def _require(engine: Engine, code: str, scope: Scope | None) -> None:
     """Refuse a grid outside ``scope``, judged by the stored hierarchy as every read is."""
-    if scope is None or scope.everywhere or store.grid_in_scope(engine, code, scope):
+    if scope is None or scope.everywhere or grid_in_scope(engine, code, scope):
         return
-    raise AccessDenied(f"{code} is outside this account's areas ({', '.join(scope.areas)})")
+    raise AccessDenied(f"{code} is outside this account's areas "
+                       f"({', '.join(scope.areas or ())})")

@@ -1,8 +1,8 @@
 """Request heat and KPIs per grid and per admin unit over a time window.
 
-Every number here starts as a count from one SQL ``GROUP BY`` (geo/store.py); this module
-rolls per-grid counts up the admin hierarchy and turns counts into rates. Raw requests are
-never loaded.
+Every number here starts as a count from one SQL ``GROUP BY`` (:mod:`geo.store.counts`);
+this module rolls per-grid counts up the admin hierarchy (:mod:`geo.hierarchy`) and turns
+counts into rates. Raw requests are never loaded.
 
 Windows and "as of"
 -------------------
@@ -72,7 +72,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -80,8 +80,20 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from geo import store
-from geo.access import AccessDenied, Scope
+from geo import clock
+from geo.access import Scope
+from geo.hierarchy import UnitHierarchy, check_area, unit_hierarchy, within
+from geo.store.area import AreaFilter
+from geo.store.counts import (
+    REQUEST_COUNT_COLUMNS,
+    backlog_totals,
+    request_counts_per_grid,
+    request_counts_per_local_period,
+    request_totals,
+    requests_per_grid,
+)
+from geo.store.requests import read_admin_units, read_grids
+from geo.store.schema import SRID
 
 #: Levels a KPI table can be computed at, from the smallest up.
 LEVELS = ("grid", "community", "township", "county", "city")
@@ -91,7 +103,7 @@ LEVELS = ("grid", "community", "township", "county", "city")
 PREFIX_LENGTH = {"city": 4, "county": 6, "township": 9, "community": 12, "grid": 15}
 
 #: Counts summed up the hierarchy (see the module docstring for each definition).
-COUNT_COLUMNS = store.REQUEST_COUNT_COLUMNS
+COUNT_COLUMNS = REQUEST_COUNT_COLUMNS
 
 #: Rates derived from the counts: name -> (numerator, denominator).
 RATES = {
@@ -107,37 +119,14 @@ COMPARED = (
     "on_time_rate", "satisfaction_rate", "disputes", "dispute_resolution_rate",
 )
 
-#: Asia/Shanghai offset from UTC.
-LOCAL_UTC_OFFSET = store.LOCAL_UTC_OFFSET
-
-
-# --------------------------------------------------------------------------- time helpers
-
-
-def to_naive_utc(moment: datetime | pd.Timestamp) -> datetime:
-    """Return ``moment`` as a naive UTC datetime (aware values are converted, naive kept)."""
-    ts = pd.Timestamp(moment)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
-
-
-def local_day_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    """Return the naive UTC bounds [start, end) of the Asia/Shanghai day containing ``moment``.
-
-    Parameters
-    ----------
-    moment : datetime
-        Naive UTC (or aware) instant.
-
-    """
-    local = pd.Timestamp(to_naive_utc(moment)) + LOCAL_UTC_OFFSET
-    start = (local.normalize() - LOCAL_UTC_OFFSET).to_pydatetime()
-    return start, start + timedelta(days=1)
+# Kept for callers not yet moved to geo.clock (export, bulletin, bench).
+LOCAL_UTC_OFFSET = clock.LOCAL_UTC_OFFSET
+to_naive_utc = clock.to_naive_utc
+local_day_bounds = clock.local_day_bounds
 
 
 def _window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    since, until = to_naive_utc(since), to_naive_utc(until)
+    since, until = clock.to_naive_utc(since), clock.to_naive_utc(until)
     if not since < until:
         raise ValueError(f"empty or reversed window: since {since} is not before until {until}")
     return since, until
@@ -233,118 +222,7 @@ def rollup(grid_counts: pd.DataFrame, hierarchy: pd.DataFrame, *, level: str) ->
     return sums
 
 
-# --------------------------------------------------------------------------- hierarchy
-
-
-class UnitHierarchy(NamedTuple):
-    """Which admin units each grid belongs to.
-
-    Attributes
-    ----------
-    grids : pandas.DataFrame
-        Indexed by grid code: ``name``, ``population``, ``wechat_members`` and one column
-        per admin level (community, township, county, city) holding that unit's code.
-    units : pandas.DataFrame
-        Indexed by unit code: ``name``, ``level`` and ``parent_code`` of every unit known
-        from admin_unit or from the code prefixes.
-
-    """
-
-    grids: pd.DataFrame
-    units: pd.DataFrame
-
-
-def unit_hierarchy(engine: Engine) -> UnitHierarchy:
-    """Map every grid to its community, township, county and city.
-
-    Follows ``grid.community_code`` and the ``admin_unit.parent_code`` chain; a level the
-    chain does not reach is filled from the code prefix (see the module docstring).
-    """
-    grids = store.read_grid_attributes(engine).set_index("code")
-    admin = store.read_admin_unit_attributes(engine).set_index("code")
-    parent = admin["parent_code"].dropna().to_dict()
-    level_of = admin["level"].to_dict()
-
-    chains: dict[str, dict[str, str]] = {}
-    for comm in grids["community_code"].dropna().unique():
-        chain = {"community": comm}
-        code = comm
-        for _ in range(8):  # a malformed parent loop must not hang the dashboard
-            code = parent.get(code)
-            if code is None:
-                break
-            chain.setdefault(level_of.get(code, ""), code)
-        chain.setdefault("township", comm[:9])
-        chain.setdefault("county", comm[:6])
-        chain.setdefault("city", comm[:4] + "00")
-        chains[comm] = chain
-    hierarchy = grids[["name", "population", "wechat_members"]].copy()
-    for level in ("community", "township", "county", "city"):
-        hierarchy[level] = grids["community_code"].map(
-            {c: ch[level] for c, ch in chains.items()})
-
-    # Units named by the prefixes but absent from admin_unit still need a row.
-    rows = []
-    ups = (("community", "township"), ("township", "county"), ("county", "city"),
-           ("city", None))
-    for level, up in ups:
-        pairs = hierarchy[[level] + ([up] if up else [])].drop_duplicates(level)
-        for rec in pairs.itertuples(index=False):
-            code = rec[0]
-            if code not in admin.index:
-                rows.append({"code": code, "name": None, "level": level,
-                             "parent_code": rec[1] if up else None})
-    units = admin[["name", "level", "parent_code"]]
-    if rows:
-        units = pd.concat([units, pd.DataFrame(rows).set_index("code")])
-    return UnitHierarchy(hierarchy, units.sort_index())
-
-
-def within(hierarchy: UnitHierarchy, scope: Scope | None) -> UnitHierarchy:
-    """Keep the grids inside ``scope`` (and the units above or inside them).
-
-    A grid is inside when the scope names its code or the code of its community,
-    township, county or city, as :func:`geo.store.scope_condition` does in SQL.
-    """
-    if scope is None or scope.everywhere:
-        return hierarchy
-    grids = hierarchy.grids
-    areas = set(scope.areas)
-    keep = grids.index.isin(list(areas))
-    for level in ("community", "township", "county", "city"):
-        keep |= grids[level].isin(areas).to_numpy()
-    inside = grids[keep]
-    codes = set()
-    for level in ("community", "township", "county", "city"):
-        codes |= set(inside[level].dropna())
-    units = hierarchy.units[hierarchy.units.index.isin(list(codes))]
-    return UnitHierarchy(inside, units)
-
-
-def check_area(hierarchy: UnitHierarchy, area: str | None, scope: Scope | None) -> None:
-    """Raise :class:`~geo.access.AccessDenied` when ``area`` reaches outside ``scope``.
-
-    An area is allowed when it is one of the scope's grids or units, or lies inside one
-    of them; ``None`` (everything) is allowed because every read is scoped anyway.
-    """
-    if area is None or scope is None or scope.everywhere or scope.covers_code(area):
-        return
-    inner = within(hierarchy, scope)
-    if area in inner.grids.index:
-        return
-    grids = hierarchy.grids
-    for level in ("community", "township", "county", "city"):
-        mine = grids.index[(grids[level] == area).to_numpy()]
-        if len(mine) and mine.isin(inner.grids.index).all():
-            return
-    raise AccessDenied(f"{area} is outside this account's areas ({', '.join(scope.areas)})")
-
-
 # --------------------------------------------------------------------------- KPI tables
-
-
-def _now() -> datetime:
-    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
 
 
 def grid_counts(engine: Engine, *, since: datetime | None, until: datetime,
@@ -374,9 +252,9 @@ def grid_counts(engine: Engine, *, since: datetime | None, until: datetime,
         ``population`` (float, NaN where unknown).
 
     """
-    now = to_naive_utc(now) if now is not None else _now()
-    counts = store.request_counts_per_grid(engine, since=since, until=until,
-                                           as_of=min(until, now), scope=scope)
+    now = clock.or_now(now)
+    counts = request_counts_per_grid(engine, since=since, until=until, as_of=min(until, now),
+                                     scope=scope)
     return _every_grid(counts.set_index("grid_code"), within(hierarchy, scope).grids)
 
 
@@ -385,7 +263,7 @@ def request_heat(engine: Engine, *, since: datetime | None, until: datetime,
     """Count the requests reported per grid over [since, until): every grid, zeros too.
 
     The heat map's figure only (no state of any request), read from an index
-    (:func:`geo.store.requests_per_grid`): at province scale about 16 times faster than
+    (:func:`geo.store.counts.requests_per_grid`): at province scale about 16 times faster than
     :func:`grid_counts`.
 
     Parameters
@@ -407,7 +285,7 @@ def request_heat(engine: Engine, *, since: datetime | None, until: datetime,
         ``requests_per_1k``; :func:`rollup` sums it to admin units.
 
     """
-    per = store.requests_per_grid(engine, since=since, until=until, scope=scope)
+    per = requests_per_grid(engine, since=since, until=until, scope=scope)
     return _every_grid(per.to_frame(), within(hierarchy, scope).grids)
 
 
@@ -508,7 +386,7 @@ def area_kpis(
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
     since, until = _window(since, until)
-    now = to_naive_utc(now) if now is not None else _now()
+    now = clock.or_now(now)
     hierarchy = within(unit_hierarchy(engine), scope)
     current = grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now,
                           scope=scope)
@@ -532,27 +410,28 @@ def grid_kpis(engine: Engine, *, since: datetime, until: datetime, compare: bool
 
 def _with_geometry(engine: Engine, table: pd.DataFrame, *, level: str,
                    hierarchy: pd.DataFrame) -> gpd.GeoDataFrame:
-    grids = store.read_grids(engine)
+    grids = read_grids(engine)
     if level == "grid":
         geoms = grids.set_index("code").geometry.reindex(table["code"])
     else:
-        admin = store.read_admin_units(engine, level=level)
+        admin = read_admin_units(engine, level=level)
         geoms = admin.set_index("code").geometry.reindex(table["code"])
         lacking = geoms.index[geoms.isna().to_numpy()]
         if len(lacking):
             unit_of = hierarchy[level].reindex(grids["code"]).to_numpy()
+            shapes = np.asarray(grids.geometry.array)
             for code in lacking:
-                parts = grids.geometry.to_numpy()[unit_of == code]
+                parts = shapes[unit_of == code]
                 geoms[code] = shapely.union_all(parts) if len(parts) else None
-    return gpd.GeoDataFrame(table, geometry=list(geoms.to_numpy()), crs=store.SRID)
+    return gpd.GeoDataFrame(table, geometry=list(geoms.array), crs=SRID)
 
 
 # --------------------------------------------------------------------------- areas and series
 
 
 def area_filter(engine: Engine, area: str | None, *,
-                scope: Scope | None = None) -> dict[str, object]:
-    """Resolve an area code to the SQL filter :mod:`geo.store` takes.
+                scope: Scope | None = None) -> AreaFilter:
+    """Resolve an area code to the :class:`~geo.store.area.AreaFilter` store reads take.
 
     An admin unit's grids are the ones :func:`unit_hierarchy` puts in it. When they are
     exactly the grids whose code starts with the unit's code (统计用区划代码, the usual
@@ -571,9 +450,8 @@ def area_filter(engine: Engine, area: str | None, *,
 
     Returns
     -------
-    dict
-        ``grid_code``, ``grid_prefix``, ``grid_codes`` (None: unused) and ``scope``
-        keyword arguments.
+    geo.store.area.AreaFilter
+        At most one of ``grid_code``, ``grid_prefix`` and ``grid_codes`` set, and ``scope``.
 
     Raises
     ------
@@ -583,30 +461,29 @@ def area_filter(engine: Engine, area: str | None, *,
         The area lies outside ``scope``.
 
     """
-    where: dict[str, object] = {"grid_code": None, "grid_prefix": None, "grid_codes": None,
-                                "scope": scope}
+    everything = AreaFilter(scope=scope)
     if area is None:
-        return where
+        return everything
     area = str(area).strip()
     hierarchy = unit_hierarchy(engine)
     grids, units = hierarchy
     if area in grids.index or area in units.index:
         check_area(hierarchy, area, scope)
     if area in grids.index:
-        return {**where, "grid_code": area}
+        return AreaFilter(grid_code=area, scope=scope)
     if area not in units.index:
         raise ValueError(f"unknown area {area!r}: not a grid code nor an admin unit code")
-    level = units.at[area, "level"]
+    level = cast(str, units.at[area, "level"])
     if level not in PREFIX_LENGTH:
         raise ValueError(f"admin unit {area!r} has an unknown level {level!r}")
     if level == "city" and (units["level"] == "city").sum() == 1:
-        return where
+        return everything
     inside = grids.index[(grids[level] == area).to_numpy()]
     prefix = area[:PREFIX_LENGTH.get(level, len(area))]
     by_prefix = grids.index[grids.index.str.startswith(prefix)]
     if len(inside) == len(by_prefix) and inside.equals(by_prefix):
-        return {**where, "grid_prefix": prefix}
-    return {**where, "grid_codes": list(inside)}
+        return AreaFilter(grid_prefix=prefix, scope=scope)
+    return AreaFilter(grid_codes=tuple(inside), scope=scope)
 
 
 def request_series(
@@ -624,7 +501,7 @@ def request_series(
         :func:`area_filter`).
     since, until : datetime
         Naive UTC window on ``reported_at``. Pass local midnights (e.g. from
-        :func:`local_day_bounds`) for whole days; otherwise the first and last buckets are
+        :func:`geo.clock.local_day_bounds`) for whole days; otherwise the first and last buckets are
         partial.
     freq : {"D", "W"}
         Local calendar days, or ISO weeks starting Monday.
@@ -640,10 +517,10 @@ def request_series(
 
     """
     since, until = _window(since, until)
-    counts = store.request_counts_per_local_period(engine, since=since, until=until, freq=freq,
-                                                   **area_filter(engine, area, scope=scope))
-    first = (pd.Timestamp(since) + LOCAL_UTC_OFFSET).normalize()
-    last = (pd.Timestamp(until) - pd.Timedelta(microseconds=1) + LOCAL_UTC_OFFSET).normalize()
+    counts = request_counts_per_local_period(engine, since=since, until=until, freq=freq,
+                                             area=area_filter(engine, area, scope=scope))
+    first = pd.Timestamp(clock.to_local(since)).normalize()
+    last = pd.Timestamp(clock.to_local(until - timedelta(microseconds=1))).normalize()
     if freq == "W":
         first -= pd.Timedelta(days=first.weekday())
         last -= pd.Timedelta(days=last.weekday())
@@ -709,12 +586,12 @@ def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None =
         Only requests in grids inside it; an area outside it is refused.
 
     """
-    now = to_naive_utc(now) if now is not None else _now()
+    now = clock.or_now(now)
     where = area_filter(engine, area, scope=scope)
-    day_start, _ = local_day_bounds(now)
-    today = store.request_totals(engine, since=day_start, until=now, **where)
-    backlog = store.backlog_totals(engine, as_of=now, **where)
-    recent = store.request_totals(engine, since=now - window, until=now, **where)
+    day_start, _ = clock.local_day_bounds(now)
+    today = request_totals(engine, since=day_start, until=now, area=where)
+    backlog = backlog_totals(engine, as_of=now, area=where)
+    recent = request_totals(engine, since=now - window, until=now, area=where)
 
     def rate(num: str, den: str) -> float:
         return recent[num] / recent[den] if recent[den] else float("nan")

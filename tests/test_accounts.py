@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from geo import accounts, store
 from geo.access import AccessDenied, Scope
+from geo.store import schema
 
 PASSWORD = "correct-horse-7"
 COMMUNITY = "430903003001"
@@ -62,7 +63,7 @@ def test_add_user_refuses_bad_input(db, kw, message):
 def test_add_user_stores_only_a_hash_and_lists_areas(db):
     _add(db, username="li", role="grid_head", areas=["430903003001002", COMMUNITY])
     with db.connect() as conn:
-        hashes = conn.execute(select(store.account.c.password_hash)).scalars().all()
+        hashes = conn.execute(select(schema.account.c.password_hash)).scalars().all()
     assert len(hashes) == 3
     assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
     users = accounts.list_users(db).set_index("username")
@@ -221,8 +222,8 @@ def test_wall_token_grants_the_wall_scope_of_its_area(db):
 def test_wall_token_is_stored_only_as_a_hash(db):
     _, token = _token(db)
     with db.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(select(store.wall_token))]
-        audit = [tuple(r) for r in conn.execute(select(store.audit_log))]
+        rows = [tuple(r) for r in conn.execute(select(schema.wall_token))]
+        audit = [tuple(r) for r in conn.execute(select(schema.audit_log))]
     assert rows and not any(token in str(v) for row in rows + audit for v in row)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from geo import accounts, store
 from geo.accounts import Account
+from geo.store import schema
 from tests import browser as b
 from tests.pages import COMMANDER, PLANNER, run_page, texts
 
@@ -115,8 +116,8 @@ def test_demo_passwords_are_refused_on_a_database_that_is_not_the_demo(empty_url
         assert not [w for w in at.text_input if w.key == "login_password"]
     finally:
         with store.transaction(eng) as conn:
-            conn.execute(store.account_scope.delete())
-            conn.execute(store.account.delete())
+            conn.execute(schema.account_scope.delete())
+            conn.execute(schema.account.delete())
         eng.dispose()
 
 
@@ -241,9 +242,9 @@ def test_revoked_and_expired_wall_tokens_are_refused(own_demo):
     try:
         with store.transaction(eng) as conn:
             assert accounts.revoke_wall_token(conn, "wall-revoked")
-            conn.execute(store.wall_token.update()
-                         .where(store.wall_token.c.name == "wall-expired")
-                         .values(expires_at=store.wall_token.c.created_at))
+            conn.execute(schema.wall_token.update()
+                         .where(schema.wall_token.c.name == "wall-expired")
+                         .values(expires_at=schema.wall_token.c.created_at))
     finally:
         eng.dispose()
     for token, why in ((revoked, "令牌已被撤销"), (expired, "令牌已过期"),

@@ -18,6 +18,9 @@ import shapely
 from numpy.testing import assert_allclose
 
 from geo import detail, heat, store
+from geo.store import counts as store_counts
+from geo.store import live as store_live
+from geo.store.area import AreaFilter
 
 UTM = "EPSG:32649"
 X0, Y0 = 630_000.0, 3_150_000.0  # about 112.35°E, 28.46°N
@@ -358,38 +361,39 @@ def test_grid_kpis_without_residents_or_requests(city):
 
 
 def test_grid_requests_recent_plus_open_newest_first_no_personal_data(city):
-    got = store.grid_requests(city, grid_code=G, since=d(30), until=T0)
+    got = store_live.grid_requests(city, grid_code=G, since=d(30), until=T0)
     assert list(got["external_id"]) == ["c4", "c1", "c3", "c2", "o1"]
     assert "reporter_name" not in got and "reporter_phone" not in got
-    only = store.grid_requests(city, grid_code=G, since=d(30), until=T0, include_open=False)
+    only = store_live.grid_requests(city, grid_code=G, since=d(30), until=T0, include_open=False)
     assert list(only["external_id"]) == ["c4", "c1", "c3", "c2"]
-    capped = store.grid_requests(city, grid_code=G, since=None, until=T0, limit=2)
+    capped = store_live.grid_requests(city, grid_code=G, since=None, until=T0, limit=2)
     assert list(capped["external_id"]) == ["c4", "c1"]
 
 
 def test_request_counts_by_column(city):
-    got = store.request_counts_by(city, column="route", since=d(30), until=T0, grid_code=G)
+    got = store_counts.request_counts_by(city, column="route", since=d(30), until=T0,
+                                         area=AreaFilter(grid_code=G))
     values = ["unset" if pd.isna(v) else v for v in got["value"]]
     assert dict(zip(values, got["requests"], strict=True)) == {"government": 3, "unset": 1}
     assert got["requests"].dtype == "int64"
-    sev = detail.breakdown(store.request_counts_by(city, column="severity", since=d(30),
-                                                   until=T0, grid_code=G), "severity")
+    sev = detail.breakdown(store_counts.request_counts_by(
+        city, column="severity", since=d(30), until=T0, area=AreaFilter(grid_code=G)), "severity")
     assert sev.to_dict() == {"routine": 2, "pressing": 1, "urgent": 1}
-    none = store.request_counts_by(city, column="category", since=d(30), until=T0,
-                                   grid_code="430903003001099")
+    none = store_counts.request_counts_by(city, column="category", since=d(30), until=T0,
+                                          area=AreaFilter(grid_code="430903003001099"))
     assert none.empty
     with pytest.raises(ValueError):
-        store.request_counts_by(city, column="description", since=None, until=T0)
+        store_counts.request_counts_by(city, column="description", since=None, until=T0)
 
 
 def test_read_volunteer_activities_of_one_grid(city):
-    got = store.read_volunteer_activities(city, grid_code=G, since=date(2026, 8, 13),
-                                          until=date(2026, 11, 11))
+    got = store_live.read_volunteer_activities(city, grid_code=G, since=date(2026, 8, 13),
+                                               until=date(2026, 11, 11))
     assert list(got["title"]) == ["反诈宣传", "关爱老人"]  # newest first; June is too old
     assert detail.volunteer_totals(got) == {"activities": 2, "volunteer_hours": 20.5,
                                             "points": 13.0}
-    assert len(store.read_volunteer_activities(city, grid_code=G)) == 3
-    assert store.read_volunteer_activities(city, grid_code="430903003001099").empty
+    assert len(store_live.read_volunteer_activities(city, grid_code=G)) == 3
+    assert store_live.read_volunteer_activities(city, grid_code="430903003001099").empty
 
 
 def test_weekly_requests_match_the_heat_series(city):

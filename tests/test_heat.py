@@ -24,7 +24,7 @@ import pytest
 import shapely
 from tiny_city import C1, C2, C3, CITY, COUNTY, T1, T2, A, B, C, D, admin_units
 
-from geo import heat, store
+from geo import clock, heat, store
 
 SINCE, UNTIL = datetime(2026, 11, 1), datetime(2026, 11, 8)
 
@@ -288,7 +288,7 @@ def evening(engine, four_grids):
 
 def test_series_buckets_by_asia_shanghai_day(evening):
     # Local days 11-01 … 11-03 are [10-31 16:00, 11-03 16:00) UTC.
-    start, _ = heat.local_day_bounds(datetime(2026, 11, 1, 2))
+    start, _ = clock.local_day_bounds(datetime(2026, 11, 1, 2))
     assert start == datetime(2026, 10, 31, 16)
     series = heat.request_series(evening, since=start, until=start + timedelta(days=3))
     assert series.period.tolist() == list(pd.date_range("2026-11-01", periods=3))

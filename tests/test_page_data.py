@@ -4,6 +4,7 @@ English, empty database."""
 import pytest
 
 from geo import store
+from geo.store import schema
 from tests.pages import database, run_page, texts
 from tests.tiny_city import admin_units
 
@@ -148,10 +149,9 @@ def test_crs_value_and_safe_name():
 
 
 def test_every_stored_table_has_a_name_in_both_languages():
-    from geo import store
     from ui.catalogue import load
 
     catalogue = load()
-    missing = [t.name for t in store.metadata.sorted_tables
+    missing = [t.name for t in schema.metadata.sorted_tables
                if f"data.table.{t.name}" not in catalogue]
     assert missing == []

@@ -13,6 +13,8 @@ from tiny_city import admin_units
 
 import ui.data
 from geo import store
+from geo.store import live as store_live
+from geo.store.area import AreaFilter
 from tests.pages import map_file, run_page, texts
 
 GRID = "pages/grid.py"
@@ -44,8 +46,9 @@ def _open_count(url: str, code: str) -> set[int]:
     """Open requests of a grid now (as of this minute and the one before: a run may span)."""
     eng = store.make_engine(url)
     now = _minute()
-    out = {len(store.latest_requests(eng, until=at, limit=5000, open_only=True,
-                                     grid_code=code)) for at in (now, now - timedelta(minutes=1))}
+    out = {len(store_live.latest_requests(eng, until=at, limit=5000, open_only=True,
+                                          area=AreaFilter(grid_code=code)))
+           for at in (now, now - timedelta(minutes=1))}
     eng.dispose()
     return out
 

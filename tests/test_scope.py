@@ -16,6 +16,11 @@ from tiny_city import C1, C2, C3, T1, A, B, C, D, admin_units
 
 from geo import detail, export, heat, store
 from geo.access import AccessDenied, Scope
+from geo.store import access as store_access
+from geo.store import counts as store_counts
+from geo.store import live as store_live
+from geo.store import requests as store_requests
+from geo.store.area import AreaFilter
 
 NOW = datetime(2026, 11, 10)
 SINCE = datetime(2026, 11, 1)
@@ -60,8 +65,8 @@ def test_grid_reads_keep_only_the_grids_in_scope(city):
     assert store.read_grids(city, scope=HEAD)["code"].tolist() == [A, B]
     assert store.read_grids(city, scope=TOWN)["code"].tolist() == [A, B, C]
     assert store.read_grids(city, scope=ALL)["code"].tolist() == [A, B, C, D]
-    assert store.read_grid_attributes(city, scope=HEAD)["code"].tolist() == [A, B]
-    assert store.read_grid_attributes(city, scope=None)["code"].tolist() == [A, B, C, D]
+    assert store_requests.read_grid_attributes(city, scope=HEAD)["code"].tolist() == [A, B]
+    assert store_requests.read_grid_attributes(city, scope=None)["code"].tolist() == [A, B, C, D]
     # a grid code as the scope's area: that grid only
     assert store.read_grids(city, scope=Scope("grid_head", (D,)))["code"].tolist() == [D]
 
@@ -76,39 +81,44 @@ def test_request_reads_keep_only_rows_in_scope(city):
     assert per_grid["grid_code"].tolist() == [A, B]
     assert store.request_counts_per_grid(city, since=None, until=NOW)["grid_code"].tolist() \
         == [A, B, C, D]
-    latest = store.latest_requests(city, until=NOW, scope=HEAD, contacts=True)
+    latest = store_live.latest_requests(city, until=NOW, area=AreaFilter(scope=HEAD),
+                                        contacts=True)
     assert latest["grid_code"].tolist() == [B, A]
-    assert len(store.latest_requests(city, until=NOW, scope=ALL)) == 5
+    assert len(store_live.latest_requests(city, until=NOW, area=AreaFilter(scope=ALL))) == 5
     # a grid filter outside the scope finds nothing rather than the grid's rows
-    assert store.latest_requests(city, until=NOW, grid_code=C, scope=HEAD).empty
+    assert store_live.latest_requests(city, until=NOW,
+                                     area=AreaFilter(grid_code=C, scope=HEAD)).empty
 
 
 def test_request_totals_and_breakdowns_count_only_the_scope(city):
-    totals = store.request_totals(city, since=None, until=NOW, scope=HEAD)
+    totals = store_counts.request_totals(city, since=None, until=NOW, area=AreaFilter(scope=HEAD))
     assert (totals["requests"], totals["disputes"]) == (2, 1)
-    assert store.request_totals(city, since=None, until=NOW, scope=ALL)["requests"] == 5
-    assert store.backlog_totals(city, as_of=NOW, scope=HEAD) == {
+    assert store_counts.request_totals(city, since=None, until=NOW,
+                                       area=AreaFilter(scope=ALL))["requests"] == 5
+    assert store_counts.backlog_totals(city, as_of=NOW, area=AreaFilter(scope=HEAD)) == {
         "open": 2, "overdue": 2, "disputes_open": 1}
-    assert store.backlog_totals(city, as_of=NOW, scope=ALL)["open"] == 5
-    days = store.request_counts_per_local_period(city, since=SINCE, until=NOW, scope=HEAD)
+    assert store_counts.backlog_totals(city, as_of=NOW, area=AreaFilter(scope=ALL))["open"] == 5
+    days = store.request_counts_per_local_period(city, since=SINCE, until=NOW,
+                                                 area=AreaFilter(scope=HEAD))
     assert days["requests"].tolist() == [1, 1]
     assert store.request_counts_per_local_period(
-        city, since=SINCE, until=NOW, scope=ALL)["requests"].sum() == 5
-    by = store.request_counts_by(city, column="category", since=None, until=NOW, scope=HEAD)
+        city, since=SINCE, until=NOW, area=AreaFilter(scope=ALL))["requests"].sum() == 5
+    by = store_counts.request_counts_by(city, column="category", since=None, until=NOW,
+                                        area=AreaFilter(scope=HEAD))
     assert dict(zip(by["value"], by["requests"], strict=True)) == {"road": 1, "dispute": 1}
-    by_all = store.request_counts_by(city, column="category", since=None, until=NOW)
+    by_all = store_counts.request_counts_by(city, column="category", since=None, until=NOW)
     assert by_all["requests"].sum() == 5
 
 
 def test_one_grid_reads_are_empty_outside_the_scope(city):
-    assert store.grid_requests(city, grid_code=A, since=None, until=NOW,
-                               scope=HEAD)["external_id"].tolist() == ["a1"]
-    assert store.grid_requests(city, grid_code=C, since=None, until=NOW, scope=HEAD).empty
-    assert store.grid_requests(city, grid_code=C, since=None, until=NOW,
-                               scope=TOWN)["external_id"].tolist() == ["c1"]
-    assert len(store.read_volunteer_activities(city, grid_code=A, scope=HEAD)) == 1
-    assert store.read_volunteer_activities(city, grid_code=C, scope=HEAD).empty
-    assert len(store.read_volunteer_activities(city, grid_code=C, scope=ALL)) == 1
+    assert store_live.grid_requests(city, grid_code=A, since=None, until=NOW,
+                                    scope=HEAD)["external_id"].tolist() == ["a1"]
+    assert store_live.grid_requests(city, grid_code=C, since=None, until=NOW, scope=HEAD).empty
+    assert store_live.grid_requests(city, grid_code=C, since=None, until=NOW,
+                                    scope=TOWN)["external_id"].tolist() == ["c1"]
+    assert len(store_live.read_volunteer_activities(city, grid_code=A, scope=HEAD)) == 1
+    assert store_live.read_volunteer_activities(city, grid_code=C, scope=HEAD).empty
+    assert len(store_live.read_volunteer_activities(city, grid_code=C, scope=ALL)) == 1
 
 
 def test_volunteer_hours_are_scoped(city):
@@ -129,13 +139,13 @@ def test_a_restricted_scope_never_sees_requests_outside_every_grid(city):
 
 
 def test_area_filter_refuses_areas_outside_the_scope(city):
-    assert heat.area_filter(city, A, scope=HEAD)["grid_code"] == A
-    assert heat.area_filter(city, C1, scope=HEAD)["scope"] is HEAD
+    assert heat.area_filter(city, A, scope=HEAD).grid_code == A
+    assert heat.area_filter(city, C1, scope=HEAD).scope is HEAD
     for outside in (C, C2, C3, D, T1, "430903"):
         with pytest.raises(AccessDenied):
             heat.area_filter(city, outside, scope=HEAD)
-    assert heat.area_filter(city, C, scope=TOWN)["grid_code"] == C
-    assert heat.area_filter(city, D, scope=ALL)["grid_code"] == D
+    assert heat.area_filter(city, C, scope=TOWN).grid_code == C
+    assert heat.area_filter(city, D, scope=ALL).grid_code == D
 
 
 def test_wall_and_series_refuse_outside_areas_and_count_the_scope(city):
@@ -185,8 +195,9 @@ def test_detail_judges_a_grid_by_the_stored_hierarchy_not_its_digits(city):
     assert detail.grid_kpis(city, D, now=NOW, scope=HEAD).at["requests", "value"] == 1
     with pytest.raises(AccessDenied, match=A):
         detail.weekly_requests(city, A, now=NOW, scope=HEAD)
-    assert store.grid_in_scope(city, D, HEAD) and not store.grid_in_scope(city, A, HEAD)
-    assert not store.grid_in_scope(city, "430999999999999", ALL)  # not stored at all
+    assert store_access.grid_in_scope(city, D, HEAD)
+    assert not store_access.grid_in_scope(city, A, HEAD)
+    assert not store_access.grid_in_scope(city, "430999999999999", ALL)  # not stored at all
 
 
 # --------------------------------------------------------------------------- geo.export

@@ -5,11 +5,15 @@ from datetime import datetime
 import pandas as pd
 import pytest
 import shapely
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from geo import store
+from geo.store import counts as store_counts
+from geo.store import engine as store_engine
+from geo.store import schema
 
 
 def _request(ext, **kw):
@@ -27,7 +31,7 @@ def test_schema_is_at_head_and_matches_metadata(engine):
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
-        diff = compare_metadata(MigrationContext.configure(conn), store.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
     # PostGIS brings its own table and our GiST indexes live only in the migration.
     diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "spatial_ref_sys")
             and not (d[0] == "remove_index" and d[1].name.endswith("_geom"))]
@@ -108,7 +112,7 @@ def test_bulk_times_compare_like_orm_times(engine):
     with store.transaction(engine) as conn:
         store.bulk_insert_requests(conn, frame)
     got = store.read_frame(
-        engine, store.select(store.request.c.external_id)
+        engine, sa.select(store.request.c.external_id)
         .where(store.request.c.reported_at >= datetime(2026, 11, 2)))
     assert got.external_id.tolist() == ["B"]
 
@@ -166,7 +170,7 @@ def test_read_requests_window_category_and_no_personal_fields(engine):
 def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_grids):
     url = f"sqlite:///{tmp_path}/old.db"
     old = store.make_engine(url, upgrade=False)
-    store.upgrade_schema(old, revision="0001")
+    store_engine.upgrade_schema(old, revision="0001")
     with store.transaction(old) as conn:
         store.write_grids(conn, four_grids)
         store.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
@@ -222,8 +226,8 @@ def test_backlog_totals_match_request_totals(engine):
     with store.transaction(engine) as conn:
         store.bulk_insert_requests(conn, frame)
     as_of = datetime(2026, 11, 20)
-    full = store.request_totals(engine, since=None, until=as_of)
-    fast = store.backlog_totals(engine, as_of=as_of)
+    full = store_counts.request_totals(engine, since=None, until=as_of)
+    fast = store_counts.backlog_totals(engine, as_of=as_of)
     assert fast == {k: full[k] for k in ("open", "overdue", "disputes_open")}
     assert fast == {"open": 3, "overdue": 2, "disputes_open": 1}  # A and D are past due
 
@@ -243,6 +247,6 @@ def test_closed_without_resolution_time_is_resolved_but_not_on_time(engine):
                           _request("B", status="resolved", resolved_at=datetime(2026, 11, 2))])
     with store.transaction(engine) as conn:
         store.bulk_insert_requests(conn, frame)
-    got = store.request_totals(engine, since=None, until=datetime(2026, 11, 20))
+    got = store_counts.request_totals(engine, since=None, until=datetime(2026, 11, 20))
     assert got["resolved"] == 2
     assert got["on_time"] == 1

@@ -16,8 +16,9 @@ import time
 
 import streamlit as st
 
-from geo import accounts, store
+from geo import accounts
 from geo.access import AccessDenied, Scope
+from geo.store.engine import database_url
 from ui import data, kiosk
 from ui.text import LANG_NAMES, LANGS, catalogue, literal, t, when
 
@@ -42,7 +43,7 @@ def _oidc_configured() -> bool:
 
 def gate() -> Scope:
     """Return the session's scope, or show the sign-in form (or a refusal) and stop."""
-    problems = data.password_problems(store.database_url())
+    problems = data.password_problems(database_url())
     if problems:
         st.error(t("auth.demo_passwords", names=literal(", ".join(problems))), icon="⛔")
         st.stop()

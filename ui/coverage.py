@@ -16,9 +16,9 @@ import streamlit as st
 
 from geo import coverage as geo_coverage
 from geo import maps as geo_maps
-from geo import store
 from geo.access import Scope
 from geo.grids import GridIndex
+from geo.store.requests import read_requests, read_stations
 from ui import data, maps, widgets
 from ui.text import count, distance, rate, t, vocab
 
@@ -51,7 +51,7 @@ TABLE_ROWS = 500
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _stations(version: str) -> pd.DataFrame:
-    raw = store.read_stations(data.engine())
+    raw = read_stations(data.engine())
     frame = pd.DataFrame(raw.drop(columns=raw.geometry.name))
     frame = frame[np.isfinite(frame["lon"].to_numpy(dtype=float))
                   & np.isfinite(frame["lat"].to_numpy(dtype=float))].reset_index(drop=True)
@@ -94,8 +94,8 @@ def area_stations(area: str | None) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _recent_requests(day: str, version: str, who: Scope) -> pd.DataFrame:
     until = pd.Timestamp(day).to_pydatetime() + timedelta(days=1)
-    return store.read_requests(data.engine(), since=until - REQUEST_WINDOW, until=until,
-                               columns=["grid_code", "lon", "lat"], scope=who)
+    return read_requests(data.engine(), since=until - REQUEST_WINDOW, until=until,
+                         columns=["grid_code", "lon", "lat"], scope=who)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

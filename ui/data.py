@@ -16,11 +16,14 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from geo import accounts, demo, heat, store
+from geo import accounts, clock, demo, heat
 from geo import maps as geo_maps
 from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
 from geo.maps import MapChoice, map_level, map_shapes, pack_grids, simplified
+from geo.store.engine import database_url, is_empty, make_engine
+from geo.store.live import data_stamp, latest_requests
+from geo.store.requests import read_admin_units, read_grids
 from ui.text import t
 
 
@@ -44,12 +47,12 @@ WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _engine(url: str):
-    return store.make_engine(url)
+    return make_engine(url)
 
 
 def engine():
     """Return the process-wide engine for ``GRIDMAP_DATABASE_URL`` (schema upgraded)."""
-    return _engine(store.database_url())
+    return _engine(database_url())
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,7 +71,7 @@ def ensure_data() -> None:
     import os
 
     eng = engine()
-    if os.environ.get("GRIDMAP_NO_DEMO") or not store.is_empty(eng):
+    if os.environ.get("GRIDMAP_NO_DEMO") or not is_empty(eng):
         return
     with st.status(t("msg.seeding"), expanded=True) as status:
         bar = st.progress(0.0)
@@ -84,15 +87,15 @@ def ensure_data() -> None:
 
 @st.cache_data(ttl=5, show_spinner=False, max_entries=4)
 def _stamp(url: str) -> str:
-    return f"{url}|{store.data_stamp(engine())}"
+    return f"{url}|{data_stamp(engine())}"
 
 
 def stamp() -> str:
-    """The database URL and data version (:func:`geo.store.data_stamp`), re-read every 5 s.
+    """The database URL and data version (:func:`geo.store.live.data_stamp`), re-read every 5 s.
 
     Every cache below is keyed on it, so two databases never share an entry.
     """
-    return _stamp(store.database_url())
+    return _stamp(database_url())
 
 
 def refresh() -> None:
@@ -102,12 +105,12 @@ def refresh() -> None:
 
 def now() -> datetime:
     """The current moment, naive UTC, to the second."""
-    return pd.Timestamp.now("UTC").tz_localize(None).floor("s").to_pydatetime()
+    return clock.now(precision="s")
 
 
 def minute() -> datetime:
     """The current minute, naive UTC: the cache key of live figures."""
-    return pd.Timestamp.now("UTC").tz_localize(None).floor("min").to_pydatetime()
+    return clock.now(precision="min")
 
 
 def grid_part(version: str) -> str:
@@ -150,7 +153,7 @@ def scope() -> Scope:
         return account.scope
     token = st.session_state.get(WALL_TOKEN_KEY)
     if token:
-        return _wall_scope(token, minute(), store.database_url())
+        return _wall_scope(token, minute(), database_url())
     raise AccessDenied("not signed in")
 
 
@@ -218,7 +221,7 @@ def has_grids() -> bool:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _map_grids(version: str) -> gpd.GeoDataFrame:
-    grids = store.read_grids(engine())
+    grids = read_grids(engine())
     return simplified(grids[["code", "name", "community_code", "population", "geometry"]])
 
 
@@ -239,7 +242,7 @@ def map_grids() -> gpd.GeoDataFrame:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def analysis_grids_at(version: str) -> gpd.GeoDataFrame:
     """:func:`analysis_grids` for a given :func:`grid_part` version (cached)."""
-    grids = store.read_grids(engine())
+    grids = read_grids(engine())
     return grids[["code", "name", "community_code", "population", "geometry"]]
 
 
@@ -273,7 +276,7 @@ class MapView(NamedTuple):
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _unit_shapes(version: str) -> gpd.GeoDataFrame:
-    units = store.read_admin_units(engine())
+    units = read_admin_units(engine())
     units = units[units["level"].isin(["community", "township", "county"])]
     parts = [units[units.geometry.isna()]]
     # Each level is a coverage of its own (levels overlap one another): simplify apart.
@@ -333,7 +336,7 @@ def unit_heat(window: str, level: str) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _outlines(version: str) -> gpd.GeoDataFrame:
-    units = store.read_admin_units(engine(), level="county")
+    units = read_admin_units(engine(), level="county")
     units = units[units.geometry.notna()]
     if units.empty:
         return units
@@ -448,9 +451,9 @@ def wall_kpis(area: str | None) -> heat.WallKpis:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _urgent(area: str | None, at: datetime, version: str, limit: int,
             who: Scope) -> pd.DataFrame:
-    where = heat.area_filter(engine(), area, scope=who)
-    return store.latest_requests(engine(), until=at + timedelta(minutes=1), limit=limit,
-                                 severities=["urgent"], open_only=True, **where)
+    return latest_requests(engine(), until=at + timedelta(minutes=1), limit=limit,
+                           severities=["urgent"], open_only=True,
+                           area=heat.area_filter(engine(), area, scope=who))
 
 
 def urgent_requests(area: str | None, *, limit: int = 8) -> pd.DataFrame:

@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from geo import accounts, importer, store
+from geo import accounts, importer
+from geo.store.access import log_audit, read_audit
+from geo.store.engine import table_counts as stored_table_counts
 from ui import data, maps, widgets
 from ui.text import count, t, when
 
@@ -141,10 +143,10 @@ def run_import(name: str, body: bytes, *, kind: str, crs: str | None,
             report = importer.import_file(eng, path, kind=kind, crs=crs)
         except Exception as exc:  # noqa: BLE001 the page reports, never a traceback
             report = _failed_report(path, kind, crs, exc)
-    store.log_audit(eng, actor=actor, action="import", rows=report.rows_inserted,
-                    detail={"kind": kind, "file": safe_name(name), "ok": report.ok(),
-                            "rows_read": report.rows_read, "rejected": report.rows_rejected,
-                            "updated": report.rows_updated, "crs": report.crs, "via": "web"})
+    log_audit(eng, actor=actor, action="import", rows=report.rows_inserted,
+              detail={"kind": kind, "file": safe_name(name), "ok": report.ok(),
+                      "rows_read": report.rows_read, "rejected": report.rows_rejected,
+                      "updated": report.rows_updated, "crs": report.crs, "via": "web"})
     if report.rows_inserted or report.rows_updated:
         # New grids, requests or stations: every page's figures must be read again now,
         # not when the data stamp's few seconds of caching run out.
@@ -255,7 +257,7 @@ def _known() -> set[str]:
 
 @st.cache_data(ttl=10, show_spinner=False, max_entries=4)
 def _table_counts(version: str) -> dict[str, int]:
-    return store.table_counts(data.engine())
+    return stored_table_counts(data.engine())
 
 
 AUDIT_ACTIONS = ("login", "login_failed", "denied", "export", "import", "wall_token_create",
@@ -264,7 +266,7 @@ AUDIT_ACTIONS = ("login", "login_failed", "denied", "export", "import", "wall_to
 
 def audit(limit: int = 30, *, action: str | None = None) -> pd.DataFrame:
     """The newest audit lines (of one action, if given), newest first, catalogue columns."""
-    lines = store.read_audit(data.engine(), limit=limit, action=action)
+    lines = read_audit(data.engine(), limit=limit, action=action)
     if lines.empty:
         return lines
 

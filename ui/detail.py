@@ -15,11 +15,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from geo import access, store
+from geo import access, clock
 from geo import detail as geo_detail
 from geo import maps as geo_maps
 from geo.access import Scope
 from geo.coverage import UNCOVERED_BELOW
+from geo.store.access import log_audit
+from geo.store.area import AreaFilter
+from geo.store.counts import request_counts_by
+from geo.store.live import grid_requests, latest_requests, read_volunteer_activities
+from geo.store.requests import read_grids, read_stations
 from ui import data, maps, state, widgets
 from ui.text import count, distance, literal, number, points, rate, t, when
 from ui.text import vocab as vocab_text
@@ -54,7 +59,7 @@ def _version() -> str:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _grid(code: str, version: str, who: Scope) -> dict | None:
-    grids = store.read_grids(data.engine(), codes=[code], personal=True, scope=who)
+    grids = read_grids(data.engine(), codes=[code], personal=True, scope=who)
     if grids.empty:
         return None
     if who.role == "planner":  # planners work without personal data (DESIGN §8)
@@ -70,7 +75,7 @@ def grid_record(code: str) -> dict | None:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _stations(version: str) -> pd.DataFrame:
-    frame = store.read_stations(data.engine())
+    frame = read_stations(data.engine())
     return pd.DataFrame(frame.drop(columns=frame.geometry.name))
 
 
@@ -113,8 +118,8 @@ def _kpis(code: str, at: datetime, version: str, population: float | None,
 def _points(code: str, at: datetime, version: str,
             who: Scope) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     since = geo_detail.trend_since(at, weeks=TREND_WEEKS)
-    rows = store.grid_requests(data.engine(), grid_code=code, since=since, until=at,
-                               limit=POINT_LIMIT + 1, scope=who)
+    rows = grid_requests(data.engine(), grid_code=code, since=since, until=at,
+                         limit=POINT_LIMIT + 1, scope=who)
     capped = len(rows) > POINT_LIMIT
     rows = rows.head(POINT_LIMIT).copy()
     rows["state"] = geo_detail.request_state(rows, now=at)
@@ -124,8 +129,9 @@ def _points(code: str, at: datetime, version: str,
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _open(code: str, at: datetime, version: str, who: Scope) -> pd.DataFrame:
-    rows = store.latest_requests(data.engine(), until=at, limit=2000, open_only=True,
-                                 grid_code=code, scope=who, contacts=who.sees_contacts())
+    rows = latest_requests(data.engine(), until=at, limit=2000, open_only=True,
+                           area=AreaFilter(grid_code=code, scope=who),
+                           contacts=who.sees_contacts())
     # Contacts in clear only for the grid's own head and admins; masked for the rest.
     return geo_detail.open_requests(access.mask_frame(rows, who), now=at)
 
@@ -134,8 +140,8 @@ def _open(code: str, at: datetime, version: str, who: Scope) -> pd.DataFrame:
 def _breakdowns(code: str, at: datetime, version: str, who: Scope) -> dict[str, pd.Series]:
     since = geo_detail.trend_since(at, weeks=TREND_WEEKS)
     return {col: geo_detail.breakdown(
-        store.request_counts_by(data.engine(), column=col, since=since, until=at,
-                                grid_code=code, scope=who), col)
+        request_counts_by(data.engine(), column=col, since=since, until=at,
+                          area=AreaFilter(grid_code=code, scope=who)), col)
         for col in ("category", "severity", "route")}
 
 
@@ -147,13 +153,13 @@ def _trend(code: str, at: datetime, version: str, who: Scope) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _activities(code: str, day: date, version: str, who: Scope) -> pd.DataFrame:
-    return store.read_volunteer_activities(
+    return read_volunteer_activities(
         data.engine(), grid_code=code, since=day - timedelta(days=VOLUNTEER_DAYS - 1),
         until=day + timedelta(days=1), scope=who)
 
 
 def _local_today() -> date:
-    return (pd.Timestamp(data.now()) + store.LOCAL_UTC_OFFSET).date()
+    return clock.local_date(data.now())
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -182,7 +188,7 @@ def _duration(hours: float) -> str:
 
 def _local_naive(values: pd.Series) -> pd.Series:
     """Stored naive-UTC times as naive Asia/Shanghai (what the table shows)."""
-    return pd.to_datetime(values) + store.LOCAL_UTC_OFFSET
+    return clock.local_series(values)
 
 
 def _facts(rows: list[tuple[str, str]]) -> None:
@@ -220,8 +226,8 @@ def _unknown(code: str) -> None:
     if data.outside_scope(code):
         st.error(t("auth.area_denied", code=literal(code)), icon="⛔")
         who = data.scope()
-        store.log_audit(data.engine(), actor=who.actor, action="denied", area=code[:15],
-                        detail={"page": "grid", "role": who.role})
+        log_audit(data.engine(), actor=who.actor, action="denied", area=code[:15],
+                  detail={"page": "grid", "role": who.role})
         return
     st.warning(t("msg.unknown_grid", code=literal(code)), icon="⚠️")
     found = data.search_grids(code, limit=5) if len(code) >= 2 else pd.DataFrame()

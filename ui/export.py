@@ -20,8 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from geo import export as geo_export
-from geo import store
 from geo.access import AccessDenied
+from geo.store.access import log_audit
 from ui import bulletin as ui_bulletin
 from ui import data, maps, state, widgets
 from ui.text import count, local, number, rate, t
@@ -203,11 +203,11 @@ def export_bytes(choice: Choice, *, progress=None) -> dict:
             since=since, until=until, month=choice.month, level=choice.level,
             personal=choice.personal, progress=progress, now=data.now(), scope=who)
         body = path.read_bytes()
-    store.log_audit(eng, actor=who.actor, action="export", area=result.area, rows=result.rows,
-                    detail={"layer": result.layer, "format": result.format,
-                            "personal": choice.personal, "role": who.role,
-                            "file": name, "since": result.since, "until": result.until,
-                            "month": choice.month, "level": choice.level, "via": "web"})
+    log_audit(eng, actor=who.actor, action="export", area=result.area, rows=result.rows,
+              detail={"layer": result.layer, "format": result.format,
+                      "personal": choice.personal, "role": who.role,
+                      "file": name, "since": result.since, "until": result.until,
+                      "month": choice.month, "level": choice.level, "via": "web"})
     return {"choice": choice, "name": name, "body": body, "rows": result.rows,
             "seconds": result.seconds, "since": result.since, "until": result.until,
             "mime": geo_export.FORMATS[result.format].media_type}

@@ -17,8 +17,9 @@ import streamlit as st
 
 from geo import hotspots as geo_hotspots
 from geo import maps as geo_maps
-from geo import raster, store
+from geo import raster
 from geo.access import Scope
+from geo.store.requests import read_requests
 from ui import data, maps, widgets
 from ui.text import count, literal, number, t
 
@@ -66,9 +67,9 @@ def _weights(version: str) -> geo_hotspots.GridWeights:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _disputes(end: datetime, version: str) -> pd.DataFrame:
     longest = max(WINDOWS.values()) + 7 * 2  # the trend's first week looks one week back
-    return store.read_requests(data.engine(), since=end - timedelta(days=longest), until=end,
-                               categories=["dispute"],
-                               columns=["grid_code", "lon", "lat", "reported_at", "category"])
+    return read_requests(data.engine(), since=end - timedelta(days=longest), until=end,
+                         categories=["dispute"],
+                         columns=["grid_code", "lon", "lat", "reported_at", "category"])
 
 
 def _window_rows(window: str, end: datetime, version: str) -> pd.DataFrame:

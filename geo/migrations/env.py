@@ -2,11 +2,11 @@
 
 from alembic import context
 
-from geo.store import metadata
+from geo.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - migrations always run through geo.store
-    raise RuntimeError("run migrations through geo.store.upgrade_schema(engine)")
+    raise RuntimeError("run migrations through geo.store.engine.upgrade_schema(engine)")
 
 context.configure(
     connection=connection,

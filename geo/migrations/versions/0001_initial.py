@@ -8,7 +8,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from geo.store import Geometry, Id
+from geo.store.schema import Geometry, Id
 
 revision = "0001"
 down_revision = None

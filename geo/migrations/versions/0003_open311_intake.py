@@ -8,7 +8,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-from geo.store import Id
+from geo.store.schema import Id
 
 revision = "0003"
 down_revision = "0002"

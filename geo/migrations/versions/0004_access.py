@@ -7,7 +7,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-from geo.store import Id
+from geo.store.schema import Id
 
 revision = "0004"
 down_revision = "0003"
