@@ -999,3 +999,48 @@ def test_failed_grid_replace_leaves_every_grid_as_it_was(engine, grids, tmp_path
     with pytest.raises(RuntimeError, match="power cut"):
         import_file(engine, path, kind="grids")
     assert _grid_snapshot(engine) == before
+
+
+# --------------------------------------------------------------------------- column names
+
+
+def test_column_names_aliases_dbf_cuts_and_ignored_columns():
+    from geo.importer.columns import canonical
+
+    frame = pd.DataFrame({"\ufeff诉求编号": ["A1"], "Category": ["road"],
+                          "上报时间（北京时间）": ["2024-05-01 08:30"], "reported-at": ["x"],
+                          "grid_code": ["G"], "备注": ["?"], "lon": ["112.3"], "纬度": ["28.5"],
+                          "reporter_n": ["张三"]},
+                         index=pd.RangeIndex(1, 2, name="row"))
+    problems = []
+    cols = canonical(frame, "requests", problems)
+    assert list(cols.frame.columns) == ["external_id", "category", "reported_at", "lon",
+                                        "lat", "reporter_name"]
+    assert cols.names["grid_code"] == "grid_code" and not cols.has("grid_code")
+    assert [(p.field, p.reason) for p in problems] == [
+        ("reported-at", "same field as column '上报时间（北京时间）'; ignored"),
+        ("grid_code", "assigned from the point; the file's values are ignored"),
+        ("备注", "unknown column, ignored"),
+    ]
+    assert all(p.row is None and p.severity == "warning" for p in problems)
+
+
+def test_column_names_activity_grid_code_is_data_and_missing_columns_named():
+    from geo.importer.columns import canonical
+
+    frame = pd.DataFrame({"网格编码": ["G"], "日期": ["2024-05-01"], "名称": ["t"],
+                          "人数": ["3"], "时长": ["2"]})
+    cols = canonical(frame, "activities", [])
+    assert cols.frame["grid_code"].tolist() == ["G"]
+    with pytest.raises(ImportFileError) as err:
+        canonical(frame.drop(columns=["网格编码", "时长"]), "activities", [])
+    assert str(err.value) == (
+        "missing required columns: hours (时长); grid_code (网格编码) (or a point to find "
+        "the grid). The file has: 日期, 名称, 人数")
+    with pytest.raises(ImportFileError) as err:
+        canonical(pd.DataFrame({"code": ["c"], "name": ["n"]}), "grids", [])
+    assert "a polygon geometry" in str(err.value)
+    with pytest.raises(ImportFileError) as err:
+        canonical(pd.DataFrame({"code": ["c"], "name": ["n"], "kind": ["k"], "x": ["1"]}),
+                  "stations", [])
+    assert str(err.value).startswith("missing required column: lat (纬度).")

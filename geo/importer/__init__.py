@@ -1,0 +1,67 @@
+"""Validated import of grids, requests, police stations and volunteer activities from files.
+
+Used by ``gridmap import`` and the Data page (preview and validation report). The flow is
+read → validate → write, one module per step:
+
+* :mod:`~geo.importer.read`: :func:`read_table` sniffs the content, not only the extension,
+  and reads CSV (UTF-8 with or without BOM, or GB18030/GBK), Excel ``.xlsx``, GeoJSON,
+  GeoPackage (first layer) or a zipped Shapefile into a frame of text columns. Its index,
+  named ``row``, is the 1-based data row (or feature) number that every :class:`Problem`
+  refers to.
+* :mod:`~geo.importer.columns` maps English store column names or their Chinese aliases to
+  store columns and rejects a file that lacks a required one.
+* :mod:`~geo.importer.validate` (``validate_*``) checks every row with the vectorised checks
+  of :mod:`~geo.importer.rows` (Python loops run over bad rows only), converts coordinates to
+  WGS84 once with :mod:`~geo.importer.geometry`, and returns the rows ready for
+  :mod:`geo.store` together with the problems found.
+* :mod:`~geo.importer.load`: :func:`import_file` runs them all and writes every valid row in
+  one transaction.
+* :mod:`~geo.importer.report` holds what they all record into: :class:`Problem`,
+  :class:`ImportFileError` and :class:`ImportReport`.
+
+Rules
+-----
+CRS
+    An explicit ``crs`` always wins. Without one, a GeoJSON/GeoPackage/Shapefile that
+    declares a CRS other than EPSG:4326/EPSG:4490 is read in its declared CRS; everything
+    else is taken as WGS84. The normalised name is stored in ``source_crs``. The "outside
+    China" check runs on the converted WGS84 coordinates.
+Times
+    Naive times in a file are Asia/Shanghai local time; times with an offset (``Z``,
+    ``+08:00``) are honoured. Both are stored as naive UTC. Activity dates are taken as
+    written (local dates).
+Rows
+    A row with an error is rejected; a row with only warnings is written. Within a file the
+    first row with a given code or external id wins; later ones are rejected.
+"""
+
+from geo.importer.geometry import resolve_crs
+from geo.importer.load import WRITE_CHUNK, import_file
+from geo.importer.read import read_table
+from geo.importer.report import KINDS, ImportFileError, ImportReport, Problem, Progress
+from geo.importer.rows import MAX_PROBLEMS_PER_REASON
+from geo.importer.validate import (
+    MAX_DESCRIPTION,
+    validate_activities,
+    validate_grids,
+    validate_requests,
+    validate_stations,
+)
+
+__all__ = [
+    "KINDS",
+    "MAX_DESCRIPTION",
+    "MAX_PROBLEMS_PER_REASON",
+    "WRITE_CHUNK",
+    "ImportFileError",
+    "ImportReport",
+    "Problem",
+    "Progress",
+    "import_file",
+    "read_table",
+    "resolve_crs",
+    "validate_activities",
+    "validate_grids",
+    "validate_requests",
+    "validate_stations",
+]

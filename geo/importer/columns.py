@@ -1,0 +1,242 @@
+"""Canonical column names: which store column each of a file's columns feeds.
+
+A file may name a column in English (the store's name, any case, spaces or hyphens for
+underscores), by a Chinese alias, or cut to ten characters by a Shapefile's DBF; a unit in
+brackets is dropped ("人口（人）"). :func:`canonical` renames by table look-up, warns about
+columns it ignores, and rejects the file when a required column is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.importer.report import ImportFileError, Problem
+
+_POINT = {
+    "lon": ("lng", "long", "longitude", "x", "经度"),
+    "lat": ("latitude", "y", "纬度"),
+    "wkt": ("geometry", "geom", "the_geom", "shape", "几何", "空间信息"),
+}
+_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "grids": {
+        "code": ("网格编码", "网格代码", "网格编号", "grid_code"),
+        "name": ("网格名称", "网格名", "名称"),
+        "community_code": ("社区编码", "社区代码", "村社区编码", "所属社区编码"),
+        "population": ("人口", "人口数", "常住人口"),
+        "households": ("户数", "住户数"),
+        "head_name": ("网格长", "网格长姓名", "网格员"),
+        "head_phone": ("网格长电话", "网格长手机", "联系电话", "电话"),
+        "wechat_groups": ("微信群数", "微信群"),
+        "wechat_members": ("微信群人数", "群成员数", "微信群成员数"),
+        "volunteers": ("志愿者数", "志愿者人数"),
+        "wkt": _POINT["wkt"] + ("边界", "范围"),
+        "area_km2": ("面积",),
+        "source_crs": ("坐标系",),
+    },
+    "requests": {
+        "external_id": ("编号", "诉求编号", "工单编号", "工单号"),
+        "category": ("类别", "诉求类别", "问题类别", "事项类别", "service_code"),
+        "severity": ("紧急程度", "等级", "分级"),
+        "route": ("解决途径", "办理途径"),
+        "status": ("状态", "办理状态"),
+        "source": ("来源", "渠道", "上报渠道"),
+        "reported_at": ("上报时间", "requested_datetime"),
+        "due_at": ("办理期限", "期限", "截止时间"),
+        "resolved_at": ("办结时间",),
+        "closed_at": ("关闭时间", "评价时间"),
+        "satisfaction": ("满意度",),
+        "address": ("地址", "详细地址"),
+        "description": ("描述", "诉求内容", "内容", "问题描述"),
+        "reporter_name": ("上报人", "姓名", "联系人"),
+        "reporter_phone": ("联系电话", "电话", "手机", "手机号"),
+        **_POINT,
+        "grid_code": ("网格编码", "网格代码"),
+        "outside_grid": (),
+        "source_crs": ("坐标系",),
+    },
+    "stations": {
+        "code": ("编码", "编号", "站点编码", "站点编号"),
+        "name": ("名称", "站点名称"),
+        "kind": ("类型", "站点类型", "类别"),
+        "officers": ("警力", "民警数", "民警人数", "警员数"),
+        "radius_m": ("覆盖半径", "半径"),
+        "address": ("地址", "详细地址"),
+        **_POINT,
+        "source_crs": ("坐标系",),
+    },
+    "activities": {
+        "external_id": ("编号", "活动编号"),
+        "grid_code": ("网格编码", "网格代码"),
+        "date": ("日期", "活动日期"),
+        "title": ("活动名称", "标题", "主题", "名称"),
+        "volunteers": ("志愿者人数", "参与人数", "人数"),
+        "hours": ("时长", "小时", "服务时长"),
+        "points": ("积分",),
+        **_POINT,
+    },
+}
+_REQUIRED = {
+    "grids": ("code", "name"),
+    "requests": ("category", "reported_at"),
+    "stations": ("code", "name", "kind"),
+    "activities": ("date", "title", "volunteers", "hours"),
+}
+# Store columns that the importer computes itself; a value in the file is ignored.
+_COMPUTED = {
+    "area_km2": "computed from the geometry",
+    "source_crs": "recorded from the coordinate system of the import",
+    "grid_code": "assigned from the point",
+    "outside_grid": "assigned from the point",
+}
+# An activity's grid_code is data; a request's grid comes from its point.
+_IGNORED = {kind: {c: why for c, why in _COMPUTED.items()
+                   if (kind, c) != ("activities", "grid_code")}
+            for kind in _FIELDS}
+
+
+def _key(name: object) -> str:
+    text = str(name).replace("\ufeff", "").strip()
+    text = re.sub(r"\s*[（(][^()（）]*[)）]\s*$", "", text)  # "人口（人）" -> "人口"
+    return re.sub(r"[\s\-]+", "_", text.lower())
+
+
+def _hint(kind: str, canonical: str) -> str:
+    chinese = [a for a in _FIELDS[kind].get(canonical, ()) if not a.isascii()]
+    return f"{canonical} ({chinese[0]})" if chinese else canonical
+
+
+def _lookup(fields: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Map the key (see :func:`_key`) of every name and alias to its store column."""
+    lookup: dict[str, str] = {}
+    for canon, aliases in fields.items():
+        for alias in (canon, *aliases):
+            lookup.setdefault(_key(alias), canon)
+    for canon in fields:  # Shapefile (DBF) field names are cut to 10 characters
+        if len(canon) > 10:
+            lookup.setdefault(canon[:10], canon)
+    return lookup
+
+
+_LOOKUP = {kind: _lookup(fields) for kind, fields in _FIELDS.items()}
+
+
+def _polygon_missing(columns: set[str], has_geometry: bool) -> list[str]:
+    if has_geometry or "wkt" in columns:
+        return []
+    return ["a polygon geometry: a GeoJSON/GeoPackage/Shapefile geometry, or a wkt column "
+            "(几何) in CSV/Excel"]
+
+
+def _point_missing(kind: str) -> Callable[[set[str], bool], list[str]]:
+    def missing(columns: set[str], has_geometry: bool) -> list[str]:
+        if has_geometry or "wkt" in columns:
+            return []
+        return [_hint(kind, c) for c in ("lon", "lat") if c not in columns]
+
+    return missing
+
+
+def _grid_missing(columns: set[str], has_geometry: bool) -> list[str]:
+    if "grid_code" in columns or has_geometry or {"lon", "lat"} <= columns:
+        return []
+    return [_hint("activities", "grid_code") + " (or a point to find the grid)"]
+
+
+# Per kind, what must locate a row besides the required columns: (columns, has geometry)
+# → the hints for what is missing.
+_LOCATION: dict[str, Callable[[set[str], bool], list[str]]] = {
+    "grids": _polygon_missing,
+    "requests": _point_missing("requests"),
+    "stations": _point_missing("stations"),
+    "activities": _grid_missing,
+}
+
+
+@dataclass
+class Columns:
+    """A frame renamed to store columns, plus what the file called them."""
+
+    frame: pd.DataFrame
+    names: dict[str, str]
+    geometry: np.ndarray | None  # shapely objects from a vector file
+
+    def has(self, col: str) -> bool:
+        """Return True when the file has a column for store column ``col``."""
+        return col in self.frame.columns
+
+
+def _geometry(frame: pd.DataFrame) -> tuple[Hashable | None, np.ndarray | None]:
+    """Return the geometry column's name and its shapely objects (None when all missing)."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.active_geometry_name is None:
+        return None, None
+    geometry = np.asarray(frame.geometry.values, dtype=object)
+    if np.all(shapely.is_missing(geometry)):  # e.g. a CSV read by GDAL: use the columns
+        return frame.active_geometry_name, None
+    return frame.active_geometry_name, geometry
+
+
+def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Columns:
+    """Rename columns to store names; warn about unknown ones; check required ones.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`geo.importer.read.read_table`.
+    kind : str
+        One of :data:`~geo.importer.report.KINDS`.
+    problems : list of Problem
+        Receives a warning for each column ignored (unknown, repeated or computed).
+
+    Returns
+    -------
+    Columns
+        The text columns under store names (the file's index kept, ``attrs`` cleared).
+
+    Raises
+    ------
+    ImportFileError
+        A required column (or what locates a row) is missing.
+
+    """
+    lookup, ignored = _LOOKUP[kind], _IGNORED[kind]
+    geom_name, geometry = _geometry(frame)
+    data: dict[str, pd.Series] = {}
+    names: dict[str, str] = {}
+    for col in frame.columns:
+        if col == geom_name:
+            continue
+        canon = lookup.get(_key(col))
+        if canon is None:
+            problems.append(Problem(None, str(col), None, "unknown column, ignored", "warning"))
+        elif canon in names:
+            problems.append(Problem(None, str(col), None,
+                                    f"same field as column {names[canon]!r}; ignored",
+                                    "warning"))
+        else:
+            names[canon] = str(col)
+            if canon in ignored:
+                problems.append(Problem(None, str(col), None,
+                                        f"{ignored[canon]}; the file's values are ignored",
+                                        "warning"))
+            else:
+                s = frame[col]
+                data[canon] = s if pd.api.types.is_string_dtype(s) else s.astype("str")
+    out = pd.DataFrame(data, index=frame.index)
+    out.attrs = {}
+    present = set(out.columns)
+    missing = [_hint(kind, c) for c in _REQUIRED[kind] if c not in present]
+    missing += _LOCATION[kind](present, geometry is not None)
+    if missing:
+        available = ", ".join(str(c) for c in frame.columns if c != geom_name)
+        raise ImportFileError(
+            f"missing required column{'s' if len(missing) > 1 else ''}: "
+            f"{'; '.join(missing)}. The file has: {available or 'no columns'}"
+        )
+    return Columns(out, names, geometry)

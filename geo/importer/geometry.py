@@ -1,0 +1,215 @@
+"""Coordinates and polygons: which CRS a file uses, conversion to WGS84, the China check.
+
+Points come from a vector file's geometry, else lon/lat columns, else a WKT column; grid
+polygons from the geometry or a WKT column. Everything is converted to WGS84 once, here, in
+one vectorised call, and checked against China's bounds after conversion; invalid polygons
+are repaired where :func:`geo.grids.as_multipolygon` can.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import coords
+from geo.grids import as_multipolygon
+from geo.importer.report import ImportFileError
+from geo.importer.rows import Rows, object_values
+
+# Taken as WGS84 as they are (CGCS2000 differs by centimetres): nothing to convert.
+_GEOGRAPHIC = ("wgs84", "cgcs2000")
+
+
+def resolve_crs(frame: pd.DataFrame, crs: str | None = None) -> str:
+    """Decide which CRS the coordinates of ``frame`` are in.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        As returned by :func:`read_table`.
+    crs : str, optional
+        The user's choice (``--crs``); it always wins when given.
+
+    Returns
+    -------
+    str
+        A name for :func:`geo.coords.to_wgs84`: the explicit ``crs``, else the file's
+        declared CRS when it is not EPSG:4326/EPSG:4490, else ``"wgs84"``. Normalised with
+        :func:`geo.coords.normalise_crs_name`.
+
+    Raises
+    ------
+    ImportFileError
+        ``crs`` is not a coordinate system pyproj or :mod:`geo.coords` knows.
+
+    """
+    if crs is not None:
+        try:
+            return coords.normalise_crs_name(crs)
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+    declared = frame.crs if isinstance(frame, gpd.GeoDataFrame) else None
+    if declared is None:
+        return "wgs84"
+    epsg = declared.to_epsg()
+    if epsg is not None:
+        return coords.normalise_crs_name(f"EPSG:{epsg}")
+    return declared.to_wkt()
+
+
+def crs_label(crs: str) -> str:
+    """Return the name recorded in ``source_crs`` (a String(32) column)."""
+    if len(crs) <= 32:
+        return crs
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).name[:32]
+
+
+def _to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    if crs in _GEOGRAPHIC:
+        return x, y
+    lon, lat = coords.to_wgs84(x, y, crs=crs)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def wgs84_points(rows: Rows, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 lon/lat of each row's point (NaN where rejected)."""
+    cols = rows.cols
+    n = rows.n
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    field_of = np.full(n, "lon/lat", dtype=object)
+    need = np.ones(n, dtype=bool)
+    geom = cols.geometry
+    if geom is not None:
+        has = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
+        single = has & (shapely.get_type_id(geom) == 4) & (shapely.get_num_geometries(geom) == 1)
+        geom = np.where(single, shapely.get_geometry(geom, 0), geom)
+        is_point = has & (shapely.get_type_id(geom) == 0)
+        x[is_point] = shapely.get_x(geom[is_point])
+        y[is_point] = shapely.get_y(geom[is_point])
+        field_of[has] = "geometry"
+        rows.flag(has & ~is_point, "geometry", lambda i: [g.geom_type for g in geom[i]],
+                  lambda i: [f"expected a point, found a {g.geom_type}" for g in geom[i]])
+        need = ~has
+    if need.any() and cols.has("lon") and cols.has("lat"):
+        for col, out in (("lon", x), ("lat", y)):
+            s = rows.text(col)
+            assert s is not None  # cols.has(col)
+            present = s.notna().to_numpy()
+            rows.flag(need & ~present, col, None, "missing required value")
+            num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+            rows.flag(need & present & ~np.isfinite(num), col, s, "not a number")
+            out[need] = num[need]
+    elif need.any() and cols.has("wkt"):
+        s = rows.text("wkt")
+        assert s is not None  # cols.has("wkt")
+        parsed = shapely.from_wkt(object_values(s), on_invalid="ignore")
+        present = s.notna().to_numpy()
+        ok = need & ~shapely.is_missing(parsed) & ~shapely.is_empty(parsed)
+        rows.flag(need & ~present, "wkt", None, "missing required value")
+        rows.flag(need & present & shapely.is_missing(parsed), "wkt", s, "not valid WKT")
+        point = ok & (shapely.get_type_id(parsed) == 0)
+        rows.flag(ok & ~point, "wkt", s, "expected a POINT")
+        x[point] = shapely.get_x(parsed[point])
+        y[point] = shapely.get_y(parsed[point])
+        field_of[need] = "wkt"
+    elif need.any():
+        rows.flag(need, "geometry", None, "empty geometry")
+    return _convert_points(rows, x, y, crs, field_of)
+
+
+def _convert_points(rows: Rows, x: np.ndarray, y: np.ndarray, crs: str,
+                    field_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lon = np.full(rows.n, np.nan)
+    lat = np.full(rows.n, np.nan)
+    ok = np.isfinite(x) & np.isfinite(y)
+    lon[ok], lat[ok] = _to_wgs84(x[ok], y[ok], crs)
+    outside = ok & ~np.asarray(coords.in_china(lon, lat), dtype=bool)
+
+    def reasons(idx: np.ndarray) -> list[str]:
+        base = "coordinate outside China" + ("" if crs in _GEOGRAPHIC
+                                              else f" after conversion from {crs}")
+        swapped = np.asarray(coords.in_china(lat[idx], lon[idx]), dtype=bool) & (
+            crs in _GEOGRAPHIC)
+        return [base + ("; lon and lat swapped?" if s else "") for s in swapped]
+
+    def values(idx: np.ndarray) -> list[str]:
+        return [f"{x[i]:g}, {y[i]:g}" for i in idx]
+
+    for label in np.unique(field_of[outside]) if outside.any() else ():
+        rows.flag(outside & (field_of == label), str(label), values, reasons)
+    lon[~ok | outside] = np.nan
+    lat[~ok | outside] = np.nan
+    return lon, lat
+
+
+def wgs84_polygons(rows: Rows, crs: str) -> np.ndarray:
+    """WGS84 MultiPolygons for each row (None where rejected)."""
+    cols = rows.cols
+    n = rows.n
+    if cols.geometry is not None:
+        geom = cols.geometry.copy()
+        label = "geometry"
+        missing = shapely.is_missing(geom) | shapely.is_empty(geom)
+        rows.flag(missing, label, None, "empty geometry")
+    else:
+        label = "wkt"
+        s = rows.text("wkt")
+        assert s is not None  # canonical() rejects a grid file with neither geometry nor wkt
+        present = rows.required("wkt", s)
+        geom = shapely.from_wkt(object_values(s), on_invalid="ignore")
+        rows.flag(present & shapely.is_missing(geom), label, s, "not valid WKT")
+        empty = present & ~shapely.is_missing(geom) & shapely.is_empty(geom)
+        rows.flag(empty, label, s, "empty geometry")
+        missing = ~present | shapely.is_missing(geom) | shapely.is_empty(geom)
+    types = shapely.get_type_id(geom)
+    polygonal = ~missing & np.isin(types, (3, 6))  # Polygon, MultiPolygon
+    rows.flag(~missing & ~polygonal, label, lambda i: [g.wkt for g in geom[i]],
+              lambda i: [f"expected a polygon, found a {g.geom_type}" for g in geom[i]])
+    out = np.full(n, None, dtype=object)
+    if not polygonal.any():
+        return out
+    work = geom[polygonal]
+    if crs not in _GEOGRAPHIC:
+        def to_wgs(xy: np.ndarray) -> np.ndarray:
+            return np.column_stack(_to_wgs84(xy[:, 0], xy[:, 1], crs))
+
+        # Every vertex of every polygon in one vectorised call.
+        work = shapely.transform(work, to_wgs)
+    bounds = shapely.bounds(work)
+    finite = np.isfinite(bounds).all(axis=1)
+    inside = finite & coords.in_china(bounds[:, 0], bounds[:, 1]) & coords.in_china(
+        bounds[:, 2], bounds[:, 3])
+    idx = np.flatnonzero(polygonal)
+    bad = np.zeros(n, dtype=bool)
+    bad[idx[~inside]] = True
+    where = "" if crs in _GEOGRAPHIC else f" after conversion from {crs}"
+    rows.flag(bad, label, lambda i: [f"bounds {shapely.bounds(g).round(4).tolist()}"
+                                     for g in geom[i]],
+              f"polygon outside China{where}")
+    valid = shapely.is_valid(work)
+    repaired_ok = np.zeros(n, dtype=bool)
+    unrepairable = np.zeros(n, dtype=bool)
+    why = np.full(n, None, dtype=object)
+    for j in np.flatnonzero(inside):
+        fixed = as_multipolygon(work[j])
+        if fixed is None:
+            unrepairable[idx[j]] = True
+        else:
+            out[idx[j]] = fixed
+            repaired_ok[idx[j]] = not valid[j]
+        if not valid[j]:
+            why[idx[j]] = shapely.is_valid_reason(work[j])
+    def wkt(i: np.ndarray) -> list[str]:
+        return [shapely.to_wkt(geom[j], rounding_precision=6) for j in i]
+
+    rows.flag(repaired_ok, label, wkt, [f"invalid polygon repaired ({w})" for w in why],
+              severity="warning")
+    rows.flag(unrepairable, label, wkt,
+              [f"invalid polygon could not be repaired ({w})" for w in why])
+    return out
+

@@ -1,0 +1,191 @@
+"""Loading: read, validate, then write every valid row in one transaction (or a dry run).
+
+:func:`import_file` is what ``gridmap import`` and the Data page call. It never raises for a
+bad file: a file-level error, or a database that refuses the write, comes back as
+``report.file_error`` with nothing written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import cast
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from geo import store
+from geo.grids import GridIndex
+from geo.importer.geometry import resolve_crs
+from geo.importer.read import read_table
+from geo.importer.report import ImportFileError, ImportReport, Problem, Progress, check_kind
+from geo.importer.validate import (
+    validate_activities,
+    validate_grids,
+    validate_requests,
+    validate_stations,
+)
+
+#: Requests are written in chunks of this many rows, to report progress.
+WRITE_CHUNK = 200_000
+
+try:  # the raw-cursor bulk paths raise driver errors, not SQLAlchemy ones
+    import psycopg
+
+    _DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
+except ImportError:  # pragma: no cover - PostgreSQL support not installed
+    _DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
+
+_KEYS = {"grids": ("grid", "code"), "requests": ("request", "external_id"),
+         "stations": ("station", "code"), "activities": ("volunteer_activity", "external_id")}
+
+def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None = None,
+                dry_run: bool = False, progress: Progress | None = None,
+                layer: str | None = None) -> ImportReport:
+    """Read, validate and store one file; return the report.
+
+    All valid rows (including rows with only warnings) are written in one transaction: if
+    anything fails nothing is left behind. A file-level error writes nothing.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The database to write to (and to read the stored grids from).
+    path : str or Path
+        CSV, Excel .xlsx, GeoJSON, GeoPackage or zipped Shapefile.
+    kind : str
+        ``"grids"``, ``"requests"``, ``"stations"`` or ``"activities"``.
+    crs : str, optional
+        The CRS of the file's coordinates (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``,
+        ``EPSG:n``). None: the file's declared CRS, else WGS84 (see :func:`resolve_crs`).
+    dry_run : bool
+        Validate and report, write nothing. The report still counts rows already stored.
+    progress : callable, optional
+        ``progress(fraction, message)``, called as the import advances (0 to 1).
+    layer : str, optional
+        The layer of a multi-layer GeoPackage; default the first.
+
+    Returns
+    -------
+    ImportReport
+        ``ok()`` is False when the whole file was rejected (or the database refused the
+        write, in which case nothing was written).
+
+    """
+    check_kind(kind)
+    started = time.perf_counter()
+
+    def step(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(min(max(fraction, 0.0), 1.0), message)
+
+    report = ImportReport(kind=kind, path=str(path), crs=crs or "wgs84", dry_run=dry_run)
+    step(0.0, f"reading {Path(path).name}")
+    try:
+        frame = read_table(path, kind=kind, layer=layer)
+        report.format = frame.attrs.get("format")
+        report.encoding = frame.attrs.get("encoding")
+        read_problems = frame.attrs.get("read_problems", [])
+        report.crs = resolve_crs(frame, crs)
+        report.rows_read = len(frame) + sum(p.row is not None for p in read_problems)
+        step(0.2, f"validating {len(frame):,} rows")
+        valid, problems = _validate(engine, frame, kind=kind, crs=report.crs)
+    except ImportFileError as exc:
+        return _failed(report, exc.problem, started, step)
+    # File-level lines first, then by row; within a row, in the order checked.
+    report.problems = sorted(read_problems + problems,
+                             key=lambda p: (p.row is not None, p.row or 0))
+    report.rows_valid = len(valid)
+    step(0.6, f"{len(valid):,} valid rows")
+    if dry_run:
+        _count_stored(engine, valid, report)
+        report.seconds = time.perf_counter() - started
+        step(1.0, "dry run: nothing written")
+        return report
+    try:
+        _write(engine, valid, report, step)
+    except _DB_ERRORS as exc:
+        report.rows_inserted = report.rows_updated = report.rows_skipped_existing = 0
+        reason = f"database error, nothing was written: {str(exc).splitlines()[0][:300]}"
+        return _failed(report, Problem(None, None, None, reason), started, step)
+    report.seconds = time.perf_counter() - started
+    step(1.0, "done")
+    return report
+
+
+def _stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str) -> int:
+    """Return how many valid rows have a key (code or external id) already stored."""
+    table, key = _KEYS[kind]
+    keys = valid[key].tolist() if len(valid) else []
+    return len(store.existing_keys(bind, table, key, keys)) if keys else 0
+
+
+def _count_stored(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
+    """Say in the report what a real run would update (grids, stations) or skip."""
+    stored = _stored(engine, valid, report.kind)
+    if report.kind in ("grids", "stations"):
+        report.rows_updated = stored
+    else:
+        report.rows_skipped_existing = stored
+
+
+def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Progress) -> None:
+    """Write the valid rows in one transaction and count them in the report."""
+    kind = report.kind
+    with store.transaction(engine) as conn:
+        if kind == "requests":
+            inserted = 0
+            for start in range(0, len(valid), WRITE_CHUNK):
+                inserted += store.bulk_insert_requests(
+                    conn, valid.iloc[start:start + WRITE_CHUNK])
+                done = min(start + WRITE_CHUNK, len(valid))
+                step(0.6 + 0.4 * done / max(len(valid), 1),
+                     f"written {done:,} of {len(valid):,}")
+            report.rows_inserted = inserted
+            report.rows_skipped_existing = len(valid) - inserted
+        elif kind == "activities":
+            inserted = store.insert_activities(conn, valid)
+            report.rows_inserted = inserted
+            report.rows_skipped_existing = len(valid) - inserted
+        else:
+            stored = _stored(conn, valid, kind)
+            if kind == "grids":  # validate_grids returns a GeoDataFrame
+                store.write_grids(conn, cast(gpd.GeoDataFrame, valid))
+            else:
+                store.write_stations(conn, valid)
+            report.rows_updated = stored
+            report.rows_inserted = len(valid) - stored
+def _failed(report: ImportReport, problem: Problem, started: float,
+            step: Progress) -> ImportReport:
+    if not problem.reason.startswith(Path(report.path).name):
+        problem.reason = f"{Path(report.path).name}: {problem.reason}"
+    report.file_error = problem
+    report.problems.append(problem)
+    report.seconds = time.perf_counter() - started
+    step(1.0, "file rejected")
+    return report
+
+
+def _validate(engine: Engine, frame: pd.DataFrame, *, kind: str, crs: str
+              ) -> tuple[pd.DataFrame, list[Problem]]:
+    if kind == "grids":
+        communities = store.read_admin_units(engine, level="community")
+        known = set(communities["code"]) if len(communities) else None
+        valid, problems = validate_grids(frame, crs=crs, known_communities=known)
+        if known is None:
+            problems.append(Problem(None, "community_code", None,
+                                    "no community admin units stored; community codes "
+                                    "not checked", "warning"))
+        return valid, problems
+    if kind == "stations":
+        return validate_stations(frame, crs=crs)
+    grids = store.read_grids(engine)
+    index = GridIndex(grids)
+    if kind == "requests":
+        return validate_requests(frame, crs=crs, grid_index=index)
+    return validate_activities(frame, known_grids=set(grids["code"]), crs=crs,
+                               grid_index=index)
+

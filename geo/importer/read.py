@@ -1,0 +1,305 @@
+"""Reading a file into a frame of text columns: sniffing, decoding and the formats.
+
+:func:`read_table` trusts the content, not the name: the first bytes say whether a file is
+CSV text, GeoJSON, a GeoPackage (SQLite), an Excel workbook or a zipped Shapefile (ZIP), and
+a known extension must agree. CSV is decoded as UTF-8 (with or without BOM), else GB18030
+(which covers GBK); a Shapefile without a code page is tried the same way. Every reader
+returns text columns indexed by the 1-based data row number, ``row``, that problems cite.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sqlite3
+import warnings
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.importer.report import ImportFileError, Problem, check_kind
+
+_LABELS = {
+    "csv": "CSV text",
+    "xlsx": "an Excel workbook (.xlsx)",
+    "geojson": "GeoJSON",
+    "gpkg": "a GeoPackage",
+    "shpzip": "a zipped Shapefile (a ZIP archive with a .shp inside)",
+    "shp": "a Shapefile",
+}
+_SUFFIXES = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".xlsx": "xlsx", ".xlsm": "xlsx",
+    ".geojson": "geojson", ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".zip": "shpzip",
+    ".shp": "shp",
+}
+_MAGIC = [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+     "a legacy Office 97-2003 file (.xls?); save it as .xlsx or CSV"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+]
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.DataFrame:
+    """Sniff a file and read it into a frame of text columns.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV, Excel .xlsx, GeoJSON, GeoPackage or zipped Shapefile. The content decides
+        how it is read; a known extension must agree with the content.
+    kind : str
+        One of :data:`~geo.importer.report.KINDS`, used in messages.
+    layer : str, optional
+        The GeoPackage/Shapefile layer to read; default the first.
+
+    Returns
+    -------
+    pandas.DataFrame or geopandas.GeoDataFrame
+        Attribute columns as text (missing cells are NaN), indexed by the 1-based data row
+        number (``row``). Vector formats return a GeoDataFrame with the file's declared CRS.
+        ``attrs`` holds ``format``, ``encoding`` (CSV), ``layer`` and ``read_problems`` (rows
+        lost to malformed CSV lines, extra layers ignored).
+
+    Raises
+    ------
+    ImportFileError
+        The file is missing, empty, not what its name says, or cannot be read.
+
+    """
+    check_kind(kind)
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise ImportFileError(f"{name}: file not found ({path})")
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if not head.replace(_BOM, b"").strip():
+        raise ImportFileError(f"{name}: the file is empty"
+                              + (" (0 bytes)" if not head else " (only white space)"))
+    found, found_label = _sniff(path, head)
+    expected = _SUFFIXES.get(path.suffix.lower())
+    if expected is not None and found != expected:
+        raise ImportFileError(
+            f"{name}: expected {_LABELS[expected]} (from the extension {path.suffix}) "
+            f"but found {found_label}"
+        )
+    if found is None:
+        raise ImportFileError(
+            f"{name}: unsupported file: found {found_label}; expected CSV, Excel .xlsx, "
+            "GeoJSON, GeoPackage or a zipped Shapefile"
+        )
+    read_problems: list[Problem] = []
+    encoding = None
+    if found == "csv":
+        frame, encoding = _read_csv(path, read_problems)
+    elif found == "xlsx":
+        frame = _read_excel(path)
+    else:
+        frame, layer, encoding = _read_vector(path, found, layer, read_problems)
+    if frame.empty:
+        what = "features" if found in ("geojson", "gpkg", "shpzip", "shp") else "data rows"
+        raise ImportFileError(f"{name}: no {what}: the file holds no {kind}"
+                              + (" (only a header)" if len(frame.columns) else ""))
+    if frame.index.name != "row":
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs.update(format=found, encoding=encoding, layer=layer,
+                       read_problems=read_problems)
+    return frame
+
+
+def _sniff(path: Path, head: bytes) -> tuple[str | None, str]:
+    """Return (format or None, what the content looks like in words)."""
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _sniff_zip(path)
+    if head.startswith(b"SQLite format 3\x00"):
+        return _sniff_sqlite(path)
+    if head.startswith(b"\x00\x00\x27\x0a"):
+        return "shp", "a Shapefile .shp"
+    for magic, label in _MAGIC:
+        if head.startswith(magic):
+            return None, label
+    if b"\x00" in head[:8192]:
+        return None, "binary data"
+    text = head.removeprefix(_BOM).lstrip()
+    if text[:1] in (b"{", b"["):
+        if b'"type"' in head and (b"Feature" in head or b'"coordinates"' in head):
+            return "geojson", "GeoJSON text"
+        return None, "JSON that is not GeoJSON (no Feature or FeatureCollection)"
+    snippet = text[:40].decode("utf-8", errors="replace").splitlines()[0]
+    return "csv", f"text that is not JSON (it starts with {snippet!r})"
+
+
+def _sniff_zip(path: Path) -> tuple[str | None, str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        return None, "a damaged ZIP archive"
+    if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        return "xlsx", "an Excel workbook"
+    if any(n.lower().endswith(".shp") for n in names):
+        return "shpzip", "a ZIP archive with a Shapefile"
+    listed = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    return None, f"a ZIP archive with no .shp or Excel workbook inside ({listed or 'empty'})"
+
+
+def _sniff_sqlite(path: Path) -> tuple[str | None, str]:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'gpkg_contents'"
+            ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        return None, "a damaged SQLite database"
+    if found:
+        return "gpkg", "a GeoPackage"
+    return None, "a SQLite database that is not a GeoPackage (no gpkg_contents table)"
+
+
+def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, str]:
+    name = path.name
+    data = path.read_bytes()
+    # The whole file is decoded once to choose the encoding: a GBK file often starts with
+    # plain ASCII headers, so the first kilobytes prove nothing.
+    try:
+        data.decode("utf-8")
+        encoding, codec = ("UTF-8 (BOM)", "utf-8-sig") if data.startswith(_BOM) else (
+            "UTF-8", "utf-8")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            data.decode("gb18030")
+            encoding, codec = "GB18030", "gb18030"
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"{name}: the text is neither UTF-8 nor GB18030/GBK (bad byte at position "
+                f"{utf8_error.start}); save the file as UTF-8 CSV"
+            ) from None
+    first_line = data[:4096].split(b"\n", 1)[0]
+    sep = max([b",", b"\t", b";", b"|"], key=first_line.count).decode()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, sep=sep, encoding=codec,
+                                keep_default_na=False, na_values=[""], on_bad_lines="warn")
+        except pd.errors.EmptyDataError:
+            raise ImportFileError(f"{name}: the file is empty (no header)") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise ImportFileError(f"{name}: not readable as CSV: {exc}") from None
+    # pandas skips lines with too many fields and warns "Skipping line N: …"; turn each into
+    # a rejected row and keep row numbers aligned with the file.
+    skipped: list[int] = []
+    for w in caught:
+        for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
+            skipped.append(int(line) - 1)
+            read_problems.append(Problem(int(line) - 1, None, None,
+                                         f"malformed CSV line ({why.strip()}); row skipped"))
+    if skipped:
+        numbers = np.arange(1, len(frame) + len(skipped) + 1)
+        numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]
+        frame.index = pd.Index(numbers, name="row")
+    return frame, encoding
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl",
+                             keep_default_na=False, na_values=[""])
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise ImportFileError(f"{path.name}: not readable as an Excel workbook: {exc}") from None
+
+
+def _read_vector(path: Path, fmt: str, layer: str | None, read_problems: list[Problem]
+                 ) -> tuple[gpd.GeoDataFrame, str, str | None]:
+    import pyogrio
+
+    name = path.name
+    src = f"/vsizip/{path}" if fmt == "shpzip" else str(path)
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(src)]
+    except Exception as exc:
+        raise ImportFileError(f"{name}: not readable as {_LABELS[fmt]}: {exc}") from None
+    if not layers:
+        raise ImportFileError(f"{name}: no layers in {_LABELS[fmt]}")
+    if layer is None:
+        layer = layers[0]
+        if len(layers) > 1:
+            read_problems.append(Problem(
+                None, None, None,
+                f"{len(layers)} layers found; read the first, {layer!r} "
+                f"(others: {', '.join(layers[1:6])})", "warning"))
+    elif layer not in layers:
+        raise ImportFileError(f"{name}: no layer {layer!r}; layers: {', '.join(layers)}")
+    # A Shapefile's text encoding comes from its .cpg (or the DBF's code page byte). Old
+    # Chinese files have neither and are GBK, which GDAL would read as Latin-1 mojibake:
+    # try UTF-8, then GB18030, as for CSV.
+    guess = fmt in ("shpzip", "shp") and _dbf_without_codepage(path, fmt)
+    attempts: list[str | None] = ["UTF-8", "GB18030"] if guess else [None]
+    for encoding in attempts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame = pyogrio.read_dataframe(src, layer=layer, datetime_as_string=True,
+                                               encoding=encoding)
+            break
+        except UnicodeDecodeError:
+            if encoding == attempts[-1]:
+                raise ImportFileError(f"{name}: the attribute text is neither UTF-8 nor "
+                                      "GB18030/GBK; add a .cpg file naming its encoding"
+                                      ) from None
+        except Exception as exc:
+            raise ImportFileError(f"{name}: not readable as {_LABELS[fmt]}: {exc}") from None
+    if not isinstance(frame, gpd.GeoDataFrame):  # a GeoPackage attribute table
+        frame = gpd.GeoDataFrame(frame)
+    geom_name = frame.active_geometry_name
+    for col in frame.columns:
+        if col != geom_name:
+            frame[col] = _column_as_text(frame[col])
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame, layer, encoding
+
+
+def _dbf_without_codepage(path: Path, fmt: str) -> bool:
+    """Return True when a Shapefile has no .cpg and its DBF declares no code page."""
+    if fmt == "shpzip":
+        with zipfile.ZipFile(path) as zf:
+            names = {n.lower(): n for n in zf.namelist()}
+            stem = next(n for n in names if n.endswith(".shp"))[:-4]
+            if stem + ".cpg" in names or stem + ".dbf" not in names:
+                return False
+            with zf.open(names[stem + ".dbf"]) as fh:
+                head = fh.read(32)
+    else:
+        siblings = {p.name.lower(): p for p in path.parent.glob(path.stem + ".*")}
+        stem = path.stem.lower()
+        if stem + ".cpg" in siblings or stem + ".dbf" not in siblings:
+            return False
+        with siblings[stem + ".dbf"].open("rb") as fh:
+            head = fh.read(32)
+    return len(head) > 29 and head[29] == 0  # byte 29: the DBF language driver id
+
+
+def _column_as_text(s: pd.Series) -> pd.Series:
+    """Text form of a typed column, so vector files go through the same checks as CSV."""
+    if pd.api.types.is_float_dtype(s):
+        finite = s.dropna().to_numpy()
+        # Integer fields with a gap come back as float; "1200.0" would fail the int checks.
+        if len(finite) and np.all(np.mod(finite, 1) == 0) and np.all(np.abs(finite) < 2**53):
+            s = s.astype("Int64")
+    elif pd.api.types.is_datetime64_any_dtype(s):
+        s = s.dt.strftime("%Y-%m-%dT%H:%M:%S%z").where(s.notna())
+    return s.astype("str")

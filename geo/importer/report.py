@@ -1,0 +1,161 @@
+"""What an import reports: one :class:`Problem` per line, the file-level error, the totals.
+
+Every other module of :mod:`geo.importer` records into these types, so they sit below all
+of them and import none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+#: What can be imported.
+KINDS = ("grids", "requests", "stations", "activities")
+
+#: ``progress(fraction, message)``: how :func:`geo.importer.import_file` reports progress.
+Progress = Callable[[float, str], None]
+
+#: How the summary names each format found by :func:`geo.importer.read_table`.
+FORMAT_NAMES = {"csv": "CSV", "xlsx": "Excel", "geojson": "GeoJSON", "gpkg": "GeoPackage",
+                "shpzip": "zipped Shapefile", "shp": "Shapefile"}
+
+
+def check_kind(kind: str) -> None:
+    """Raise ValueError unless ``kind`` is one of :data:`KINDS`."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+
+
+@dataclass
+class Problem:
+    """One line of the validation report.
+
+    Attributes
+    ----------
+    row : int or None
+        1-based data row (CSV/Excel, header not counted) or feature number; None for a
+        problem with the whole file or a whole column.
+    field : str or None
+        The column as named in the file (or the store column when the file has none).
+    value : str or None
+        The offending raw value, cut to about 60 characters.
+    reason : str
+        What is wrong, in English.
+    severity : str
+        ``"error"``: the row is rejected. ``"warning"``: the row is kept.
+
+    """
+
+    row: int | None
+    field: str | None
+    value: str | None
+    reason: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = "file" if self.row is None else f"row {self.row}"
+        if self.field:
+            where += f", field {self.field}"
+        if self.value is not None:
+            where += f", value {self.value!r}"
+        return f"{self.severity}: {where}: {self.reason}"
+
+
+class ImportFileError(Exception):
+    """The whole file is rejected; carries a :class:`Problem` with ``row=None``."""
+
+    def __init__(self, problem: Problem | str) -> None:
+        if isinstance(problem, str):
+            problem = Problem(None, None, None, problem)
+        super().__init__(problem.reason)
+        self.problem = problem
+
+
+@dataclass
+class ImportReport:
+    """What an import read, kept, wrote and complained about.
+
+    ``rows_inserted`` counts new rows; ``rows_updated`` counts grids/stations whose code was
+    already stored (they are replaced); ``rows_skipped_existing`` counts requests/activities
+    whose external id was already stored (they are left alone). In a dry run nothing is
+    written, ``rows_inserted`` is 0 and the two other counts say what a real run would do.
+    """
+
+    kind: str
+    path: str
+    crs: str
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_inserted: int = 0
+    rows_skipped_existing: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+    rows_updated: int = 0
+    format: str | None = None
+    encoding: str | None = None
+    file_error: Problem | None = None
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows read but not valid."""
+        return self.rows_read - self.rows_valid
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that rejected a row or the file."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems that did not stop a row from being written."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def ok(self) -> bool:
+        """Return True unless the whole file was rejected (rows may still be rejected)."""
+        return self.file_error is None
+
+    def summary(self) -> str:
+        """Return a few lines for the CLI or a status box."""
+        name = Path(self.path).name
+        if self.file_error is not None:
+            reason = self.file_error.reason.removeprefix(f"{name}: ")
+            return f"{name}: file rejected, nothing written: {reason}"
+        parts = [f"{self.rows_read:,} rows read", f"{self.rows_valid:,} valid"]
+        if not self.dry_run:
+            parts.append(f"{self.rows_inserted:,} inserted")
+        if self.kind in ("grids", "stations"):
+            verb = "would be updated" if self.dry_run else "updated"
+            parts.append(f"{self.rows_updated:,} {verb}")
+        else:
+            parts.append(f"{self.rows_skipped_existing:,} already stored")
+        n_warn = len(self.warnings)
+        line = (f"{name}: {', '.join(parts)}; {self.rows_rejected:,} rejected, "
+                f"{n_warn:,} warning{'s' if n_warn != 1 else ''}")
+        if self.dry_run:
+            line += " (dry run: nothing written)"
+        fmt = FORMAT_NAMES.get(self.format or "", self.format or "?")
+        if self.encoding:
+            fmt += f", {self.encoding}"
+        lines = [line + ".", f"{fmt}; coordinates from {self.crs}; {self.seconds:.2f} s."]
+        counts: dict[tuple[str, str], int] = {}
+        for p in self.problems:
+            if p.row is not None:
+                counts[(p.severity, p.reason)] = counts.get((p.severity, p.reason), 0) + 1
+        for (severity, reason), n in sorted(counts.items(), key=lambda kv: -kv[1])[:3]:
+            short = reason if len(reason) <= 100 else reason[:99] + "…"
+            lines.append(f"  {n:,} × {severity}: {short}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the problems as a table: row, field, value, reason, severity."""
+        frame = pd.DataFrame(
+            [(p.row, p.field, p.value, p.reason, p.severity) for p in self.problems],
+            columns=["row", "field", "value", "reason", "severity"],
+        )
+        frame["row"] = frame["row"].astype("Int64")
+        return frame
+

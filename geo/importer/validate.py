@@ -1,0 +1,386 @@
+"""The four validators: each checks one kind's rows and returns those ready for the store.
+
+Each reads validate → compute → assemble: resolve the CRS, rename columns
+(:func:`~geo.importer.columns.canonical`), run the row checks of
+:class:`~geo.importer.rows.Rows` and the coordinate checks of :mod:`geo.importer.geometry`,
+then build the frame of kept rows in store columns, indexed by row number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo import store, vocab
+from geo.grids import GridIndex, grid_code_problem, metric_area_km2
+from geo.importer.columns import canonical
+from geo.importer.geometry import crs_label, resolve_crs, wgs84_points, wgs84_polygons
+from geo.importer.report import Problem
+from geo.importer.rows import Rows, max_len, object_values
+
+#: Residents' descriptions longer than this are cut (with a warning).
+MAX_DESCRIPTION = 4000
+
+
+def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
+                   known_communities: set[str] | None = None
+                   ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Check grid rows and return the valid ones ready for :func:`geo.store.write_grids`.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`read_table`. Polygons come from the geometry, or from a ``wkt`` column.
+    crs : str, optional
+        The coordinates' CRS; see :func:`resolve_crs`.
+    known_communities : set of str, optional
+        Community admin-unit codes; a grid whose community is not among them gets a
+        warning. None skips the check.
+
+    Returns
+    -------
+    grids : GeoDataFrame
+        Store columns in EPSG:4326, indexed by row number. Optional columns the file lacks
+        (population, head_name…) are left out, so that an upsert keeps stored values.
+    problems : list of Problem
+
+    Raises
+    ------
+    ImportFileError
+        A required column is missing.
+
+    """
+    problems: list[Problem] = []
+    crs = resolve_crs(frame, crs)
+    cols = canonical(frame, "grids", problems)
+    rows = Rows(cols, problems)
+    table = store.grid
+    geoms = wgs84_polygons(rows, crs)
+    code = rows.code("code")
+    assert code is not None  # a required column: canonical() checked
+    present = rows.required("code", code)
+    community = rows.code("community_code")
+    comm_given = community.notna().to_numpy() if community is not None else np.zeros(rows.n,
+                                                                                      bool)
+    if community is not None:
+        well_formed = community.str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
+        rows.flag(comm_given & ~well_formed, "community_code", community,
+                  "community code must be 12 digits")
+    codes = object_values(code)
+    comms = (object_values(community) if community is not None
+             else np.full(rows.n, None, dtype=object))
+    # grid_code_problem is per value; grid files have thousands of rows, not millions.
+    reasons = np.array([grid_code_problem(c, k) if ok else None
+                        for c, k, ok in zip(codes, comms, present, strict=True)], dtype=object)
+    rows.flag([r is not None for r in reasons], "code", code, reasons)
+    rows.duplicates("code", code, among=present)
+    name = rows.max_length("name", rows.text("name"), max_len(table, "name"))
+    rows.required("name", name)
+    ints = {c: rows.number_column(c, integer=True)
+            for c in ("population", "households", "wechat_groups", "wechat_members",
+                      "volunteers")}
+    head_name = rows.max_length("head_name", rows.text("head_name"),
+                                max_len(table, "head_name"))
+    head_phone = rows.max_length("head_phone", rows.text("head_phone"),
+                                 max_len(table, "head_phone"))
+    comm_final = np.where(comm_given, comms,
+                          np.array([c[:12] if c else None for c in codes], dtype=object))
+    keep = ~rows.rejected
+    if known_communities is not None:
+        unknown = keep & ~np.isin(comm_final.astype(str), list(known_communities))
+        rows.flag(unknown, "community_code", comm_final,
+                  "community code is not a known community (admin unit); grid kept",
+                  severity="warning")
+    optional = {**{c: _int_objects(v[keep]) for c, v in ints.items()},
+                "head_name": _objects(head_name, keep), "head_phone": _objects(head_phone, keep)}
+    out = pd.DataFrame({
+        "code": codes[keep],
+        "name": _objects(name, keep),
+        "community_code": comm_final[keep],
+        # Only the columns the file has: re-importing boundaries must not blank the
+        # population or grid head stored earlier (write_grids replaces what it is given).
+        **{c: v for c, v in optional.items() if cols.has(c)},
+        "source_crs": crs_label(crs),
+    }, index=pd.Index(rows.numbers[keep], name="row"))
+    grids = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms[keep], index=out.index,
+                                                         crs=store.SRID))
+    grids["area_km2"] = metric_area_km2(grids.geometry) if len(grids) else []
+    return grids, problems
+
+
+def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
+                      grid_index: GridIndex | None = None
+                      ) -> tuple[pd.DataFrame, list[Problem]]:
+    """Check request rows and return the valid ones for :func:`geo.store.bulk_insert_requests`.
+
+    Vectorised throughout: a million rows take seconds, and Python only loops over rows
+    with problems (and over rows without an external id, to hash one).
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`read_table`.
+    crs : str, optional
+        The coordinates' CRS; see :func:`resolve_crs`.
+    grid_index : GridIndex, optional
+        The stored grids. A point in no grid is kept with ``outside_grid`` True and a
+        warning. None treats every point as outside.
+
+    Returns
+    -------
+    requests : DataFrame
+        Store columns, times as naive UTC, indexed by row number.
+    problems : list of Problem
+
+    Raises
+    ------
+    ImportFileError
+        A required column is missing.
+
+    """
+    problems: list[Problem] = []
+    crs = resolve_crs(frame, crs)
+    cols = canonical(frame, "requests", problems)
+    rows = Rows(cols, problems)
+    table = store.request
+    lon, lat = wgs84_points(rows, crs)
+    category = rows.vocab_column("category", vocab.CATEGORIES, what="category", default=None,
+                                 required=True)
+    severity = rows.vocab_column("severity", vocab.SEVERITIES, what="severity",
+                                 default="routine")
+    status = rows.vocab_column("status", vocab.STATUSES, what="status", default="reported")
+    route = rows.vocab_column("route", vocab.ROUTES, what="route", default=None)
+    source = rows.vocab_column("source", vocab.SOURCES, what="source",
+                               default=None if cols.has("source") else "miniprogram")
+    satisfaction = rows.vocab_column("satisfaction", vocab.SATISFACTION, what="satisfaction",
+                                     default=None)
+    reported = rows.times("reported_at", required=True)
+    due = rows.times("due_at")
+    deadline = pd.to_timedelta(pd.Series(severity).map(
+        {code: v[1] for code, v in vocab.SEVERITIES.items()}))
+    due = due.fillna(reported + deadline)
+    resolved = rows.times("resolved_at")
+    closed = rows.times("closed_at")
+    for col, when in (("due_at", due), ("resolved_at", resolved), ("closed_at", closed)):
+        rows.flag((when < reported).to_numpy(dtype=bool), col, rows.text(col),
+                  f"{col} is before reported_at")
+    description = rows.text("description", strip=False)
+    description = rows.max_length("description", description, MAX_DESCRIPTION, cut=True)
+    address = rows.max_length("address", rows.text("address"), max_len(table, "address"),
+                              cut=True)
+    reporter_name = rows.max_length("reporter_name", rows.text("reporter_name"),
+                                    max_len(table, "reporter_name"))
+    reporter_phone = rows.max_length("reporter_phone", rows.text("reporter_phone"),
+                                     max_len(table, "reporter_phone"))
+    external = rows.max_length("external_id", rows.text("external_id"),
+                               max_len(table, "external_id"))
+    ext = (object_values(external) if external is not None
+           else np.full(rows.n, None, dtype=object))
+    # A stable id for rows without one, so importing the same file twice adds nothing.
+    derive = np.flatnonzero(~rows.rejected & pd.isna(ext))
+    if len(derive):
+        desc = (description.to_numpy(dtype=object, na_value="") if description is not None
+                else np.full(rows.n, "", dtype=object))
+        stamps = reported.iloc[derive].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy()
+        ext[derive] = [
+            "imp-" + hashlib.sha1(f"{t}|{x:.6f}|{y:.6f}|{c}|{d}".encode()).hexdigest()[:32]
+            for t, x, y, c, d in zip(stamps, lon[derive], lat[derive], category[derive],
+                                     desc[derive], strict=True)
+        ]
+    rows.duplicates("external_id", pd.Series(ext), among=~rows.rejected,
+                    what="" if external is not None else
+                    " (same time, place, category and description)")
+    keep = ~rows.rejected
+    grid_code = (grid_index.assign(lon[keep], lat[keep]) if grid_index is not None
+                 else np.full(int(keep.sum()), None, dtype=object))
+    outside = np.zeros(rows.n, dtype=bool)
+    outside[np.flatnonzero(keep)[pd.isna(grid_code)]] = True
+    where = ("geometry" if cols.geometry is not None
+             else "lon/lat" if cols.has("lon") else "wkt")
+    rows.flag(outside, where, lambda i: [f"{lon[j]:.6f}, {lat[j]:.6f}" for j in i],
+              "point is outside every grid; kept for triage", severity="warning")
+    out = pd.DataFrame({
+        "external_id": ext[keep],
+        "grid_code": grid_code,
+        "outside_grid": outside[keep],
+        "lon": lon[keep],
+        "lat": lat[keep],
+        "source_crs": crs_label(crs),
+        "source": source[keep],
+        "category": category[keep],
+        "severity": severity[keep],
+        "route": route[keep],
+        "status": status[keep],
+        "reported_at": reported[keep].to_numpy(),
+        "due_at": due[keep].to_numpy(),
+        "resolved_at": resolved[keep].to_numpy(),
+        "closed_at": closed[keep].to_numpy(),
+        "satisfaction": satisfaction[keep],
+        "address": _objects(address, keep),
+        "description": _objects(description, keep),
+        "reporter_name": _objects(reporter_name, keep),
+        "reporter_phone": _objects(reporter_phone, keep),
+    }, index=pd.Index(rows.numbers[keep], name="row"))
+    return out, problems
+
+
+def validate_stations(frame: pd.DataFrame, *, crs: str | None = None
+                      ) -> tuple[pd.DataFrame, list[Problem]]:
+    """Check police station rows and return the valid ones for :func:`geo.store.write_stations`.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`read_table`: code, name, kind (派出所/警务站/警务室 or their codes), a
+        point; optional officers, radius_m, address.
+    crs : str, optional
+        The coordinates' CRS; see :func:`resolve_crs`.
+
+    Returns
+    -------
+    stations : DataFrame
+        Store columns, indexed by row number; optional columns the file lacks are left out.
+    problems : list of Problem
+
+    Raises
+    ------
+    ImportFileError
+        A required column is missing.
+
+    """
+    problems: list[Problem] = []
+    crs = resolve_crs(frame, crs)
+    cols = canonical(frame, "stations", problems)
+    rows = Rows(cols, problems)
+    table = store.station
+    lon, lat = wgs84_points(rows, crs)
+    code = rows.max_length("code", rows.code("code"), max_len(table, "code"))
+    assert code is not None  # a required column: canonical() checked
+    present = rows.required("code", code)
+    rows.duplicates("code", code, among=present)
+    name = rows.max_length("name", rows.text("name"), max_len(table, "name"))
+    rows.required("name", name)
+    kind = rows.vocab_column("kind", vocab.STATION_KINDS, what="station kind", default=None,
+                             required=True)
+    officers = rows.number_column("officers", integer=True)
+    radius = rows.number_column("radius_m", minimum=1.0)
+    address = rows.max_length("address", rows.text("address"), max_len(table, "address"),
+                              cut=True)
+    keep = ~rows.rejected
+    optional = {"officers": _int_objects(officers[keep]),
+                "radius_m": _float_objects(radius[keep]), "address": _objects(address, keep)}
+    out = pd.DataFrame({
+        "code": _objects(code, keep),
+        "name": _objects(name, keep),
+        "kind": kind[keep],
+        "lon": lon[keep],
+        "lat": lat[keep],
+        **{c: v for c, v in optional.items() if cols.has(c)},  # see validate_grids
+        "source_crs": crs_label(crs),
+    }, index=pd.Index(rows.numbers[keep], name="row"))
+    return out, problems
+
+
+def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
+                        crs: str | None = None, grid_index: GridIndex | None = None
+                        ) -> tuple[pd.DataFrame, list[Problem]]:
+    """Check volunteer activity rows; return the valid ones for :func:`geo.store.insert_activities`.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`read_table`: grid_code, date, title, volunteers, hours; optional points
+        (default volunteers × hours) and external_id (derived when absent).
+    known_grids : set of str
+        Stored grid codes; an activity in another grid is rejected.
+    crs : str, optional
+        The CRS of a point, used only when the file has no grid_code column.
+    grid_index : GridIndex, optional
+        Finds the grid of each point when the file has no grid_code column.
+
+    Returns
+    -------
+    activities : DataFrame
+        Store columns (``date`` as datetime.date), indexed by row number.
+    problems : list of Problem
+
+    Raises
+    ------
+    ImportFileError
+        A required column is missing.
+
+    """
+    problems: list[Problem] = []
+    cols = canonical(frame, "activities", problems)
+    rows = Rows(cols, problems)
+    table = store.volunteer_activity
+    if cols.has("grid_code"):
+        grid = rows.code("grid_code")
+        assert grid is not None  # cols.has("grid_code")
+        present = rows.required("grid_code", grid)
+        grid_codes = object_values(grid)
+        unknown = present & ~np.isin(grid_codes.astype(str), list(known_grids))
+        rows.flag(unknown, "grid_code", grid, "unknown grid: no stored grid has this code")
+    else:
+        lon, lat = wgs84_points(rows, resolve_crs(frame, crs))
+        grid_codes = np.full(rows.n, None, dtype=object)
+        ok = ~rows.rejected
+        if grid_index is not None:
+            grid_codes[ok] = grid_index.assign(lon[ok], lat[ok])
+        rows.flag(ok & pd.isna(grid_codes), "lon/lat",
+                  lambda i: [f"{lon[j]:.6f}, {lat[j]:.6f}" for j in i],
+                  "point is outside every grid; an activity needs a grid")
+    day = rows.times("date", required=True, local=True)
+    title = rows.max_length("title", rows.text("title"), max_len(table, "title"))
+    assert title is not None  # a required column: canonical() checked
+    rows.required("title", title)
+    volunteers = rows.number_column("volunteers", integer=True, required=True)
+    hours = rows.number_column("hours", required=True)
+    points = rows.number_column("points")
+    points = np.where(np.isnan(points), volunteers * hours, points)
+    external = rows.max_length("external_id", rows.text("external_id"),
+                               max_len(table, "external_id"))
+    ext = (object_values(external) if external is not None
+           else np.full(rows.n, None, dtype=object))
+    derive = np.flatnonzero(~rows.rejected & pd.isna(ext))
+    if len(derive):
+        titles = title.to_numpy(dtype=object, na_value="")
+        days = day.iloc[derive].dt.strftime("%Y-%m-%d").to_numpy()
+        ext[derive] = [
+            "imp-" + hashlib.sha1(f"{g}|{d}|{t}|{v:g}|{h:g}".encode()).hexdigest()[:32]
+            for g, d, t, v, h in zip(grid_codes[derive], days, titles[derive],
+                                     volunteers[derive], hours[derive], strict=True)
+        ]
+    rows.duplicates("external_id", pd.Series(ext), among=~rows.rejected,
+                    what="" if external is not None else
+                    " (same grid, date, title, volunteers and hours)")
+    keep = ~rows.rejected
+    out = pd.DataFrame({
+        "external_id": ext[keep],
+        "grid_code": grid_codes[keep],
+        "date": day[keep].dt.date.to_numpy(dtype=object),
+        "title": _objects(title, keep),
+        "volunteers": _int_objects(volunteers[keep]),
+        "hours": hours[keep],
+        "points": points[keep],
+    }, index=pd.Index(rows.numbers[keep], name="row"))
+    return out, problems
+
+
+def _objects(s: pd.Series | None, keep: np.ndarray) -> np.ndarray:
+    """Plain Python strings/None for the kept rows (what DB drivers want)."""
+    if s is None:
+        return np.full(int(keep.sum()), None, dtype=object)
+    return object_values(s)[keep]
+
+
+def _int_objects(values: np.ndarray) -> np.ndarray:
+    return np.array([None if np.isnan(v) else int(v) for v in values], dtype=object)
+
+
+def _float_objects(values: np.ndarray) -> np.ndarray:
+    return np.array([None if np.isnan(v) else float(v) for v in values], dtype=object)
+
