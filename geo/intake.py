@@ -242,16 +242,17 @@ class ServiceRequest(ClientIds):
         json_schema_extra={"enum": [*SEVERITY_SHORT, *vocab.SEVERITIES]})
     route: Annotated[str | None, BeforeValidator(_route)] = Field(
         None, alias="attribute[route]", json_schema_extra={"enum": [*ROUTE_SHORT, *vocab.ROUTES]})
+    attribute: Annotated[Any, WithJsonSchema({
+        "type": "object", "description": "In JSON: attribute code → value, as the "
+                                         "attribute[code] fields."})] = None
 
     @model_validator(mode="before")
     @classmethod
     def _attribute_object(cls, data: Any) -> Any:
         """Spread a JSON ``attribute`` object into ``attribute[code]`` fields."""
         nested = data.get("attribute") if isinstance(data, Mapping) else None
-        if nested is None:
-            return data
         if not isinstance(nested, Mapping):
-            raise IntakeError(400, "attribute must be an object of code → value", "attribute")
+            return data  # anything else is refused last, as the other fields come first
         merged: dict[Any, Any] = {f"attribute[{k}]": v for k, v in nested.items()}
         merged.update(data)  # an attribute[code] field wins over the object
         return merged
@@ -274,6 +275,8 @@ class ServiceRequest(ClientIds):
         if name is not None and len(name) > MAX_NAME:
             raise IntakeError(400, f"first_name and last_name are longer than {MAX_NAME} "
                                    "characters", "last_name")
+        if self.attribute is not None and not isinstance(self.attribute, Mapping):
+            raise IntakeError(400, "attribute must be an object of code → value", "attribute")
         return self
 
     @property
