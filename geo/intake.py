@@ -226,7 +226,8 @@ class ServiceRequest(ClientIds):
     # Any: with a placement by address it is not read at all, so not checked either.
     coord_system: Annotated[Any, WithJsonSchema({
         "type": "string", "enum": list(COORD_SYSTEMS), "default": "wgs84",
-        "description": "Extension: WeChat's location API returns gcj02."})] = None
+        "description": "Extension: WeChat's location API returns gcj02."})] = Field(
+        None, json_schema_extra={"default": "wgs84"})
     address_string: Text = _limit(
         "address_string", "Placed by the grid or community name it mentions when lat and "
                           "long are absent.")

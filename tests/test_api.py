@@ -237,6 +237,17 @@ def test_openapi_describes_endpoints_and_error_shape(client):
     assert not any("422" in op["responses"] for p in doc["paths"].values() for op in p.values())
 
 
+def test_openapi_limits_are_the_ones_enforced(client, key, city):
+    props = client.get("/openapi.json").json()["components"]["schemas"]["PostRequest"][
+        "properties"]
+    for name, limit in intake.MAX_LENGTHS.items():
+        assert {"maxLength": limit, "type": "string"} in props[name]["anyOf"], name
+    assert props["coord_system"]["default"] == "wgs84"
+    too_long = _form(key, first_name="明" * (intake.MAX_LENGTHS["first_name"] + 1))
+    assert "first_name" in _error(client.post("/requests.json", data=too_long), 400)
+    assert store.table_counts(city)["request"] == 0
+
+
 _FIELD_NAMES = ["api_key", "service_code", "lat", "long", "coord_system", "description",
                 "address_string", "media_url", "first_name", "last_name", "phone", "email",
                 "device_id", "account_id", "client_request_id", "external_id",
