@@ -4,26 +4,34 @@ Start it with ``gridmap api --host 127.0.0.1 --port 8311``. Request categories a
 services; ``coord_system=gcj02|bd09`` is an extension for WeChat and Baidu locations; the
 ``page``/``page_size`` query parameters and the ``extended_attributes`` object are
 extensions too. Every error is the spec's list ``[{"code": …, "description": …}]`` with the
-same HTTP status (400, 403 or 404); the body of ``POST /requests.json`` is parsed here, not
-by FastAPI, so that a malformed body (bad encoding, wrong JSON) is a 400, never a 500.
+same HTTP status (400, 403 or 404), never FastAPI's 422.
+
+Each endpoint's input is one pydantic model that both validates it and documents it:
+:class:`ApiKey` and :class:`geo.intake.ServiceRequest` (together :class:`PostRequest`) for
+``POST /requests.json``, :class:`SearchQuery` for ``GET /requests.json`` and
+:class:`geo.intake.RequestRef` for ``GET /requests/{id}.json``. The body of the POST is
+decoded here, not by FastAPI's form parser, because it may be form-encoded, multipart or
+JSON and a malformed body (bad encoding, wrong JSON) must be a 400, never a 500.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, model_validator
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo import intake, store, vocab
+from geo import clock, intake, store, vocab
 
 log = logging.getLogger(__name__)
 
@@ -41,47 +49,98 @@ _ERROR_SCHEMA = {
     },
 }
 _ERRORS_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     str(code): {"description": text, "content": _ERRORS_REF}
     for code, text in ((400, "Bad input"), (403, "Missing, wrong or revoked api_key"),
                        (404, "Unknown service or request"))
 }
 
-_POST_FIELDS: dict[str, dict[str, Any]] = {
-    "api_key": {"type": "string", "description": "The client's key (required)."},
-    "service_code": {"type": "string", "enum": list(vocab.CATEGORIES)},
-    "lat": {"type": "number", "description": "Latitude in coord_system (required)."},
-    "long": {"type": "number", "description": "Longitude in coord_system (required)."},
-    "coord_system": {"type": "string", "enum": list(intake.COORD_SYSTEMS),
-                     "default": "wgs84",
-                     "description": "Extension: WeChat's location API returns gcj02."},
-    "address_string": {"type": "string", "maxLength": 256},
-    "description": {"type": "string", "maxLength": 4000},
-    "media_url": {"type": "string", "maxLength": 1024},
-    "first_name": {"type": "string"}, "last_name": {"type": "string"},
-    "phone": {"type": "string"}, "email": {"type": "string"},
-    "device_id": {"type": "string", "maxLength": 64},
-    "account_id": {"type": "string", "maxLength": 64},
-    "client_request_id": {"type": "string", "maxLength": 64,
-                          "description": "Extension: with device_id, makes a retry safe."},
-    "external_id": {"type": "string", "maxLength": 64,
-                    "description": "Extension: the client's own unique id; a resend returns "
-                                   "the original request."},
-    "attribute[severity]": {"type": "string", "enum": ["操心", "烦心", "揪心",
-                                                        *vocab.SEVERITIES]},
-    "attribute[route]": {"type": "string", "enum": ["政府", "市场", "爱心", *vocab.ROUTES]},
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class ApiKey(BaseModel):
+    """The client's key, in the body or the query string; checked by the store (403)."""
+
+    api_key: Annotated[str | None, BeforeValidator(_str_or_none)] = Field(
+        description="The client's key (required).")
+
+
+class PostRequest(intake.ServiceRequest, ApiKey):
+    """The body of ``POST /requests.json``: a request's fields and the client's key."""
+
+
+_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "200": {"description": "Stored (committed) or a resend of a stored request",
+            "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/PostAnswer"}}}},
+    **_ERRORS,
 }
+_POST_REF = {"schema": {"$ref": "#/components/schemas/PostRequest"}}
 _POST_BODY = {
     "required": True,
-    "content": {
-        "application/x-www-form-urlencoded": {"schema": {
-            "type": "object", "properties": _POST_FIELDS,
-            "required": ["api_key", "service_code", "lat", "long"]}},
-        "application/json": {"schema": {
-            "type": "object", "properties": _POST_FIELDS,
-            "required": ["api_key", "service_code", "lat", "long"]}},
-    },
+    "content": {"application/x-www-form-urlencoded": _POST_REF,
+                "application/json": _POST_REF},
 }
+
+
+def _local_time(value: object, info: ValidationInfo) -> datetime | None:
+    """Read an ISO 8601 time; one without an offset is Asia/Shanghai, as residents read it."""
+    text = _str_or_none(value)
+    if text is None or not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise intake.IntakeError(400, f"{info.field_name} is not an ISO 8601 date-time: "
+                                      f"{text[:40]!r}", info.field_name) from None
+    return moment.replace(tzinfo=clock.SHANGHAI) if moment.tzinfo is None else moment
+
+
+def _lower(value: object) -> str | None:
+    # intake.query refuses what is neither open nor closed, with the field named.
+    text = _str_or_none(value)
+    return text.strip().lower() if text else None
+
+
+class SearchQuery(BaseModel):
+    """The query of ``GET /requests.json``; a time span is at most :data:`MAX_RANGE`."""
+
+    service_request_id: str | None = Field(None, description="Comma list of ids")
+    service_code: str | None = Field(None, description="Comma list of services")
+    start_date: Annotated[datetime | None, BeforeValidator(_local_time)] = Field(
+        None, description="ISO 8601; without an offset, Asia/Shanghai")
+    end_date: Annotated[datetime | None, BeforeValidator(_local_time)] = Field(
+        None, description="ISO 8601; at most 90 days after start_date")
+    status: Annotated[str | None, BeforeValidator(_lower)] = Field(
+        None, description="open or closed", json_schema_extra={"enum": ["open", "closed"]})
+    page: int = Field(1, ge=1, description="Extension: 1-based page")
+    page_size: int = Field(50, ge=1, le=intake.MAX_PAGE_SIZE,
+                           description="Extension: page size")
+
+    @model_validator(mode="after")
+    def _span(self) -> SearchQuery:
+        """Refuse a reversed or too long span; a single bound gets the longest span."""
+        start, end = self.start_date, self.end_date
+        if start is not None and end is not None:
+            if end < start:
+                raise intake.IntakeError(400, "end_date is before start_date", "end_date")
+            if end - start > MAX_RANGE:
+                raise intake.IntakeError(400, "start_date to end_date spans more than 90 days",
+                                         "end_date")
+        elif start is not None:
+            self.end_date = start + MAX_RANGE
+        elif end is not None:
+            self.start_date = end - MAX_RANGE
+        return self
+
+    @property
+    def ids(self) -> list[str] | None:
+        """The service_request_ids asked for, None for all."""
+        if self.service_request_id is None:
+            return None
+        return [p for p in self.service_request_id.split(",") if p.strip()]
 
 
 class ApiError(Exception):
@@ -166,24 +225,29 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, object]:
 
 
 def _submit(engine: Engine, fields: dict[str, object]) -> intake.Submitted:
-    api_key = fields.get("api_key")
-    name = intake.check_api_key(engine, api_key if isinstance(api_key, str) else None)
+    key = intake.parse(ApiKey, {"api_key": fields.get("api_key")}).api_key
+    name = intake.check_api_key(engine, key)
     # The key is the client's secret, not part of the request.
     return intake.submit(engine, {k: v for k, v in fields.items() if k != "api_key"},
                          key_name=name)
 
 
-def _parse_date(text: str | None, name: str) -> datetime | None:
-    if text is None or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, f"{name} is not an ISO 8601 date-time: {text[:40]!r}") from None
-    if moment.tzinfo is None:
-        # A time without an offset is local (Asia/Shanghai), as residents read it.
-        moment = moment.replace(tzinfo=intake.LOCAL_TZ)
-    return moment
+def _invalid(errors: Sequence[Any]) -> JSONResponse:
+    """Answer FastAPI's validation errors in the spec's shape (400, not its 422).
+
+    FastAPI's own findings (a page that is not a number) are listed together; otherwise the
+    first refusal raised by one of our validators is answered with its own status.
+    """
+    native = [e for e in errors
+              if not isinstance((e.get("ctx") or {}).get("error"), intake.IntakeError)]
+    if errors and not native:
+        refused = intake.refusal(errors[0])
+        return _errors(refused.code, refused.description)
+    parts = []
+    for err in native:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return _errors(400, "; ".join(parts) or "invalid request")
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -218,11 +282,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path"))
-            parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        return _errors(400, "; ".join(parts) or "invalid request")
+        return _invalid(exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -248,11 +308,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.post("/requests.json", tags=["requests"], summary="Report a request",
               openapi_extra={"requestBody": _POST_BODY},
-              responses={"200": {"description": "Stored (committed) or a resend of a stored "
-                                                "request",
-                                 "content": {"application/json": {"schema": {
-                                     "$ref": "#/components/schemas/PostAnswer"}}}},
-                         **_ERRORS})
+              responses=_POST_RESPONSES)
     async def post_request(request: Request) -> JSONResponse:
         content_type = request.headers.get("content-type", "").lower()
         if content_type.startswith("multipart/form-data"):
@@ -272,34 +328,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.get("/requests.json", tags=["requests"], summary="Search requests",
              responses={"400": _ERRORS["400"]})
-    def get_requests(
-        service_request_id: str | None = Query(None, description="Comma list of ids"),
-        service_code: str | None = Query(None, description="Comma list of services"),
-        start_date: str | None = Query(None, description="ISO 8601; without an offset, "
-                                                         "Asia/Shanghai"),
-        end_date: str | None = Query(None, description="ISO 8601; at most 90 days after "
-                                                       "start_date"),
-        status: str | None = Query(None, description="open or closed"),
-        page: int = Query(1, ge=1, description="Extension: 1-based page"),
-        page_size: int = Query(50, ge=1, le=1000, description="Extension: page size"),
-    ) -> list[dict[str, Any]]:
-        start = _parse_date(start_date, "start_date")
-        end = _parse_date(end_date, "end_date")
-        if start is not None and end is not None:
-            if end < start:
-                raise ApiError(400, "end_date is before start_date")
-            if end - start > MAX_RANGE:
-                raise ApiError(400, "start_date to end_date spans more than 90 days")
-        elif start is not None:
-            end = start + MAX_RANGE
-        elif end is not None:
-            start = end - MAX_RANGE
-        ids = None
-        if service_request_id is not None:
-            ids = [p for p in service_request_id.split(",") if p.strip()]
-        status = status.strip().lower() if status else None
-        return intake.query(db(), ids=ids, service_code=service_code or None, start=start,
-                            end=end, status=status, page=page, page_size=page_size)
+    def get_requests(search: Annotated[SearchQuery, Query()]) -> list[dict[str, Any]]:
+        return intake.query(db(), ids=search.ids, service_code=search.service_code or None,
+                            start=search.start_date, end=search.end_date, status=search.status,
+                            page=search.page, page_size=search.page_size)
 
     @app.get("/requests/{service_request_id}.json", tags=["requests"],
              summary="One request", responses={"404": _ERRORS["404"]})
@@ -314,6 +346,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                                  description=app.description, routes=app.routes)
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
             comps["Errors"] = _ERROR_SCHEMA
+            comps["PostRequest"] = PostRequest.model_json_schema(
+                ref_template="#/components/schemas/{model}")
             comps["PostAnswer"] = {
                 "type": "array", "items": {"type": "object", "properties": {
                     "service_request_id": {"type": "string"},

@@ -67,21 +67,25 @@ class Gazetteer:
         frame = frame[~frame.duplicated("name", keep=False)]
         # Longest first, so "石码头社区第3网格" beats "石码头社区".
         order = frame["name"].str.len().sort_values(ascending=False, kind="stable").index
-        self._names = frame.loc[order].reset_index(drop=True)
+        best_first = frame.loc[order]
+        self._places = [
+            Place(str(code), str(name), str(level), float(lon), float(lat))
+            for code, name, level, lon, lat in zip(
+                best_first["code"].tolist(), best_first["name"].tolist(),
+                best_first["level"].tolist(), best_first["lon"].tolist(),
+                best_first["lat"].tolist(), strict=True)
+        ]
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._places)
 
     def find(self, address: str) -> Place | None:
         """Return the place of the longest known name in ``address``, or None."""
         text = (address or "").strip()
         if not text:
             return None
-        for row in self._names.itertuples(index=False):
-            if row.name in text:
-                return Place(str(row.code), row.name, str(row.level), float(row.lon),
-                             float(row.lat))
-        return None
+        # Places are built once and frozen, so the same one may be handed out again.
+        return next((place for place in self._places if place.name in text), None)
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Gazetteer:

@@ -1,10 +1,13 @@
 """Live intake of one request at a time, in Open311 GeoReport v2 terms (DESIGN §7).
 
-:func:`submit` validates a request given in the spec's field names, converts its point once
-to WGS84, assigns its grid the way the importer does, and writes the request with its
-"reported" event in one transaction. :func:`query` and :func:`get` read requests back in
-the spec's shape, without personal fields. The HTTP layer is :mod:`geo.api`; this module
-knows nothing of HTTP so that the simulator and tests can call it directly.
+:class:`ServiceRequest` is the one definition of the fields a client may send, their types
+and limits: it validates a request and, in :mod:`geo.api`, documents it in OpenAPI.
+:func:`submit` validates a request given in the spec's field names, then locates it (converts
+its point once to WGS84, or places it by the name its ``address_string`` mentions), assigns
+its grid the way the importer does, and inserts it with its "reported" event in one
+transaction. :func:`query` and :func:`get` read requests back in the spec's shape, without
+personal fields. This module knows nothing of HTTP so that the simulator and tests can call
+it directly.
 
 Idempotency: every request gets an ``external_id`` (unique in the database). A client's own
 ``external_id`` is used as given; otherwise ``device_id`` + ``client_request_id`` fold into
@@ -16,24 +19,32 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
+import secrets
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
 
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from geo import gazetteer, store, vocab
+from geo import clock, gazetteer, store, vocab
 from geo.coords import in_china, to_wgs84
 from geo.grids import GridIndex
 from geo.importer import MAX_DESCRIPTION
-
-#: Asia/Shanghai, the offset every time the API shows carries.
-LOCAL_TZ = timezone(timedelta(hours=8))
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
@@ -50,22 +61,31 @@ MAX_LENGTHS = {
     "client_request_id": 64,
     "external_id": 64,
 }
+#: The longest reporter name, "last first" (the store's column width).
+MAX_NAME = 64
+#: Coordinate field → its accepted range, in any coordinate system.
+RANGES = {"lat": (-90, 90), "long": (-180, 180)}
+#: The largest page :func:`query` returns.
+MAX_PAGE_SIZE = 1000
 
 #: Short forms residents and apps use for the attribute values (操心 for 操心事 …).
 SEVERITY_SHORT = {"操心": "routine", "烦心": "pressing", "揪心": "urgent"}
 ROUTE_SHORT = {"政府": "government", "市场": "market", "爱心": "charity"}
 
-_ATTRIBUTE = re.compile(r"^attribute\[(.+)\]$")
 _SOURCE = "miniprogram"
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 
 class IntakeError(ValueError):
     """A request the intake refuses, in Open311 terms.
 
+    A ValueError, so that pydantic validators may raise it: it then travels inside the
+    validation error (``ctx["error"]``) and comes out unchanged.
+
     Attributes
     ----------
     code : int
-        The HTTP-like status (400 for bad input, 404 for an unknown id).
+        The HTTP-like status (400 for bad input, 403 for a bad key, 404 for an unknown id).
     description : str
         What is wrong, for the client.
     field : str or None
@@ -90,6 +110,239 @@ class Submitted:
     notice: str
 
 
+# --------------------------------------------------------------------------- field types
+
+
+def _as_text(value: object, name: str) -> str | None:
+    """Return a field's value as text, None when absent or blank (the first of a list).
+
+    Raises
+    ------
+    IntakeError
+        The value is not text or a number, or holds a NUL character.
+
+    """
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise IntakeError(400, f"{name} must be text", name)
+    text = str(value)
+    if "\x00" in text:
+        raise IntakeError(400, f"{name} contains a NUL character", name)
+    return text if text.strip() else None
+
+
+def _text(value: object, info: ValidationInfo) -> str | None:
+    return _as_text(value, info.field_name or "value")
+
+
+def _number(value: object, info: ValidationInfo) -> float | None:
+    name = info.field_name or "value"
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise IntakeError(400, f"{name} is not a number: {text[:40]!r}", name) from None
+    if not math.isfinite(number):
+        raise IntakeError(400, f"{name} is not a finite number", name)
+    return number
+
+
+def _service_code(value: object) -> str:
+    text = _as_text(value, "service_code")
+    if text is None:
+        raise IntakeError(400, "service_code is required", "service_code")
+    code = vocab.lookup(vocab.CATEGORIES, text)
+    if code is None:
+        raise IntakeError(400, f"unknown service_code {text[:40]!r}", "service_code")
+    return code
+
+
+def _attribute(value: object, name: str, table: dict, short: dict[str, str]) -> str | None:
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    code = short.get(text.strip()) or vocab.lookup(table, text)
+    if code is None:
+        raise IntakeError(400, f"attribute[{name}] has an unknown value {text[:40]!r}; "
+                          f"expected one of {', '.join(table)}", f"attribute[{name}]")
+    return code
+
+
+def _severity(value: object) -> str:
+    return _attribute(value, "severity", vocab.SEVERITIES, SEVERITY_SHORT) or "routine"
+
+
+def _route(value: object) -> str | None:
+    return _attribute(value, "route", vocab.ROUTES, ROUTE_SHORT)
+
+
+#: Text as the spec sends it: blank is absent, a number is its text, NUL is refused.
+Text = Annotated[str | None, BeforeValidator(_text)]
+#: A coordinate given as text or a number; NaN and infinities are refused.
+Coordinate = Annotated[float | None, BeforeValidator(_number)]
+
+
+def _limit(name: str, description: str | None = None) -> Any:
+    return Field(None, max_length=MAX_LENGTHS[name], description=description)
+
+
+# --------------------------------------------------------------------------- the models
+
+
+class ClientIds(BaseModel):
+    """The ids that make a resend recognisable (validated before the rest, see :func:`submit`)."""
+
+    external_id: Text = _limit(
+        "external_id", "Extension: the client's own unique id; a resend returns the original "
+                       "request.")
+    device_id: Text = _limit("device_id")
+    client_request_id: Text = _limit(
+        "client_request_id", "Extension: with device_id, makes a retry safe.")
+
+
+class ServiceRequest(ClientIds):
+    """One request in Open311 GeoReport v2 field names: the single definition of each field.
+
+    ``lat`` and ``long`` are required unless ``address_string`` names a stored grid or admin
+    unit (see :mod:`geo.gazetteer`); then ``coord_system`` is not read. Attributes come as
+    ``attribute[code]`` fields or, in JSON, as an ``attribute`` object (the fields win).
+    Unknown fields are ignored; text is kept as given.
+    """
+
+    service_code: Annotated[str, BeforeValidator(_service_code)] = Field(
+        json_schema_extra={"enum": list(vocab.CATEGORIES)},
+        description="A service (request category) code or its Chinese name.")
+    lat: Coordinate = Field(None, ge=RANGES["lat"][0], le=RANGES["lat"][1],
+                            description="Latitude in coord_system (required without an "
+                                        "address_string).")
+    long: Coordinate = Field(None, ge=RANGES["long"][0], le=RANGES["long"][1],
+                             description="Longitude in coord_system (required without an "
+                                         "address_string).")
+    # Any: with a placement by address it is not read at all, so not checked either.
+    coord_system: Annotated[Any, WithJsonSchema({
+        "type": "string", "enum": list(COORD_SYSTEMS), "default": "wgs84",
+        "description": "Extension: WeChat's location API returns gcj02."})] = Field(
+        None, json_schema_extra={"default": "wgs84"})
+    address_string: Text = _limit(
+        "address_string", "Placed by the grid or community name it mentions when lat and "
+                          "long are absent.")
+    description: Text = Field(None, max_length=MAX_DESCRIPTION)
+    media_url: Text = _limit("media_url")
+    first_name: Text = _limit("first_name")
+    last_name: Text = _limit("last_name")
+    phone: Text = _limit("phone")
+    email: Text = _limit("email")
+    account_id: Text = _limit("account_id", "Accepted and checked; not linked yet.")
+    severity: Annotated[str, BeforeValidator(_severity)] = Field(
+        "routine", alias="attribute[severity]",
+        json_schema_extra={"enum": [*SEVERITY_SHORT, *vocab.SEVERITIES]})
+    route: Annotated[str | None, BeforeValidator(_route)] = Field(
+        None, alias="attribute[route]", json_schema_extra={"enum": [*ROUTE_SHORT, *vocab.ROUTES]})
+    attribute: Annotated[Any, WithJsonSchema({
+        "type": "object", "description": "In JSON: attribute code → value, as the "
+                                         "attribute[code] fields."})] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attribute_object(cls, data: Any) -> Any:
+        """Spread a JSON ``attribute`` object into ``attribute[code]`` fields."""
+        nested = data.get("attribute") if isinstance(data, Mapping) else None
+        if not isinstance(nested, Mapping):
+            return data  # anything else is refused last, as the other fields come first
+        merged: dict[Any, Any] = {f"attribute[{k}]": v for k, v in nested.items()}
+        merged.update(data)  # an attribute[code] field wins over the object
+        return merged
+
+    @model_validator(mode="after")
+    def _whole(self) -> ServiceRequest:
+        """Check what no single field decides: a location, its system, the whole name."""
+        if self.by_address:
+            self.coord_system = "wgs84"
+        else:
+            if self.lat is None or self.long is None:
+                raise IntakeError(400, "lat and long (or an address_string) are required",
+                                  "lat" if self.lat is None else "long")
+            crs = (_as_text(self.coord_system, "coord_system") or "wgs84").strip().lower()
+            if crs not in COORD_SYSTEMS:
+                raise IntakeError(400, f"coord_system must be one of {', '.join(COORD_SYSTEMS)}",
+                                  "coord_system")
+            self.coord_system = crs
+        name = self.reporter_name
+        if name is not None and len(name) > MAX_NAME:
+            raise IntakeError(400, f"first_name and last_name are longer than {MAX_NAME} "
+                                   "characters", "last_name")
+        if self.attribute is not None and not isinstance(self.attribute, Mapping):
+            raise IntakeError(400, "attribute must be an object of code → value", "attribute")
+        return self
+
+    @property
+    def by_address(self) -> bool:
+        """True when there is no point and the address is to place the request."""
+        return self.lat is None and self.long is None and self.address_string is not None
+
+    @property
+    def reporter_name(self) -> str | None:
+        """The reporter's name in Chinese order, family name first."""
+        return " ".join(p for p in (self.last_name, self.first_name) if p) or None
+
+
+def _request_number(value: object, *, strict: bool = False) -> int | None:
+    """Return a service_request_id as a number, None when it cannot be one (404 if strict)."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        if strict:
+            raise IntakeError(404, f"no service request {str(value)[:40]!r}",
+                              "service_request_id") from None
+        return None
+    if 0 < number < 2**63:
+        return number
+    if strict:
+        raise IntakeError(404, f"no service request {number}", "service_request_id")
+    return None
+
+
+def _request_id(value: object) -> int | None:
+    return _request_number(value, strict=True)
+
+
+class RequestRef(BaseModel):
+    """The id in ``GET /requests/{service_request_id}.json``; an unknown form is a 404."""
+
+    service_request_id: Annotated[int, BeforeValidator(_request_id)]
+
+
+def refusal(error: ErrorDetails) -> IntakeError:
+    """Return a pydantic error of the models above as the spec's error (400 unless said)."""
+    ctx = error.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, IntakeError):
+        return cause
+    name = str(error["loc"][0]) if error["loc"] else None
+    kind = error["type"]
+    if kind == "missing":
+        return IntakeError(400, f"{name} is required", name)
+    if kind == "string_too_long":
+        return IntakeError(400, f"{name} is longer than {ctx['max_length']} characters", name)
+    if kind in ("greater_than_equal", "less_than_equal") and name in RANGES:
+        low, high = RANGES[name]
+        return IntakeError(400, f"{name} {error['input']} is out of range {low}..{high}", name)
+    return IntakeError(400, f"{name}: {error['msg']}" if name else error["msg"], name)
+
+
+def parse(model: type[_ModelT], fields: Mapping[str, object]) -> _ModelT:
+    """Validate ``fields`` with one of the models above; IntakeError on the first fault."""
+    try:
+        return model.model_validate(dict(fields))
+    except ValidationError as exc:
+        raise refusal(exc.errors()[0]) from None
+
+
 # --------------------------------------------------------------------------- grid index cache
 
 _index_lock = threading.Lock()
@@ -104,8 +357,6 @@ def grid_index(engine: Engine) -> GridIndex:
     few requests a second. The cache is keyed on the database and checked against the grid
     count on every call and rebuilt at least every minute.
     """
-    import time
-
     key = engine.url.render_as_string(hide_password=False)
     count = store.grid_count(engine)
     with _index_lock:
@@ -125,81 +376,17 @@ def clear_grid_cache() -> None:
     gazetteer.clear_cache()
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- submitting
 
 
-def _text(fields: Mapping[str, object], name: str) -> str | None:
-    value = fields.get(name)
-    if value is None:
-        return None
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-        if value is None:
-            return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise IntakeError(400, f"{name} must be text", name)
-    text = str(value)
-    if "\x00" in text:
-        raise IntakeError(400, f"{name} contains a NUL character", name)
-    return text if text.strip() else None
+@dataclass(frozen=True)
+class Location:
+    """Where a request is: WGS84 ``lon``/``lat``, the system it came in, the named place."""
 
-
-def _short(fields: Mapping[str, object], name: str) -> str | None:
-    text = _text(fields, name)
-    if text is None:
-        return None
-    limit = MAX_LENGTHS.get(name)
-    if limit is not None and len(text) > limit:
-        raise IntakeError(400, f"{name} is longer than {limit} characters", name)
-    return text
-
-
-def _number(fields: Mapping[str, object], name: str) -> float | None:
-    text = _text(fields, name)
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise IntakeError(400, f"{name} is not a number: {text[:40]!r}", name) from None
-    if not math.isfinite(value):
-        raise IntakeError(400, f"{name} is not a finite number", name)
-    return value
-
-
-def _attributes(fields: Mapping[str, object]) -> dict[str, object]:
-    """Collect ``attribute[x]`` form keys and a JSON ``attribute`` object into one dict."""
-    out: dict[str, object] = {}
-    nested = fields.get("attribute")
-    if isinstance(nested, Mapping):
-        out.update({str(k): v for k, v in nested.items()})
-    elif nested is not None:
-        raise IntakeError(400, "attribute must be an object of code → value", "attribute")
-    for key, value in fields.items():
-        m = _ATTRIBUTE.match(str(key))
-        if m:
-            out[m.group(1)] = value
-    return out
-
-
-def _vocab_attribute(attrs: Mapping[str, object], name: str, table: dict, short: dict,
-                     default: str | None) -> str | None:
-    value = _text(attrs, name)
-    if value is None:
-        return default
-    code = short.get(value.strip()) or vocab.lookup(table, value)
-    if code is None:
-        raise IntakeError(400, f"attribute[{name}] has an unknown value {value[:40]!r}; "
-                          f"expected one of {', '.join(table)}", f"attribute[{name}]")
-    return code
-
-
-def _naive_utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    if moment.tzinfo is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    lon: float
+    lat: float
+    source_crs: str
+    place: gazetteer.Place | None = None
 
 
 def idempotency_key(*, external_id: str | None, device_id: str | None,
@@ -228,6 +415,77 @@ def _notice(grid_code: str | None, place: gazetteer.Place | None = None) -> str:
     return f"已受理，已分派至网格 {grid_code} (received and assigned to grid {grid_code})"
 
 
+def locate(engine: Engine, report: ServiceRequest) -> Location:
+    """Return where a validated request is, converted once to WGS84.
+
+    Raises
+    ------
+    IntakeError
+        The address names no known place, or the point is outside China or cannot be
+        converted.
+
+    """
+    place = None
+    if report.by_address:
+        # No location fix: place it by the grid or community name the address mentions.
+        place = gazetteer.gazetteer(engine).find(report.address_string or "")
+        if place is None:
+            raise IntakeError(400, "address_string names no known grid or community; send "
+                              "lat and long", "address_string")
+        lon, lat, crs = place.lon, place.lat, "wgs84"
+    else:
+        assert report.lat is not None and report.long is not None  # the model's rule
+        lon, lat, crs = report.long, report.lat, str(report.coord_system)
+    if not in_china(lon, lat):
+        raise IntakeError(400, f"the point ({lon}, {lat}) is outside China; are lat and long "
+                          "swapped?", "lat")
+    x, y = (float(v) for v in to_wgs84(lon, lat, crs=crs))
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise IntakeError(400, "the point cannot be converted to WGS84", "lat")
+    return Location(x, y, "address" if place is not None else crs, place)
+
+
+def assign_grid(engine: Engine, where: Location) -> str | None:
+    """Return the grid a located request belongs to, None for triage."""
+    if where.place is None:
+        code = grid_index(engine).assign([where.lon], [where.lat])[0]
+        return None if code is None else str(code)
+    # A grid named in the address is exact; a community or township is for triage.
+    return where.place.code if where.place.level == "grid" else None
+
+
+def _row(report: ServiceRequest, where: Location, grid_code: str | None, *, external_id: str,
+         reported: datetime) -> dict[str, Any]:
+    return {
+        "external_id": external_id, "grid_code": grid_code, "outside_grid": grid_code is None,
+        "lon": where.lon, "lat": where.lat, "source_crs": where.source_crs,
+        "source": _SOURCE, "category": report.service_code,
+        "severity": report.severity, "route": report.route, "status": "reported",
+        "reported_at": reported, "due_at": reported + vocab.SEVERITIES[report.severity][1],
+        "updated_at": reported, "address": report.address_string,
+        "description": report.description, "media_url": report.media_url,
+        "device_id": report.device_id, "client_request_id": report.client_request_id,
+        "reporter_name": report.reporter_name, "reporter_phone": report.phone,
+        "reporter_email": report.email,
+    }
+
+
+def _insert(engine: Engine, row: dict[str, Any], *, key_name: str | None,
+            place: gazetteer.Place | None) -> Submitted:
+    try:
+        with store.transaction(engine) as conn:
+            new_id = store.insert_request_row(
+                conn, row, actor=f"api:{key_name}" if key_name else "api")
+    except IntegrityError:
+        # A concurrent resend won the unique constraint: answer with its request.
+        found = store.find_request(engine, external_id=row["external_id"])
+        if found is None:
+            raise
+        return _existing(found)
+    return Submitted(id=new_id, external_id=row["external_id"], created=True,
+                     notice=_notice(row["grid_code"], place))
+
+
 def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None = None,
            now: datetime | None = None) -> Submitted:
     """Validate and store one request given in Open311 GeoReport v2 field names.
@@ -237,8 +495,8 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
     engine : sqlalchemy.engine.Engine
         Where to write.
     fields : mapping
-        ``service_code``, ``lat`` and ``long`` or an ``address_string`` that names a stored
-        grid or admin unit (see :mod:`geo.gazetteer`), and optionally
+        The fields of :class:`ServiceRequest`: ``service_code``, ``lat`` and ``long`` or an
+        ``address_string`` that names a stored grid or admin unit, and optionally
         ``description`` (≤ 4,000 characters), ``media_url``, ``first_name``, ``last_name``,
         ``phone``, ``email``, ``device_id``, ``account_id``, ``attribute[severity]``,
         ``attribute[route]`` (or a JSON ``attribute`` object), ``coord_system``
@@ -247,7 +505,7 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
     key_name : str, optional
         The API key's name, recorded as the actor of the "reported" event.
     now : datetime, optional
-        The reception time (naive UTC or aware); default the current time.
+        The reception time (naive UTC or aware); default :func:`geo.clock.now`.
 
     Returns
     -------
@@ -263,101 +521,20 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
     """
     if not isinstance(fields, Mapping):
         raise IntakeError(400, "the request must be a set of named fields")
-    external_id = _short(fields, "external_id")
-    device_id = _short(fields, "device_id")
-    client_request_id = _short(fields, "client_request_id")
-    key = idempotency_key(external_id=external_id, device_id=device_id,
-                          client_request_id=client_request_id)
+    ids = parse(ClientIds, fields)
+    key = idempotency_key(external_id=ids.external_id, device_id=ids.device_id,
+                          client_request_id=ids.client_request_id)
     if key is not None:
         # A resend is answered before validation: its first copy already passed.
         found = store.find_request(engine, external_id=key)
         if found is not None:
             return _existing(found)
-
-    service = _text(fields, "service_code")
-    if service is None:
-        raise IntakeError(400, "service_code is required", "service_code")
-    category = vocab.lookup(vocab.CATEGORIES, service)
-    if category is None:
-        raise IntakeError(400, f"unknown service_code {service[:40]!r}", "service_code")
-    lat = _number(fields, "lat")
-    lon = _number(fields, "long")
-    place = None
-    if lat is None and lon is None and _text(fields, "address_string") is not None:
-        # No location fix: place it by the grid or community name the address mentions.
-        place = gazetteer.gazetteer(engine).find(_short(fields, "address_string") or "")
-        if place is None:
-            raise IntakeError(400, "address_string names no known grid or community; send "
-                              "lat and long", "address_string")
-        lon, lat = place.lon, place.lat
-    if lat is None or lon is None:
-        raise IntakeError(400, "lat and long (or an address_string) are required",
-                          "lat" if lat is None else "long")
-    if not -90 <= lat <= 90:
-        raise IntakeError(400, f"lat {lat} is out of range -90..90", "lat")
-    if not -180 <= lon <= 180:
-        raise IntakeError(400, f"long {lon} is out of range -180..180", "long")
-    crs = "wgs84" if place is not None else (_text(fields, "coord_system")
-                                               or "wgs84").strip().lower()
-    if crs not in COORD_SYSTEMS:
-        raise IntakeError(400, f"coord_system must be one of {', '.join(COORD_SYSTEMS)}",
-                          "coord_system")
-    if not in_china(lon, lat):
-        raise IntakeError(400, f"the point ({lon}, {lat}) is outside China; are lat and long "
-                          "swapped?", "lat")
-    # Converted once, here; the original system is kept in source_crs.
-    x, y = to_wgs84(lon, lat, crs=crs)
-    x, y = float(x), float(y)
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise IntakeError(400, "the point cannot be converted to WGS84", "lat")
-
-    description = _text(fields, "description")
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise IntakeError(400, f"description is longer than {MAX_DESCRIPTION} characters",
-                          "description")
-    address = _short(fields, "address_string")
-    media_url = _short(fields, "media_url")
-    first, last = _short(fields, "first_name"), _short(fields, "last_name")
-    name = " ".join(p for p in (last, first) if p) or None  # Chinese order: family first
-    if name is not None and len(name) > 64:
-        raise IntakeError(400, "first_name and last_name are longer than 64 characters",
-                          "last_name")
-    phone, email = _short(fields, "phone"), _short(fields, "email")
-    _short(fields, "account_id")  # accepted and checked; accounts are not linked yet
-    attrs = _attributes(fields)
-    severity = _vocab_attribute(attrs, "severity", vocab.SEVERITIES, SEVERITY_SHORT,
-                                "routine")
-    route = _vocab_attribute(attrs, "route", vocab.ROUTES, ROUTE_SHORT, None)
-
-    reported = _naive_utc(now)
-    if place is None:
-        grid_code = grid_index(engine).assign([x], [y])[0]
-    else:  # a grid named in the address is exact; a community or township is for triage
-        grid_code = place.code if place.level == "grid" else None
-    ext = key if key is not None else "o311-" + uuid.uuid4().hex
-    row = {
-        "external_id": ext, "grid_code": grid_code, "outside_grid": grid_code is None,
-        "lon": x, "lat": y, "source_crs": "address" if place is not None else crs,
-        "source": _SOURCE, "category": category,
-        "severity": severity, "route": route, "status": "reported",
-        "reported_at": reported, "due_at": reported + vocab.SEVERITIES[severity][1],
-        "updated_at": reported, "address": address, "description": description,
-        "media_url": media_url, "device_id": device_id,
-        "client_request_id": client_request_id, "reporter_name": name,
-        "reporter_phone": phone, "reporter_email": email,
-    }
-    try:
-        with store.transaction(engine) as conn:
-            new_id = store.insert_request_row(
-                conn, row, actor=f"api:{key_name}" if key_name else "api")
-    except IntegrityError:
-        # A concurrent resend won the unique constraint: answer with its request.
-        found = store.find_request(engine, external_id=ext)
-        if found is None:
-            raise
-        return _existing(found)
-    return Submitted(id=new_id, external_id=ext, created=True,
-                     notice=_notice(grid_code, place))
+    report = parse(ServiceRequest, fields)
+    where = locate(engine, report)
+    grid_code = assign_grid(engine, where)
+    row = _row(report, where, grid_code, reported=clock.or_now(now),
+               external_id=key if key is not None else "o311-" + uuid.uuid4().hex)
+    return _insert(engine, row, key_name=key_name, place=where.place)
 
 
 def _existing(row: Mapping[str, Any]) -> Submitted:
@@ -366,13 +543,6 @@ def _existing(row: Mapping[str, Any]) -> Submitted:
 
 
 # --------------------------------------------------------------------------- reading
-
-
-def iso_local(moment: datetime | None) -> str | None:
-    """Format a naive-UTC time as ISO 8601 in Asia/Shanghai, e.g. ``…T10:30:00+08:00``."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ).replace(microsecond=0).isoformat()
 
 
 def to_open311(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -391,9 +561,9 @@ def to_open311(row: Mapping[str, Any]) -> dict[str, Any]:
         "agency_responsible": (f"网格 {row['grid_code']}" if row["grid_code"]
                                else "待分派 (triage)"),
         "service_notice": _notice(row["grid_code"]),
-        "requested_datetime": iso_local(row["reported_at"]),
-        "updated_datetime": iso_local(updated),
-        "expected_datetime": iso_local(row.get("due_at")),
+        "requested_datetime": clock.iso_local(row["reported_at"]),
+        "updated_datetime": clock.iso_local(updated),
+        "expected_datetime": clock.iso_local(row.get("due_at")),
         "address": row["address"],
         "address_id": None,
         "zipcode": None,
@@ -413,15 +583,22 @@ def to_open311(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def get(engine: Engine, id: int | str) -> dict[str, Any]:
     """Return one request in the spec's shape; IntakeError 404 when there is none."""
-    try:
-        key = int(str(id).strip())
-    except ValueError:
-        raise IntakeError(404, f"no service request {str(id)[:40]!r}",
-                          "service_request_id") from None
-    row = store.find_request(engine, id=key) if 0 < key < 2**63 else None
+    key = parse(RequestRef, {"service_request_id": id}).service_request_id
+    row = store.find_request(engine, id=key)
     if row is None:
         raise IntakeError(404, f"no service request {key}", "service_request_id")
     return to_open311(row)
+
+
+def _service_codes(service_code: str | Sequence[str]) -> list[str]:
+    raw = service_code.split(",") if isinstance(service_code, str) else service_code
+    codes = []
+    for c in raw:
+        code = vocab.lookup(vocab.CATEGORIES, c)
+        if code is None:
+            raise IntakeError(400, f"unknown service_code {str(c)[:40]!r}", "service_code")
+        codes.append(code)
+    return codes
 
 
 def query(engine: Engine, *, ids: Sequence[int | str] | None = None,
@@ -450,31 +627,16 @@ def query(engine: Engine, *, ids: Sequence[int | str] | None = None,
         raise IntakeError(400, "status must be open or closed", "status")
     if page < 1:
         raise IntakeError(400, "page must be at least 1", "page")
-    if not 1 <= page_size <= 1000:
-        raise IntakeError(400, "page_size must be 1 to 1000", "page_size")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise IntakeError(400, f"page_size must be 1 to {MAX_PAGE_SIZE}", "page_size")
     id_list = None
     if ids is not None:
-        id_list = []
-        for i in ids:
-            try:
-                n = int(str(i).strip())
-            except ValueError:
-                continue
-            if 0 < n < 2**63:
-                id_list.append(n)
-    codes = None
-    if service_code is not None:
-        raw = service_code.split(",") if isinstance(service_code, str) else service_code
-        codes = []
-        for c in raw:
-            code = vocab.lookup(vocab.CATEGORIES, c)
-            if code is None:
-                raise IntakeError(400, f"unknown service_code {str(c)[:40]!r}", "service_code")
-            codes.append(code)
+        id_list = [n for n in (_request_number(i) for i in ids) if n is not None]
     rows = store.search_requests(
-        engine, ids=id_list, categories=codes,
-        since=_naive_utc(start) if start is not None else None,
-        until=_naive_utc(end) if end is not None else None,
+        engine, ids=id_list,
+        categories=_service_codes(service_code) if service_code is not None else None,
+        since=clock.to_naive_utc(start) if start is not None else None,
+        until=clock.to_naive_utc(end) if end is not None else None,
         closed=None if status is None else status == "closed",
         offset=(page - 1) * page_size, limit=page_size)
     return [to_open311(r) for r in rows]
@@ -497,15 +659,13 @@ def create_api_key(engine: Engine, name: str, *, now: datetime | None = None) ->
         The name is empty or already used.
 
     """
-    import secrets
-
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("an API key name is 1 to 64 characters")
     key = "gm_" + secrets.token_urlsafe(32)
     try:
         with store.transaction(engine) as conn:
-            store.create_api_key(conn, name=name, key_hash=hash_key(key), now=_naive_utc(now))
+            store.create_api_key(conn, name=name, key_hash=hash_key(key), now=clock.or_now(now))
     except IntegrityError:
         raise ValueError(f"an API key called {name!r} already exists") from None
     return key
@@ -518,14 +678,14 @@ def check_api_key(engine: Engine, key: str | None, *, now: datetime | None = Non
     row = store.find_api_key(engine, hash_key(key))
     if row is None or row["revoked_at"] is not None:
         raise IntakeError(403, "api_key is not valid", "api_key")
-    moment = _naive_utc(now)
+    moment = clock.or_now(now)
     # At most one write a minute per key: a busy client should not queue behind itself.
     if row["last_used_at"] is None or moment - row["last_used_at"] > timedelta(minutes=1):
         store.touch_api_key(engine, row["id"], moment)
-    return row["name"]
+    return str(row["name"])
 
 
 def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> bool:
     """Revoke the key called ``name``; False when there is no such live key."""
     with store.transaction(engine) as conn:
-        return store.revoke_api_key(conn, name, now=_naive_utc(now))
+        return store.revoke_api_key(conn, name, now=clock.or_now(now))

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import api, coords, heat, intake, store, vocab
+from geo import api, clock, coords, heat, intake, store, vocab
 
 SCHEMA = json.loads((Path(__file__).parent / "georeport_v2.schema.json").read_text("utf-8"))
 NW = "430903003001001"
@@ -198,7 +198,7 @@ def test_requests_search(client, key):
     assert client.get("/requests.json", params={"status": "closed"}).json() == []
     r = client.get("/requests.json", params={"page": 2, "page_size": 2})
     assert [x["service_request_id"] for x in r.json()] == [ids[0]]
-    today = datetime.now(intake.LOCAL_TZ)
+    today = datetime.now(clock.SHANGHAI)
     r = client.get("/requests.json", params={
         "start_date": (today - timedelta(days=1)).isoformat(),
         "end_date": (today + timedelta(days=1)).isoformat()})
@@ -235,6 +235,17 @@ def test_openapi_describes_endpoints_and_error_shape(client):
     assert {"400", "403"} <= set(post["responses"])
     assert doc["components"]["schemas"]["Errors"]["type"] == "array"
     assert not any("422" in op["responses"] for p in doc["paths"].values() for op in p.values())
+
+
+def test_openapi_limits_are_the_ones_enforced(client, key, city):
+    props = client.get("/openapi.json").json()["components"]["schemas"]["PostRequest"][
+        "properties"]
+    for name, limit in intake.MAX_LENGTHS.items():
+        assert {"maxLength": limit, "type": "string"} in props[name]["anyOf"], name
+    assert props["coord_system"]["default"] == "wgs84"
+    too_long = _form(key, first_name="明" * (intake.MAX_LENGTHS["first_name"] + 1))
+    assert "first_name" in _error(client.post("/requests.json", data=too_long), 400)
+    assert store.table_counts(city)["request"] == 0
 
 
 _FIELD_NAMES = ["api_key", "service_code", "lat", "long", "coord_system", "description",
