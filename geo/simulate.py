@@ -31,10 +31,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo import clock as geoclock
 from geo import coords, demo, store, vocab
 from geo.grids import GridIndex
-
-LOCAL_OFFSET = timedelta(hours=8)  # Asia/Shanghai, no daylight saving
 
 #: Disputes among ordinary reports: the demo's 926 of 80,787.
 DISPUTE_SHARE = demo.TARGETS["disputes"] / demo.TARGETS["requests"]
@@ -235,7 +234,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
         # proportion to the rhythm at their hour (a non-homogeneous Poisson process).
         while True:
             t += float(rng.exponential(1.0 / (rate * peak)))
-            hour = (start + timedelta(seconds=t) + LOCAL_OFFSET).hour
+            hour = (start + timedelta(seconds=t) + geoclock.LOCAL_UTC_OFFSET).hour
             if not rhythm or rng.random() < hourly_rate(hour) / peak:
                 break
         while pending and pending[0][0] <= t:
@@ -442,7 +441,7 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
         raise ValueError(f"via must be 'db' or 'api', not {via!r}")
     engine = (store.make_engine(engine_or_url) if isinstance(engine_or_url, str)
               else engine_or_url)
-    clock = clock or (lambda: datetime.utcnow().replace(microsecond=0))  # noqa: DTZ003
+    clock = clock or (lambda: geoclock.now(precision="s"))
     progress = progress or _quiet
     rng = np.random.default_rng(seed)
     city = SimCity.from_database(engine)
@@ -468,42 +467,23 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
             now_s = time.monotonic() - t0
             if now_s >= duration:
                 break
-            due_s = (nxt.at - first_at).total_seconds()
-            if due_s >= duration:
-                # Nothing more is due before the end: wait it out (and keep the flow going).
-                due_s = duration
+            # Nothing more due before the end: wait it out (and keep the flow going).
+            due_s = min((nxt.at - first_at).total_seconds(), duration)
             if advance_every and time.monotonic() - last_flow >= advance_every:
                 elapsed = time.monotonic() - last_flow
                 last_flow = time.monotonic()
-                try:
-                    report.advanced += advance(engine, now=clock(), rng=rng,
-                                               elapsed=timedelta(seconds=elapsed),
-                                               speedup=speedup)
-                except Exception as exc:  # a flow hiccup must not end the stream
-                    report.messages.append(f"advance: {exc}")
+                _advance_step(engine, report, now=clock(), rng=rng, elapsed=elapsed,
+                              speedup=speedup)
             if time.monotonic() - last_shown >= 1.0:
                 last_shown = time.monotonic()
-                progress(min(now_s / duration, 1.0),
-                         f"sent {report.sent:,} accepted {report.accepted:,} "
-                         f"duplicates {report.duplicates:,} errors {report.errors:,} "
-                         f"advanced {report.advanced:,}")
+                progress(min(now_s / duration, 1.0), _progress_line(report))
             wait = due_s - (time.monotonic() - t0)
             if wait > 0:
                 time.sleep(min(wait, 0.25))
                 continue
             if due_s >= duration:
                 continue
-            report.sent += 1
-            try:
-                outcome = writer(nxt.fields)
-                if outcome == "duplicate":
-                    report.duplicates += 1
-                else:
-                    report.accepted += 1
-            except Exception as exc:  # counted and shown; the stream goes on
-                report.errors += 1
-                if len(report.messages) < 50:
-                    report.messages.append(f"{type(exc).__name__}: {exc}")
+            _send(writer, nxt.fields, report)
             nxt = next(reports)
     finally:
         if client is not None:
@@ -511,6 +491,35 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
     report.seconds = time.monotonic() - t0
     progress(1.0, f"done: sent {report.sent:,} in {report.seconds:.1f} s")
     return report
+
+
+def _advance_step(engine, report: SimulationReport, *, now: datetime, rng: np.random.Generator,
+                  elapsed: float, speedup: float) -> None:
+    try:
+        report.advanced += advance(engine, now=now, rng=rng,
+                                   elapsed=timedelta(seconds=elapsed), speedup=speedup)
+    except Exception as exc:  # a flow hiccup must not end the stream
+        report.messages.append(f"advance: {exc}")
+
+
+def _progress_line(report: SimulationReport) -> str:
+    return (f"sent {report.sent:,} accepted {report.accepted:,} "
+            f"duplicates {report.duplicates:,} errors {report.errors:,} "
+            f"advanced {report.advanced:,}")
+
+
+def _send(writer: Writer, fields: dict[str, str], report: SimulationReport) -> None:
+    report.sent += 1
+    try:
+        outcome = writer(fields)
+        if outcome == "duplicate":
+            report.duplicates += 1
+        else:
+            report.accepted += 1
+    except Exception as exc:  # counted and shown; the stream goes on
+        report.errors += 1
+        if len(report.messages) < 50:
+            report.messages.append(f"{type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------- command line
