@@ -194,9 +194,9 @@ def _indicators_by_level(
         raise ValueError(f"adult_share must be in (0, 1], not {adult_share}")
     period, since, until = month_window(month)
     counts = heat.grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now)
-    hours = store.volunteer_hours_per_grid(engine, since=period.start_time.date(),
-                                           until=(period + 1).start_time.date())
-    hours = hours.set_index("grid_code")["volunteer_hours"]
+    per_grid = store.volunteer_hours_per_grid(engine, since=period.start_time.date(),
+                                              until=(period + 1).start_time.date())
+    hours = per_grid.set_index("grid_code")["volunteer_hours"]
     grids = hierarchy.grids
     members = pd.to_numeric(grids["wechat_members"], errors="coerce")
     out = {}

@@ -13,14 +13,14 @@ import hashlib
 import html
 import json
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
@@ -78,6 +78,7 @@ def simplified(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 15.0,
     crs = metric_crs(c.x, c.y)
     metric = gdf.geometry.to_crs(crs)
     simple = shapely.coverage_simplify(np.asarray(metric.values), tolerance_m)
+    assert gdf.crs is not None  # the to_crs above refuses a frame without one
     back = gpd.GeoSeries(simple, crs=crs, index=gdf.index).to_crs(gdf.crs)
     back = back.set_precision(10 ** -precision)
     return gdf.set_geometry(back.values)
@@ -148,8 +149,8 @@ def map_level(membership: pd.DataFrame, *, area: str | None = None,
     chain: list[tuple[str, str]] = []  # (level, code), coarsest first
     if area is not None and area in membership.index:
         row = membership.loc[area]
-        chain = [(lv, row[lv]) for lv in _ADMIN_DOWN
-                 if lv in membership.columns and isinstance(row[lv], str)]
+        chain = [(lv, code) for lv in _ADMIN_DOWN
+                 if lv in membership.columns and isinstance(code := row[lv], str)]
         rows = membership.loc[[area]]
     elif area is not None:
         level = _admin_level(membership, area)
@@ -467,7 +468,8 @@ def grid_style(
     payload = {
         "file": file_id, "classes": "".join(text.tolist()), "colours": list(colours),
         "noData": NO_DATA, "values": shown, "label": label, "opacity": opacity,
-        "selected": int(order.get_loc(selected)) if selected in order else -1,
+        # Grid codes are unique, so get_loc gives a position (not a slice or a mask).
+        "selected": int(cast(int, order.get_loc(selected))) if selected in order else -1,
         "selectedColour": selected_colour, "stamp": stamp, "fitKey": fit_key,
         "fit": None if fit is None else [[fit[1], fit[0]], [fit[3], fit[2]]],
     }
@@ -505,11 +507,11 @@ def point_layer(points: pd.DataFrame, *, colours: pd.Series | str = "#1565c0",
                                                                     index=points.index)
     size = radius if isinstance(radius, pd.Series) else pd.Series([radius] * n,
                                                                  index=points.index)
-    for idx, row in points.iterrows():
+    for idx, lat, lon in _labelled_lat_lon(points):
         tip = None
         if tooltips is not None and pd.notna(tooltips.get(idx)):
             tip = folium.Tooltip(_escape_lines(str(tooltips[idx])))
-        folium.CircleMarker(location=[float(row["lat"]), float(row["lon"])],
+        folium.CircleMarker(location=[lat, lon],
                             radius=float(size[idx]), color="#ffffff", weight=1,
                             fill=True, fill_color=fill[idx], fill_opacity=0.9,
                             tooltip=tip).add_to(group)
@@ -521,8 +523,8 @@ def circle_layer(centres: pd.DataFrame, *, radius_m: pd.Series, colours: pd.Seri
                  ) -> folium.FeatureGroup:
     """Return a feature group of metric circles (coverage areas), not interactive."""
     group = group if group is not None else folium.FeatureGroup(name=name, control=False)
-    for idx, row in centres.iterrows():
-        circle = folium.Circle(location=[float(row["lat"]), float(row["lon"])],
+    for idx, lat, lon in _labelled_lat_lon(centres):
+        circle = folium.Circle(location=[lat, lon],
                                radius=float(radius_m[idx]), color=colours[idx], weight=1,
                                fill=True, fill_color=colours[idx], fill_opacity=0.12)
         # folium drops interactive=False for circles; without it a 3 km disc would take
@@ -545,6 +547,12 @@ def image_layer(png: bytes, *, bounds: tuple[float, float, float, float], opacit
     return group
 
 
+def _labelled_lat_lon(frame: pd.DataFrame) -> list[tuple[Any, float, float]]:
+    """Each row's index label with its ``lat`` and ``lon``, for label look-ups alongside."""
+    return list(zip(frame.index.tolist(), map(float, frame["lat"].tolist()),
+                    map(float, frame["lon"].tolist()), strict=True))
+
+
 def _escape_lines(text: str) -> str:
     return "<br>".join(html.escape(line) for line in text.split("\n"))
 
@@ -552,4 +560,4 @@ def _escape_lines(text: str) -> str:
 def _plain_background(fmap: folium.Map, colour: str) -> None:
     # With no tile layer Leaflet shows its grey "tiles missing" backdrop; paint it plain.
     style = f"<style>.leaflet-container {{ background: {colour}; }}</style>"
-    fmap.get_root().header.add_child(folium.Element(style))
+    cast(Figure, fmap.get_root()).header.add_child(folium.Element(style))

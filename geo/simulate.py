@@ -107,8 +107,8 @@ class SimCity:
 
     def pick(self, rng: np.random.Generator) -> int:
         """Draw one grid's position, weighted (a search of the cumulative weights: fast)."""
-        return int(min(np.searchsorted(self.weights, rng.random(), side="right"),
-                       len(self.weights) - 1))
+        return min(int(np.searchsorted(self.weights, rng.random(), side="right")),
+                   len(self.weights) - 1)
 
     @classmethod
     def from_database(cls, bind) -> SimCity:
@@ -138,7 +138,7 @@ class Report:
 
 def hourly_rate(hour_local: int) -> float:
     """Return the daily rhythm: the demo's report share in an Asia/Shanghai hour, mean 1."""
-    return float(demo._HOURLY[hour_local % 24] / demo._HOURLY.mean())
+    return float(demo.HOURLY[hour_local % 24] / demo.HOURLY.mean())
 
 
 def _choice(rng: np.random.Generator, table: Mapping[str, float]) -> str:
@@ -186,8 +186,8 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
         raise ValueError(f"rate must be positive, got {rate}")
     tag = tag or start.strftime("%Y%m%d%H%M%S")
     devices = [f"sim-{rng.integers(16 ** 8):08x}" for _ in range(DEVICES)]
-    peak = float(demo._HOURLY.max() / demo._HOURLY.mean()) if rhythm else 1.0
-    cats = dict(demo._CATEGORY_MIX)
+    peak = float(demo.HOURLY.max() / demo.HOURLY.mean()) if rhythm else 1.0
+    cats = dict(demo.CATEGORY_MIX)
     seq = 0
     bursts = 0
     t = 0.0  # seconds after start, of the ordinary stream
@@ -211,7 +211,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             x, y = coords.wgs84_to_bd09(lon, lat)
         else:
             x, y = lon, lat
-        desc = demo._descriptions(rng, np.array([category]), city.place[[gi]])[0]
+        desc = demo.descriptions(rng, np.array([category]), city.place[[gi]])[0]
         fields = {
             "service_code": category,
             "lat": f"{float(y):.7f}",
@@ -224,7 +224,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             "attribute[route]": route,
         }
         if rng.random() < CONTACT_SHARE:
-            fields["first_name"] = demo._people_names(rng, 1)[0]
+            fields["first_name"] = demo.people_names(rng, 1)[0]
             fields["phone"] = f"1{int(rng.integers(3_000_000_000, 9_999_999_999))}"
         return Report(start + timedelta(seconds=at_s), fields, float(lon), float(lat),
                       str(city.grids.code.iloc[gi]), burst)
@@ -245,7 +245,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             # fast stream they come within ~20 ordinary arrivals so a short run shows them.
             bursts += 1
             gi = city.pick(rng)
-            lon0, lat0 = demo._points_in_grids(geoms, np.array([gi]), rng)
+            lon0, lat0 = demo.points_in_grids(geoms, np.array([gi]), rng)
             spread = min(BURST_MAX_SECONDS, 20.0 / rate)
             k = int(rng.integers(BURST_SIZE[0], BURST_SIZE[1] + 1))
             for j in range(k):
@@ -268,8 +268,8 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             continue
         category = "dispute" if rng.random() < DISPUTE_SHARE else _choice(rng, cats)
         gi = city.pick(rng)
-        lon, lat = demo._points_in_grids(geoms, np.array([gi]), rng)
-        yield make(t, category, gi, float(lon[0]), float(lat[0]))
+        lons, lats = demo.points_in_grids(geoms, np.array([gi]), rng)
+        yield make(t, category, gi, float(lons[0]), float(lats[0]))
 
 
 # --------------------------------------------------------------------------- the flow
@@ -326,9 +326,10 @@ def advance(engine, *, now: datetime, rng: np.random.Generator, elapsed: timedel
     # A step cannot precede the report (a request reported "in the future" waits).
     moves &= pd.to_datetime(cand.reported_at).to_numpy() <= np.datetime64(now)
     steps = []
-    for row in cand[moves].itertuples():
-        to = NEXT_STATUS[row.status]
-        t: dict[str, object] = {"id": int(row.id), "from_status": row.status, "to_status": to,
+    moved = cand[moves]
+    for rid, status in zip(moved["id"].tolist(), moved["status"].tolist(), strict=True):
+        to = NEXT_STATUS[status]
+        t: dict[str, object] = {"id": int(rid), "from_status": status, "to_status": to,
                                 "at": now, "actor": ACTORS[to]}
         if to == "resolved":
             t["resolved_at"] = now
