@@ -7,8 +7,10 @@ Builds or reuses the datasets under bench/_work/data/, measures each row (median
 ``--runs`` runs, each naive baseline in the same run), prints a table and replaces the
 generated section of bench/RESULTS.md (between ``<!-- bench:start -->`` and
 ``<!-- bench:end -->``). ``--quick`` runs every row once on a 300-grid dataset built in
-seconds; the tests run it so that the benchmark cannot rot. Rows: payload, polygons,
-assign, counts, hotspots, rerun, paint, memory.
+seconds; the tests run it so that the benchmark cannot rot. Its tiny-scale table goes to
+bench/_work/RESULTS-quick.md (not committed) unless ``--results`` names a file, so that it
+never replaces the recorded city and province figures. Rows: payload, polygons, assign,
+counts, hotspots, rerun, paint, memory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ sys.path.insert(0, str(ROOT))
 from bench import report, suite  # noqa: E402
 
 
+def results_path(given: Path | None, *, quick: bool) -> Path:
+    """The file whose generated section a run replaces: a quick run's never is RESULTS.md.
+
+    Unless ``given`` names one, a full run writes bench/RESULTS.md and a quick run (tiny
+    scale, one run) bench/_work/RESULTS-quick.md.
+    """
+    if given is not None:
+        return given
+    return suite.quick_results() if quick else suite.default_results()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; return 1 if a row failed to run (a missed target is not a failure)."""
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
@@ -35,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=None, help="runs per median (default 5)")
     ap.add_argument("--only", nargs="+", choices=list(suite.ROWS), default=list(suite.ROWS),
                     metavar="ROW", help=f"rows to run: {', '.join(suite.ROWS)}")
-    ap.add_argument("--results", type=Path, default=suite.default_results(),
-                    help="markdown file whose generated section is replaced")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="markdown file whose generated section is replaced (default "
+                         "bench/RESULTS.md; with --quick, bench/_work/RESULTS-quick.md)")
     ap.add_argument("--no-results", action="store_true", help="print only")
     ap.add_argument("--refreshes", type=int, default=None,
                     help="wall refreshes of the memory soak (default 500, quick 20)")
@@ -69,12 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {f}")
     print(f"\n{len(out.rows)} rows in {seconds:.0f} s")
     if not args.no_results:
+        results = results_path(args.results, quick=args.quick)
         command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
         notes = out.notes + [f"Row failed to run: {f}" for f in out.failures]
         text = report.section(out.rows, command=command.strip(), runs=opts.runs,
                               seconds=seconds, notes=notes)
-        report.write_section(args.results, text)
-        print(f"wrote {args.results}")
+        report.write_section(results, text)
+        print(f"wrote {results}")
     return 1 if out.failures else 0
 
 

@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo import heat, intake, simulate, store  # noqa: E402
+from geo import clock, heat, intake, simulate, store  # noqa: E402
 
 WORK = ROOT / "bench" / "_work" / "load_intake"
 PG_ADMIN_URL = os.environ.get("GRIDMAP_TEST_PG_URL",
@@ -156,7 +156,7 @@ def run_backend(backend: str, url: str, *, requests: int, rate: float, threads: 
     engine = store.make_engine(url)
     key = intake.create_api_key(engine, f"load-{uuid.uuid4().hex[:6]}")
     city = simulate.SimCity.from_database(engine)
-    gen = simulate.stream(city, rate=rate, start=datetime.utcnow(),  # noqa: DTZ003
+    gen = simulate.stream(city, rate=rate, start=clock.now(),
                           rng=np.random.default_rng(seed), rhythm=False,
                           tag=f"load{uuid.uuid4().hex[:8]}")
     bodies = [dict(next(gen).fields, api_key=key) for _ in range(requests)]
@@ -208,7 +208,7 @@ def run_backend(backend: str, url: str, *, requests: int, rate: float, threads: 
     def wall() -> None:
         while not stop.is_set():
             start = time.perf_counter()
-            now = datetime.utcnow()  # noqa: DTZ003
+            now = clock.now()
             try:
                 counts = heat.grid_counts(engine, since=now - timedelta(hours=24), until=now,
                                           hierarchy=hierarchy, now=now)

@@ -17,7 +17,7 @@ from bench.analytics_heat import naive_counts
 from bench.context import Ctx
 from bench.report import Row
 from bench.timing import median_time, median_wall_cpu
-from geo import heat, maps, store
+from geo import assets, heat, maps, store
 from geo import hotspots as hs
 from geo.grids import GridIndex
 
@@ -27,7 +27,7 @@ def _target(ctx: Ctx, city: str, province: str) -> str:
 
 
 def _gridmap_payload(grids: gpd.GeoDataFrame) -> int:
-    """Bytes the browser gets for the map: the packed grid file and the map page itself."""
+    """Bytes the browser gets for the map: the packed grid file, the page and GridMap's script."""
     body, file_id = maps.pack_grids(maps.simplified(grids))
     b = grids.total_bounds
     fmap = maps.offline_map(bounds=tuple(b), fit=False)
@@ -37,7 +37,9 @@ def _gridmap_payload(grids: gpd.GeoDataFrame) -> int:
     style = maps.grid_style(codes, file_id=file_id, classes=pd.Series(0, index=codes),
                             colours=list(maps.HEAT_COLOURS), label="bench")
     style.add_to(fmap)
-    return len(body) + len(fmap.get_root().render().encode())
+    # The canvas script is a file of its own since issue 12; it was part of the page before.
+    script = assets.GRIDCANVAS_FILE.stat().st_size
+    return len(body) + len(fmap.get_root().render().encode()) + script
 
 
 def _explore_payload(grids: gpd.GeoDataFrame) -> int:

@@ -125,3 +125,8 @@ def _load_row(ctx: Ctx, seconds: float) -> Row:
 def default_results() -> Path:
     """bench/RESULTS.md of this checkout."""
     return datasets.ROOT / "bench" / "RESULTS.md"
+
+
+def quick_results() -> Path:
+    """Where ``--quick`` writes its table: bench/_work/ (not committed), never RESULTS.md."""
+    return datasets.WORK / "RESULTS-quick.md"

@@ -1,13 +1,15 @@
 """Browser assets served from ``static/`` so that no page ever loads a script from a CDN.
 
-Leaflet comes from the PyPI package django-js-lib-leaflet (BSD, Leaflet 1.9.4), installed with
-GridMap's own dependencies; this module copies its files into ``static/vendor/leaflet`` where
-Streamlit's static file serving (``server.enableStaticServing``) publishes them under
-``/app/static/``. Nothing is fetched at run time and nothing third-party is committed.
+GridMap's own script (``static/gridmap/``) is committed with the code. Leaflet comes from the
+PyPI package django-js-lib-leaflet (BSD, Leaflet 1.9.4), installed with GridMap's own
+dependencies; this module copies its files into ``static/vendor/leaflet`` where Streamlit's
+static file serving (``server.enableStaticServing``) publishes them under ``/app/static/``.
+Nothing is fetched at run time and nothing third-party is committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -18,6 +20,22 @@ VENDOR_DIR = STATIC_DIR / "vendor"
 STATIC_URL = "/app/static"
 LEAFLET_JS = f"{STATIC_URL}/vendor/leaflet/leaflet.js"
 LEAFLET_CSS = f"{STATIC_URL}/vendor/leaflet/leaflet.css"
+#: GridMap's canvas of grid polygons (geo/maps.py ``GridCanvas``), committed in static/.
+GRIDCANVAS_FILE = STATIC_DIR / "gridmap" / "gridcanvas.js"
+
+
+def _versioned(path: Path, url: str) -> str:
+    # Streamlit serves static/ without a cache lifetime, so a browser may keep an old copy
+    # by heuristic: a content hash in the query makes a changed script a new URL.
+    try:
+        digest = hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+    except OSError:  # pragma: no cover - a checkout without static/
+        return url
+    return f"{url}?v={digest}"
+
+
+#: URL of :data:`GRIDCANVAS_FILE`, versioned by its content.
+GRIDCANVAS_JS = _versioned(GRIDCANVAS_FILE, f"{STATIC_URL}/gridmap/gridcanvas.js")
 
 
 def _leaflet_source() -> Path:

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from geo import heat, store
+from geo import clock, heat, store
 
 #: Indicators: name -> (Chinese name, True when higher is better).
 INDICATORS: dict[str, tuple[str, bool]] = {
@@ -140,8 +140,7 @@ def month_window(month: str | date | pd.Period) -> tuple[pd.Period, datetime, da
     """
     period = month if isinstance(month, pd.Period) else pd.Period(month, freq="M")
     period = period.asfreq("M")
-    since = (period.start_time - heat.LOCAL_UTC_OFFSET).to_pydatetime()
-    until = ((period + 1).start_time - heat.LOCAL_UTC_OFFSET).to_pydatetime()
+    since, until = clock.local_month_bounds(period)
     return period, since, until
 
 
@@ -195,9 +194,9 @@ def _indicators_by_level(
         raise ValueError(f"adult_share must be in (0, 1], not {adult_share}")
     period, since, until = month_window(month)
     counts = heat.grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now)
-    hours = store.volunteer_hours_per_grid(engine, since=period.start_time.date(),
-                                           until=(period + 1).start_time.date())
-    hours = hours.set_index("grid_code")["volunteer_hours"]
+    per_grid = store.volunteer_hours_per_grid(engine, since=period.start_time.date(),
+                                              until=(period + 1).start_time.date())
+    hours = per_grid.set_index("grid_code")["volunteer_hours"]
     grids = hierarchy.grids
     members = pd.to_numeric(grids["wechat_members"], errors="coerce")
     out = {}
@@ -377,10 +376,6 @@ def _rankings(
     return out
 
 
-def _now() -> datetime:
-    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
-
-
 def bulletin_months(engine: Engine, *, now: datetime | None = None) -> list[pd.Period]:
     """Return the Asia/Shanghai months that hold at least one request, oldest first.
 
@@ -397,7 +392,7 @@ def bulletin_months(engine: Engine, *, now: datetime | None = None) -> list[pd.P
         Monthly periods; empty when there is no request.
 
     """
-    until = heat.to_naive_utc(now) if now is not None else _now()
+    until = clock.or_now(now)
     days = store.request_counts_per_local_period(engine, since=datetime(1970, 1, 1),
                                                  until=until, freq="D")
     if days.empty:
@@ -426,8 +421,7 @@ def default_month(months: Sequence[pd.Period], *, now: datetime | None = None
     """
     if not months:
         return None
-    moment = heat.to_naive_utc(now) if now is not None else _now()
-    current = pd.Period(pd.Timestamp(moment) + heat.LOCAL_UTC_OFFSET, freq="M")
+    current = clock.local_month(clock.or_now(now))
     complete = [m for m in months if m < current]
     return max(complete) if complete else max(months)
 

@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from geo import store
+from geo import clock, store
 
-LOCAL_OFFSET = timedelta(hours=8)  # Asia/Shanghai has no daylight saving
 IMPORT_KINDS = ("grids", "requests", "stations", "activities")
 
 
@@ -38,7 +37,7 @@ def _cmd_init_demo(args: argparse.Namespace) -> int:
     end = None
     if args.end:
         try:
-            end = datetime.fromisoformat(args.end) - LOCAL_OFFSET
+            end = clock.from_local(datetime.fromisoformat(args.end))
         except ValueError:
             print(f"--end {args.end!r} is not a date or date-time like 2026-11-24T08:00",
                   file=sys.stderr)
@@ -343,7 +342,7 @@ def _print_users(users) -> int:
     if users.empty:
         print("no accounts; make one with: gridmap users add NAME --role ROLE")
         return 0
-    now = _utc_now()
+    now = clock.now()
     print(f"{'username':<20} {'role':<10} {'state':<9} {'areas':<28} {'last login (UTC)':<17} "
           "display name")
     for row in users.itertuples(index=False):
@@ -387,19 +386,13 @@ def _cmd_wall_token(args: argparse.Namespace) -> int:
     if tokens.empty:
         print("no wall tokens; make one with: gridmap wall-token create --area CODE "
               "--expires 90d")
-    now = _utc_now()
+    now = clock.now()
     for row in tokens.itertuples(index=False):
         state = accounts.token_state(row, now)
         used = "never" if _isnull(row.last_used_at) else f"{row.last_used_at:%Y-%m-%d %H:%M}"
         print(f"{row.name:<32} {row.area:<15} {state:<8} expires "
               f"{row.expires_at:%Y-%m-%d %H:%M} UTC, last used {used}")
     return 0
-
-
-def _utc_now() -> datetime:
-    import pandas as pd
-
-    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
 
 
 def _isnull(value) -> bool:

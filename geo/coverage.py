@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 import geopandas as gpd
 import numpy as np
@@ -97,8 +97,8 @@ def _lonlat(points: pd.DataFrame | gpd.GeoSeries) -> tuple[FloatArray, FloatArra
     if isinstance(points, gpd.GeoSeries) or (
             isinstance(points, gpd.GeoDataFrame) and points.active_geometry_name is not None):
         geoms = _wgs84(points)
-        return (shapely.get_x(geoms.array).astype(float),
-                shapely.get_y(geoms.array).astype(float))
+        array = np.asarray(geoms.array)
+        return shapely.get_x(array).astype(float), shapely.get_y(array).astype(float)
     missing = {"lon", "lat"} - set(points.columns)
     if missing:
         raise ValueError(f"points need a geometry or lon/lat columns; missing {sorted(missing)}")
@@ -113,7 +113,7 @@ def _choose_crs(crs: str | None, grids: gpd.GeoDataFrame | None,
     if grids is not None and len(grids):
         boxes.append(_wgs84(grids).total_bounds)
     if lon is not None and lat is not None and np.isfinite(lon).any():
-        boxes.append([np.nanmin(lon), np.nanmin(lat), np.nanmax(lon), np.nanmax(lat)])
+        boxes.append(np.array([np.nanmin(lon), np.nanmin(lat), np.nanmax(lon), np.nanmax(lat)]))
     if not boxes:
         return coords.metric_crs(*_FALLBACK_CENTRE)
     b = np.array(boxes, dtype=float)
@@ -193,7 +193,7 @@ def _to_gdf(frame: pd.DataFrame, geometry, crs) -> gpd.GeoDataFrame:
 def _representative_points(grids: gpd.GeoDataFrame, crs: str
                            ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Lon/lat and metric x/y of a point inside each grid."""
-    p = shapely.point_on_surface(_wgs84(grids).array)
+    p = shapely.point_on_surface(np.asarray(_wgs84(grids).array))
     lon, lat = shapely.get_x(p).astype(float), shapely.get_y(p).astype(float)
     x, y = _to_metric(crs).transform(lon, lat)
     return lon, lat, np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -451,7 +451,7 @@ def coverage_totals(per_grid: pd.DataFrame, *,
     out = (pd.DataFrame(per_grid).assign(area_code=area.to_numpy())
            .groupby("area_code", sort=True).agg(**sums).reset_index())
     out["uncovered_grids"] = out["uncovered_grids"].astype(int)
-    out.insert(out.columns.get_loc("covered_population") + 1, "population_covered_share",
+    out.insert(list(out.columns).index("covered_population") + 1, "population_covered_share",
                _share(out["covered_population"], out["population"]))
     if with_requests:
         out["requests_covered_share"] = _share(out["covered_requests"], out["requests"])
@@ -580,7 +580,8 @@ def _reach_matrix(sites: FloatArray, demand: FloatArray, radius_m: float) -> spa
     """Sparse candidate × demand matrix: 1 where the demand point is within ``radius_m``."""
     if len(sites) == 0 or len(demand) == 0:
         return sparse.csr_matrix((len(sites), len(demand)), dtype=np.float64)
-    near = cKDTree(demand).query_ball_point(sites, r=radius_m)
+    # One list of demand indices per site (the stubs do not tell 2-D input from one point).
+    near = cast(np.ndarray, cKDTree(demand).query_ball_point(sites, r=radius_m))
     lengths = np.fromiter((len(a) for a in near), dtype=np.int64, count=len(near))
     indptr = np.r_[0, np.cumsum(lengths)]
     indices = (np.concatenate([np.asarray(a, dtype=np.int64) for a in near]) if indptr[-1]

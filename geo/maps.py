@@ -13,17 +13,18 @@ import hashlib
 import html
 import json
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
+from folium.elements import JSCSSMixin
 from jinja2 import Template
 
-from geo.assets import LEAFLET_CSS, LEAFLET_JS
+from geo.assets import GRIDCANVAS_JS, LEAFLET_CSS, LEAFLET_JS
 from geo.coords import metric_crs
 
 
@@ -77,6 +78,7 @@ def simplified(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 15.0,
     crs = metric_crs(c.x, c.y)
     metric = gdf.geometry.to_crs(crs)
     simple = shapely.coverage_simplify(np.asarray(metric.values), tolerance_m)
+    assert gdf.crs is not None  # the to_crs above refuses a frame without one
     back = gpd.GeoSeries(simple, crs=crs, index=gdf.index).to_crs(gdf.crs)
     back = back.set_precision(10 ** -precision)
     return gdf.set_geometry(back.values)
@@ -147,8 +149,8 @@ def map_level(membership: pd.DataFrame, *, area: str | None = None,
     chain: list[tuple[str, str]] = []  # (level, code), coarsest first
     if area is not None and area in membership.index:
         row = membership.loc[area]
-        chain = [(lv, row[lv]) for lv in _ADMIN_DOWN
-                 if lv in membership.columns and isinstance(row[lv], str)]
+        chain = [(lv, code) for lv in _ADMIN_DOWN
+                 if lv in membership.columns and isinstance(code := row[lv], str)]
         rows = membership.loc[[area]]
     elif area is not None:
         level = _admin_level(membership, area)
@@ -247,7 +249,7 @@ def pack_grids(grids: gpd.GeoDataFrame, *, name_col: str = "name") -> tuple[byte
     (5 decimals, about 1 m) from the previous vertex, the closing vertex dropped (Leaflet
     closes rings), with one running cursor across the whole file, so that most numbers
     have two to four digits. The decoder is the few lines of JavaScript in
-    :class:`GridCanvas`.
+    ``static/gridmap/gridcanvas.js`` (:class:`GridCanvas`).
 
     Parameters
     ----------
@@ -290,165 +292,55 @@ def pack_grids(grids: gpd.GeoDataFrame, *, name_col: str = "name") -> tuple[byte
     return body, hashlib.sha1(body).hexdigest()[:12]
 
 
-class GridCanvas(MacroElement):
+#: Colours the canvas draws with that are not a figure's (a :class:`GridStyle` brings those):
+#: grid edges, and the fill and opacity of grids outside the area, on a light and a dark map.
+CANVAS_PALETTE = {
+    "light": {"edge": "#ffffff", "outside": "#dde3e8", "outsideOpacity": 0.5},
+    "dark": {"edge": "#0b1220", "outside": "#37474f", "outsideOpacity": 0.25},
+}
+
+
+def canvas_options(*, url: str, file_id: str, dark: bool = False) -> dict[str, object]:
+    """Return what ``static/gridmap/gridcanvas.js`` is given, as JSON data, to draw a map.
+
+    Parameters
+    ----------
+    url : str
+        The packed grid file (:func:`pack_grids`, published under static/).
+    file_id : str
+        Its id; the browser ignores a style meant for another file.
+    dark : bool
+        The wall's dark theme.
+
+    """
+    return {"url": url, "file": file_id, "dark": bool(dark), "version": PACK_VERSION,
+            "noData": NO_DATA, "palette": CANVAS_PALETTE["dark" if dark else "light"],
+            "codeMark": CODE_MARK, "outside": OUTSIDE, "missing": MISSING}
+
+
+class GridCanvas(JSCSSMixin):
     """The grid polygons of a map, fetched once from a packed file and drawn on the canvas.
 
-    The polygons live in one ``L.featureGroup`` so that streamlit-folium's click handler,
-    bound to the map's top-level layers, sees a click on any grid (with the grid's tooltip,
-    which carries its code). Colours, tooltip figures and the view come later from a
-    :class:`GridStyle`, so that a refresh changes colours without re-sending or remounting
-    the geometry.
+    The drawing is ``static/gridmap/gridcanvas.js``, loaded after Leaflet from static/ and
+    called with :func:`canvas_options`. The polygons live in one ``L.featureGroup`` so that
+    streamlit-folium's click handler, bound to the map's top-level layers, sees a click on
+    any grid (with the grid's tooltip, which carries its code). Colours, tooltip figures and
+    the view come later from a :class:`GridStyle`, so that a refresh changes colours without
+    re-sending or remounting the geometry.
     """
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var gm = window.gridmap = {map: map, layers: [], ready: false, pending: null,
-                            fitKey: null, selected: -1, file: {{ this.file_id|tojson }},
-                            dark: {{ this.dark|tojson }}};
-  gm.group = L.featureGroup().addTo(map);
-  // Create the shared canvas now, so that it sits below any image overlay added later.
-  map.getRenderer(L.polygon([[0, 0], [0, 0], [0, 0]]));
-  // Metric scale only; a plain-text attribution prefix (no flag, no outside link).
-  L.control.scale({imperial: false}).addTo(map);
-  if (map.attributionControl) { map.attributionControl.setPrefix("Leaflet"); }
-  gm.esc = function (s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  };
-  function decode(doc) {
-    var k = 1 / doc.scale, x = 0, y = 0;
-    return doc.shapes.map(function (polys) {
-      return polys.map(function (rings) {
-        return rings.map(function (steps) {
-          var out = new Array(steps.length / 2);
-          for (var i = 0; i < steps.length; i += 2) {
-            x += steps[i]; y += steps[i + 1];
-            out[i / 2] = [y * k, x * k];
-          }
-          return out;
-        });
-      });
-    });
-  }
-  gm.tooltip = function (i, figure) {
-    // The code between zero-width spaces: a click returns the tooltip as plain text, where
-    // the line breaks are gone and a name ending in digits would run into the code.
-    var html = "<b>" + gm.esc(gm.names[i]) + "</b><br>\u200b" + gm.codes[i] + "\u200b";
-    if (figure) { html += "<br>" + figure; }
-    return html;
-  };
-  fetch({{ this.url|tojson }}).then(function (r) {
-    if (!r.ok) { throw new Error("grid file " + r.status); }
-    return r.json();
-  }).then(function (doc) {
-    if (doc.v !== {{ this.version }}) { throw new Error("grid file version " + doc.v); }
-    gm.codes = doc.codes; gm.names = doc.names;
-    var shapes = decode(doc);
-    for (var i = 0; i < shapes.length; i++) {
-      var layer = L.polygon(shapes[i], {weight: 0.5, color: "#ffffff", fillOpacity: 0.7,
-                                        fillColor: "{{ this.no_data }}"});
-      layer.bindTooltip(gm.tooltip(i, ""), {sticky: true});
-      layer.gridIndex = i;
-      gm.group.addLayer(layer);
-      gm.layers.push(layer);
-    }
-    gm.ready = true;
-    gm.sink(-1);
-    document.documentElement.setAttribute("data-grids", String(shapes.length));
-    if (gm.pending) { var p = gm.pending; gm.pending = null; gm.apply(p); }
-  }).catch(function (err) { console.warn("GridMap: " + err); });
-  gm.fit = function (bounds) {
-    // The iframe may still be sizing itself: fit once it has a size, and again when it
-    // resizes, until the user pans or zooms.
-    gm.lastFit = bounds;
-    gm.touched = false;
-    map.invalidateSize();
-    var size = map.getSize();
-    // Wait for a size, and for any zoom animation to end: its last step would undo the fit.
-    if (size.x < 50 || size.y < 50 || map._animatingZoom) {
-      setTimeout(function () { gm.fit(bounds); }, 100);
-      return;
-    }
-    map.fitBounds(bounds, {padding: [8, 8], animate: false});
-  };
-  map.on("dragstart", function () { gm.touched = true; });
-  map.getContainer().addEventListener("wheel", function () { gm.touched = true; });
-  map.getContainer().addEventListener("dblclick", function () { gm.touched = true; });
-  map.on("resize", function () {
-    if (gm.lastFit && !gm.touched) {
-      map.fitBounds(gm.lastFit, {padding: [8, 8], animate: false});
-    }
-  });
-  // The grids arrive after the page's overlays (stations, points) on the same canvas:
-  // move them to the back of the drawing order, the selected grid last so that its
-  // outline is drawn over its neighbours but under the overlays.
-  gm.sink = function (selected) {
-    if (selected >= 0 && gm.layers[selected]) { gm.layers[selected].bringToBack(); }
-    for (var i = gm.layers.length - 1; i >= 0; i--) {
-      if (i !== selected) { gm.layers[i].bringToBack(); }
-    }
-  };
-  // Below zoom 11 a town centre holds more grid edges than pixels: drawn dark, they paint
-  // it black. Edges appear once the grids are big enough to read.
-  gm.edges = function () { return map.getZoom() >= 11; };
-  map.on("zoomend", function () {
-    if (gm.ready && gm.last && gm.edges() !== gm.edgesShown) { gm.apply(gm.last); }
-  });
-  gm.apply = function (p) {
-    if (!gm.ready) { gm.pending = p; return; }
-    gm.last = p;
-    gm.edgesShown = gm.edges();
-    if (p.file !== gm.file) { return; }
-    // Thin, half-transparent edges: in dense town centres solid edges would paint the
-    // grids over and hide their colour.
-    var outline = gm.dark ? "#0b1220" : "#ffffff";
-    var edges = gm.edges();
-    for (var i = 0; i < gm.layers.length; i++) {
-      var c = p.classes.charAt(i), layer = gm.layers[i], style;
-      if (c === " ") {
-        style = {fillColor: gm.dark ? "#37474f" : "#dde3e8", fillOpacity: gm.dark ? 0.25 : 0.5,
-                 color: outline, weight: 0.3, opacity: 0.5};
-        if (!edges) {
-          style.color = style.fillColor; style.opacity = style.fillOpacity; style.weight = 0.8;
-        }
-      } else {
-        style = {fillColor: c === "-" ? p.noData : p.colours[c.charCodeAt(0) - 48],
-                 fillOpacity: p.opacity, color: outline, weight: 0.4, opacity: 0.45};
-        // Zoomed out, each grid's edge takes its own colour: it closes the hairline seams
-        // between neighbours, where the dark background would show through.
-        if (!edges) {
-          style.color = style.fillColor; style.opacity = p.opacity; style.weight = 0.8;
-        }
-      }
-      if (i === p.selected) {
-        style.color = p.selectedColour; style.weight = 4; style.opacity = 1;
-      }
-      layer.setStyle(style);
-      var figure = p.values && c !== " " ? gm.esc(p.label) + "：" + gm.esc(p.values[i]) : "";
-      layer.setTooltipContent(gm.tooltip(i, figure));
-    }
-    if (p.selected !== gm.selected) { gm.selected = p.selected; gm.sink(p.selected); }
-    if (p.fit && p.fitKey !== gm.fitKey) {
-      gm.fitKey = p.fitKey;
-      gm.fit(p.fit);
-    }
-    document.documentElement.setAttribute("data-style", p.stamp);
-  };
-})();
+GridMapCanvas({{ this._parent.get_name() }}, {{ this.options|tojson }});
 {% endmacro %}
 """)
 
     def __init__(self, *, url: str, file_id: str, dark: bool = False):
         super().__init__()
         self._name = "GridCanvas"
-        self.url = url
-        self.file_id = file_id
-        self.dark = bool(dark)
-        self.version = PACK_VERSION
-        self.no_data = NO_DATA
+        # An instance list: JSCSSMixin's class-level default is shared by every subclass.
+        self.default_js = [("gridcanvas", GRIDCANVAS_JS)]
+        self.options = canvas_options(url=url, file_id=file_id, dark=dark)
 
 
 class GridStyle(MacroElement):
@@ -576,7 +468,8 @@ def grid_style(
     payload = {
         "file": file_id, "classes": "".join(text.tolist()), "colours": list(colours),
         "noData": NO_DATA, "values": shown, "label": label, "opacity": opacity,
-        "selected": int(order.get_loc(selected)) if selected in order else -1,
+        # Grid codes are unique, so get_loc gives a position (not a slice or a mask).
+        "selected": int(cast(int, order.get_loc(selected))) if selected in order else -1,
         "selectedColour": selected_colour, "stamp": stamp, "fitKey": fit_key,
         "fit": None if fit is None else [[fit[1], fit[0]], [fit[3], fit[2]]],
     }
@@ -614,11 +507,11 @@ def point_layer(points: pd.DataFrame, *, colours: pd.Series | str = "#1565c0",
                                                                     index=points.index)
     size = radius if isinstance(radius, pd.Series) else pd.Series([radius] * n,
                                                                  index=points.index)
-    for idx, row in points.iterrows():
+    for idx, lat, lon in _labelled_lat_lon(points):
         tip = None
         if tooltips is not None and pd.notna(tooltips.get(idx)):
             tip = folium.Tooltip(_escape_lines(str(tooltips[idx])))
-        folium.CircleMarker(location=[float(row["lat"]), float(row["lon"])],
+        folium.CircleMarker(location=[lat, lon],
                             radius=float(size[idx]), color="#ffffff", weight=1,
                             fill=True, fill_color=fill[idx], fill_opacity=0.9,
                             tooltip=tip).add_to(group)
@@ -630,8 +523,8 @@ def circle_layer(centres: pd.DataFrame, *, radius_m: pd.Series, colours: pd.Seri
                  ) -> folium.FeatureGroup:
     """Return a feature group of metric circles (coverage areas), not interactive."""
     group = group if group is not None else folium.FeatureGroup(name=name, control=False)
-    for idx, row in centres.iterrows():
-        circle = folium.Circle(location=[float(row["lat"]), float(row["lon"])],
+    for idx, lat, lon in _labelled_lat_lon(centres):
+        circle = folium.Circle(location=[lat, lon],
                                radius=float(radius_m[idx]), color=colours[idx], weight=1,
                                fill=True, fill_color=colours[idx], fill_opacity=0.12)
         # folium drops interactive=False for circles; without it a 3 km disc would take
@@ -654,6 +547,12 @@ def image_layer(png: bytes, *, bounds: tuple[float, float, float, float], opacit
     return group
 
 
+def _labelled_lat_lon(frame: pd.DataFrame) -> list[tuple[Any, float, float]]:
+    """Each row's index label with its ``lat`` and ``lon``, for label look-ups alongside."""
+    return list(zip(frame.index.tolist(), map(float, frame["lat"].tolist()),
+                    map(float, frame["lon"].tolist()), strict=True))
+
+
 def _escape_lines(text: str) -> str:
     return "<br>".join(html.escape(line) for line in text.split("\n"))
 
@@ -661,4 +560,4 @@ def _escape_lines(text: str) -> str:
 def _plain_background(fmap: folium.Map, colour: str) -> None:
     # With no tile layer Leaflet shows its grey "tiles missing" backdrop; paint it plain.
     style = f"<style>.leaflet-container {{ background: {colour}; }}</style>"
-    fmap.get_root().header.add_child(folium.Element(style))
+    cast(Figure, fmap.get_root()).header.add_child(folium.Element(style))

@@ -45,8 +45,8 @@ def build_province_grids(*, seed: int = 2021) -> tuple[gpd.GeoDataFrame, gpd.Geo
     """Return (admin_units, grids) of the synthetic province, both in EPSG:4326."""
     rng = np.random.default_rng(seed)
     nx, ny = _lattice_shape()
-    i, j = np.meshgrid(np.arange(nx), np.arange(ny))  # j counts rows from the north
-    i, j = i.ravel(), j.ravel()
+    columns, rows = np.meshgrid(np.arange(nx), np.arange(ny))
+    i, j = columns.ravel(), rows.ravel()  # j counts rows from the north
     gx, gy = GRID_BLOCK
     cx, cy = gx * COMMUNITY_BLOCK[0], gy * COMMUNITY_BLOCK[1]
     tx, ty = cx * TOWNSHIP_BLOCK[0], cy * TOWNSHIP_BLOCK[1]

@@ -261,5 +261,6 @@ def surface_png(surface: DensitySurface, *,
                               extent=extent, cell_m=surface.cell_m, max_px=max_px)
     rgba = colour_ramp(sampled, vmax=top, floor=floor, colours=colours)
     height, width = sampled.shape
-    return RasterImage(png=png_bytes(rgba), bounds=tuple(float(b) for b in extent),
+    west, south, east, north = (float(b) for b in extent)
+    return RasterImage(png=png_bytes(rgba), bounds=(west, south, east, north),
                        vmax=top, size=(width, height))

@@ -31,10 +31,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo import clock as geoclock
 from geo import coords, demo, store, vocab
 from geo.grids import GridIndex
-
-LOCAL_OFFSET = timedelta(hours=8)  # Asia/Shanghai, no daylight saving
 
 #: Disputes among ordinary reports: the demo's 926 of 80,787.
 DISPUTE_SHARE = demo.TARGETS["disputes"] / demo.TARGETS["requests"]
@@ -108,8 +107,8 @@ class SimCity:
 
     def pick(self, rng: np.random.Generator) -> int:
         """Draw one grid's position, weighted (a search of the cumulative weights: fast)."""
-        return int(min(np.searchsorted(self.weights, rng.random(), side="right"),
-                       len(self.weights) - 1))
+        return min(int(np.searchsorted(self.weights, rng.random(), side="right")),
+                   len(self.weights) - 1)
 
     @classmethod
     def from_database(cls, bind) -> SimCity:
@@ -139,7 +138,7 @@ class Report:
 
 def hourly_rate(hour_local: int) -> float:
     """Return the daily rhythm: the demo's report share in an Asia/Shanghai hour, mean 1."""
-    return float(demo._HOURLY[hour_local % 24] / demo._HOURLY.mean())
+    return float(demo.HOURLY[hour_local % 24] / demo.HOURLY.mean())
 
 
 def _choice(rng: np.random.Generator, table: Mapping[str, float]) -> str:
@@ -187,8 +186,8 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
         raise ValueError(f"rate must be positive, got {rate}")
     tag = tag or start.strftime("%Y%m%d%H%M%S")
     devices = [f"sim-{rng.integers(16 ** 8):08x}" for _ in range(DEVICES)]
-    peak = float(demo._HOURLY.max() / demo._HOURLY.mean()) if rhythm else 1.0
-    cats = dict(demo._CATEGORY_MIX)
+    peak = float(demo.HOURLY.max() / demo.HOURLY.mean()) if rhythm else 1.0
+    cats = dict(demo.CATEGORY_MIX)
     seq = 0
     bursts = 0
     t = 0.0  # seconds after start, of the ordinary stream
@@ -212,7 +211,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             x, y = coords.wgs84_to_bd09(lon, lat)
         else:
             x, y = lon, lat
-        desc = demo._descriptions(rng, np.array([category]), city.place[[gi]])[0]
+        desc = demo.descriptions(rng, np.array([category]), city.place[[gi]])[0]
         fields = {
             "service_code": category,
             "lat": f"{float(y):.7f}",
@@ -225,7 +224,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             "attribute[route]": route,
         }
         if rng.random() < CONTACT_SHARE:
-            fields["first_name"] = demo._people_names(rng, 1)[0]
+            fields["first_name"] = demo.people_names(rng, 1)[0]
             fields["phone"] = f"1{int(rng.integers(3_000_000_000, 9_999_999_999))}"
         return Report(start + timedelta(seconds=at_s), fields, float(lon), float(lat),
                       str(city.grids.code.iloc[gi]), burst)
@@ -235,7 +234,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
         # proportion to the rhythm at their hour (a non-homogeneous Poisson process).
         while True:
             t += float(rng.exponential(1.0 / (rate * peak)))
-            hour = (start + timedelta(seconds=t) + LOCAL_OFFSET).hour
+            hour = (start + timedelta(seconds=t) + geoclock.LOCAL_UTC_OFFSET).hour
             if not rhythm or rng.random() < hourly_rate(hour) / peak:
                 break
         while pending and pending[0][0] <= t:
@@ -246,7 +245,7 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             # fast stream they come within ~20 ordinary arrivals so a short run shows them.
             bursts += 1
             gi = city.pick(rng)
-            lon0, lat0 = demo._points_in_grids(geoms, np.array([gi]), rng)
+            lon0, lat0 = demo.points_in_grids(geoms, np.array([gi]), rng)
             spread = min(BURST_MAX_SECONDS, 20.0 / rate)
             k = int(rng.integers(BURST_SIZE[0], BURST_SIZE[1] + 1))
             for j in range(k):
@@ -269,8 +268,8 @@ def stream(city: SimCity, *, rate: float, start: datetime, rng: np.random.Genera
             continue
         category = "dispute" if rng.random() < DISPUTE_SHARE else _choice(rng, cats)
         gi = city.pick(rng)
-        lon, lat = demo._points_in_grids(geoms, np.array([gi]), rng)
-        yield make(t, category, gi, float(lon[0]), float(lat[0]))
+        lons, lats = demo.points_in_grids(geoms, np.array([gi]), rng)
+        yield make(t, category, gi, float(lons[0]), float(lats[0]))
 
 
 # --------------------------------------------------------------------------- the flow
@@ -327,9 +326,10 @@ def advance(engine, *, now: datetime, rng: np.random.Generator, elapsed: timedel
     # A step cannot precede the report (a request reported "in the future" waits).
     moves &= pd.to_datetime(cand.reported_at).to_numpy() <= np.datetime64(now)
     steps = []
-    for row in cand[moves].itertuples():
-        to = NEXT_STATUS[row.status]
-        t: dict[str, object] = {"id": int(row.id), "from_status": row.status, "to_status": to,
+    moved = cand[moves]
+    for rid, status in zip(moved["id"].tolist(), moved["status"].tolist(), strict=True):
+        to = NEXT_STATUS[status]
+        t: dict[str, object] = {"id": int(rid), "from_status": status, "to_status": to,
                                 "at": now, "actor": ACTORS[to]}
         if to == "resolved":
             t["resolved_at"] = now
@@ -442,7 +442,7 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
         raise ValueError(f"via must be 'db' or 'api', not {via!r}")
     engine = (store.make_engine(engine_or_url) if isinstance(engine_or_url, str)
               else engine_or_url)
-    clock = clock or (lambda: datetime.utcnow().replace(microsecond=0))  # noqa: DTZ003
+    clock = clock or (lambda: geoclock.now(precision="s"))
     progress = progress or _quiet
     rng = np.random.default_rng(seed)
     city = SimCity.from_database(engine)
@@ -468,42 +468,23 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
             now_s = time.monotonic() - t0
             if now_s >= duration:
                 break
-            due_s = (nxt.at - first_at).total_seconds()
-            if due_s >= duration:
-                # Nothing more is due before the end: wait it out (and keep the flow going).
-                due_s = duration
+            # Nothing more due before the end: wait it out (and keep the flow going).
+            due_s = min((nxt.at - first_at).total_seconds(), duration)
             if advance_every and time.monotonic() - last_flow >= advance_every:
                 elapsed = time.monotonic() - last_flow
                 last_flow = time.monotonic()
-                try:
-                    report.advanced += advance(engine, now=clock(), rng=rng,
-                                               elapsed=timedelta(seconds=elapsed),
-                                               speedup=speedup)
-                except Exception as exc:  # a flow hiccup must not end the stream
-                    report.messages.append(f"advance: {exc}")
+                _advance_step(engine, report, now=clock(), rng=rng, elapsed=elapsed,
+                              speedup=speedup)
             if time.monotonic() - last_shown >= 1.0:
                 last_shown = time.monotonic()
-                progress(min(now_s / duration, 1.0),
-                         f"sent {report.sent:,} accepted {report.accepted:,} "
-                         f"duplicates {report.duplicates:,} errors {report.errors:,} "
-                         f"advanced {report.advanced:,}")
+                progress(min(now_s / duration, 1.0), _progress_line(report))
             wait = due_s - (time.monotonic() - t0)
             if wait > 0:
                 time.sleep(min(wait, 0.25))
                 continue
             if due_s >= duration:
                 continue
-            report.sent += 1
-            try:
-                outcome = writer(nxt.fields)
-                if outcome == "duplicate":
-                    report.duplicates += 1
-                else:
-                    report.accepted += 1
-            except Exception as exc:  # counted and shown; the stream goes on
-                report.errors += 1
-                if len(report.messages) < 50:
-                    report.messages.append(f"{type(exc).__name__}: {exc}")
+            _send(writer, nxt.fields, report)
             nxt = next(reports)
     finally:
         if client is not None:
@@ -511,6 +492,35 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
     report.seconds = time.monotonic() - t0
     progress(1.0, f"done: sent {report.sent:,} in {report.seconds:.1f} s")
     return report
+
+
+def _advance_step(engine, report: SimulationReport, *, now: datetime, rng: np.random.Generator,
+                  elapsed: float, speedup: float) -> None:
+    try:
+        report.advanced += advance(engine, now=now, rng=rng,
+                                   elapsed=timedelta(seconds=elapsed), speedup=speedup)
+    except Exception as exc:  # a flow hiccup must not end the stream
+        report.messages.append(f"advance: {exc}")
+
+
+def _progress_line(report: SimulationReport) -> str:
+    return (f"sent {report.sent:,} accepted {report.accepted:,} "
+            f"duplicates {report.duplicates:,} errors {report.errors:,} "
+            f"advanced {report.advanced:,}")
+
+
+def _send(writer: Writer, fields: dict[str, str], report: SimulationReport) -> None:
+    report.sent += 1
+    try:
+        outcome = writer(fields)
+        if outcome == "duplicate":
+            report.duplicates += 1
+        else:
+            report.accepted += 1
+    except Exception as exc:  # counted and shown; the stream goes on
+        report.errors += 1
+        if len(report.messages) < 50:
+            report.messages.append(f"{type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------- command line

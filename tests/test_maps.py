@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import maps
+from geo import assets, maps
 
 
 def _html(fmap) -> str:
@@ -23,6 +23,23 @@ def test_offline_map_loads_only_local_assets(four_grids):
         assert cdn not in page
     assert "tile.openstreetmap" not in page
     assert '"/app/static/cache/grids-x.json"' in page
+
+
+def test_grid_canvas_loads_its_script_after_leaflet_and_passes_its_palette_as_data(four_grids):
+    fmap = maps.offline_map(bounds=tuple(four_grids.total_bounds))
+    maps.GridCanvas(url="/app/static/cache/grids-x.json", file_id="x", dark=True).add_to(fmap)
+    page = _html(fmap)
+    leaflet = page.index("/app/static/vendor/leaflet/leaflet.js")
+    script = page.index("/app/static/gridmap/gridcanvas.js")
+    assert leaflet < script
+    assert assets.GRIDCANVAS_FILE.is_file()
+    assert "GridMapCanvas" in assets.GRIDCANVAS_FILE.read_text(encoding="utf-8")
+    # The drawing code is in the file; the page only calls it with data.
+    assert "L.featureGroup" not in page
+    options = maps.canvas_options(url="/app/static/cache/grids-x.json", file_id="x", dark=True)
+    assert options["palette"] == maps.CANVAS_PALETTE["dark"]
+    assert options["noData"] == maps.NO_DATA and options["version"] == maps.PACK_VERSION
+    assert json.dumps(options["palette"], sort_keys=True) in page
 
 
 def test_pack_grids_round_trips_to_5_decimals(four_grids):

@@ -77,7 +77,7 @@ def test_category_mix_and_severities_follow_the_demo(city):
     reports = [r for r in _take(city, 6000, rhythm=False) if r.burst is None]
     n = len(reports)
     cats = Counter(r.fields["service_code"] for r in reports)
-    mix = demo._CATEGORY_MIX
+    mix = demo.CATEGORY_MIX
     total = sum(mix.values())
     for code, weight in mix.items():
         expected = weight / total * (1 - simulate.DISPUTE_SHARE)

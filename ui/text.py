@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 
 import pandas as pd
 import streamlit as st
 
+from geo import clock
 from ui.catalogue import load
 
 #: Languages in switch order; the first is the default.
 LANGS = ("zh", "en")
 LANG_NAMES = {"zh": "中文", "en": "English"}
-#: Asia/Shanghai: UTC+8 all year (no daylight saving since 1991).
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 @lru_cache(maxsize=1)
@@ -105,12 +104,7 @@ def distance(metres: object) -> str:
 
 def local(moment: object) -> pd.Timestamp | None:
     """A stored naive-UTC (or aware) time as an aware Asia/Shanghai timestamp."""
-    if _missing(moment):
-        return None
-    ts = pd.Timestamp(moment)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return ts.tz_convert(SHANGHAI)
+    return clock.aware_local(moment)
 
 
 def when(moment: object, *, seconds: bool = False) -> str:

@@ -1,0 +1,160 @@
+/*
+ * GridCanvas: the grid polygons of a GridMap map, fetched once from a packed file and drawn
+ * on Leaflet's canvas (geo/maps.py GridCanvas adds this file next to Leaflet and calls
+ * GridMapCanvas(map, options); geo/maps.py pack_grids writes the file).
+ *
+ * The polygons live in one L.featureGroup so that streamlit-folium's click handler, bound to
+ * the map's top-level layers, sees a click on any grid (with the grid's tooltip, which
+ * carries its code). Colours, tooltip figures and the view come later through
+ * window.gridmap.apply(payload) (geo/maps.py GridStyle), so that a refresh changes colours
+ * without re-sending or remounting the geometry.
+ *
+ * options, from Python (geo/maps.py canvas_options):
+ *   url, file     the packed grid file and its id (a style for another file is ignored)
+ *   version       the packed file version this decoder reads
+ *   dark          the wall's dark theme
+ *   noData        fill of a grid before its first style
+ *   palette       {edge, outside, outsideOpacity}: grid edges and grids outside the area
+ *   codeMark      brackets the grid code in a tooltip (a click returns the tooltip as text)
+ *   outside, missing   the class characters of a grid outside the area, and of one whose
+ *                      figure is missing
+ */
+(function () {
+  window.GridMapCanvas = function (map, options) {
+    var palette = options.palette, mark = options.codeMark;
+    var gm = window.gridmap = {map: map, layers: [], ready: false, pending: null,
+                              fitKey: null, selected: -1, file: options.file,
+                              dark: options.dark};
+    gm.group = L.featureGroup().addTo(map);
+    // Create the shared canvas now, so that it sits below any image overlay added later.
+    map.getRenderer(L.polygon([[0, 0], [0, 0], [0, 0]]));
+    // Metric scale only; a plain-text attribution prefix (no flag, no outside link).
+    L.control.scale({imperial: false}).addTo(map);
+    if (map.attributionControl) { map.attributionControl.setPrefix("Leaflet"); }
+    gm.esc = function (s) {
+      return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+        return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+      });
+    };
+    function decode(doc) {
+      var k = 1 / doc.scale, x = 0, y = 0;
+      return doc.shapes.map(function (polys) {
+        return polys.map(function (rings) {
+          return rings.map(function (steps) {
+            var out = new Array(steps.length / 2);
+            for (var i = 0; i < steps.length; i += 2) {
+              x += steps[i]; y += steps[i + 1];
+              out[i / 2] = [y * k, x * k];
+            }
+            return out;
+          });
+        });
+      });
+    }
+    gm.tooltip = function (i, figure) {
+      // The code between zero-width spaces: a click returns the tooltip as plain text, where
+      // the line breaks are gone and a name ending in digits would run into the code.
+      var html = "<b>" + gm.esc(gm.names[i]) + "</b><br>" + mark + gm.codes[i] + mark;
+      if (figure) { html += "<br>" + figure; }
+      return html;
+    };
+    fetch(options.url).then(function (r) {
+      if (!r.ok) { throw new Error("grid file " + r.status); }
+      return r.json();
+    }).then(function (doc) {
+      if (doc.v !== options.version) { throw new Error("grid file version " + doc.v); }
+      gm.codes = doc.codes; gm.names = doc.names;
+      var shapes = decode(doc);
+      for (var i = 0; i < shapes.length; i++) {
+        var layer = L.polygon(shapes[i], {weight: 0.5, color: "#ffffff", fillOpacity: 0.7,
+                                          fillColor: options.noData});
+        layer.bindTooltip(gm.tooltip(i, ""), {sticky: true});
+        layer.gridIndex = i;
+        gm.group.addLayer(layer);
+        gm.layers.push(layer);
+      }
+      gm.ready = true;
+      gm.sink(-1);
+      document.documentElement.setAttribute("data-grids", String(shapes.length));
+      if (gm.pending) { var p = gm.pending; gm.pending = null; gm.apply(p); }
+    }).catch(function (err) { console.warn("GridMap: " + err); });
+    gm.fit = function (bounds) {
+      // The iframe may still be sizing itself: fit once it has a size, and again when it
+      // resizes, until the user pans or zooms.
+      gm.lastFit = bounds;
+      gm.touched = false;
+      map.invalidateSize();
+      var size = map.getSize();
+      // Wait for a size, and for any zoom animation to end: its last step would undo the fit.
+      if (size.x < 50 || size.y < 50 || map._animatingZoom) {
+        setTimeout(function () { gm.fit(bounds); }, 100);
+        return;
+      }
+      map.fitBounds(bounds, {padding: [8, 8], animate: false});
+    };
+    map.on("dragstart", function () { gm.touched = true; });
+    map.getContainer().addEventListener("wheel", function () { gm.touched = true; });
+    map.getContainer().addEventListener("dblclick", function () { gm.touched = true; });
+    map.on("resize", function () {
+      if (gm.lastFit && !gm.touched) {
+        map.fitBounds(gm.lastFit, {padding: [8, 8], animate: false});
+      }
+    });
+    // The grids arrive after the page's overlays (stations, points) on the same canvas:
+    // move them to the back of the drawing order, the selected grid last so that its
+    // outline is drawn over its neighbours but under the overlays.
+    gm.sink = function (selected) {
+      if (selected >= 0 && gm.layers[selected]) { gm.layers[selected].bringToBack(); }
+      for (var i = gm.layers.length - 1; i >= 0; i--) {
+        if (i !== selected) { gm.layers[i].bringToBack(); }
+      }
+    };
+    // Below zoom 11 a town centre holds more grid edges than pixels: drawn dark, they paint
+    // it black. Edges appear once the grids are big enough to read.
+    gm.edges = function () { return map.getZoom() >= 11; };
+    map.on("zoomend", function () {
+      if (gm.ready && gm.last && gm.edges() !== gm.edgesShown) { gm.apply(gm.last); }
+    });
+    gm.apply = function (p) {
+      if (!gm.ready) { gm.pending = p; return; }
+      gm.last = p;
+      gm.edgesShown = gm.edges();
+      if (p.file !== gm.file) { return; }
+      // Thin, half-transparent edges: in dense town centres solid edges would paint the
+      // grids over and hide their colour.
+      var outline = palette.edge;
+      var edges = gm.edges();
+      for (var i = 0; i < gm.layers.length; i++) {
+        var c = p.classes.charAt(i), layer = gm.layers[i], style;
+        if (c === options.outside) {
+          style = {fillColor: palette.outside, fillOpacity: palette.outsideOpacity,
+                   color: outline, weight: 0.3, opacity: 0.5};
+          if (!edges) {
+            style.color = style.fillColor; style.opacity = style.fillOpacity; style.weight = 0.8;
+          }
+        } else {
+          style = {fillColor: c === options.missing ? p.noData : p.colours[c.charCodeAt(0) - 48],
+                   fillOpacity: p.opacity, color: outline, weight: 0.4, opacity: 0.45};
+          // Zoomed out, each grid's edge takes its own colour: it closes the hairline seams
+          // between neighbours, where the dark background would show through.
+          if (!edges) {
+            style.color = style.fillColor; style.opacity = p.opacity; style.weight = 0.8;
+          }
+        }
+        if (i === p.selected) {
+          style.color = p.selectedColour; style.weight = 4; style.opacity = 1;
+        }
+        layer.setStyle(style);
+        var figure = p.values && c !== options.outside
+          ? gm.esc(p.label) + "：" + gm.esc(p.values[i]) : "";
+        layer.setTooltipContent(gm.tooltip(i, figure));
+      }
+      if (p.selected !== gm.selected) { gm.selected = p.selected; gm.sink(p.selected); }
+      if (p.fit && p.fitKey !== gm.fitKey) {
+        gm.fitKey = p.fitKey;
+        gm.fit(p.fit);
+      }
+      document.documentElement.setAttribute("data-style", p.stamp);
+    };
+  };
+})();
