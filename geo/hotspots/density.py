@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -231,10 +232,11 @@ def density_bandwidth(extent: gpd.GeoDataFrame | gpd.GeoSeries, *, divisions: fl
     if divisions <= 0 or step_m <= 0 or min_m <= 0 or max_m < min_m:
         raise ValueError("divisions, step_m and min_m must be positive and max_m >= min_m")
     geoms = extent.geometry if isinstance(extent, gpd.GeoDataFrame) else extent
-    shown = geoms[geoms.notna() & ~geoms.is_empty]
+    # Boolean indexing keeps a GeoSeries (the stubs say Series).
+    shown = cast(gpd.GeoSeries, geoms[geoms.notna() & ~geoms.is_empty])
     if len(shown) == 0:
         return float(min_m)
-    minx, miny, maxx, maxy = to_metric_crs(gpd.GeoSeries(shown.values, crs=geoms.crs)
+    minx, miny, maxx, maxy = to_metric_crs(gpd.GeoSeries(shown.values, crs=shown.crs)
                                            ).total_bounds
     diagonal = float(np.hypot(maxx - minx, maxy - miny))
     raw = round(diagonal / divisions / step_m) * step_m
