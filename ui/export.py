@@ -19,12 +19,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from geo import clock, store
 from geo import export as geo_export
 from geo.access import AccessDenied
 from geo.store.access import log_audit
 from ui import bulletin as ui_bulletin
 from ui import data, maps, state, widgets
-from ui.text import count, local, number, rate, t
+from ui.text import count, number, rate, t
 
 #: Fill of the grids inside the export area.
 INSIDE_COLOUR = "#1e88e5"
@@ -60,7 +61,7 @@ class Choice:
 
 
 def _today() -> date:
-    return local(data.now()).date()
+    return clock.local_date(data.now())
 
 
 def area_options(current: str | None) -> list[str | None]:

@@ -1,0 +1,347 @@
+"""The file writers: values conformed to each field's type, GeoJSON, CSV and GeoPackage.
+
+A writer takes a :class:`~geo.export.catalogue.LayerData` and writes it, chunk by chunk, to
+a :class:`Target` (a path, through a temporary file renamed when complete, or a buffer);
+:data:`WRITERS` maps each format key to its writer. The formats' rules (RFC 7946 rings and
+rounding, CSV for Excel, GeoPackage layers) are described in :mod:`geo.export`.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import clock, store
+from geo.export.catalogue import LayerData, Reporter, split
+
+__all__ = ["DECIMALS", "TEXT_BATCH_ROWS", "WRITERS", "Target"]
+
+#: Decimals of GeoJSON and WKT coordinates (1e-6° is about 0.1 m).
+DECIMALS = 6
+
+# --------------------------------------------------------------------------- values
+
+
+def _conform(frame: pd.DataFrame, schema: list[tuple[str, str]]) -> pd.DataFrame:
+    """Give every field its declared type, so all chunks agree (an all-null chunk too)."""
+    out = {}
+    for name, kind in schema:
+        s = (frame[name] if name in frame.columns
+             else pd.Series(None, index=frame.index, dtype=object))
+        if kind == "str":
+            s = s.astype(object).where(s.notna(), None)
+            s = s.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        elif kind == "int":
+            s = pd.to_numeric(s, errors="coerce").round().astype("Int64")
+        elif kind == "float":
+            s = pd.to_numeric(s, errors="coerce").astype("float64")
+        elif kind == "bool":
+            s = s.astype(object).where(s.notna(), None).astype("boolean")
+        elif kind == "datetime":
+            s = pd.to_datetime(s)
+            if s.dt.tz is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        out[name] = s.reset_index(drop=True)
+    # Positional from here on: the geometries of a chunk are a plain array.
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def _as_text_values(frame: pd.DataFrame, schema: list[tuple[str, str]]) -> pd.DataFrame:
+    out = frame.copy()
+    for name, kind in schema:
+        if kind == "datetime":
+            out[name] = clock.iso_local_series(frame[name])
+    return out
+
+
+def _plain(values: list) -> list:
+    """Python values for JSON: NA and NaN become None."""
+    return [None if v is pd.NA or v is None or (isinstance(v, float) and v != v) else v
+            for v in values]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _orient(geoms: np.ndarray) -> np.ndarray:
+    """Exterior rings counterclockwise, holes clockwise (RFC 7946 §3.1.6)."""
+    if hasattr(shapely, "orient_polygons"):  # shapely >= 2.1
+        return shapely.orient_polygons(geoms, exterior_cw=False)
+    from shapely.geometry.polygon import orient
+
+    def one(g):
+        if g is None or g.is_empty:
+            return g
+        if g.geom_type == "Polygon":
+            return orient(g, 1.0)
+        if g.geom_type == "MultiPolygon":
+            return shapely.MultiPolygon([orient(p, 1.0) for p in g.geoms])
+        return g
+
+    return np.array([one(g) for g in geoms], dtype=object)
+
+
+def _rounded(geoms: np.ndarray) -> np.ndarray:
+    """Coordinates rounded to :data:`DECIMALS`, in 2D, then rings oriented.
+
+    Rounding goes first so that the orientation is that of the coordinates written.
+    """
+    geoms = shapely.transform(np.asarray(geoms, dtype=object),
+                              lambda xy: np.round(xy, DECIMALS))
+    return _orient(geoms)
+
+
+def _rings(polygon) -> list:
+    return [shapely.get_coordinates(ring).tolist()
+            for ring in (polygon.exterior, *polygon.interiors)]
+
+
+def _round_nested(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_round_nested(v) for v in value]
+    if isinstance(value, float):
+        return round(value, DECIMALS)
+    return value
+
+
+def _geojson_geometry(geom) -> dict | None:
+    """Return the GeoJSON geometry object of a rounded, oriented shapely geometry."""
+    if geom is None or geom.is_empty:
+        return None
+    kind = geom.geom_type
+    if kind == "Point":
+        return {"type": "Point", "coordinates": [geom.x, geom.y]}
+    if kind == "Polygon":
+        return {"type": "Polygon", "coordinates": _rings(geom)}
+    if kind == "MultiPolygon":
+        return {"type": "MultiPolygon", "coordinates": [_rings(p) for p in geom.geoms]}
+    # No layer writes other types; kept general all the same.
+    return _geojson_mapping(shapely.geometry.mapping(geom))
+
+
+def _geojson_mapping(mapped: dict) -> dict:
+    if "geometries" in mapped:
+        return {"type": mapped["type"],
+                "geometries": [_geojson_mapping(g) for g in mapped["geometries"]]}
+    return {"type": mapped["type"], "coordinates": _round_nested(mapped["coordinates"])}
+
+
+# --------------------------------------------------------------------------- targets
+
+
+class Target:
+    """Where the export goes: a path (via a temporary file renamed at the end) or a buffer."""
+
+    def __init__(self, path_or_buffer: str | os.PathLike | IO, fmt: str) -> None:
+        self.fmt = fmt
+        self.buffer: IO | None = None
+        self.path: Path | None = None
+        self.name: str | None = None
+        self.tmp: Path | None = None
+        self._stream: IO | None = None
+        if isinstance(path_or_buffer, str | os.PathLike):
+            self.path = Path(path_or_buffer)
+            self.name = str(self.path)
+            if self.path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
+            suffix = ".part.gpkg" if fmt == "gpkg" else ".part"
+            self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}{suffix}")
+            # Open now: an unwritable path fails before anything is computed. The error names
+            # the path asked for, not the temporary file.
+            try:
+                with open(self.tmp, "wb"):
+                    pass
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, str(self.path)) from None
+            if fmt == "gpkg":
+                self.tmp.unlink()
+                if self.path.exists():
+                    try:
+                        shutil.copyfile(self.path, self.tmp)
+                    except BaseException:
+                        self.tmp.unlink(missing_ok=True)
+                        raise
+        elif hasattr(path_or_buffer, "write"):
+            self.buffer = path_or_buffer
+            if fmt == "gpkg":
+                if isinstance(path_or_buffer, io.TextIOBase):
+                    raise ValueError("a GeoPackage is binary: pass a path or a binary buffer")
+                handle, name = tempfile.mkstemp(suffix=".gpkg")
+                os.close(handle)
+                self.tmp = Path(name)
+                held = path_or_buffer.getvalue() if hasattr(path_or_buffer, "getvalue") else b""
+                if held[:16] == b"SQLite format 3\x00":
+                    self.tmp.write_bytes(held)
+                else:
+                    self.tmp.unlink()
+        else:
+            raise TypeError("path_or_buffer must be a path or a writable file-like object")
+
+    def write(self, text: str) -> None:
+        """Write text (GeoJSON, CSV): UTF-8 to files and binary buffers."""
+        if self._stream is None:
+            if self.buffer is not None:
+                self._stream = self.buffer
+            else:
+                assert self.tmp is not None  # a path is written through its temporary file
+                self._stream = open(self.tmp, "wb")  # noqa: SIM115 closed in commit/abort
+        if isinstance(self._stream, io.TextIOBase):
+            self._stream.write(text)
+        else:
+            self._stream.write(text.encode("utf-8"))
+
+    def commit(self) -> None:
+        """Finish: close and rename the file, or copy a GeoPackage into the buffer."""
+        if self._stream is not None and self._stream is not self.buffer:
+            self._stream.close()
+        self._stream = None
+        if self.path is not None:
+            assert self.tmp is not None  # set with the path
+            os.replace(self.tmp, self.path)
+        elif self.fmt == "gpkg":
+            assert self.tmp is not None and self.buffer is not None  # set for a gpkg buffer
+            data = self.tmp.read_bytes()
+            self.tmp.unlink()
+            if hasattr(self.buffer, "truncate") and hasattr(self.buffer, "seek"):
+                self.buffer.seek(0)
+                self.buffer.truncate()
+            self.buffer.write(data)
+
+    def abort(self) -> None:
+        """Remove the temporary file; leave the target as it was."""
+        if self._stream is not None and self._stream is not self.buffer:
+            self._stream.close()
+        self._stream = None
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+    def gpkg_path(self) -> str:
+        """Return the GeoPackage file that the writer fills (the temporary copy)."""
+        return str(self.tmp)
+
+
+# --------------------------------------------------------------------------- writers
+
+
+#: Rows formatted as text at a time: a feature's JSON text takes a few kB of memory, so a
+#: whole 50,000-row chunk at once would hold hundreds of MB.
+TEXT_BATCH_ROWS = 5_000
+
+
+def _batches(chunks: Iterable[tuple[pd.DataFrame, np.ndarray]]
+             ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    for attrs, geoms in chunks:
+        yield from split(attrs, np.asarray(geoms, dtype=object), TEXT_BATCH_ROWS)
+
+
+def _write_geojson(data: LayerData, target: Target, report: Reporter) -> int:
+    target.write(f'{{"type":"FeatureCollection","name":{json.dumps(data.key)},"features":[')
+    names = [name for name, _ in data.schema]
+    rows = 0
+    for attrs, geoms in _batches(data.chunks):
+        frame = _as_text_values(_conform(attrs, data.schema), data.schema)
+        columns = [_plain(frame[name].tolist()) for name in names]
+        shapes = [_geojson_geometry(g) for g in _rounded(geoms)]
+        features = []
+        for i, shape in enumerate(shapes):
+            props = {name: col[i] for name, col in zip(names, columns, strict=True)}
+            features.append(json.dumps(
+                {"type": "Feature", "geometry": shape, "properties": props},
+                ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                default=_json_default))
+        if features:
+            target.write(("\n" if rows == 0 else ",\n") + ",\n".join(features))
+        rows += len(features)
+        report.written(rows, data.total)
+    target.write("\n]}\n")
+    return rows
+
+
+#: First characters that make Excel treat a cell as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _write_csv(data: LayerData, target: Target, report: Reporter) -> int:
+    wkt = data.csv_geometry
+    target.write("\ufeff")  # the byte-order mark Excel needs to read UTF-8
+    rows = 0
+    first = True
+    for attrs, geoms in _batches(data.chunks):
+        frame = _as_text_values(_conform(attrs, data.schema), data.schema)
+        for name, kind in data.schema:
+            if kind == "str":
+                frame[name] = frame[name].map(_defuse)
+        if wkt:
+            frame["wkt"] = shapely.to_wkt(_rounded(geoms), rounding_precision=DECIMALS,
+                                          trim=True)
+        buf = io.StringIO()
+        frame.to_csv(buf, header=first, index=False, lineterminator="\r\n")
+        target.write(buf.getvalue())
+        first = False
+        rows += len(frame)
+        report.written(rows, data.total)
+    if first:  # no rows: still a header, so the file opens with its columns
+        header = [name for name, _ in data.schema] + (["wkt"] if wkt else [])
+        buf = io.StringIO()
+        pd.DataFrame(columns=header).to_csv(buf, index=False, lineterminator="\r\n")
+        target.write(buf.getvalue())
+    return rows
+
+
+def _write_gpkg(data: LayerData, target: Target, report: Reporter) -> int:
+    path = target.gpkg_path()
+    rows = 0
+    first = True
+
+    def write(attrs: pd.DataFrame, geoms: np.ndarray, mode: Literal["w", "a"]) -> None:
+        frame = _conform(attrs, data.schema)
+        for name, kind in data.schema:
+            if kind == "datetime":  # GeoPackage datetimes are UTC
+                frame[name] = frame[name].dt.tz_localize("UTC")
+        gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(
+            _orient(np.asarray(geoms, dtype=object)), index=frame.index, crs=store.SRID))
+        # mode "w" on an existing GeoPackage replaces this layer only and keeps the others.
+        gdf.to_file(path, layer=data.key, driver="GPKG", engine="pyogrio", mode=mode,
+                    geometry_type=data.geometry_type, index=False)
+
+    for attrs, geoms in data.chunks:
+        write(attrs, geoms, "w" if first else "a")
+        first = False
+        rows += len(attrs)
+        report.written(rows, data.total)
+    if first:
+        write(pd.DataFrame(), np.empty(0, dtype=object), "w")
+    return rows
+
+
+WRITERS: dict[str, Callable[[LayerData, Target, Reporter], int]] = {
+    "geojson": _write_geojson,
+    "gpkg": _write_gpkg,
+    "csv": _write_csv,
+}
