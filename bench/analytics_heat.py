@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from bench.timing import median_time
-from geo import bulletin, demo, heat, store, vocab
+from geo import bulletin, clock, demo, heat, store, vocab
 
 END = datetime(2026, 11, 24, 6)
 
@@ -88,10 +88,10 @@ def main() -> None:
     t_county, _ = median_time(lambda: heat.area_kpis(engine, level="county", since=since,
                                                  until=until), args.runs)
     t_wall, _ = median_time(lambda: heat.wall_kpis(engine, now=until), args.runs)
-    day0, _ = heat.local_day_bounds(until - timedelta(days=84))
+    day0, _ = clock.local_day_bounds(until - timedelta(days=84))
     t_series, _ = median_time(lambda: heat.request_series(engine, since=day0, until=until),
                           args.runs)
-    month = (pd.Timestamp(until) + heat.LOCAL_UTC_OFFSET).to_period("M") - 1
+    month = clock.local_month(until) - 1
     t_bulletin, _ = median_time(lambda: bulletin.monthly_bulletin(engine, month=month, now=until),
                             args.runs)
     assert int(table.requests.sum()) == int(ours.requests.sum())

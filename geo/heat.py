@@ -119,11 +119,6 @@ COMPARED = (
     "on_time_rate", "satisfaction_rate", "disputes", "dispute_resolution_rate",
 )
 
-# Kept for callers not yet moved to geo.clock (export, bulletin, bench).
-LOCAL_UTC_OFFSET = clock.LOCAL_UTC_OFFSET
-to_naive_utc = clock.to_naive_utc
-local_day_bounds = clock.local_day_bounds
-
 
 def _window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
     since, until = clock.to_naive_utc(since), clock.to_naive_utc(until)

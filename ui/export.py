@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from geo import clock, store
+from geo import clock
 from geo import export as geo_export
 from geo.access import AccessDenied
 from geo.store.access import log_audit

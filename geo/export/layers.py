@@ -24,6 +24,8 @@ from sqlalchemy.engine import Engine
 from geo import bulletin, clock, coverage, heat, hotspots, store, vocab
 from geo.export.catalogue import PERSONAL_FIELDS, Area, LayerData, Reporter, split
 from geo.grids import GridIndex
+from geo.store import counts
+from geo.store.area import EVERYWHERE
 
 __all__ = ["BUILDERS", "GI_CLASSES", "Context", "bulletin_layer"]
 
@@ -153,9 +155,9 @@ _EARLIEST, _LATEST = datetime(1900, 1, 1), datetime(2200, 1, 1)
 def _requests_per_local_day(ctx: Context) -> pd.DataFrame:
     """Count the area's requests per Asia/Shanghai day in the window (open ends: all)."""
     # The one store read filtered by heat's area filter rather than by ctx.area.grids.
-    where: dict[str, Any] = heat.area_filter(ctx.engine, ctx.area.code) if ctx.area.code else {}
-    return store.request_counts_per_local_period(
-        ctx.engine, since=ctx.since or _EARLIEST, until=ctx.until or _LATEST, freq="D", **where)
+    area = heat.area_filter(ctx.engine, ctx.area.code) if ctx.area.code else EVERYWHERE
+    return counts.request_counts_per_local_period(
+        ctx.engine, since=ctx.since or _EARLIEST, until=ctx.until or _LATEST, freq="D", area=area)
 
 
 def _plan_request_chunks(ctx: Context) -> tuple[list[tuple[datetime | None, datetime | None]],
