@@ -25,17 +25,20 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from bench.timing import median_time
-from geo import bulletin, clock, demo, heat, store, vocab
+from geo import bulletin, clock, demo, heat, vocab
+from geo.store import _sql as store_sql
+from geo.store import counts as store_counts
+from geo.store import engine as store_engine
 
 END = datetime(2026, 11, 24, 6)
 
 
 def _engine(args) -> Engine:
     if args.url:
-        return store.make_engine(args.url)
+        return store_engine.make_engine(args.url)
     path = Path(args.db or Path(tempfile.gettempdir()) / "gridmap-bench-heat-city.db")
-    engine = store.make_engine(f"sqlite:///{path}")
-    if store.get_setting(engine, "demo_end") != END.isoformat():
+    engine = store_engine.make_engine(f"sqlite:///{path}")
+    if store_engine.get_setting(engine, "demo_end") != END.isoformat():
         print(f"building the demo city into {path} …", flush=True)
         demo.init_demo(engine, seed=2021, end=END)
     return engine
@@ -73,12 +76,12 @@ def main() -> None:
     parser.add_argument("--db", help="SQLite file for the demo city (built if missing)")
     args = parser.parse_args()
     engine = _engine(args)
-    counts = store.table_counts(engine)
-    last = store.read_frame(engine, "SELECT max(reported_at) AS m FROM request")["m"][0]
+    counts = store_engine.table_counts(engine)
+    last = store_sql.read_frame(engine, "SELECT max(reported_at) AS m FROM request")["m"][0]
     until = pd.Timestamp(last).ceil("h").to_pydatetime()
     since = until - timedelta(days=30)
 
-    t_sql, ours = median_time(lambda: store.request_counts_per_grid(engine, since=since,
+    t_sql, ours = median_time(lambda: store_counts.request_counts_per_grid(engine, since=since,
                                                                 until=until), args.runs)
     t_naive, theirs = median_time(lambda: naive_counts(engine, since=since, until=until),
                               args.runs)
@@ -104,7 +107,7 @@ def main() -> None:
     print("| what | GridMap | naive baseline (same run, same data) | ratio | design target |")
     print("|---|---|---|---|---|")
     rows = [
-        ("counts per grid, 30-day window (`store.request_counts_per_grid`: 12 counts, "
+        ("counts per grid, 30-day window (`store_counts.request_counts_per_grid`: 12 counts, "
          "one GROUP BY)", f"{t_sql * 1000:.0f} ms",
          f"`read_sql` all requests + `groupby`: {t_naive * 1000:.0f} ms",
          f"{t_naive / t_sql:.1f}×", f"≤ 0.2 s {'✔' if t_sql <= 0.2 else '✘'}"),

@@ -10,7 +10,8 @@ from pathlib import Path
 import geopandas as gpd
 from sqlalchemy.engine import Engine
 
-from geo import store
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 
 @dataclass
@@ -34,16 +35,16 @@ class Ctx:
 
     @cached_property
     def engine(self) -> Engine:
-        return store.make_engine(self.url, upgrade=False)
+        return store_engine.make_engine(self.url, upgrade=False)
 
     @cached_property
     def grids(self) -> gpd.GeoDataFrame:
-        return store.read_grids(self.engine)[["code", "name", "community_code", "population",
-                                              "geometry"]]
+        grids = store_requests.read_grids(self.engine)
+        return grids[["code", "name", "community_code", "population", "geometry"]]
 
     @cached_property
     def label(self) -> str:
-        counts = store.table_counts(self.engine)
+        counts = store_engine.table_counts(self.engine)
         return f"{self.scale} ({counts['grid']:,} grids, {counts['request']:,} requests)"
 
     def close(self) -> None:

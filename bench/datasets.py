@@ -27,7 +27,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from geo import accounts, demo, province, store
+from geo import accounts, demo, province
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "_work"
@@ -62,14 +64,14 @@ def _fill(engine, scale: str, *, seed: int, requests: int | None = None) -> None
         admin = admin[keep].reset_index(drop=True)
         reqs = province.province_requests(grids, n=requests or TINY_REQUESTS, seed=seed,
                                           end=END)
-        with store.transaction(engine) as conn:
-            store.clear_all(conn)
-            store.write_admin_units(conn, admin)
-            store.write_grids(conn, grids)
-            store.bulk_insert_requests(conn, reqs)
-            store.set_setting(conn, "demo", "tiny")
-            store.set_setting(conn, "demo_seed", str(seed))
-            store.set_setting(conn, "demo_end", END.isoformat())
+        with store_engine.transaction(engine) as conn:
+            store_engine.clear_all(conn)
+            store_requests.write_admin_units(conn, admin)
+            store_requests.write_grids(conn, grids)
+            store_requests.bulk_insert_requests(conn, reqs)
+            store_engine.set_setting(conn, "demo", "tiny")
+            store_engine.set_setting(conn, "demo_seed", str(seed))
+            store_engine.set_setting(conn, "demo_end", END.isoformat())
     else:
         raise ValueError(f"unknown scale {scale!r}: use one of {SCALES}")
 
@@ -118,10 +120,10 @@ def sqlite_path(scale: str, *, seed: int = SEED, requests: int | None = None,
             Path(f"{p}{extra}").unlink(missing_ok=True)
     log(f"building the {scale} dataset into {path} …")
     t0 = time.perf_counter()
-    engine = store.make_engine(f"sqlite:///{partial}")
+    engine = store_engine.make_engine(f"sqlite:///{partial}")
     _fill(engine, scale, seed=seed, requests=requests)
-    with store.transaction(engine) as conn:
-        store.set_setting(conn, "bench_dataset", key)
+    with store_engine.transaction(engine) as conn:
+        store_engine.set_setting(conn, "bench_dataset", key)
     engine.dispose()
     # Fold the WAL into the file so that one rename moves the whole database.
     with sqlite3.connect(partial) as conn:
@@ -138,11 +140,11 @@ def _with_accounts(path: Path) -> Path:
 
     A dataset built before the accounts existed gets them here, with the schema upgraded.
     """
-    engine = store.make_engine(f"sqlite:///{path}")
+    engine = store_engine.make_engine(f"sqlite:///{path}")
     try:
         if "admin" not in set(accounts.list_users(engine)["username"]):
             role, _areas, password, name = accounts.DEMO_ACCOUNTS["admin"]
-            with store.transaction(engine) as conn:  # the demo admin is all the bench needs
+            with store_engine.transaction(engine) as conn:  # the demo admin is all the bench needs
                 accounts.add_user(conn, username="admin", role=role, password=password,
                                   display_name=name, check_strength=False)
     finally:
@@ -170,7 +172,7 @@ def pg_database(scale: str, *, seed: int = SEED, requests: int | None = None,
     try:
         log(f"loading the {scale} dataset into PostgreSQL {name} …")
         t0 = time.perf_counter()
-        engine = store.make_engine(url)
+        engine = store_engine.make_engine(url)
         _fill(engine, scale, seed=seed, requests=requests)
         loaded = time.perf_counter() - t0
         # VACUUM sets the visibility map, without which PostgreSQL's index-only scans

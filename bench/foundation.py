@@ -22,8 +22,10 @@ import pandas as pd
 import shapely
 
 from bench.timing import median_seconds
-from geo import demo, importer, store
+from geo import demo, importer
 from geo.grids import GridIndex
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 
 def _requests_csv(path: Path, grids: gpd.GeoDataFrame, rows: int) -> None:
@@ -56,14 +58,14 @@ def main() -> None:
     # Demo generation: build + write to a fresh SQLite file.
     def gen():
         path = work / f"demo{time.time_ns()}.db"
-        demo.init_demo(store.make_engine(f"sqlite:///{path}"), seed=2021, end=end)
+        demo.init_demo(store_engine.make_engine(f"sqlite:///{path}"), seed=2021, end=end)
 
     t_demo = median_seconds(gen, args.runs)
     rows.append(("demo city generation (build + write, SQLite)", f"{t_demo:.1f} s", "", ""))
 
-    base = store.make_engine(f"sqlite:///{work}/base.db")
+    base = store_engine.make_engine(f"sqlite:///{work}/base.db")
     demo.init_demo(base, seed=2021, end=end)
-    grids = store.read_grids(base)
+    grids = store_requests.read_grids(base)
 
     # Point -> grid assignment.
     rng = np.random.default_rng(2)
@@ -98,9 +100,9 @@ def main() -> None:
 
     def imp():
         path = work / f"imp{time.time_ns()}.db"
-        eng = store.make_engine(f"sqlite:///{path}")
-        with store.transaction(eng) as conn:
-            store.write_grids(conn, grids)
+        eng = store_engine.make_engine(f"sqlite:///{path}")
+        with store_engine.transaction(eng) as conn:
+            store_requests.write_grids(conn, grids)
         report = importer.import_file(eng, csv, kind="requests")
         assert report.rows_inserted == args.rows, report.summary()
 
@@ -112,7 +114,7 @@ def main() -> None:
 
     def naive():
         path = work / f"naive{time.time_ns()}.db"
-        eng = store.make_engine(f"sqlite:///{path}")
+        eng = store_engine.make_engine(f"sqlite:///{path}")
         frame = pd.read_csv(small, parse_dates=["reported_at"])
         p = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon, frame.lat), crs=4326)
         joined = gpd.sjoin(p, grids[["code", "geometry"]], how="left", predicate="within")

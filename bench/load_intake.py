@@ -39,7 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo import clock, heat, intake, simulate, store  # noqa: E402
+from geo import clock, heat, intake, simulate  # noqa: E402
+from geo.store import engine as store_engine  # noqa: E402
 
 WORK = ROOT / "bench" / "_work" / "load_intake"
 PG_ADMIN_URL = os.environ.get("GRIDMAP_TEST_PG_URL",
@@ -108,11 +109,11 @@ def _pg_create(source_url: str) -> tuple[str, str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = store.make_engine(url)
+    engine = store_engine.make_engine(url)
     # The same demo as the SQLite copy: same seed, same end.
-    src = store.make_engine(source_url, upgrade=False)
-    seed = int(store.get_setting(src, "demo_seed", "2021"))
-    end = store.get_setting(src, "demo_end")
+    src = store_engine.make_engine(source_url, upgrade=False)
+    seed = int(store_engine.get_setting(src, "demo_seed", "2021"))
+    end = store_engine.get_setting(src, "demo_end")
     src.dispose()
     demo.init_demo(engine, seed=seed, end=datetime.fromisoformat(end) if end else None)
     engine.dispose()
@@ -153,7 +154,7 @@ def run_backend(backend: str, url: str, *, requests: int, rate: float, threads: 
                 walls: int, time_limit: float, seed: int, workers: int = 1) -> Outcome:
     """Load one backend's API; see the module docstring."""
     out = Outcome(backend)
-    engine = store.make_engine(url)
+    engine = store_engine.make_engine(url)
     key = intake.create_api_key(engine, f"load-{uuid.uuid4().hex[:6]}")
     city = simulate.SimCity.from_database(engine)
     gen = simulate.stream(city, rate=rate, start=clock.now(),
@@ -161,7 +162,7 @@ def run_backend(backend: str, url: str, *, requests: int, rate: float, threads: 
                           tag=f"load{uuid.uuid4().hex[:8]}")
     bodies = [dict(next(gen).fields, api_key=key) for _ in range(requests)]
     hierarchy = heat.unit_hierarchy(engine)
-    before = store.table_counts(engine)["request"]
+    before = store_engine.table_counts(engine)["request"]
 
     port = _free_port()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -244,7 +245,7 @@ def run_backend(backend: str, url: str, *, requests: int, rate: float, threads: 
             proc.kill()
     out.acknowledged = len(ids)
     out.distinct_ids = len(set(ids))
-    out.rows_added = store.table_counts(engine)["request"] - before
+    out.rows_added = store_engine.table_counts(engine)["request"] - before
     engine.dispose()
     return out
 
@@ -314,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="API server processes")
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per backend")
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--db", type=Path, default=store.DEFAULT_SQLITE, help="the demo database")
+    ap.add_argument("--db", type=Path, default=store_engine.DEFAULT_SQLITE,
+                    help="the demo database")
     ap.add_argument("--quick", action="store_true", help="a small run: 1,000 requests")
     ap.add_argument("--results", type=Path, default=None,
                     help="append the figures to this markdown file")

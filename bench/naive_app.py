@@ -9,9 +9,10 @@ dashboard looks like. Only the benchmark runs it.
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import store
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 st.set_page_config(page_title="naive map", layout="wide")
-grids = store.read_grids(store.make_engine(upgrade=False))
+grids = store_requests.read_grids(store_engine.make_engine(upgrade=False))
 st_folium(grids[["code", "name", "population", "geometry"]].explore(), height=620,
           use_container_width=True)

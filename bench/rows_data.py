@@ -17,9 +17,12 @@ from bench.analytics_heat import naive_counts
 from bench.context import Ctx
 from bench.report import Row
 from bench.timing import median_time, median_wall_cpu
-from geo import assets, heat, maps, store
+from geo import assets, heat, maps
 from geo import hotspots as hs
 from geo.grids import GridIndex
+from geo.store import counts as store_counts
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 
 def _target(ctx: Ctx, city: str, province: str) -> str:
@@ -77,7 +80,7 @@ def polygons(ctx: Ctx) -> list[Row]:
     else admin units until an area small enough for its grids is in view.
     """
     grids = ctx.grids
-    units = store.read_admin_units(ctx.engine)
+    units = store_requests.read_admin_units(ctx.engine)
     membership = heat.unit_hierarchy(ctx.engine).grids
     picks = [("whole area, unfiltered", None)]
     if (units.level == "county").any():
@@ -141,7 +144,7 @@ def assign(ctx: Ctx) -> list[Row]:
 
 
 def _window(ctx: Ctx) -> tuple:
-    last = store.read_frame(ctx.engine, "SELECT max(reported_at) AS m FROM request")["m"][0]
+    last = store_engine.read_frame(ctx.engine, "SELECT max(reported_at) AS m FROM request")["m"][0]
     until = pd.Timestamp(last).ceil("h").to_pydatetime()
     return until - timedelta(days=30), until
 
@@ -149,16 +152,16 @@ def _window(ctx: Ctx) -> tuple:
 def counts(ctx: Ctx) -> list[Row]:
     """Counts per grid over 30 days: SQL GROUP BYs vs every request into pandas.
 
-    Two reads: the heat map's requests per grid (``store.requests_per_grid``, from the
+    Two reads: the heat map's requests per grid (``store_counts.requests_per_grid``, from the
     ``(reported_at, grid_code)`` index), and all twelve state counts per grid
-    (``store.request_counts_per_grid``, which must read each row; bulletin and export).
+    (``store_counts.request_counts_per_grid``, which must read each row; bulletin and export).
     """
     since, until = _window(ctx)
     eng = ctx.engine
     t_heat, c_heat, heat_counts = median_wall_cpu(
-        lambda: store.requests_per_grid(eng, since=since, until=until), ctx.runs)
+        lambda: store_counts.requests_per_grid(eng, since=since, until=until), ctx.runs)
     t_ours, c_ours, ours = median_wall_cpu(
-        lambda: store.request_counts_per_grid(eng, since=since, until=until), ctx.runs)
+        lambda: store_counts.request_counts_per_grid(eng, since=since, until=until), ctx.runs)
     # 10 M requests into pandas take minutes and gigabytes: one run at province scale.
     naive_runs = 1 if ctx.scale == "province" else ctx.runs
     t_naive, theirs = median_time(lambda: naive_counts(eng, since=since, until=until),
@@ -184,7 +187,7 @@ def counts(ctx: Ctx) -> list[Row]:
 def hotspots(ctx: Ctx) -> list[Row]:
     """Gi* + FDR with 999 permutations on the last 30 days of disputes."""
     since, until = _window(ctx)
-    per = store.request_counts_per_grid(ctx.engine, since=since, until=until)
+    per = store_counts.request_counts_per_grid(ctx.engine, since=since, until=until)
     disputes = per.set_index("grid_code")["disputes"]
     grids = ctx.grids
     t_w, w = median_time(lambda: hs.grid_weights(grids), ctx.runs)

@@ -31,7 +31,8 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo import clock, intake, store, vocab
+from geo import clock, intake, vocab
+from geo.store import engine as store_engine
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     def db() -> Engine:
         if "engine" not in state:
-            state["engine"] = engine if engine is not None else store.make_engine()
+            state["engine"] = engine if engine is not None else store_engine.make_engine()
         return state["engine"]
 
     @app.exception_handler(ApiError)

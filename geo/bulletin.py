@@ -54,7 +54,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from geo import clock, heat, store
+from geo import clock, heat
+from geo.store import counts as store_counts
+from geo.store import requests as store_requests
 
 #: Indicators: name -> (Chinese name, True when higher is better).
 INDICATORS: dict[str, tuple[str, bool]] = {
@@ -194,8 +196,8 @@ def _indicators_by_level(
         raise ValueError(f"adult_share must be in (0, 1], not {adult_share}")
     period, since, until = month_window(month)
     counts = heat.grid_counts(engine, since=since, until=until, hierarchy=hierarchy, now=now)
-    per_grid = store.volunteer_hours_per_grid(engine, since=period.start_time.date(),
-                                              until=(period + 1).start_time.date())
+    per_grid = store_counts.volunteer_hours_per_grid(engine, since=period.start_time.date(),
+                                                     until=(period + 1).start_time.date())
     hours = per_grid.set_index("grid_code")["volunteer_hours"]
     grids = hierarchy.grids
     members = pd.to_numeric(grids["wechat_members"], errors="coerce")
@@ -393,8 +395,8 @@ def bulletin_months(engine: Engine, *, now: datetime | None = None) -> list[pd.P
 
     """
     until = clock.or_now(now)
-    days = store.request_counts_per_local_period(engine, since=datetime(1970, 1, 1),
-                                                 until=until, freq="D")
+    days = store_counts.request_counts_per_local_period(engine, since=datetime(1970, 1, 1),
+                                                        until=until, freq="D")
     if days.empty:
         return []
     months = pd.PeriodIndex(days["period"], freq="M").unique().sort_values()
@@ -482,7 +484,7 @@ def monthly_bulletin(
     period, _, _ = month_window(month)
     rankings = _rankings(engine, month=period, levels=levels, weights=w,
                          adult_share=adult_share, now=now)
-    units = store.read_admin_unit_attributes(engine)
+    units = store_requests.read_admin_unit_attributes(engine)
     city = units[units["level"] == "city"]["name"]
     return Bulletin(month=period, area_name=str(city.iloc[0]) if len(city) else "",
                     rankings=rankings, weights=w, adult_share=adult_share)

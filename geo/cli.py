@@ -10,7 +10,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from geo import clock, store
+from geo import clock
+from geo.store import access as store_access
+from geo.store import engine as store_engine
 
 IMPORT_KINDS = ("grids", "requests", "stations", "activities")
 
@@ -28,8 +30,8 @@ def _progress(prefix: str):
 def _cmd_init_demo(args: argparse.Namespace) -> int:
     from geo import demo
 
-    engine = store.make_engine(args.database)
-    if not store.is_empty(engine) and not args.force:
+    engine = store_engine.make_engine(args.database)
+    if not store_engine.is_empty(engine) and not args.force:
         print(f"{_where(engine)} already holds data; pass --force to replace it with the demo.",
               file=sys.stderr)
         return 1
@@ -53,7 +55,7 @@ def _cmd_init_demo(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from geo import importer
 
-    engine = store.make_engine(args.database)
+    engine = store_engine.make_engine(args.database)
     report = importer.import_file(engine, args.file, kind=args.kind, crs=args.crs,
                                   dry_run=args.dry_run, progress=_progress("import: "))
     shown = report.problems[:args.show]
@@ -64,9 +66,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
               + ("" if args.report else " (write them all with --report FILE.csv)"),
               file=sys.stderr)
     if not args.dry_run:
-        store.log_audit(engine, actor=_cli_actor(), action="import", rows=report.rows_inserted,
-                        detail={"kind": args.kind, "file": str(args.file), "ok": report.ok(),
-                                "rows_read": report.rows_read, "rejected": report.rows_rejected})
+        store_access.log_audit(
+            engine, actor=_cli_actor(), action="import", rows=report.rows_inserted,
+            detail={"kind": args.kind, "file": str(args.file), "ok": report.ok(),
+                    "rows_read": report.rows_read, "rejected": report.rows_rejected})
     if args.report:
         report.to_frame().to_csv(args.report, index=False, encoding="utf-8-sig")
         print(f"full report: {args.report}", file=sys.stderr)
@@ -75,15 +78,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    engine = store.make_engine(args.database)
-    print(f"database: {_where(engine)} (schema {store.schema_revision(engine)})")
-    _print_counts(store.table_counts(engine))
+    engine = store_engine.make_engine(args.database)
+    print(f"database: {_where(engine)} (schema {store_engine.schema_revision(engine)})")
+    _print_counts(store_engine.table_counts(engine))
     return 0
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    engine = store.make_engine(args.database, upgrade=args.action == "upgrade")
-    print(f"{_where(engine)}: schema revision {store.schema_revision(engine)}")
+    engine = store_engine.make_engine(args.database, upgrade=args.action == "upgrade")
+    print(f"{_where(engine)}: schema revision {store_engine.schema_revision(engine)}")
     return 0
 
 
@@ -164,7 +167,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.personal:
         print("gridmap export: including personal data (names and phone numbers); "
               "keep the file within the rules for personal information.", file=sys.stderr)
-    engine = store.make_engine(args.database)
+    engine = store_engine.make_engine(args.database)
     try:
         result = export.export_layer(
             engine, layer=args.layer, fmt=fmt, path_or_buffer=args.output, area=args.area,
@@ -177,11 +180,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         reason = exc.strerror or str(exc)
         print(f"gridmap export: error: cannot write {args.output}: {reason}", file=sys.stderr)
         return 2
-    store.log_audit(engine, actor=_cli_actor(), action="export", area=result.area,
-                    rows=result.rows,
-                    detail={"layer": result.layer, "format": result.format,
-                            "personal": bool(args.personal), "path": str(result.path),
-                            "since": result.since, "until": result.until})
+    store_access.log_audit(engine, actor=_cli_actor(), action="export", area=result.area,
+                           rows=result.rows,
+                           detail={"layer": result.layer, "format": result.format,
+                                   "personal": bool(args.personal), "path": str(result.path),
+                                   "since": result.since, "until": result.until})
     info = export.LAYERS[result.layer]
     where = f" of area {result.area}" if result.area else ""
     print(f"{result.rows:,} rows of {info.name_en} ({info.name_zh}){where} written to "
@@ -223,12 +226,12 @@ def _cmd_api(args: argparse.Namespace) -> int:
 
     from geo.api import create_app
 
-    engine = store.make_engine(args.database)  # migrates once, before any worker starts
+    engine = store_engine.make_engine(args.database)  # migrates once, before any worker starts
     refusal = demo_password_refusal(engine)
     if refusal:
         print(f"gridmap api: error: {refusal}", file=sys.stderr)
-        store.log_audit(engine, actor=_cli_actor(), action="api_refused",
-                        detail={"reason": "demo_password"})
+        store_access.log_audit(engine, actor=_cli_actor(), action="api_refused",
+                               detail={"reason": "demo_password"})
         engine.dispose()
         return 2
     if args.workers > 1:
@@ -247,15 +250,15 @@ def _cmd_api(args: argparse.Namespace) -> int:
 def _cmd_api_key(args: argparse.Namespace) -> int:
     from geo import intake
 
-    engine = store.make_engine(args.database)
+    engine = store_engine.make_engine(args.database)
     if args.action == "create":
         try:
             key = intake.create_api_key(engine, args.name)
         except ValueError as exc:
             print(f"gridmap api-key: error: {exc}", file=sys.stderr)
             return 2
-        store.log_audit(engine, actor=_cli_actor(), action="api_key_create",
-                        detail={"name": args.name.strip()})
+        store_access.log_audit(engine, actor=_cli_actor(), action="api_key_create",
+                               detail={"name": args.name.strip()})
         print(key)
         print(f"API key {args.name.strip()!r} created. It is shown only this once: only its "
               "SHA-256 hash is stored.", file=sys.stderr)
@@ -265,11 +268,11 @@ def _cmd_api_key(args: argparse.Namespace) -> int:
             print(f"gridmap api-key: error: no live API key called {args.name!r}",
                   file=sys.stderr)
             return 2
-        store.log_audit(engine, actor=_cli_actor(), action="api_key_revoke",
-                        detail={"name": args.name})
+        store_access.log_audit(engine, actor=_cli_actor(), action="api_key_revoke",
+                               detail={"name": args.name})
         print(f"API key {args.name!r} revoked")
         return 0
-    keys = store.list_api_keys(engine)
+    keys = store_access.list_api_keys(engine)
     if keys.empty:
         print("no API keys; make one with: gridmap api-key create --name NAME")
     for row in keys.itertuples(index=False):
@@ -303,14 +306,14 @@ def _read_password(args: argparse.Namespace, *, confirm: bool = True) -> str:
 def _cmd_users(args: argparse.Namespace) -> int:
     from geo import accounts
 
-    engine = store.make_engine(args.database)
+    engine = store_engine.make_engine(args.database)
     actor = _cli_actor()
     if args.action == "list":
         return _print_users(accounts.list_users(engine))
     try:
         if args.action in ("add", "passwd"):
             password = _read_password(args)
-        with store.transaction(engine) as conn:
+        with store_engine.transaction(engine) as conn:
             if args.action == "add":
                 accounts.add_user(conn, username=args.name, role=args.role, password=password,
                                   areas=args.area or (), display_name=args.display_name,
@@ -328,7 +331,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
                 accounts.set_disabled(conn, username=args.name, disabled=disabled)
                 detail = {"name": args.name}
                 message = f"account {args.name!r} {args.action}d"
-            store.log_audit(conn, actor=actor, action=f"user_{args.action}", detail=detail)
+            store_access.log_audit(conn, actor=actor, action=f"user_{args.action}", detail=detail)
     except ValueError as exc:
         print(f"gridmap users {args.action}: error: {exc}", file=sys.stderr)
         return 2
@@ -356,12 +359,12 @@ def _print_users(users) -> int:
 def _cmd_wall_token(args: argparse.Namespace) -> int:
     from geo import accounts
 
-    engine = store.make_engine(args.database)
+    engine = store_engine.make_engine(args.database)
     actor = _cli_actor()
     if args.action == "create":
         try:
             expires = accounts.parse_duration(args.expires)
-            with store.transaction(engine) as conn:
+            with store_engine.transaction(engine) as conn:
                 name, token = accounts.create_wall_token(
                     conn, area=args.area, expires=expires, name=args.name, created_by=actor)
         except ValueError as exc:
@@ -374,7 +377,7 @@ def _cmd_wall_token(args: argparse.Namespace) -> int:
               "above on the dashboard's address.", file=sys.stderr)
         return 0
     if args.action == "revoke":
-        with store.transaction(engine) as conn:
+        with store_engine.transaction(engine) as conn:
             done = accounts.revoke_wall_token(conn, args.name, actor=actor)
         if not done:
             print(f"gridmap wall-token revoke: error: no live wall token called {args.name!r}",

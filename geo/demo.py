@@ -35,7 +35,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geo import accounts, clock, store
+from geo import accounts, clock
 from geo.demo_calibration import (
     CATEGORY_MIX,
     CITY_CODE,
@@ -60,6 +60,8 @@ from geo.demo_requests import (
     points_in_grids,
 )
 from geo.grids import GridIndex
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 # The generators live in demo_calibration, demo_geography and demo_requests; callers keep
 # reading them as ``demo.X``.
@@ -116,25 +118,25 @@ def write_city(engine, city: DemoCity, *, progress: ProgressFn = _quiet) -> dict
     seed = int(city.settings.get("demo_seed", 0))
     end = datetime.fromisoformat(city.settings["demo_end"]) if "demo_end" in city.settings \
         else default_end()
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         progress(0.75, "写入行政区划与网格")
-        store.clear_all(conn)
-        store.write_admin_units(conn, city.admin_units)
-        store.write_grids(conn, city.grids)
+        store_engine.clear_all(conn)
+        store_requests.write_admin_units(conn, city.admin_units)
+        store_requests.write_grids(conn, city.grids)
         progress(0.80, f"写入诉求 {len(city.requests):,} 条")
-        store.bulk_insert_requests(conn, city.requests)
-        ids = store.request_ids(conn, city.requests.external_id)
+        store_requests.bulk_insert_requests(conn, city.requests)
+        ids = store_requests.request_ids(conn, city.requests.external_id)
         progress(0.88, "写入流转登记")
-        store.insert_events(conn, build_events(city.requests, ids, seed=seed, end=end))
+        store_requests.insert_events(conn, build_events(city.requests, ids, seed=seed, end=end))
         progress(0.95, "写入警务站点与志愿活动")
-        store.write_stations(conn, city.stations)
-        store.insert_activities(conn, city.activities)
+        store_requests.write_stations(conn, city.stations)
+        store_requests.insert_activities(conn, city.activities)
         for key, value in city.settings.items():
-            store.set_setting(conn, key, value)
+            store_engine.set_setting(conn, key, value)
         # One account per role with documented passwords (README); refused elsewhere.
         accounts.add_demo_accounts(conn)
     progress(1.0, "完成")
-    return store.table_counts(engine)
+    return store_engine.table_counts(engine)
 
 
 def init_demo(engine, *, seed: int = 2021, scale: str = "city", end: datetime | None = None,

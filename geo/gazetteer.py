@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from geo import store
+from geo.store import requests as store_requests
 
 #: Names shorter than this are too likely to occur by chance inside other words.
 MIN_NAME = 2
@@ -90,8 +90,8 @@ class Gazetteer:
     @classmethod
     def from_engine(cls, engine: Engine) -> Gazetteer:
         """Build from the stored grids and admin units (points inside their outlines)."""
-        grids = store.read_grids(engine)
-        units = store.read_admin_units(engine)
+        grids = store_requests.read_grids(engine)
+        units = store_requests.read_admin_units(engine)
         parts = []
         for frame, level in ((grids, None), (units, "level")):
             if frame.empty:
@@ -114,7 +114,7 @@ class Gazetteer:
 def gazetteer(engine: Engine) -> Gazetteer:
     """Return a cached :class:`Gazetteer` of the database, rebuilt when the grids change."""
     key = engine.url.render_as_string(hide_password=False)
-    count = store.grid_count(engine)
+    count = store_requests.grid_count(engine)
     with _lock:
         cached = _cache.get(key)
         if cached is not None and cached[0] == count and time.monotonic() - cached[1] < _TTL:

@@ -41,10 +41,13 @@ from pydantic_core import ErrorDetails
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from geo import clock, gazetteer, store, vocab
+from geo import clock, gazetteer, vocab
 from geo.coords import in_china, to_wgs84
 from geo.grids import GridIndex
 from geo.importer import MAX_DESCRIPTION
+from geo.store import access as store_access
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
@@ -358,12 +361,12 @@ def grid_index(engine: Engine) -> GridIndex:
     count on every call and rebuilt at least every minute.
     """
     key = engine.url.render_as_string(hide_password=False)
-    count = store.grid_count(engine)
+    count = store_requests.grid_count(engine)
     with _index_lock:
         cached = _index_cache.get(key)
         if cached is not None and cached[0] == count and time.monotonic() - cached[1] < _INDEX_TTL:
             return cached[2]
-    index = GridIndex(store.read_grids(engine))
+    index = GridIndex(store_requests.read_grids(engine))
     with _index_lock:
         _index_cache[key] = (count, time.monotonic(), index)
     return index
@@ -473,12 +476,12 @@ def _row(report: ServiceRequest, where: Location, grid_code: str | None, *, exte
 def _insert(engine: Engine, row: dict[str, Any], *, key_name: str | None,
             place: gazetteer.Place | None) -> Submitted:
     try:
-        with store.transaction(engine) as conn:
-            new_id = store.insert_request_row(
+        with store_engine.transaction(engine) as conn:
+            new_id = store_requests.insert_request_row(
                 conn, row, actor=f"api:{key_name}" if key_name else "api")
     except IntegrityError:
         # A concurrent resend won the unique constraint: answer with its request.
-        found = store.find_request(engine, external_id=row["external_id"])
+        found = store_requests.find_request(engine, external_id=row["external_id"])
         if found is None:
             raise
         return _existing(found)
@@ -526,7 +529,7 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
                           client_request_id=ids.client_request_id)
     if key is not None:
         # A resend is answered before validation: its first copy already passed.
-        found = store.find_request(engine, external_id=key)
+        found = store_requests.find_request(engine, external_id=key)
         if found is not None:
             return _existing(found)
     report = parse(ServiceRequest, fields)
@@ -584,7 +587,7 @@ def to_open311(row: Mapping[str, Any]) -> dict[str, Any]:
 def get(engine: Engine, id: int | str) -> dict[str, Any]:
     """Return one request in the spec's shape; IntakeError 404 when there is none."""
     key = parse(RequestRef, {"service_request_id": id}).service_request_id
-    row = store.find_request(engine, id=key)
+    row = store_requests.find_request(engine, id=key)
     if row is None:
         raise IntakeError(404, f"no service request {key}", "service_request_id")
     return to_open311(row)
@@ -632,7 +635,7 @@ def query(engine: Engine, *, ids: Sequence[int | str] | None = None,
     id_list = None
     if ids is not None:
         id_list = [n for n in (_request_number(i) for i in ids) if n is not None]
-    rows = store.search_requests(
+    rows = store_requests.search_requests(
         engine, ids=id_list,
         categories=_service_codes(service_code) if service_code is not None else None,
         since=clock.to_naive_utc(start) if start is not None else None,
@@ -664,8 +667,9 @@ def create_api_key(engine: Engine, name: str, *, now: datetime | None = None) ->
         raise ValueError("an API key name is 1 to 64 characters")
     key = "gm_" + secrets.token_urlsafe(32)
     try:
-        with store.transaction(engine) as conn:
-            store.create_api_key(conn, name=name, key_hash=hash_key(key), now=clock.or_now(now))
+        with store_engine.transaction(engine) as conn:
+            store_access.create_api_key(conn, name=name, key_hash=hash_key(key),
+                                        now=clock.or_now(now))
     except IntegrityError:
         raise ValueError(f"an API key called {name!r} already exists") from None
     return key
@@ -675,17 +679,17 @@ def check_api_key(engine: Engine, key: str | None, *, now: datetime | None = Non
     """Return the name of a live key, or raise IntakeError 403."""
     if not key:
         raise IntakeError(403, "api_key is required", "api_key")
-    row = store.find_api_key(engine, hash_key(key))
+    row = store_access.find_api_key(engine, hash_key(key))
     if row is None or row["revoked_at"] is not None:
         raise IntakeError(403, "api_key is not valid", "api_key")
     moment = clock.or_now(now)
     # At most one write a minute per key: a busy client should not queue behind itself.
     if row["last_used_at"] is None or moment - row["last_used_at"] > timedelta(minutes=1):
-        store.touch_api_key(engine, row["id"], moment)
+        store_access.touch_api_key(engine, row["id"], moment)
     return str(row["name"])
 
 
 def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> bool:
     """Revoke the key called ``name``; False when there is no such live key."""
-    with store.transaction(engine) as conn:
-        return store.revoke_api_key(conn, name, now=clock.or_now(now))
+    with store_engine.transaction(engine) as conn:
+        return store_access.revoke_api_key(conn, name, now=clock.or_now(now))

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import store, vocab
+from geo import vocab
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 # Lattice: grids per community (x, y), communities per township, townships per county,
 # counties per province.
@@ -138,21 +140,21 @@ def init_province(engine, *, seed: int = 2021, end: datetime | None = None,
 
     end = end or default_end()
     admin, grids = build_province_grids(seed=seed)
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         progress(0.01, f"写入 {len(grids):,} 个网格")
-        store.clear_all(conn)
-        store.write_admin_units(conn, admin)
-        store.write_grids(conn, grids)
-        store.set_setting(conn, "demo", "province")
-        store.set_setting(conn, "demo_seed", str(seed))
-        store.set_setting(conn, "demo_end", end.isoformat())
+        store_engine.clear_all(conn)
+        store_requests.write_admin_units(conn, admin)
+        store_requests.write_grids(conn, grids)
+        store_engine.set_setting(conn, "demo", "province")
+        store_engine.set_setting(conn, "demo_seed", str(seed))
+        store_engine.set_setting(conn, "demo_end", end.isoformat())
     # Requests commit chunk by chunk: a 10 M-row transaction would hold the WAL for minutes.
     done = 0
     while done < n_requests:
         k = min(chunk, n_requests - done)
         frame = province_requests(grids, n=k, seed=seed, end=end, start_row=done)
-        with store.transaction(engine) as conn:
-            store.bulk_insert_requests(conn, frame)
+        with store_engine.transaction(engine) as conn:
+            store_requests.bulk_insert_requests(conn, frame)
         done += k
         progress(0.05 + 0.95 * done / n_requests, f"写入诉求 {done:,}/{n_requests:,}")
-    return store.table_counts(engine)
+    return store_engine.table_counts(engine)

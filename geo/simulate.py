@@ -32,8 +32,11 @@ import numpy as np
 import pandas as pd
 
 from geo import clock as geoclock
-from geo import coords, demo, store, vocab
+from geo import coords, demo, vocab
 from geo.grids import GridIndex
+from geo.store import engine as store_engine
+from geo.store import live as store_live
+from geo.store import requests as store_requests
 
 #: Disputes among ordinary reports: the demo's 926 of 80,787.
 DISPUTE_SHARE = demo.TARGETS["disputes"] / demo.TARGETS["requests"]
@@ -113,10 +116,10 @@ class SimCity:
     @classmethod
     def from_database(cls, bind) -> SimCity:
         """Read the grids and community names of the city in ``bind``."""
-        grids = store.read_grids(bind)
+        grids = store_requests.read_grids(bind)
         if grids.empty:
             raise ValueError("the database has no grids: run `gridmap init-demo` first")
-        units = store.read_admin_units(bind, level="community")
+        units = store_requests.read_admin_units(bind, level="community")
         return cls.from_grids(grids, community_names=dict(zip(units.code, units.name,
                                                               strict=True)))
 
@@ -317,7 +320,7 @@ def advance(engine, *, now: datetime, rng: np.random.Generator, elapsed: timedel
     dt_h = elapsed.total_seconds() / 3600 * speedup
     if dt_h <= 0:
         return 0
-    cand = store.flow_candidates(engine, resolved_since=now - RATE_WINDOW)
+    cand = store_live.flow_candidates(engine, resolved_since=now - RATE_WINDOW)
     if cand.empty:
         return 0
     means = np.array([_step_mean_hours(s, c, v) for s, c, v in
@@ -342,8 +345,8 @@ def advance(engine, *, now: datetime, rng: np.random.Generator, elapsed: timedel
         steps.append(t)
     if not steps:
         return 0
-    with store.transaction(engine) as conn:
-        return store.apply_transitions(conn, steps)
+    with store_engine.transaction(engine) as conn:
+        return store_live.apply_transitions(conn, steps)
 
 
 # --------------------------------------------------------------------------- running
@@ -440,7 +443,7 @@ def run(engine_or_url, *, rate: float, duration: float, via: str = "db",
     """
     if via not in ("db", "api"):
         raise ValueError(f"via must be 'db' or 'api', not {via!r}")
-    engine = (store.make_engine(engine_or_url) if isinstance(engine_or_url, str)
+    engine = (store_engine.make_engine(engine_or_url) if isinstance(engine_or_url, str)
               else engine_or_url)
     clock = clock or (lambda: geoclock.now(precision="s"))
     progress = progress or _quiet
@@ -557,7 +560,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        rep = run(args.database or store.database_url(), rate=args.rate,
+        rep = run(args.database or store_engine.database_url(), rate=args.rate,
                   duration=args.duration, via=args.via, api_url=args.api_url,
                   api_key=args.api_key, seed=args.seed, progress=show,
                   rhythm=not args.flat, speedup=args.speedup)

@@ -345,11 +345,12 @@ def wall_token(db_url: str, area: str, *, days: float = 1) -> tuple[str, str]:
     import uuid
     from datetime import timedelta
 
-    from geo import accounts, store
+    from geo import accounts
+    from geo.store import engine as store_engine
 
-    engine = store.make_engine(db_url, upgrade=False)
+    engine = store_engine.make_engine(db_url, upgrade=False)
     try:
-        with store.transaction(engine) as conn:
+        with store_engine.transaction(engine) as conn:
             return accounts.create_wall_token(conn, area=area, expires=timedelta(days=days),
                                               name=f"browser-{uuid.uuid4().hex[:10]}",
                                               created_by="browser-test")
@@ -359,11 +360,12 @@ def wall_token(db_url: str, area: str, *, days: float = 1) -> tuple[str, str]:
 
 def revoke_wall_token(db_url: str, name: str) -> bool:
     """Revoke a wall token by name in the app's database."""
-    from geo import accounts, store
+    from geo import accounts
+    from geo.store import engine as store_engine
 
-    engine = store.make_engine(db_url, upgrade=False)
+    engine = store_engine.make_engine(db_url, upgrade=False)
     try:
-        with store.transaction(engine) as conn:
+        with store_engine.transaction(engine) as conn:
             return accounts.revoke_wall_token(conn, name, actor="browser-test")
     finally:
         engine.dispose()

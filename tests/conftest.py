@@ -17,7 +17,7 @@ import pytest
 import shapely
 from sqlalchemy import create_engine, text
 
-from geo import store
+from geo.store import engine as store_engine
 
 PG_ADMIN_URL = os.environ.get(
     "GRIDMAP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -58,9 +58,9 @@ def _engines(tmp_path_factory, request):
         if backend not in cache:
             if backend == "sqlite":
                 path = tmp_path_factory.mktemp("db") / "gridmap.db"
-                cache[backend] = store.make_engine(f"sqlite:///{path}")
+                cache[backend] = store_engine.make_engine(f"sqlite:///{path}")
             else:
-                cache[backend] = store.make_engine(request.getfixturevalue("pg_url"))
+                cache[backend] = store_engine.make_engine(request.getfixturevalue("pg_url"))
         return cache[backend]
 
     yield get
@@ -72,8 +72,8 @@ def _engines(tmp_path_factory, request):
 def engine(request, _engines):
     """An empty, migrated database on each backend."""
     eng = _engines(request.param)
-    with store.transaction(eng) as conn:
-        store.clear_all(conn)
+    with store_engine.transaction(eng) as conn:
+        store_engine.clear_all(conn)
     return eng
 
 
@@ -125,7 +125,7 @@ def demo_url(tmp_path_factory) -> str:
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     url = f"sqlite:///{path}"
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     # Ends "now" so that the wall's trailing windows hold requests.
     demo.init_demo(eng, end=datetime.utcnow().replace(microsecond=0))
     eng.dispose()
@@ -137,7 +137,7 @@ def empty_url(tmp_path_factory) -> str:
     """A migrated SQLite database with no rows."""
     path = tmp_path_factory.mktemp("empty") / "empty.db"
     url = f"sqlite:///{path}"
-    store.make_engine(url).dispose()
+    store_engine.make_engine(url).dispose()
     return url
 
 

@@ -7,8 +7,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from geo import accounts, store
+from geo import accounts
 from geo.access import AccessDenied, Scope
+from geo.store import access as store_access
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 from geo.store import schema
 
 PASSWORD = "correct-horse-7"
@@ -19,11 +22,11 @@ T0 = datetime(2026, 11, 2, 8, 0)
 @pytest.fixture
 def db(engine, four_grids):
     """Four grids in community 430903003001, its admin unit, one planner and one grid head."""
-    with store.transaction(engine) as conn:
-        store.write_admin_units(conn, pd.DataFrame({
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, pd.DataFrame({
             "code": ["430903", COMMUNITY], "name": ["赫山区", "测试社区"],
             "level": ["county", "community"], "parent_code": [None, "430903003"]}))
-        store.write_grids(conn, four_grids)
+        store_requests.write_grids(conn, four_grids)
         accounts.add_user(conn, username="plan", role="planner", password=PASSWORD)
         accounts.add_user(conn, username="wang", role="grid_head", password=PASSWORD,
                           areas=[COMMUNITY], display_name="王网格长", email="Wang@Example.cn")
@@ -32,7 +35,7 @@ def db(engine, four_grids):
 
 def _add(engine, **kw):
     args = dict(username="zhao", role="commander", password=PASSWORD) | kw
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         accounts.add_user(conn, **args)
 
 
@@ -82,7 +85,7 @@ def test_authenticate_success_returns_the_scope_and_audits(db):
     assert account.scope == Scope("grid_head", (COMMUNITY,), "wang")
     assert accounts.authenticate(db, "plan", PASSWORD, now=T0).scope == Scope("planner",
                                                                                None, "plan")
-    log = store.read_audit(db)
+    log = store_access.read_audit(db)
     assert log.action.tolist() == ["login", "login"]
     assert log.actor.tolist() == ["plan", "wang"]
     users = accounts.list_users(db).set_index("username")
@@ -97,21 +100,21 @@ def test_authenticate_refusals_are_audited(db, name, password, reason):
     with pytest.raises(accounts.LoginError) as err:
         accounts.authenticate(db, name, password, now=T0)
     assert err.value.reason == reason
-    line = store.read_audit(db).iloc[0]
+    line = store_access.read_audit(db).iloc[0]
     assert (line.action, line.actor) == ("login_failed", name)
     assert json.loads(line.detail)["reason"] == reason
     assert password not in line.detail
 
 
 def test_disabled_account_is_refused_even_with_the_right_password(db):
-    with store.transaction(db) as conn:
+    with store_engine.transaction(db) as conn:
         accounts.set_disabled(conn, username="wang")
     with pytest.raises(accounts.LoginError, match="disabled"):
         accounts.authenticate(db, "wang", PASSWORD, now=T0)
-    with store.transaction(db) as conn:
+    with store_engine.transaction(db) as conn:
         accounts.set_disabled(conn, username="wang", disabled=False)
     assert accounts.authenticate(db, "wang", PASSWORD, now=T0).username == "wang"
-    with pytest.raises(ValueError, match="no account"), store.transaction(db) as conn:
+    with pytest.raises(ValueError, match="no account"), store_engine.transaction(db) as conn:
         accounts.set_disabled(conn, username="nobody")
 
 
@@ -136,21 +139,21 @@ def test_lockout_after_five_failures_and_unlock_after_the_lockout(db):
     assert accounts.authenticate(db, "wang", PASSWORD,
                                  now=T0 + accounts.LOCKOUT).username == "wang"
     reasons = [json.loads(d)["reason"] for d in
-               store.read_audit(db).query("action == 'login_failed'").detail]
+               store_access.read_audit(db).query("action == 'login_failed'").detail]
     assert reasons.count("bad_password") == 2 * accounts.MAX_FAILURES - 1
     assert reasons.count("locked") == 1
 
 
 def test_set_password_unlocks_and_replaces_the_old_one(db):
     _fail(db, accounts.MAX_FAILURES)
-    with store.transaction(db) as conn:
+    with store_engine.transaction(db) as conn:
         accounts.set_password(conn, username="wang", password="another-secret-9")
     assert accounts.authenticate(db, "wang", "another-secret-9", now=T0).username == "wang"
     with pytest.raises(accounts.LoginError, match="bad_password"):
         accounts.authenticate(db, "wang", PASSWORD, now=T0)
-    with pytest.raises(ValueError, match="too short"), store.transaction(db) as conn:
+    with pytest.raises(ValueError, match="too short"), store_engine.transaction(db) as conn:
         accounts.set_password(conn, username="wang", password="short")
-    with pytest.raises(ValueError, match="no account"), store.transaction(db) as conn:
+    with pytest.raises(ValueError, match="no account"), store_engine.transaction(db) as conn:
         accounts.set_password(conn, username="nobody", password="another-secret-9")
 
 
@@ -158,40 +161,40 @@ def test_account_for_email_maps_case_insensitively(db):
     assert accounts.account_for_email(db, " wang@example.CN ").username == "wang"
     with pytest.raises(AccessDenied):
         accounts.account_for_email(db, "someone@else.cn")
-    assert store.read_audit(db).action.tolist() == ["login_failed", "login"]
+    assert store_access.read_audit(db).action.tolist() == ["login_failed", "login"]
 
 
 # --------------------------------------------------------------------------- demo passwords
 
 
 def _with_demo_accounts(engine):
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         accounts.add_demo_accounts(conn)
 
 
 def test_demo_passwords_are_fine_on_the_demo_only(db):
-    with store.transaction(db) as conn:
-        store.write_admin_units(conn, pd.DataFrame({
+    with store_engine.transaction(db) as conn:
+        store_requests.write_admin_units(conn, pd.DataFrame({
             "code": ["430902005001"], "name": ["演示社区"], "level": ["community"],
             "parent_code": [None]}))
     _with_demo_accounts(db)
     assert sorted(accounts.demo_password_problems(db)) == [
         "admin", "commander", "gridhead", "planner"]
-    with store.transaction(db) as conn:
-        store.set_setting(conn, "demo", "city")
+    with store_engine.transaction(db) as conn:
+        store_engine.set_setting(conn, "demo", "city")
     assert accounts.is_demo(db)
     assert accounts.demo_password_problems(db) == []
 
 
 def test_a_demo_password_on_a_real_database_is_named_until_changed(db):
     assert accounts.demo_password_problems(db) == []
-    with store.transaction(db) as conn:
+    with store_engine.transaction(db) as conn:
         accounts.add_user(conn, username="admin", role="admin", password="demo-admin",
                           check_strength=False)
         accounts.add_user(conn, username="ops", role="commander", password="ops",
                           check_strength=False)
     assert sorted(accounts.demo_password_problems(db)) == ["admin", "ops"]
-    with store.transaction(db) as conn:
+    with store_engine.transaction(db) as conn:
         accounts.set_password(conn, username="admin", password="a-real-secret-1")
         accounts.set_disabled(conn, username="ops")
     assert accounts.demo_password_problems(db) == []
@@ -203,7 +206,7 @@ def test_a_demo_password_on_a_real_database_is_named_until_changed(db):
 def _token(engine, **kw):
     args = dict(area=COMMUNITY, expires=timedelta(days=90), name="lobby", created_by="cli:t",
                 now=T0) | kw
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         return accounts.create_wall_token(conn, **args)
 
 
@@ -215,7 +218,7 @@ def test_wall_token_grants_the_wall_scope_of_its_area(db):
     listed = accounts.list_wall_tokens(db)
     assert listed.name.tolist() == ["lobby"] and "token_hash" not in listed.columns
     assert pd.Timestamp(listed.last_used_at.iloc[0]) == pd.Timestamp(T0 + timedelta(days=1))
-    line = store.read_audit(db).iloc[0]
+    line = store_access.read_audit(db).iloc[0]
     assert (line.action, line.actor, line.area) == ("wall_token_create", "cli:t", COMMUNITY)
 
 
@@ -233,7 +236,7 @@ def test_expired_revoked_and_unknown_tokens_are_refused(db):
     with pytest.raises(AccessDenied, match="expired"):
         accounts.check_wall_token(db, token, now=T0 + timedelta(hours=1))
     _, other = _token(db, name="hall")
-    with store.transaction(db) as conn:
+    with store_engine.transaction(db) as conn:
         assert accounts.revoke_wall_token(conn, "hall", actor="cli:t", now=T0)
         assert not accounts.revoke_wall_token(conn, "hall", actor="cli:t", now=T0)
         assert not accounts.revoke_wall_token(conn, "nope", actor="cli:t", now=T0)
@@ -242,7 +245,7 @@ def test_expired_revoked_and_unknown_tokens_are_refused(db):
     for bad in ("gmw_" + "x" * 32, "", "y" * 500):
         with pytest.raises(AccessDenied):
             accounts.check_wall_token(db, bad, now=T0)
-    assert store.read_audit(db).action.tolist().count("wall_token_revoke") == 1
+    assert store_access.read_audit(db).action.tolist().count("wall_token_revoke") == 1
 
 
 @pytest.mark.parametrize("kw, message", [

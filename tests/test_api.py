@@ -18,7 +18,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import api, clock, coords, heat, intake, store, vocab
+from geo import api, clock, coords, heat, intake, vocab
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 SCHEMA = json.loads((Path(__file__).parent / "georeport_v2.schema.json").read_text("utf-8"))
 NW = "430903003001001"
@@ -32,8 +34,8 @@ def check(instance, name: str) -> None:
 
 @pytest.fixture
 def city(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
     intake.clear_grid_cache()
     return engine
 
@@ -94,7 +96,7 @@ def test_post_form_then_get_it(client, key, city):
     assert got["extended_attributes"]["severity"] == "pressing"
     assert got["requested_datetime"].endswith("+08:00")
     assert "13800000000" not in one.text
-    assert store.table_counts(city)["request_event"] == 1
+    assert store_engine.table_counts(city)["request_event"] == 1
 
 
 def test_post_json_with_attribute_object(client, key):
@@ -139,7 +141,7 @@ def test_point_outside_every_grid_is_accepted_for_triage(client, key):
 ])
 def test_bad_input_is_400_and_stores_nothing(client, key, city, change, words):
     assert words in _error(client.post("/requests.json", data=_form(key, **change)), 400)
-    assert store.table_counts(city)["request"] == 0
+    assert store_engine.table_counts(city)["request"] == 0
 
 
 @pytest.mark.parametrize("api_key", [None, "", "wrong-key"])
@@ -149,7 +151,7 @@ def test_missing_or_wrong_api_key_is_403(client, key, city, api_key):
     if api_key is not None:
         form["api_key"] = api_key
     _error(client.post("/requests.json", data=form), 403)
-    assert store.table_counts(city)["request"] == 0
+    assert store_engine.table_counts(city)["request"] == 0
 
 
 def test_revoked_api_key_is_403(client, key, city):
@@ -167,7 +169,7 @@ def test_replayed_post_returns_the_original(client, key, city):
     ext = client.post("/requests.json", data=_form(key, external_id="hotline-9"))
     assert client.post("/requests.json", data=_form(key, external_id="hotline-9")).json() \
         == ext.json()
-    assert store.table_counts(city)["request"] == 2
+    assert store_engine.table_counts(city)["request"] == 2
 
 
 def test_non_utf8_body_is_400(client, key):
@@ -245,7 +247,7 @@ def test_openapi_limits_are_the_ones_enforced(client, key, city):
     assert props["coord_system"]["default"] == "wgs84"
     too_long = _form(key, first_name="明" * (intake.MAX_LENGTHS["first_name"] + 1))
     assert "first_name" in _error(client.post("/requests.json", data=too_long), 400)
-    assert store.table_counts(city)["request"] == 0
+    assert store_engine.table_counts(city)["request"] == 0
 
 
 _FIELD_NAMES = ["api_key", "service_code", "lat", "long", "coord_system", "description",
@@ -290,9 +292,9 @@ def _free_port() -> int:
 
 def test_end_to_end_uvicorn_post_then_wall_counts(tmp_path, four_grids):
     url = f"sqlite:///{tmp_path}/e2e.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
     key = intake.create_api_key(eng, "e2e")
     port = _free_port()
     proc = subprocess.Popen(
@@ -333,8 +335,8 @@ def test_end_to_end_uvicorn_post_then_wall_counts(tmp_path, four_grids):
     kpis = heat.wall_kpis(eng, now=datetime.utcnow() + timedelta(seconds=1))
     assert kpis.today_requests - before.today_requests == 3
     assert kpis.open_disputes - before.open_disputes == 3
-    assert store.table_counts(eng)["request"] == 3
-    per_grid = store.read_requests(eng).groupby("grid_code", dropna=False).size()
+    assert store_engine.table_counts(eng)["request"] == 3
+    per_grid = store_requests.read_requests(eng).groupby("grid_code", dropna=False).size()
     assert per_grid.get(NW) == 1
     eng.dispose()
 
@@ -345,7 +347,7 @@ def test_cli_api_key_create_list_revoke(tmp_path, capsys):
     url = f"sqlite:///{tmp_path}/k.db"
     assert cli.main(["--database", url, "api-key", "create", "--name", "wechat"]) == 0
     key = capsys.readouterr().out.strip()
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     assert intake.check_api_key(eng, key) == "wechat"
     assert cli.main(["--database", url, "api-key", "create", "--name", "wechat"]) == 2
     capsys.readouterr()

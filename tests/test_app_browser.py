@@ -159,7 +159,8 @@ def test_over_the_polygon_limit_a_click_on_a_unit_zooms_into_its_grids(
 
 
 def _insert_urgent(db_url: str, *, code: str, lon: float, lat: float, text: str) -> None:
-    from geo import store
+    from geo.store import engine as store_engine
+    from geo.store import requests as store_requests
 
     now = datetime.utcnow().replace(microsecond=0) - timedelta(seconds=5)
     row = pd.DataFrame([{
@@ -168,10 +169,10 @@ def _insert_urgent(db_url: str, *, code: str, lon: float, lat: float, text: str)
         "severity": "urgent", "route": "government", "status": "reported",
         "reported_at": now, "due_at": now + timedelta(hours=24), "description": text,
     }])
-    engine = store.make_engine(db_url, upgrade=False)
+    engine = store_engine.make_engine(db_url, upgrade=False)
     try:
-        with store.transaction(engine) as conn:
-            assert store.insert_requests(conn, row) == 1
+        with store_engine.transaction(engine) as conn:
+            assert store_requests.insert_requests(conn, row) == 1
     finally:
         engine.dispose()
 

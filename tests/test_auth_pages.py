@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from geo import accounts, store
+from geo import accounts
 from geo.accounts import Account
+from geo.store import access as store_access
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 from geo.store import schema
 from tests import browser as b
 from tests.pages import COMMANDER, PLANNER, run_page, texts
@@ -32,7 +35,7 @@ def own_demo(demo_url, tmp_path):
 
 
 def _engine(url):
-    return store.make_engine(url)
+    return store_engine.make_engine(url)
 
 
 def _reporters(at) -> list[str]:
@@ -72,7 +75,7 @@ def test_sign_in_with_a_demo_account_opens_the_wall(own_demo):
     assert "登录网格一张图" not in texts(at)
     eng = _engine(own_demo)
     try:
-        assert store.read_audit(eng, action="login")["actor"].iloc[0] == "commander"
+        assert store_access.read_audit(eng, action="login")["actor"].iloc[0] == "commander"
     finally:
         eng.dispose()
 
@@ -90,7 +93,7 @@ def test_five_wrong_passwords_lock_the_account(own_demo):
     assert "账号已锁定至" in texts(again) and "_account" not in again.session_state
     eng = _engine(own_demo)
     try:
-        failed = store.read_audit(eng, action="login_failed")
+        failed = store_access.read_audit(eng, action="login_failed")
         assert (failed["actor"] == "planner").sum() == 6
     finally:
         eng.dispose()
@@ -108,14 +111,14 @@ def test_a_session_trying_many_names_is_throttled(own_demo):
 def test_demo_passwords_are_refused_on_a_database_that_is_not_the_demo(empty_url):
     eng = _engine(empty_url)
     try:
-        with store.transaction(eng) as conn:
+        with store_engine.transaction(eng) as conn:
             accounts.add_user(conn, username="admin", role="admin", password="demo-admin",
                               check_strength=False)
         at = run_page(empty_url, WALL, account=None)
         assert "已拒绝启动" in texts(at) and "admin" in texts(at)
         assert not [w for w in at.text_input if w.key == "login_password"]
     finally:
-        with store.transaction(eng) as conn:
+        with store_engine.transaction(eng) as conn:
             conn.execute(schema.account_scope.delete())
             conn.execute(schema.account.delete())
         eng.dispose()
@@ -159,7 +162,7 @@ def test_grid_head_is_refused_another_counties_grid(own_demo):
     assert "新村社区第1网格" not in page and not at.metric
     eng = _engine(own_demo)
     try:
-        denied = store.read_audit(eng, action="denied")
+        denied = store_access.read_audit(eng, action="denied")
         assert denied["area"].iloc[0] == OTHER_GRID and denied["actor"].iloc[0] == "gridhead"
     finally:
         eng.dispose()
@@ -196,7 +199,7 @@ def _busy_grid(url: str, prefix: str) -> str:
     """A grid under ``prefix`` with open requests (the demo's end moves with the clock)."""
     eng = _engine(url)
     try:
-        frame = store.read_requests(eng, columns=["grid_code", "resolved_at"])
+        frame = store_requests.read_requests(eng, columns=["grid_code", "resolved_at"])
     finally:
         eng.dispose()
     open_ = frame[frame["resolved_at"].isna() & frame["grid_code"].str.startswith(prefix)]
@@ -215,7 +218,7 @@ def test_admin_sees_contacts_of_every_grid(demo_url):
 def _token(url, *, area="430903", expires=timedelta(days=1), name="wall-test"):
     eng = _engine(url)
     try:
-        with store.transaction(eng) as conn:
+        with store_engine.transaction(eng) as conn:
             return accounts.create_wall_token(conn, area=area, expires=expires, name=name)[1]
     finally:
         eng.dispose()
@@ -240,7 +243,7 @@ def test_revoked_and_expired_wall_tokens_are_refused(own_demo):
     expired = _token(own_demo, name="wall-expired", expires=timedelta(minutes=1))
     eng = _engine(own_demo)
     try:
-        with store.transaction(eng) as conn:
+        with store_engine.transaction(eng) as conn:
             assert accounts.revoke_wall_token(conn, "wall-revoked")
             conn.execute(schema.wall_token.update()
                          .where(schema.wall_token.c.name == "wall-expired")
@@ -263,7 +266,7 @@ def test_a_wall_running_on_a_token_goes_dark_when_it_is_revoked(own_demo):
     assert "赫山区" in texts(at)  # the token's county, named in the title
     eng = _engine(own_demo)
     try:
-        with store.transaction(eng) as conn:
+        with store_engine.transaction(eng) as conn:
             assert accounts.revoke_wall_token(conn, "wall-live")
     finally:
         eng.dispose()

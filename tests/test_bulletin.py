@@ -21,7 +21,9 @@ import pandas as pd
 import pytest
 from tiny_city import C1, C2, C3, T1, A, B, C, D, admin_units
 
-from geo import bulletin, store
+from geo import bulletin
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 NOW = datetime(2026, 12, 5)
 
@@ -70,11 +72,11 @@ def city(engine, four_grids):
         activity("v4", A, date(2026, 10, 31), 2, 1.0),  # last local day of October
         activity("v5", D, date(2026, 11, 1), 4, 1.5),  # November
     ])
-    with store.transaction(engine) as conn:
-        store.write_admin_units(conn, units)
-        store.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
-        store.bulk_insert_requests(conn, requests)
-        store.insert_activities(conn, activities)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, units)
+        store_requests.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
+        store_requests.bulk_insert_requests(conn, requests)
+        store_requests.insert_activities(conn, activities)
     return engine
 
 
@@ -117,10 +119,10 @@ def test_adult_share_and_township_rollup(city):
 
 def test_wechat_coverage_is_capped_at_full(city):
     # Members who live elsewhere must not push coverage above 100%.
-    grids = store.read_grids(city, codes=[C])
+    grids = store_requests.read_grids(city, codes=[C])
     grids["wechat_members"] = 10_000
-    with store.transaction(city) as conn:
-        store.write_grids(conn, grids)
+    with store_engine.transaction(city) as conn:
+        store_requests.write_grids(conn, grids)
     got = bulletin.unit_indicators(city, month="2026-10", level="community", now=NOW)
     assert got.loc[C2, "wechat_coverage"] == 1.0
     assert got.loc[C1, "wechat_coverage"] == 1.0  # exactly full: 800 of 1,000 × 0.8

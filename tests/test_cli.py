@@ -3,7 +3,10 @@ import sys
 
 import pytest
 
-from geo import cli, store
+from geo import cli
+from geo.store import access as store_access
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 
 def test_python_m_geo_is_an_alias(tmp_path):
@@ -15,19 +18,19 @@ def test_python_m_geo_is_an_alias(tmp_path):
 
 def test_init_demo_refuses_to_overwrite(tmp_path, four_grids, capsys):
     url = f"sqlite:///{tmp_path}/c.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
     assert cli.main(["--database", url, "init-demo"]) == 1
     assert "--force" in capsys.readouterr().err
-    assert len(store.read_grids(eng)) == 4
+    assert len(store_requests.read_grids(eng)) == 4
 
 
 def test_info_prints_counts(tmp_path, four_grids, capsys):
     url = f"sqlite:///{tmp_path}/c.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
     assert cli.main(["--database", url, "info"]) == 0
     out = capsys.readouterr().out
     assert "grid" in out and " 4" in out
@@ -35,9 +38,9 @@ def test_info_prints_counts(tmp_path, four_grids, capsys):
 
 def test_import_reports_bad_rows_and_exit_code(tmp_path, four_grids, capsys):
     url = f"sqlite:///{tmp_path}/c.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
     csv = tmp_path / "r.csv"
     csv.write_text("external_id,lon,lat,category,reported_at\n"
                    "a,112.305,28.565,road,2026-11-01 08:00\n"
@@ -48,7 +51,7 @@ def test_import_reports_bad_rows_and_exit_code(tmp_path, four_grids, capsys):
     err = capsys.readouterr().err
     assert "row 2, field lon" in err
     assert "row" in report.read_text(encoding="utf-8-sig").splitlines()[0]
-    assert store.table_counts(eng)["request"] == 1
+    assert store_engine.table_counts(eng)["request"] == 1
     empty = tmp_path / "e.csv"
     empty.write_bytes(b"")
     assert cli.main(["--database", url, "import", "requests", str(empty)]) == 2
@@ -63,9 +66,9 @@ def _export_city(engine, four_grids):
 
     import pandas as pd
 
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-        store.bulk_insert_requests(conn, pd.DataFrame([dict(
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame([dict(
             external_id="e1", grid_code="430903003001001", outside_grid=False, lon=112.305,
             lat=28.565, category="dispute", severity="routine", status="reported",
             reported_at=datetime(2026, 11, 2), description="<b>漏水</b>",
@@ -143,16 +146,16 @@ def test_export_errors_exit_2_with_a_clear_message(engine, four_grids, tmp_path,
 
 def test_exports_and_imports_are_audited(tmp_path, four_grids):
     url = f"sqlite:///{tmp_path}/audit.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
     out = tmp_path / "grids.geojson"
     assert cli.main(["--database", url, "export", "grids", "-o", str(out)]) == 0
     csv = tmp_path / "r.csv"
     csv.write_text("external_id,lon,lat,category,reported_at\n"
                    "a,112.305,28.565,road,2026-11-01 08:00\n", encoding="utf-8")
     assert cli.main(["--database", url, "import", "requests", str(csv)]) == 0
-    log = store.read_audit(eng)
+    log = store_access.read_audit(eng)
     assert log.action.tolist() == ["import", "export"]
     assert log.rows.tolist() == [1, 4]
     assert '"personal": false' in log.detail.iloc[1]
@@ -177,12 +180,12 @@ def acl_db(tmp_path, four_grids):
     import pandas as pd
 
     url = f"sqlite:///{tmp_path}/acl.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_admin_units(conn, pd.DataFrame({
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_admin_units(conn, pd.DataFrame({
             "code": ["430903003001"], "name": ["测试社区"], "level": ["community"],
             "parent_code": [None]}))
-        store.write_grids(conn, four_grids)
+        store_requests.write_grids(conn, four_grids)
     return url, eng
 
 
@@ -204,7 +207,7 @@ def test_users_add_reads_the_password_from_stdin_and_audits(acl_db, monkeypatch,
     assert "'wang'" in out and "grid_head" in out and "430903003001" in out
     account = accounts.authenticate(eng, "wang", SECRET)
     assert account.scope.areas == ("430903003001",) and account.display_name == "王网格长"
-    line = store.read_audit(eng).query("action == 'user_add'").iloc[0]
+    line = store_access.read_audit(eng).query("action == 'user_add'").iloc[0]
     assert line.actor.startswith("cli:") and SECRET not in line.detail
 
 
@@ -265,7 +268,7 @@ def test_users_list_passwd_disable_enable(acl_db, monkeypatch, capsys):
     assert accounts.authenticate(eng, "plan", "another-secret-9").username == "plan"
     assert cli.main(db + ["users", "disable", "nobody"]) == 2
     assert "no account 'nobody'" in capsys.readouterr().err
-    actions = store.read_audit(eng).action.tolist()
+    actions = store_access.read_audit(eng).action.tolist()
     assert [a for a in reversed(actions) if a.startswith("user_")] == [
         "user_add", "user_disable", "user_enable", "user_passwd"]
 
@@ -302,7 +305,7 @@ def test_wall_token_create_prints_a_working_token_once(acl_db, capsys):
     assert "revoked" in capsys.readouterr().out
     assert cli.main(db + ["wall-token", "revoke", "lobby"]) == 2
     assert "no live wall token" in capsys.readouterr().err
-    log = store.read_audit(eng)
+    log = store_access.read_audit(eng)
     assert log.action.tolist()[:2] == ["wall_token_revoke", "wall_token_create"]
     assert log.actor.str.startswith("cli:").all()
 
@@ -333,7 +336,7 @@ def test_api_refuses_to_start_with_a_demo_password(acl_db, monkeypatch, capsys):
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append((a, kw)))
     assert cli.main(["--database", url, "api"]) == 0  # no accounts: nothing to refuse
     assert len(started) == 1
-    with store.transaction(eng) as conn:
+    with store_engine.transaction(eng) as conn:
         accounts.add_user(conn, username="admin", role="admin", password="demo-admin",
                           check_strength=False)
     for workers in ("1", "2"):
@@ -342,8 +345,8 @@ def test_api_refuses_to_start_with_a_demo_password(acl_db, monkeypatch, capsys):
         assert "admin" in err and "gridmap users passwd" in err
     assert len(started) == 1
     assert cli.demo_password_refusal(eng) is not None
-    with store.transaction(eng) as conn:
-        store.set_setting(conn, "demo", "city")  # the demo's passwords are documented
+    with store_engine.transaction(eng) as conn:
+        store_engine.set_setting(conn, "demo", "city")  # the demo's passwords are documented
     assert cli.demo_password_refusal(eng) is None
     assert cli.main(["--database", url, "api"]) == 0
     assert len(started) == 2

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import demo, store, vocab
+from geo import demo, vocab
 from geo.grids import GridIndex
+from geo.store import engine as store_engine
 
 END = datetime(2026, 11, 24, 6, 0)
 
@@ -180,9 +181,9 @@ def test_writes_every_table(engine, city):
     assert counts["station"] == len(city.stations)
     assert counts["volunteer_activity"] == 4876
     # Each request has at least its "reported" event and resolved ones a "resolved" event.
-    ev = store.read_frame(engine, "select to_status, count(*) as n from request_event "
-                                  "group by to_status")
+    ev = store_engine.read_frame(
+        engine, "select to_status, count(*) as n from request_event group by to_status")
     ev = dict(zip(ev.to_status, ev.n, strict=True))
     assert ev["reported"] == 80_787
     assert ev["resolved"] == 76_931
-    assert store.get_setting(engine, "demo") == "city"
+    assert store_engine.get_setting(engine, "demo") == "city"

@@ -17,9 +17,11 @@ import pytest
 import shapely
 from numpy.testing import assert_allclose
 
-from geo import detail, heat, store
+from geo import detail, heat
 from geo.store import counts as store_counts
+from geo.store import engine as store_engine
 from geo.store import live as store_live
+from geo.store import requests as store_requests
 from geo.store.area import AreaFilter
 
 UTM = "EPSG:32649"
@@ -320,10 +322,10 @@ def city(engine):
         "date": [date(2026, 11, 9), date(2026, 10, 1), date(2026, 6, 1), date(2026, 11, 9)],
         "title": ["反诈宣传", "关爱老人", "旧活动", "别的网格"], "volunteers": [5, 8, 3, 9],
         "hours": [2.5, 1.0, 2.0, 1.0], "points": [8.0, 5.0, 4.0, 6.0]})
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, grids)
-        store.bulk_insert_requests(conn, pd.DataFrame(REQUESTS))
-        store.insert_activities(conn, acts)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame(REQUESTS))
+        store_requests.insert_activities(conn, acts)
     return engine
 
 

@@ -27,7 +27,9 @@ import pytest
 import shapely
 from tiny_city import C1, C2, C3, COUNTY, T1, T2, A, B, C, D, admin_units
 
-from geo import export, store
+from geo import export
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 NOV = export.local_days_window(date(2026, 11, 1), date(2026, 11, 30))
 
@@ -97,11 +99,11 @@ def city(engine, four_grids):
         dict(code="S1", name="甲警务站", kind="workstation", lon=112.305, lat=28.565),
         dict(code="S2", name="丙警务室", kind="room", lon=112.315, lat=28.555, radius_m=300.0),
     ])
-    with store.transaction(engine) as conn:
-        store.write_admin_units(conn, units)
-        store.write_grids(conn, grids)
-        store.bulk_insert_requests(conn, pd.DataFrame(REQUESTS))
-        store.write_stations(conn, stations)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, units)
+        store_requests.write_grids(conn, grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame(REQUESTS))
+        store_requests.write_stations(conn, stations)
     return engine
 
 
@@ -159,7 +161,7 @@ def test_geojson_is_an_rfc7946_feature_collection(city):
     geoms = {f["properties"]["code"]: shapely.geometry.shape(f["geometry"])
              for f in doc["features"]}
     # The input rings were stored the wrong way round: the export must turn them.
-    stored = store.read_grids(city).set_index("code").geometry
+    stored = store_requests.read_grids(city).set_index("code").geometry
     assert not stored[A].geoms[0].exterior.is_ccw
     assert not stored[B].geoms[0].exterior.is_ccw and stored[B].geoms[0].interiors[0].is_ccw
     for geom in geoms.values():
@@ -516,9 +518,9 @@ def many_requests(n, *, days=20):
 
 def test_large_export_streams_in_chunks_with_progress(engine, four_grids):
     grids = four_grids.copy()
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, grids.assign(code=[A, B, C, D]))
-        store.bulk_insert_requests(conn, many_requests(20_000))
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, grids.assign(code=[A, B, C, D]))
+        store_requests.bulk_insert_requests(conn, many_requests(20_000))
     calls = []
     buf = CountingBuffer()
     result = export.export_layer(engine, layer="requests", fmt="geojson", path_or_buffer=buf,
@@ -545,9 +547,9 @@ def test_request_chunks_partition_the_window_exactly(city):
 
 
 def test_csv_streams_in_chunks_with_one_header(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids.assign(code=[A, B, C, D]))
-        store.bulk_insert_requests(conn, many_requests(1200, days=6))
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids.assign(code=[A, B, C, D]))
+        store_requests.bulk_insert_requests(conn, many_requests(1200, days=6))
     result, data = run(engine, "requests", "csv", chunk_rows=250)
     text = data.decode("utf-8-sig")
     assert text.count("id,external_id,") == 1

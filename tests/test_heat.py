@@ -24,7 +24,9 @@ import pytest
 import shapely
 from tiny_city import C1, C2, C3, CITY, COUNTY, T1, T2, A, B, C, D, admin_units
 
-from geo import clock, heat, store
+from geo import clock, heat
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 SINCE, UNTIL = datetime(2026, 11, 1), datetime(2026, 11, 8)
 
@@ -72,10 +74,10 @@ def city(engine, four_grids):
     grids["population"] = [800, 650, 720, 0]
     grids["wechat_members"] = [500, 520, 400, 10]
     units = admin_units()
-    with store.transaction(engine) as conn:
-        store.write_admin_units(conn, units)
-        store.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
-        assert store.bulk_insert_requests(conn, pd.DataFrame(REQUESTS)) == len(REQUESTS)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, units)
+        store_requests.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
+        assert store_requests.bulk_insert_requests(conn, pd.DataFrame(REQUESTS)) == len(REQUESTS)
     return engine
 
 
@@ -192,9 +194,9 @@ def test_rollup_sums_equal_grid_sums(city, level):
 
 
 def test_rollup_without_admin_units_uses_code_prefixes(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-        store.bulk_insert_requests(conn, pd.DataFrame([
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame([
             req("x1", "430903003001001", t(2)), req("x2", "430903003001004", t(3))]))
     for level, code in [("township", "430903003"), ("county", "430903"), ("city", "430900")]:
         table = heat.area_kpis(engine, level=level, since=SINCE, until=UNTIL)
@@ -204,8 +206,8 @@ def test_rollup_without_admin_units_uses_code_prefixes(engine, four_grids):
 
 def test_parent_chain_wins_over_code_prefixes(city):
     # Township T2 is handed to a development zone but keeps its 赫山区 code.
-    with store.transaction(city) as conn:
-        store.write_admin_units(conn, pd.DataFrame({
+    with store_engine.transaction(city) as conn:
+        store_requests.write_admin_units(conn, pd.DataFrame({
             "code": ["430972", T2], "name": ["高新区", "乙镇"], "level": ["county", "township"],
             "parent_code": [CITY, "430972"]}))
     counties = heat.area_kpis(city, level="county", since=SINCE, until=UNTIL)
@@ -249,8 +251,8 @@ def test_empty_window(city):
 
 
 def test_all_counts_zero_without_any_request(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
     table = heat.area_kpis(engine, level="community", since=SINCE, until=UNTIL)
     assert table.requests.tolist() == [0] and table.population.tolist() == [3070]
     assert np.isnan(table.satisfaction_rate.iloc[0])
@@ -274,9 +276,9 @@ def test_no_rating_is_nan_not_full_marks(city):
 
 @pytest.fixture
 def evening(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-        store.bulk_insert_requests(conn, pd.DataFrame([
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame([
             req("e1", A, datetime(2026, 11, 1, 15, 59, 59)),  # local 11-01 23:59:59
             req("e2", A, datetime(2026, 11, 1, 16, 0)),  # local 11-02 00:00
             req("e3", "430903003001002", datetime(2026, 11, 1, 17, 0), category="dispute"),

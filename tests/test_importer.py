@@ -12,9 +12,12 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo import coords, importer, store
+from geo import coords, importer
 from geo.grids import GridIndex
 from geo.importer import ImportFileError, import_file, read_table
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
+from geo.store import schema as store_schema
 
 COMMUNITY = "430903003001"
 CODES = [f"{COMMUNITY}{i:03d}" for i in range(1, 5)]
@@ -44,8 +47,8 @@ def grids(engine):
     g = literal_grids()
     # The column is MULTIPOLYGON: PostGIS refuses a plain Polygon (SQLite would not notice).
     g = g.set_geometry(g.geometry.apply(lambda p: shapely.MultiPolygon([p])))
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, g)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, g)
     return g
 
 
@@ -64,7 +67,8 @@ def requests_csv(tmp_path, rows, name="requests.csv", header=REQUEST_HEADER, enc
 
 
 def stored_requests(engine):
-    return store.read_frame(engine, store.request.select().order_by(store.request.c.id))
+    request = store_schema.request
+    return store_engine.read_frame(engine, request.select().order_by(request.c.id))
 
 
 def problems_at(problems, row):
@@ -650,7 +654,7 @@ def test_utm_grids_converted_vertex_by_vertex(engine, tmp_path):
     pd.DataFrame(g.drop(columns="geometry")).to_csv(path, index=False)
     report = import_file(engine, path, kind="grids", crs="EPSG:32649")
     assert report.rows_inserted == 4, report.summary()
-    stored = store.read_grids(engine)
+    stored = store_requests.read_grids(engine)
     for geom, expected in zip(stored.geometry, literal_grids().geometry, strict=True):
         assert geom.symmetric_difference(expected).area < 1e-12
     assert set(stored.source_crs) == {"EPSG:32649"}
@@ -660,12 +664,12 @@ def test_reimport_adds_no_duplicates(engine, grids, tmp_path):
     path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x",
                                    "R2,112.315,28.555,road,routine,2024-05-02 09:00,y"])
     first = import_file(engine, path, kind="requests")
-    counts = store.table_counts(engine)
+    counts = store_engine.table_counts(engine)
     second = import_file(engine, path, kind="requests")
     assert (first.rows_inserted, first.rows_skipped_existing) == (2, 0)
     assert (second.rows_inserted, second.rows_skipped_existing) == (0, 2)
     assert "0 inserted, 2 already stored" in second.summary()
-    assert store.table_counts(engine) == counts
+    assert store_engine.table_counts(engine) == counts
 
 
 def test_reimport_without_external_ids_is_idempotent(engine, grids, tmp_path):
@@ -674,7 +678,7 @@ def test_reimport_without_external_ids_is_idempotent(engine, grids, tmp_path):
     assert import_file(engine, path, kind="requests").rows_inserted == 1
     again = import_file(engine, path, kind="requests")
     assert (again.rows_inserted, again.rows_skipped_existing) == (0, 1)
-    assert store.table_counts(engine)["request"] == 1
+    assert store_engine.table_counts(engine)["request"] == 1
 
 
 def test_grids_reimport_updates_in_place(engine, tmp_path):
@@ -686,8 +690,8 @@ def test_grids_reimport_updates_in_place(engine, tmp_path):
     assert (first.rows_inserted, first.rows_updated) == (4, 0)
     second = import_file(engine, path, kind="grids")
     assert (second.rows_inserted, second.rows_updated) == (0, 4)
-    assert store.table_counts(engine)["grid"] == 4
-    assert list(store.read_grids(engine).name) == ["甲", "乙", "丙", "丁"]
+    assert store_engine.table_counts(engine)["grid"] == 4
+    assert list(store_requests.read_grids(engine).name) == ["甲", "乙", "丙", "丁"]
 
 
 def test_boundary_reimport_keeps_attributes_the_file_lacks(engine, tmp_path):
@@ -698,15 +702,15 @@ def test_boundary_reimport_keeps_attributes_the_file_lacks(engine, tmp_path):
     g.to_file(path, engine="pyogrio")
     report = import_file(engine, path, kind="grids")
     assert report.rows_updated == 4
-    assert list(store.read_grids(engine).population) == [800, 950, 700, 1200]
+    assert list(store_requests.read_grids(engine).population) == [800, 950, 700, 1200]
 
 
 def test_dry_run_writes_nothing(engine, grids, tmp_path):
     path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x",
                                    "R2,112.315,28.555,bogus,routine,2024-05-02 09:00,y"])
-    before = store.table_counts(engine)
+    before = store_engine.table_counts(engine)
     report = import_file(engine, path, kind="requests", dry_run=True)
-    assert store.table_counts(engine) == before
+    assert store_engine.table_counts(engine) == before
     assert (report.rows_valid, report.rows_inserted, report.rows_rejected) == (1, 0, 1)
     assert "dry run" in report.summary()
     import_file(engine, path, kind="requests")
@@ -717,45 +721,45 @@ def test_dry_run_writes_nothing(engine, grids, tmp_path):
 def test_failure_mid_write_leaves_nothing(engine, grids, tmp_path, monkeypatch):
     import_file(engine, requests_csv(tmp_path, [
         "OLD,112.305,28.565,road,routine,2024-04-01,x"], name="old.csv"), kind="requests")
-    before = store.table_counts(engine)
-    real = store.bulk_insert_requests
+    before = store_engine.table_counts(engine)
+    real = store_requests.bulk_insert_requests
 
     def half_then_fail(conn, frame):
         real(conn, frame.iloc[: len(frame) // 2])
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(store, "bulk_insert_requests", half_then_fail)
+    monkeypatch.setattr(store_requests, "bulk_insert_requests", half_then_fail)
     path = requests_csv(tmp_path, [f"N{i},112.315,28.555,road,routine,2024-05-01,y"
                                    for i in range(10)])
     with pytest.raises(RuntimeError, match="disk on fire"):
         import_file(engine, path, kind="requests")
-    assert store.table_counts(engine) == before
+    assert store_engine.table_counts(engine) == before
 
 
 def test_database_error_reported_and_rolled_back(engine, grids, tmp_path, monkeypatch):
-    before = store.table_counts(engine)
-    real = store.bulk_insert_requests
+    before = store_engine.table_counts(engine)
+    real = store_requests.bulk_insert_requests
 
     def insert_then_break(conn, frame):
         real(conn, frame)
-        conn.execute(store.grid.insert().values(code="x", name=None))  # NOT NULL violated
+        conn.execute(store_schema.grid.insert().values(code="x", name=None))  # NOT NULL violated
 
-    monkeypatch.setattr(store, "bulk_insert_requests", insert_then_break)
+    monkeypatch.setattr(store_requests, "bulk_insert_requests", insert_then_break)
     path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x"])
     report = import_file(engine, path, kind="requests")
     assert not report.ok()
     assert "database error" in report.file_error.reason
     assert report.rows_inserted == 0
-    assert store.table_counts(engine) == before
+    assert store_engine.table_counts(engine) == before
 
 
 def test_file_error_writes_nothing(engine, grids, tmp_path):
-    before = store.table_counts(engine)
+    before = store_engine.table_counts(engine)
     path = requests_csv(tmp_path, ["R1,112.305,28.565"], header="external_id,lon,lat")
     report = import_file(engine, path, kind="requests")
     assert not report.ok()
     assert report.file_error.row is None and "missing required columns" in report.summary()
-    assert store.table_counts(engine) == before
+    assert store_engine.table_counts(engine) == before
 
 
 def _request_points():
@@ -855,7 +859,7 @@ def test_grids_import_from_every_format(engine, tmp_path, make):
     assert report.ok(), report.summary()
     assert report.rows_inserted == 4
     assert not report.errors, report.to_frame()
-    stored = store.read_grids(engine)
+    stored = store_requests.read_grids(engine)
     assert list(stored.code) == CODES
     assert list(stored.population) == [800, 950, 700, 1200]
     assert list(stored.community_code) == [COMMUNITY] * 4
@@ -874,14 +878,14 @@ def test_bow_tie_grid_imported_with_warning(engine, tmp_path):
     report = import_file(engine, path, kind="grids")
     assert report.rows_inserted == 1
     assert any("repaired" in p.reason and p.row == 1 for p in report.warnings)
-    assert store.read_grids(engine).geometry.iloc[0].is_valid
+    assert store_requests.read_grids(engine).geometry.iloc[0].is_valid
 
 
 def test_unknown_community_is_a_warning(engine, tmp_path):
     units = pd.DataFrame({"code": [COMMUNITY], "name": ["资阳社区"], "level": ["community"],
                           "parent_code": [COMMUNITY[:9]], "population": [None], "geom": [None]})
-    with store.transaction(engine) as conn:
-        store.write_admin_units(conn, units)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, units)
     other = f"430903003002{1:03d}"
     wkt = [square(112.30, 28.56).wkt, square(112.31, 28.56).wkt]
     path = write(tmp_path / "grids.csv",
@@ -902,7 +906,7 @@ def test_stations_import_and_upsert(engine, tmp_path):
     assert (first.rows_inserted, first.rows_updated) == (2, 0), first.summary()
     second = import_file(engine, path, kind="stations")
     assert (second.rows_inserted, second.rows_updated) == (0, 2)
-    stations = store.read_stations(engine).set_index("code")
+    stations = store_requests.read_stations(engine).set_index("code")
     assert len(stations) == 2
     assert stations.loc["PCS1", "kind"] == "station" and stations.loc["PCS1", "officers"] == 40
     assert pd.isna(stations.loc["JWS1", "officers"])
@@ -917,8 +921,8 @@ def test_activities_import(engine, grids, tmp_path):
     report = import_file(engine, path, kind="activities")
     assert (report.rows_inserted, report.rows_rejected) == (2, 1), report.summary()
     assert report.errors[0].row == 3 and "unknown grid" in report.errors[0].reason
-    stored = store.read_frame(engine, store.volunteer_activity.select()
-                              .order_by(store.volunteer_activity.c.grid_code))
+    activity = store_schema.volunteer_activity
+    stored = store_engine.read_frame(engine, activity.select().order_by(activity.c.grid_code))
     assert list(stored.points) == [15.0, 10.0]
     again = import_file(engine, path, kind="activities")
     assert (again.rows_inserted, again.rows_skipped_existing) == (0, 2)
@@ -953,8 +957,8 @@ def test_report_frame_and_summary(engine, grids, tmp_path):
 
 def test_many_rows_take_the_bulk_path_on_both_backends(engine, tmp_path):
     # Speed is measured in bench/foundation.py; here the bulk path must be exact.
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, literal_grids())
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, literal_grids())
     n = 30_000
     rng = np.random.default_rng(7)
     frame = pd.DataFrame({
@@ -971,15 +975,15 @@ def test_many_rows_take_the_bulk_path_on_both_backends(engine, tmp_path):
     frame.to_csv(path, index=False)
     report = import_file(engine, path, kind="requests")
     assert report.rows_inserted == n
-    stored = store.read_frame(engine, "select grid_code, count(*) as n from request "
-                                      "group by grid_code")
+    stored = store_engine.read_frame(
+        engine, "select grid_code, count(*) as n from request group by grid_code")
     want = pd.Series(GridIndex(literal_grids()).assign(frame.lon, frame.lat)).value_counts()
     got = stored.set_index("grid_code").n
     assert got.sort_index().tolist() == want.sort_index().tolist()
 
 
 def _grid_snapshot(engine):
-    g = store.read_grids(engine, personal=True)
+    g = store_requests.read_grids(engine, personal=True)
     return [(r.code, r.name, r.population, r.geometry.wkb_hex) for r in g.itertuples()]
 
 
@@ -989,13 +993,13 @@ def test_failed_grid_replace_leaves_every_grid_as_it_was(engine, grids, tmp_path
     changed = grids.assign(name=[f"改名{i}" for i in range(4)], population=[1, 2, 3, 4])
     path = tmp_path / "grids.geojson"
     changed.to_file(path, engine="pyogrio")
-    real = store.write_grids
+    real = store_requests.write_grids
 
     def half_then_fail(conn, frame):
         real(conn, frame.iloc[:2])
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(store, "write_grids", half_then_fail)
+    monkeypatch.setattr(store_requests, "write_grids", half_then_fail)
     with pytest.raises(RuntimeError, match="power cut"):
         import_file(engine, path, kind="grids")
     assert _grid_snapshot(engine) == before

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import coords, intake, store
+from geo import coords, intake
+from geo.store import access as store_access
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 NOW = datetime(2026, 11, 24, 2, 0, 0)  # naive UTC: 10:00 in Yiyang
 NW = "430903003001001"
@@ -17,8 +20,8 @@ NW = "430903003001001"
 
 @pytest.fixture
 def city(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
     intake.clear_grid_cache()
     return engine
 
@@ -33,33 +36,33 @@ def test_submit_assigns_grid_deadline_and_event(city):
     done = intake.submit(city, _fields(**{"attribute[severity]": "揪心"}), key_name="app",
                          now=NOW)
     assert done.created and NW in done.notice
-    row = store.find_request(city, id=done.id)
+    row = store_requests.find_request(city, id=done.id)
     assert row["grid_code"] == NW and not row["outside_grid"]
     assert row["severity"] == "urgent" and row["due_at"] == NOW + timedelta(hours=24)
     assert row["status"] == "reported" and row["source_crs"] == "wgs84"
-    counts = store.table_counts(city)
+    counts = store_engine.table_counts(city)
     assert counts["request"] == 1 and counts["request_event"] == 1
 
 
 def test_point_outside_every_grid_is_kept_for_triage(city):
     done = intake.submit(city, _fields(lat="29.5", long="113.0"), now=NOW)
     assert done.created and "triage" in done.notice
-    row = store.find_request(city, id=done.id)
+    row = store_requests.find_request(city, id=done.id)
     assert row["grid_code"] is None and row["outside_grid"]
 
 
 def test_address_naming_a_grid_places_the_request_in_it(city):
     done = intake.submit(city, _fields(lat=None, long=None,
                                        address_string="测试社区第4网格 5栋楼下"), now=NOW)
-    row = store.find_request(city, id=done.id)
+    row = store_requests.find_request(city, id=done.id)
     assert row["grid_code"] == "430903003001004" and not row["outside_grid"]
     assert row["source_crs"] == "address" and row["address"] == "测试社区第4网格 5栋楼下"
     assert 112.31 < row["lon"] < 112.32 and 28.55 < row["lat"] < 28.56  # inside SE
 
 
 def test_address_naming_only_a_community_is_placed_approximately_for_triage(city):
-    with store.transaction(city) as conn:
-        store.write_admin_units(conn, pd.DataFrame({
+    with store_engine.transaction(city) as conn:
+        store_requests.write_admin_units(conn, pd.DataFrame({
             "code": ["430903003001"], "name": ["测试社区"], "level": ["community"],
             "parent_code": ["430903003"], "population": [3070],
             "geom": [shapely.MultiPolygon([shapely.box(112.30, 28.55, 112.32, 28.57)])]}))
@@ -67,7 +70,7 @@ def test_address_naming_only_a_community_is_placed_approximately_for_triage(city
     done = intake.submit(city, _fields(lat=None, long=None, address_string="测试社区篮球场"),
                          now=NOW)
     assert "triage" in done.notice and "测试社区" in done.notice
-    row = store.find_request(city, id=done.id)
+    row = store_requests.find_request(city, id=done.id)
     assert row["grid_code"] is None and row["outside_grid"]
     assert 112.30 <= row["lon"] <= 112.32 and 28.55 <= row["lat"] <= 28.57
 
@@ -76,14 +79,14 @@ def test_address_naming_nothing_known_is_refused(city):
     with pytest.raises(intake.IntakeError) as err:
         intake.submit(city, _fields(lat=None, long=None, address_string="火星基地"), now=NOW)
     assert err.value.code == 400 and err.value.field == "address_string"
-    assert store.table_counts(city)["request"] == 0
+    assert store_engine.table_counts(city)["request"] == 0
 
 
 def test_gcj02_point_is_converted_once_and_recorded(city):
     lon, lat = coords.wgs84_to_gcj02(112.305, 28.565)
     done = intake.submit(city, _fields(long=str(lon), lat=str(lat), coord_system="gcj02"),
                          now=NOW)
-    row = store.find_request(city, id=done.id)
+    row = store_requests.find_request(city, id=done.id)
     assert row["source_crs"] == "gcj02"
     assert row["lon"] == pytest.approx(112.305, abs=1e-6)
     assert row["lat"] == pytest.approx(28.565, abs=1e-6)
@@ -108,14 +111,14 @@ def test_bad_input_is_refused_with_its_field(city, fields, field):
     with pytest.raises(intake.IntakeError) as err:
         intake.submit(city, _fields(**fields), now=NOW)
     assert err.value.code == 400 and err.value.field == field
-    assert store.table_counts(city)["request"] == 0
+    assert store_engine.table_counts(city)["request"] == 0
 
 
 def test_description_of_4000_characters_is_stored_as_given(city):
     text = "<b>路灯</b>\n" + "灯" * 3990
     assert len(text) == 4000
     done = intake.submit(city, _fields(description=text), now=NOW)
-    assert store.find_request(city, id=done.id)["description"] == text
+    assert store_requests.find_request(city, id=done.id)["description"] == text
 
 
 def test_same_device_and_client_id_returns_the_original(city):
@@ -124,15 +127,15 @@ def test_same_device_and_client_id_returns_the_original(city):
     other = intake.submit(city, _fields(device_id="dev2", client_request_id="42"), now=NOW)
     assert first.created and not again.created and other.created
     assert again.id == first.id and other.id != first.id
-    assert store.table_counts(city)["request"] == 2
-    assert store.table_counts(city)["request_event"] == 2
+    assert store_engine.table_counts(city)["request"] == 2
+    assert store_engine.table_counts(city)["request_event"] == 2
 
 
 def test_same_external_id_returns_the_original(city):
     first = intake.submit(city, _fields(external_id="wx-1"), now=NOW)
     again = intake.submit(city, _fields(external_id="wx-1", description="changed"), now=NOW)
     assert (again.id, again.created) == (first.id, False)
-    assert store.find_request(city, id=first.id)["description"] == "路灯不亮"
+    assert store_requests.find_request(city, id=first.id)["description"] == "路灯不亮"
 
 
 def test_concurrent_duplicate_posts_store_one_request(city):
@@ -143,21 +146,21 @@ def test_concurrent_duplicate_posts_store_one_request(city):
         results = list(pool.map(post, range(16)))
     assert len({r.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
-    assert store.table_counts(city)["request"] == 1
-    assert store.table_counts(city)["request_event"] == 1
+    assert store_engine.table_counts(city)["request"] == 1
+    assert store_engine.table_counts(city)["request_event"] == 1
 
 
 def test_personal_fields_are_stored_but_never_returned(city):
     done = intake.submit(city, _fields(first_name="小明", last_name="王", phone="13800000000",
                                        email="w@example.cn"), now=NOW)
-    stored = store.read_requests(city, columns=["reporter_name", "reporter_phone",
-                                                "reporter_email"])
+    stored = store_requests.read_requests(city, columns=["reporter_name", "reporter_phone",
+                                                         "reporter_email"])
     assert stored.iloc[0].tolist() == ["王 小明", "13800000000", "w@example.cn"]
     shown = intake.get(city, done.id)
     text = repr(shown) + repr(intake.query(city))
     for secret in ("小明", "13800000000", "w@example.cn"):
         assert secret not in text
-    assert "reporter_email" not in store.read_requests(city).columns
+    assert "reporter_email" not in store_requests.read_requests(city).columns
 
 
 def test_get_and_query_in_spec_shape(city):
@@ -183,7 +186,7 @@ def test_get_and_query_in_spec_shape(city):
 def test_api_keys_store_only_a_hash(city):
     key = intake.create_api_key(city, "wechat", now=NOW)
     assert intake.check_api_key(city, key, now=NOW) == "wechat"
-    listed = store.list_api_keys(city)
+    listed = store_access.list_api_keys(city)
     assert listed.name.tolist() == ["wechat"] and "key_hash" not in listed.columns
     with pytest.raises(ValueError):
         intake.create_api_key(city, "wechat")

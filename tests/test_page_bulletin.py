@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 import ui.data
-from geo import store
 from geo.bulletin import bulletin_months
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 from tests.pages import database, map_file, map_style, run_page, texts
 from tests.tiny_city import admin_units
 
@@ -50,7 +51,7 @@ def test_bulletin_filtered_to_a_county_keeps_city_wide_ranks(demo_url):
 def test_bulletin_level_and_month_widgets(demo_url):
     at = run_page(demo_url, BULLETIN)
     at.segmented_control(key="bulletin_level").set_value("county")
-    eng = store.make_engine(demo_url)
+    eng = store_engine.make_engine(demo_url)
     first = str(bulletin_months(eng)[0])
     eng.dispose()
     at.selectbox(key="bulletin_month").set_value(first)
@@ -92,10 +93,10 @@ def test_bulletin_on_an_empty_database(empty_url):
 @pytest.fixture
 def grids_only_url(tmp_path, four_grids) -> str:
     url = f"sqlite:///{tmp_path / 'grids.db'}"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_admin_units(conn, admin_units())
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_admin_units(conn, admin_units())
+        store_requests.write_grids(conn, four_grids)
     eng.dispose()
     return url
 

@@ -3,7 +3,9 @@ English, empty database."""
 
 import pytest
 
-from geo import store
+from geo.store import access as store_access
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 from geo.store import schema
 from tests.pages import database, run_page, texts
 from tests.tiny_city import admin_units
@@ -29,20 +31,20 @@ def _run(at, url):
 def tiny_url(tmp_path, four_grids) -> str:
     """A database of four grids (one without residents) and their admin units."""
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     grids = four_grids.copy()
     grids.loc[3, "population"] = None
-    with store.transaction(eng) as conn:
-        store.write_admin_units(conn, admin_units())
-        store.write_grids(conn, grids)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_admin_units(conn, admin_units())
+        store_requests.write_grids(conn, grids)
     eng.dispose()
     return url
 
 
 def _counts(url) -> dict:
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     try:
-        return store.table_counts(eng)
+        return store_engine.table_counts(eng)
     finally:
         eng.dispose()
 
@@ -88,8 +90,8 @@ def test_dry_run_reports_problems_then_import_writes_valid_rows(tiny_url):
     assert "导入完成：新写入 2 行" in texts(at)
     counts = _counts(tiny_url)
     assert counts["station"] == 2 and counts["audit_log"] == 1
-    eng = store.make_engine(tiny_url)
-    line = store.read_audit(eng).iloc[0]
+    eng = store_engine.make_engine(tiny_url)
+    line = store_access.read_audit(eng).iloc[0]
     eng.dispose()
     assert line["action"] == "import" and line["rows"] == 2 and "stations.csv" in line["detail"]
     # Residents' and imported text never reaches the page as markup.
@@ -128,7 +130,7 @@ def test_data_page_in_english(tiny_url):
 
 def test_data_page_on_an_empty_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    store.make_engine(url).dispose()
+    store_engine.make_engine(url).dispose()
     at = run_page(url, DATA)
     assert not at.exception
     page = texts(at)

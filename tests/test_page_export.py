@@ -6,7 +6,8 @@ from datetime import date
 
 import pandas as pd
 
-from geo import store
+from geo.store import access as store_access
+from geo.store import engine as store_engine
 from tests.pages import database, run_page, texts
 
 EXPORT = "pages/export.py"
@@ -19,9 +20,9 @@ def _run(at, url):
 
 
 def _audit_count(url) -> int:
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     try:
-        return len(store.read_audit(eng, limit=100_000))
+        return len(store_access.read_audit(eng, limit=100_000))
     finally:
         eng.dispose()
 

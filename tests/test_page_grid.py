@@ -12,8 +12,10 @@ import shapely
 from tiny_city import admin_units
 
 import ui.data
-from geo import store
+from geo.store import counts as store_counts
+from geo.store import engine as store_engine
 from geo.store import live as store_live
+from geo.store import requests as store_requests
 from geo.store.area import AreaFilter
 from tests.pages import map_file, run_page, texts
 
@@ -27,14 +29,14 @@ def _minute() -> datetime:
 @pytest.fixture(scope="module")
 def busy_grid(demo_url) -> dict:
     """The demo grid with the most requests in the last 30 days among those with open ones."""
-    eng = store.make_engine(demo_url)
+    eng = store_engine.make_engine(demo_url)
     now = _minute()
-    counts = store.request_counts_per_grid(eng, since=now - timedelta(days=30), until=now)
+    counts = store_counts.request_counts_per_grid(eng, since=now - timedelta(days=30), until=now)
     counts = counts[counts["open"] > 0].sort_values(["requests", "grid_code"],
                                                     ascending=[False, True])
     code = counts["grid_code"].iloc[0]
-    row = store.read_grids(eng, codes=[code], personal=True).iloc[0]
-    units = store.read_admin_unit_attributes(eng).set_index("code")["name"]
+    row = store_requests.read_grids(eng, codes=[code], personal=True).iloc[0]
+    units = store_requests.read_admin_unit_attributes(eng).set_index("code")["name"]
     info = {"code": code, "name": row["name"], "head": row["head_name"],
             "community": units[code[:12]], "township": units[code[:9]],
             "county": units[code[:6]], "requests": int(counts["requests"].iloc[0])}
@@ -44,7 +46,7 @@ def busy_grid(demo_url) -> dict:
 
 def _open_count(url: str, code: str) -> set[int]:
     """Open requests of a grid now (as of this minute and the one before: a run may span)."""
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     now = _minute()
     out = {len(store_live.latest_requests(eng, until=at, limit=5000, open_only=True,
                                           area=AreaFilter(grid_code=code)))
@@ -179,7 +181,7 @@ def tiny_url(tmp_path_factory) -> str:
     requests, no head); no police posts."""
     path = tmp_path_factory.mktemp("tiny") / "tiny.db"
     url = f"sqlite:///{path}"
-    eng = store.make_engine(url)
+    eng = store_engine.make_engine(url)
     a, b = "430903003001001", "430903003001002"
     grids = gpd.GeoDataFrame(
         {"code": [a, b], "name": ["甲社区第1网格", "甲社区第2网格"],
@@ -200,12 +202,12 @@ def tiny_url(tmp_path_factory) -> str:
                          "date": [date.today() - timedelta(days=3)], "title": ["夜间巡逻"],
                          "volunteers": [4], "hours": [2.0], "points": [6.0]})
     units = admin_units()
-    with store.transaction(eng) as conn:
-        store.write_admin_units(conn, units[units["code"].isin(
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_admin_units(conn, units[units["code"].isin(
             ["430900", "430903", "430903003", "430903003001"])])
-        store.write_grids(conn, grids)
-        store.bulk_insert_requests(conn, requests)
-        store.insert_activities(conn, acts)
+        store_requests.write_grids(conn, grids)
+        store_requests.bulk_insert_requests(conn, requests)
+        store_requests.insert_activities(conn, acts)
     eng.dispose()
     return url
 

@@ -14,12 +14,14 @@ import pandas as pd
 import pytest
 from tiny_city import C1, C2, C3, T1, A, B, C, D, admin_units
 
-from geo import detail, export, heat, store
+from geo import detail, export, heat
 from geo.access import AccessDenied, Scope
 from geo.store import access as store_access
 from geo.store import counts as store_counts
+from geo.store import engine as store_engine
 from geo.store import live as store_live
 from geo.store import requests as store_requests
+from geo.store import schema as store_schema
 from geo.store.area import AreaFilter
 
 NOW = datetime(2026, 11, 10)
@@ -48,11 +50,11 @@ def city(engine, four_grids):
     grids = four_grids.copy()
     grids["code"] = [A, B, C, D]
     grids["community_code"] = [C1, C1, C2, C3]
-    with store.transaction(engine) as conn:
-        store.write_admin_units(conn, admin_units())
-        store.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
-        assert store.insert_requests(conn, pd.DataFrame(REQUESTS)) == len(REQUESTS)
-        store.insert_activities(conn, pd.DataFrame([
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, admin_units())
+        store_requests.write_grids(conn, gpd.GeoDataFrame(grids, geometry="geometry"))
+        assert store_requests.insert_requests(conn, pd.DataFrame(REQUESTS)) == len(REQUESTS)
+        store_requests.insert_activities(conn, pd.DataFrame([
             dict(external_id=f"v{g}", grid_code=g, date=date(2026, 11, 3), title="清扫",
                  volunteers=3, hours=2.0, points=6.0) for g in (A, C)]))
     return engine
@@ -62,24 +64,24 @@ def city(engine, four_grids):
 
 
 def test_grid_reads_keep_only_the_grids_in_scope(city):
-    assert store.read_grids(city, scope=HEAD)["code"].tolist() == [A, B]
-    assert store.read_grids(city, scope=TOWN)["code"].tolist() == [A, B, C]
-    assert store.read_grids(city, scope=ALL)["code"].tolist() == [A, B, C, D]
+    assert store_requests.read_grids(city, scope=HEAD)["code"].tolist() == [A, B]
+    assert store_requests.read_grids(city, scope=TOWN)["code"].tolist() == [A, B, C]
+    assert store_requests.read_grids(city, scope=ALL)["code"].tolist() == [A, B, C, D]
     assert store_requests.read_grid_attributes(city, scope=HEAD)["code"].tolist() == [A, B]
     assert store_requests.read_grid_attributes(city, scope=None)["code"].tolist() == [A, B, C, D]
     # a grid code as the scope's area: that grid only
-    assert store.read_grids(city, scope=Scope("grid_head", (D,)))["code"].tolist() == [D]
+    assert store_requests.read_grids(city, scope=Scope("grid_head", (D,)))["code"].tolist() == [D]
 
 
 def test_request_reads_keep_only_rows_in_scope(city):
-    assert store.read_requests(city, scope=HEAD)["grid_code"].tolist() == [A, B]
-    assert store.read_requests(city, scope=TOWN)["grid_code"].tolist() == [A, B, C]
+    assert store_requests.read_requests(city, scope=HEAD)["grid_code"].tolist() == [A, B]
+    assert store_requests.read_requests(city, scope=TOWN)["grid_code"].tolist() == [A, B, C]
     # unrestricted: every request, including the one outside every grid
-    assert store.read_requests(city, scope=ALL)["external_id"].tolist() == [
+    assert store_requests.read_requests(city, scope=ALL)["external_id"].tolist() == [
         "a1", "b1", "c1", "d1", "x1"]
-    per_grid = store.request_counts_per_grid(city, since=None, until=NOW, scope=HEAD)
+    per_grid = store_counts.request_counts_per_grid(city, since=None, until=NOW, scope=HEAD)
     assert per_grid["grid_code"].tolist() == [A, B]
-    assert store.request_counts_per_grid(city, since=None, until=NOW)["grid_code"].tolist() \
+    assert store_counts.request_counts_per_grid(city, since=None, until=NOW)["grid_code"].tolist() \
         == [A, B, C, D]
     latest = store_live.latest_requests(city, until=NOW, area=AreaFilter(scope=HEAD),
                                         contacts=True)
@@ -98,10 +100,10 @@ def test_request_totals_and_breakdowns_count_only_the_scope(city):
     assert store_counts.backlog_totals(city, as_of=NOW, area=AreaFilter(scope=HEAD)) == {
         "open": 2, "overdue": 2, "disputes_open": 1}
     assert store_counts.backlog_totals(city, as_of=NOW, area=AreaFilter(scope=ALL))["open"] == 5
-    days = store.request_counts_per_local_period(city, since=SINCE, until=NOW,
-                                                 area=AreaFilter(scope=HEAD))
+    days = store_counts.request_counts_per_local_period(city, since=SINCE, until=NOW,
+                                                        area=AreaFilter(scope=HEAD))
     assert days["requests"].tolist() == [1, 1]
-    assert store.request_counts_per_local_period(
+    assert store_counts.request_counts_per_local_period(
         city, since=SINCE, until=NOW, area=AreaFilter(scope=ALL))["requests"].sum() == 5
     by = store_counts.request_counts_by(city, column="category", since=None, until=NOW,
                                         area=AreaFilter(scope=HEAD))
@@ -123,16 +125,16 @@ def test_one_grid_reads_are_empty_outside_the_scope(city):
 
 def test_volunteer_hours_are_scoped(city):
     window = dict(since=date(2026, 11, 1), until=date(2026, 12, 1))
-    hours = store.volunteer_hours_per_grid(city, **window, scope=HEAD)
+    hours = store_counts.volunteer_hours_per_grid(city, **window, scope=HEAD)
     assert hours["grid_code"].tolist() == [A]
     assert hours["volunteer_hours"].tolist() == [6.0]
-    assert store.volunteer_hours_per_grid(city, **window)["grid_code"].tolist() == [A, C]
+    assert store_counts.volunteer_hours_per_grid(city, **window)["grid_code"].tolist() == [A, C]
 
 
 def test_a_restricted_scope_never_sees_requests_outside_every_grid(city):
     city_scope = Scope("grid_head", ("430900",))  # the whole city, yet still by grid
-    assert "x1" not in store.read_requests(city, scope=city_scope)["external_id"].tolist()
-    assert len(store.read_requests(city, scope=city_scope)) == 4
+    assert "x1" not in store_requests.read_requests(city, scope=city_scope)["external_id"].tolist()
+    assert len(store_requests.read_requests(city, scope=city_scope)) == 4
 
 
 # --------------------------------------------------------------------------- geo.heat
@@ -187,10 +189,10 @@ def test_detail_refuses_a_grid_outside_the_scope(city):
 def test_detail_judges_a_grid_by_the_stored_hierarchy_not_its_digits(city):
     # D's code says community C3, but it is filed under C1 (wang's); A's says C1, filed
     # under C3. The reads follow the filing, so the check before them must too.
-    with store.transaction(city) as conn:
-        conn.execute(store.grid.update().where(store.grid.c.code == D)
+    with store_engine.transaction(city) as conn:
+        conn.execute(store_schema.grid.update().where(store_schema.grid.c.code == D)
                      .values(community_code=C1))
-        conn.execute(store.grid.update().where(store.grid.c.code == A)
+        conn.execute(store_schema.grid.update().where(store_schema.grid.c.code == A)
                      .values(community_code=C3))
     assert detail.grid_kpis(city, D, now=NOW, scope=HEAD).at["requests", "value"] == 1
     with pytest.raises(AccessDenied, match=A):

@@ -55,7 +55,8 @@ _INJECTED_JS = """() => {
 
 def _plant(db: Path) -> dict[str, str]:
     """Write the payloads into the copied database; return the codes the tests use."""
-    from geo import store
+    from geo.store import engine as store_engine
+    from geo.store import requests as store_requests
 
     with sqlite3.connect(db) as conn:
         code = conn.execute("SELECT min(code) FROM grid WHERE community_code = ?",
@@ -76,10 +77,10 @@ def _plant(db: Path) -> dict[str, str]:
         "resolved_at": None, "description": text, "reporter_name": REPORTER,
         "reporter_phone": "13800001234",
     } for i, text in enumerate(PAYLOADS)])
-    engine = store.make_engine(f"sqlite:///{db}", upgrade=False)
+    engine = store_engine.make_engine(f"sqlite:///{db}", upgrade=False)
     try:
-        with store.transaction(engine) as conn:
-            assert store.insert_requests(conn, rows) == len(PAYLOADS)
+        with store_engine.transaction(engine) as conn:
+            assert store_requests.insert_requests(conn, rows) == len(PAYLOADS)
     finally:
         engine.dispose()
     return {"grid": code, "other": other, "other_name": other_name}

@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import coords, demo, simulate, store, vocab
+from geo import coords, demo, simulate, vocab
+from geo.store import engine as store_engine
+from geo.store import live as store_live
+from geo.store import requests as store_requests
 
 START = datetime(2026, 11, 24, 2, 0)  # 10:00 in Asia/Shanghai: the morning peak
 
@@ -141,16 +144,16 @@ def _seed_flow(engine, four_grids):
             _req("f-old", g, "resolved", resolved=NOW - timedelta(days=5)),
             _req("f-rat", g, "rated", resolved=NOW - timedelta(hours=2), sat="satisfied"),
             _req("f-new", g, "reported", reported=NOW + timedelta(hours=1))]
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-        store.insert_requests(conn, pd.DataFrame(rows))
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.insert_requests(conn, pd.DataFrame(rows))
         return dict(zip([r["external_id"] for r in rows],
-                        store.request_ids(conn, [r["external_id"] for r in rows]),
+                        store_requests.request_ids(conn, [r["external_id"] for r in rows]),
                         strict=True))
 
 
 def _statuses(engine):
-    frame = store.read_requests(engine)
+    frame = store_requests.read_requests(engine)
     return dict(zip(frame.external_id, frame.status, strict=True)), frame
 
 
@@ -169,7 +172,7 @@ def test_advance_moves_each_open_request_one_step_with_one_event(engine, four_gr
     assert pd.Timestamp(row.loc["f-inp", "closed_at"]) == pd.Timestamp(NOW)
     assert row.loc["f-res", "satisfaction"] in vocab.SATISFACTION
     assert pd.Timestamp(row.loc["f-res", "closed_at"]) == pd.Timestamp(NOW)
-    events = store.request_events_for(engine, ids.values())
+    events = store_live.request_events_for(engine, ids.values())
     assert len(events) == 5
     by_id = {v: k for k, v in ids.items()}
     moved = {by_id[int(e.request_id)]: (e.from_status, e.to_status, e.actor)
@@ -193,7 +196,7 @@ def test_advance_only_moves_forward(engine, four_grids):
         for k in after:
             assert order.index(after[k]) - order.index(before[k]) in (0, 1), k
         before = after
-    events = store.request_events_for(engine, ids.values())
+    events = store_live.request_events_for(engine, ids.values())
     for e in events.itertuples():
         assert order.index(e.to_status) == order.index(e.from_status) + 1
     # One event per transition: the events replay each request to where it is now.
@@ -207,7 +210,7 @@ def test_advance_with_no_time_moves_nothing(engine, four_grids):
     ids = _seed_flow(engine, four_grids)
     assert simulate.advance(engine, now=NOW, rng=np.random.default_rng(0),
                             elapsed=timedelta(0)) == 0
-    assert store.request_events_for(engine, ids.values()).empty
+    assert store_live.request_events_for(engine, ids.values()).empty
 
 
 def test_advance_rate_matches_mean_delays():
@@ -223,8 +226,8 @@ def test_advance_rate_matches_mean_delays():
 
 
 def test_run_with_injected_writer_stops_by_itself(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
     got: list[dict] = []
 
     def writer(fields):
@@ -242,8 +245,8 @@ def test_run_with_injected_writer_stops_by_itself(engine, four_grids):
 
 
 def test_run_counts_writer_errors_and_goes_on(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
 
     def writer(_fields):
         raise RuntimeError("HTTP 503: busy")
@@ -256,16 +259,16 @@ def test_run_counts_writer_errors_and_goes_on(engine, four_grids):
 def test_run_via_db_writes_every_accepted_report(engine, four_grids):
     intake = pytest.importorskip("geo.intake")
     intake.clear_grid_cache()
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-    before = store.table_counts(engine)["request"]
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+    before = store_engine.table_counts(engine)["request"]
     rep = simulate.run(engine, rate=25.0, duration=2.0, via="db", seed=5, rhythm=False,
                        speedup=2000.0, advance_every=0.5)
-    after = store.table_counts(engine)["request"]
+    after = store_engine.table_counts(engine)["request"]
     assert rep.errors == 0, rep.messages
     assert rep.sent == rep.accepted > 10
     assert after - before == rep.sent
-    frame = store.read_requests(engine)
+    frame = store_requests.read_requests(engine)
     assert frame.grid_code.notna().mean() > 0.95
     assert set(frame.source_crs) >= {"wgs84", "gcj02"}
     # With the flow 2000× faster, some new reports were accepted within the run.

@@ -10,10 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from geo import store
 from geo.store import counts as store_counts
 from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 from geo.store import schema
+from geo.store import schema as store_schema
 
 
 def _request(ext, **kw):
@@ -27,7 +28,7 @@ def _request(ext, **kw):
 
 
 def test_schema_is_at_head_and_matches_metadata(engine):
-    assert store.schema_revision(engine) == "0005"
+    assert store_engine.schema_revision(engine) == "0005"
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
@@ -59,7 +60,7 @@ def test_postgis_geometry_column_has_gist_index(engine):
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
-    eng = store.make_engine(f"sqlite:///{tmp_path}/w.db")
+    eng = store_engine.make_engine(f"sqlite:///{tmp_path}/w.db")
     with eng.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
@@ -67,15 +68,15 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 
 def test_database_url_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GRIDMAP_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
-    assert store.database_url().endswith("env.db")
+    assert store_engine.database_url().endswith("env.db")
     monkeypatch.delenv("GRIDMAP_DATABASE_URL")
-    assert store.database_url().endswith("data/gridmap.db")
+    assert store_engine.database_url().endswith("data/gridmap.db")
 
 
 def test_grids_round_trip_geometry_exactly(engine, four_grids):
-    with store.transaction(engine) as conn:
-        assert store.write_grids(conn, four_grids) == 4
-    back = store.read_grids(engine)
+    with store_engine.transaction(engine) as conn:
+        assert store_requests.write_grids(conn, four_grids) == 4
+    back = store_requests.read_grids(engine)
     assert list(back.code) == list(four_grids.code)
     assert back.crs.to_epsg() == 4326
     for a, b in zip(back.geometry, four_grids.geometry, strict=True):
@@ -83,23 +84,23 @@ def test_grids_round_trip_geometry_exactly(engine, four_grids):
 
 
 def test_rewriting_a_grid_replaces_it(engine, four_grids):
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-        store.write_grids(conn, four_grids.assign(population=[1, 2, 3, 4]))
-    back = store.read_grids(engine)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.write_grids(conn, four_grids.assign(population=[1, 2, 3, 4]))
+    back = store_requests.read_grids(engine)
     assert len(back) == 4
     assert back.population.tolist() == [1, 2, 3, 4]
 
 
 def test_bulk_insert_skips_stored_external_ids(engine):
     frame = pd.DataFrame([_request("A"), _request("B"), _request("A", category="noise")])
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         # Within one batch the first "A" wins, as on a resend.
-        assert store.bulk_insert_requests(conn, frame) == 2
-    with store.transaction(engine) as conn:
-        assert store.bulk_insert_requests(conn, frame.iloc[:2]) == 0
-    rows = store.read_frame(engine, "select external_id, category, reported_at from request "
-                                    "order by external_id")
+        assert store_requests.bulk_insert_requests(conn, frame) == 2
+    with store_engine.transaction(engine) as conn:
+        assert store_requests.bulk_insert_requests(conn, frame.iloc[:2]) == 0
+    rows = store_engine.read_frame(
+        engine, "select external_id, category, reported_at from request order by external_id")
     assert rows.external_id.tolist() == ["A", "B"]
     assert rows.category.tolist() == ["road", "road"]
     assert pd.Timestamp(rows.reported_at.iloc[0]) == pd.Timestamp("2026-11-01 02:30:15")
@@ -109,46 +110,46 @@ def test_bulk_times_compare_like_orm_times(engine):
     # Times written by the bulk path must sort and filter like those bound by SQLAlchemy.
     frame = pd.DataFrame([_request("A", reported_at=datetime(2026, 11, 1, 23, 59, 59)),
                           _request("B", reported_at=datetime(2026, 11, 2, 0, 0, 0))])
-    with store.transaction(engine) as conn:
-        store.bulk_insert_requests(conn, frame)
-    got = store.read_frame(
-        engine, sa.select(store.request.c.external_id)
-        .where(store.request.c.reported_at >= datetime(2026, 11, 2)))
+    with store_engine.transaction(engine) as conn:
+        store_requests.bulk_insert_requests(conn, frame)
+    got = store_engine.read_frame(
+        engine, sa.select(store_schema.request.c.external_id)
+        .where(store_schema.request.c.reported_at >= datetime(2026, 11, 2)))
     assert got.external_id.tolist() == ["B"]
 
 
 def test_failed_transaction_leaves_nothing(engine, four_grids):
-    before = store.table_counts(engine)
-    with pytest.raises(RuntimeError), store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-        store.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
+    before = store_engine.table_counts(engine)
+    with pytest.raises(RuntimeError), store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
         raise RuntimeError("boom")
-    assert store.table_counts(engine) == before
+    assert store_engine.table_counts(engine) == before
 
 
 def test_settings_round_trip(engine):
-    with store.transaction(engine) as conn:
-        store.set_setting(conn, "demo_clusters", json.dumps(["x"]))
-        store.set_setting(conn, "demo_clusters", json.dumps(["y"]))
-    assert json.loads(store.get_setting(engine, "demo_clusters")) == ["y"]
-    assert store.get_setting(engine, "missing", "d") == "d"
+    with store_engine.transaction(engine) as conn:
+        store_engine.set_setting(conn, "demo_clusters", json.dumps(["x"]))
+        store_engine.set_setting(conn, "demo_clusters", json.dumps(["y"]))
+    assert json.loads(store_engine.get_setting(engine, "demo_clusters")) == ["y"]
+    assert store_engine.get_setting(engine, "missing", "d") == "d"
 
 
 def test_is_empty(engine, four_grids):
-    assert store.is_empty(engine)
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, four_grids)
-    assert not store.is_empty(engine)
+    assert store_engine.is_empty(engine)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+    assert not store_engine.is_empty(engine)
 
 
 def test_upgrade_keeps_existing_rows(tmp_path, four_grids):
     url = f"sqlite:///{tmp_path}/up.db"
-    eng = store.make_engine(url)
-    with store.transaction(eng) as conn:
-        store.write_grids(conn, four_grids)
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
     eng.dispose()
-    again = store.make_engine(url)  # runs the migrations again: a no-op at head
-    assert len(store.read_grids(again)) == 4
+    again = store_engine.make_engine(url)  # runs the migrations again: a no-op at head
+    assert len(store_requests.read_grids(again)) == 4
 
 
 def test_read_requests_window_category_and_no_personal_fields(engine):
@@ -157,33 +158,33 @@ def test_read_requests_window_category_and_no_personal_fields(engine):
         _request("B", reported_at=datetime(2026, 11, 3)),
         _request("C", category="dispute", reported_at=datetime(2026, 10, 1)),
     ])
-    with store.transaction(engine) as conn:
-        store.bulk_insert_requests(conn, frame)
-    got = store.read_requests(engine, since=datetime(2026, 10, 15),
-                              until=datetime(2026, 11, 30), categories=["dispute"])
+    with store_engine.transaction(engine) as conn:
+        store_requests.bulk_insert_requests(conn, frame)
+    got = store_requests.read_requests(engine, since=datetime(2026, 10, 15),
+                                       until=datetime(2026, 11, 30), categories=["dispute"])
     assert got.external_id.tolist() == ["A"]
     assert "reporter_name" not in got.columns and "reporter_phone" not in got.columns
-    both = store.read_requests(engine, since=datetime(2026, 10, 15))
+    both = store_requests.read_requests(engine, since=datetime(2026, 10, 15))
     assert both.external_id.tolist() == ["A", "B"]
 
 
 def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_grids):
     url = f"sqlite:///{tmp_path}/old.db"
-    old = store.make_engine(url, upgrade=False)
+    old = store_engine.make_engine(url, upgrade=False)
     store_engine.upgrade_schema(old, revision="0001")
-    with store.transaction(old) as conn:
-        store.write_grids(conn, four_grids)
-        store.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
+    with store_engine.transaction(old) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.bulk_insert_requests(conn, pd.DataFrame([_request("A")]))
     assert "ix_request_resolved" not in {i["name"] for i in inspect(old).get_indexes("request")}
     old.dispose()
-    new = store.make_engine(url)
-    assert store.schema_revision(new) == "0005"
+    new = store_engine.make_engine(url)
+    assert store_engine.schema_revision(new) == "0005"
     indexes = {i["name"] for i in inspect(new).get_indexes("request")}
     assert "ix_request_resolved" in indexes
     # 0005 replaced the reported_at index by one that also holds the grid.
     assert "ix_request_reported_grid" in indexes and "ix_request_reported" not in indexes
-    assert store.table_counts(new)["request"] == 1
-    assert len(store.read_grids(new)) == 4
+    assert store_engine.table_counts(new)["request"] == 1
+    assert len(store_requests.read_grids(new)) == 4
 
 
 def test_requests_per_grid_counts_the_window_from_the_index(engine):
@@ -194,16 +195,16 @@ def test_requests_per_grid_counts_the_window_from_the_index(engine):
         _request("D", reported_at=datetime(2026, 10, 31, 23, 59)),  # before the window
         _request("E", grid_code=None, outside_grid=True),  # in no grid
     ])
-    with store.transaction(engine) as conn:
-        store.bulk_insert_requests(conn, frame)
-    got = store.requests_per_grid(engine, since=datetime(2026, 11, 1),
-                                  until=datetime(2026, 11, 5))
+    with store_engine.transaction(engine) as conn:
+        store_requests.bulk_insert_requests(conn, frame)
+    got = store_counts.requests_per_grid(engine, since=datetime(2026, 11, 1),
+                                         until=datetime(2026, 11, 5))
     # C is reported at the window's end (exclusive): not counted.
     assert got.to_dict() == {"430903003001001": 1, "430903003001002": 1}
-    full = store.request_counts_per_grid(engine, since=datetime(2026, 11, 1),
-                                         until=datetime(2026, 11, 6))
-    lean = store.requests_per_grid(engine, since=datetime(2026, 11, 1),
-                                   until=datetime(2026, 11, 6))
+    full = store_counts.request_counts_per_grid(engine, since=datetime(2026, 11, 1),
+                                                until=datetime(2026, 11, 6))
+    lean = store_counts.requests_per_grid(engine, since=datetime(2026, 11, 1),
+                                          until=datetime(2026, 11, 6))
     assert lean.to_dict() == dict(zip(full.grid_code, full.requests, strict=True))
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
@@ -223,8 +224,8 @@ def test_backlog_totals_match_request_totals(engine):
                  due_at=datetime(2026, 11, 26)),  # open, not yet due
         _request("D", status="resolved", resolved_at=datetime(2026, 11, 25)),  # after as_of
     ])
-    with store.transaction(engine) as conn:
-        store.bulk_insert_requests(conn, frame)
+    with store_engine.transaction(engine) as conn:
+        store_requests.bulk_insert_requests(conn, frame)
     as_of = datetime(2026, 11, 20)
     full = store_counts.request_totals(engine, since=None, until=as_of)
     fast = store_counts.backlog_totals(engine, as_of=as_of)
@@ -234,19 +235,19 @@ def test_backlog_totals_match_request_totals(engine):
 
 def test_grid_heads_are_personal_and_read_only_on_request(engine, four_grids):
     heads = four_grids.assign(head_name="王芳", head_phone="13812345678")
-    with store.transaction(engine) as conn:
-        store.write_grids(conn, heads)
-    plain = store.read_grids(engine)
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, heads)
+    plain = store_requests.read_grids(engine)
     assert "head_name" not in plain.columns and "head_phone" not in plain.columns
-    full = store.read_grids(engine, personal=True)
+    full = store_requests.read_grids(engine, personal=True)
     assert full.head_phone.tolist() == ["13812345678"] * 4
 
 
 def test_closed_without_resolution_time_is_resolved_but_not_on_time(engine):
     frame = pd.DataFrame([_request("A", status="rated", due_at=None),
                           _request("B", status="resolved", resolved_at=datetime(2026, 11, 2))])
-    with store.transaction(engine) as conn:
-        store.bulk_insert_requests(conn, frame)
+    with store_engine.transaction(engine) as conn:
+        store_requests.bulk_insert_requests(conn, frame)
     got = store_counts.request_totals(engine, since=None, until=datetime(2026, 11, 20))
     assert got["resolved"] == 2
     assert got["on_time"] == 1

@@ -21,10 +21,13 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from geo import bulletin, clock, coverage, heat, hotspots, store, vocab
+from geo import bulletin, clock, coverage, heat, hotspots, vocab
 from geo.export.catalogue import PERSONAL_FIELDS, Area, LayerData, Reporter, split
 from geo.grids import GridIndex
 from geo.store import counts
+from geo.store import counts as store_counts
+from geo.store import requests as store_requests
+from geo.store import schema as store_schema
 from geo.store.area import EVERYWHERE
 
 __all__ = ["BUILDERS", "GI_CLASSES", "Context", "bulletin_layer"]
@@ -95,7 +98,7 @@ def _in_clause(codes: pd.Index | None) -> list[str] | None:
 def _area_grids(ctx: Context) -> gpd.GeoDataFrame:
     """Read the area's grids, all columns, ordered by code."""
     codes = ctx.area.grids
-    grids = store.read_grids(ctx.engine, codes=_in_clause(codes), personal=ctx.personal)
+    grids = store_requests.read_grids(ctx.engine, codes=_in_clause(codes), personal=ctx.personal)
     if codes is not None:
         grids = grids[grids["code"].isin(codes)]
     return grids.reset_index(drop=True)
@@ -185,8 +188,8 @@ def _read_requests(ctx: Context, *, since: datetime | None, until: datetime | No
                    columns: list[str]) -> pd.DataFrame:
     codes = ctx.area.grids
     listed = _in_clause(codes)
-    frame = store.read_requests(ctx.engine, since=since, until=until, columns=columns,
-                                grid_codes=listed)
+    frame = store_requests.read_requests(ctx.engine, since=since, until=until, columns=columns,
+                                         grid_codes=listed)
     if codes is not None and listed is None:
         frame = frame[frame["grid_code"].isin(codes)]
     return frame
@@ -223,9 +226,9 @@ _STATION_SCHEMA = [
 
 def _stations_in_area(ctx: Context) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """All stations (with ``grid_code``) and those standing in the area's grids."""
-    stations = store.read_stations(ctx.engine)
+    stations = store_requests.read_stations(ctx.engine)
     if len(stations):
-        index = GridIndex(store.read_grids(ctx.engine))
+        index = GridIndex(store_requests.read_grids(ctx.engine))
         stations["grid_code"] = index.assign(stations["lon"].to_numpy(dtype=float),
                                              stations["lat"].to_numpy(dtype=float))
     else:
@@ -312,15 +315,15 @@ GI_CLASSES = {
 
 def _hotspots_layer(ctx: Context) -> LayerData:
     ctx.report(0.02, "计算矛盾纠纷热点")
-    grids = store.read_grids(ctx.engine)
-    counts = store.request_counts_per_grid(ctx.engine, since=ctx.since,
-                                           until=ctx.until or ctx.now)
+    grids = store_requests.read_grids(ctx.engine)
+    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since,
+                                                  until=ctx.until or ctx.now)
     if len(grids):
         spots = hotspots.dispute_hotspots(grids[["code", "population", "geometry"]],
                                           counts[["grid_code", "disputes"]])
     else:
         spots = gpd.GeoDataFrame({"code": pd.Series(dtype=object)},
-                                 geometry=gpd.GeoSeries([], crs=store.SRID))
+                                 geometry=gpd.GeoSeries([], crs=store_schema.SRID))
     if ctx.area.grids is not None:
         spots = spots[spots["code"].isin(ctx.area.grids)]
     spots = spots.sort_values("code").reset_index(drop=True)
@@ -419,12 +422,12 @@ def _unit_geometries(ctx: Context, frame: pd.DataFrame) -> list:
     """Each unit's stored outline, else the union of its grids (None with neither)."""
     if not len(frame):
         return []
-    stored = store.read_admin_units(ctx.engine)
+    stored = store_requests.read_admin_units(ctx.engine)
     outline = dict(zip(stored["code"], stored.geometry, strict=True))
     geoms = [outline.get(code) for code in frame["code"]]
     lacking = [i for i, g in enumerate(geoms) if g is None or g.is_empty]
     if lacking:
-        grids = store.read_grids(ctx.engine)[["code", "geometry"]].set_index("code")
+        grids = store_requests.read_grids(ctx.engine)[["code", "geometry"]].set_index("code")
         of = ctx.hierarchy.grids
         for i in lacking:
             lv, code = frame.at[i, "level"], frame.at[i, "code"]

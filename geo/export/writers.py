@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import clock, store
+from geo import clock
 from geo.export.catalogue import LayerData, Reporter, split
+from geo.store import schema as store_schema
 
 __all__ = ["DECIMALS", "TEXT_BATCH_ROWS", "WRITERS", "Target"]
 
@@ -325,7 +326,7 @@ def _write_gpkg(data: LayerData, target: Target, report: Reporter) -> int:
             if kind == "datetime":  # GeoPackage datetimes are UTC
                 frame[name] = frame[name].dt.tz_localize("UTC")
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(
-            _orient(np.asarray(geoms, dtype=object)), index=frame.index, crs=store.SRID))
+            _orient(np.asarray(geoms, dtype=object)), index=frame.index, crs=store_schema.SRID))
         # mode "w" on an existing GeoPackage replaces this layer only and keeps the others.
         gdf.to_file(path, layer=data.key, driver="GPKG", engine="pyogrio", mode=mode,
                     geometry_type=data.geometry_type, index=False)

@@ -17,7 +17,6 @@ import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from geo import store
 from geo.grids import GridIndex
 from geo.importer.geometry import resolve_crs
 from geo.importer.read import read_table
@@ -28,6 +27,8 @@ from geo.importer.validate import (
     validate_requests,
     validate_stations,
 )
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
 
 #: Requests are written in chunks of this many rows, to report progress.
 WRITE_CHUNK = 200_000
@@ -120,7 +121,7 @@ def _stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str) -> int:
     """Return how many valid rows have a key (code or external id) already stored."""
     table, key = _KEYS[kind]
     keys = valid[key].tolist() if len(valid) else []
-    return len(store.existing_keys(bind, table, key, keys)) if keys else 0
+    return len(store_requests.existing_keys(bind, table, key, keys)) if keys else 0
 
 
 def _count_stored(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
@@ -135,11 +136,11 @@ def _count_stored(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> 
 def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Progress) -> None:
     """Write the valid rows in one transaction and count them in the report."""
     kind = report.kind
-    with store.transaction(engine) as conn:
+    with store_engine.transaction(engine) as conn:
         if kind == "requests":
             inserted = 0
             for start in range(0, len(valid), WRITE_CHUNK):
-                inserted += store.bulk_insert_requests(
+                inserted += store_requests.bulk_insert_requests(
                     conn, valid.iloc[start:start + WRITE_CHUNK])
                 done = min(start + WRITE_CHUNK, len(valid))
                 step(0.6 + 0.4 * done / max(len(valid), 1),
@@ -147,15 +148,15 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
             report.rows_inserted = inserted
             report.rows_skipped_existing = len(valid) - inserted
         elif kind == "activities":
-            inserted = store.insert_activities(conn, valid)
+            inserted = store_requests.insert_activities(conn, valid)
             report.rows_inserted = inserted
             report.rows_skipped_existing = len(valid) - inserted
         else:
             stored = _stored(conn, valid, kind)
             if kind == "grids":  # validate_grids returns a GeoDataFrame
-                store.write_grids(conn, cast(gpd.GeoDataFrame, valid))
+                store_requests.write_grids(conn, cast(gpd.GeoDataFrame, valid))
             else:
-                store.write_stations(conn, valid)
+                store_requests.write_stations(conn, valid)
             report.rows_updated = stored
             report.rows_inserted = len(valid) - stored
 def _failed(report: ImportReport, problem: Problem, started: float,
@@ -172,7 +173,7 @@ def _failed(report: ImportReport, problem: Problem, started: float,
 def _validate(engine: Engine, frame: pd.DataFrame, *, kind: str, crs: str
               ) -> tuple[pd.DataFrame, list[Problem]]:
     if kind == "grids":
-        communities = store.read_admin_units(engine, level="community")
+        communities = store_requests.read_admin_units(engine, level="community")
         known = set(communities["code"]) if len(communities) else None
         valid, problems = validate_grids(frame, crs=crs, known_communities=known)
         if known is None:
@@ -182,7 +183,7 @@ def _validate(engine: Engine, frame: pd.DataFrame, *, kind: str, crs: str
         return valid, problems
     if kind == "stations":
         return validate_stations(frame, crs=crs)
-    grids = store.read_grids(engine)
+    grids = store_requests.read_grids(engine)
     index = GridIndex(grids)
     if kind == "requests":
         return validate_requests(frame, crs=crs, grid_index=index)

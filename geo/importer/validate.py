@@ -14,12 +14,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo import store, vocab
+from geo import vocab
 from geo.grids import GridIndex, grid_code_problem, metric_area_km2
 from geo.importer.columns import canonical
 from geo.importer.geometry import crs_label, resolve_crs, wgs84_points, wgs84_polygons
 from geo.importer.report import Problem
 from geo.importer.rows import Rows, max_len, object_values
+from geo.store import schema as store_schema
 
 #: Residents' descriptions longer than this are cut (with a warning).
 MAX_DESCRIPTION = 4000
@@ -57,7 +58,7 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
     crs = resolve_crs(frame, crs)
     cols = canonical(frame, "grids", problems)
     rows = Rows(cols, problems)
-    table = store.grid
+    table = store_schema.grid
     geoms = wgs84_polygons(rows, crs)
     code = rows.code("code")
     assert code is not None  # a required column: canonical() checked
@@ -106,7 +107,7 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
         "source_crs": crs_label(crs),
     }, index=pd.Index(rows.numbers[keep], name="row"))
     grids = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms[keep], index=out.index,
-                                                         crs=store.SRID))
+                                                         crs=store_schema.SRID))
     grids["area_km2"] = metric_area_km2(grids.geometry) if len(grids) else []
     return grids, problems
 
@@ -145,7 +146,7 @@ def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
     crs = resolve_crs(frame, crs)
     cols = canonical(frame, "requests", problems)
     rows = Rows(cols, problems)
-    table = store.request
+    table = store_schema.request
     lon, lat = wgs84_points(rows, crs)
     category = rows.vocab_column("category", vocab.CATEGORIES, what="category", default=None,
                                  required=True)
@@ -255,7 +256,7 @@ def validate_stations(frame: pd.DataFrame, *, crs: str | None = None
     crs = resolve_crs(frame, crs)
     cols = canonical(frame, "stations", problems)
     rows = Rows(cols, problems)
-    table = store.station
+    table = store_schema.station
     lon, lat = wgs84_points(rows, crs)
     code = rows.max_length("code", rows.code("code"), max_len(table, "code"))
     assert code is not None  # a required column: canonical() checked
@@ -316,7 +317,7 @@ def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
     problems: list[Problem] = []
     cols = canonical(frame, "activities", problems)
     rows = Rows(cols, problems)
-    table = store.volunteer_activity
+    table = store_schema.volunteer_activity
     if cols.has("grid_code"):
         grid = rows.code("grid_code")
         assert grid is not None  # cols.has("grid_code")

@@ -16,6 +16,9 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from geo.store._sql import Bind, connect, upsert
+
+# Public here: callers outside the store read ad-hoc selects through engine.read_frame.
+from geo.store._sql import read_frame as read_frame
 from geo.store.schema import grid, metadata, setting
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
