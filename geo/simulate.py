@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 
 from geo import clock as geoclock
-from geo import coords, demo, vocab
+from geo import coords, demo, updates, vocab
 from geo.grids import GridIndex
 from geo.store import engine as store_engine
 from geo.store import live as store_live
 from geo.store import requests as store_requests
+from geo.store import updates as store_updates
 
 #: Disputes among ordinary reports: the demo's 926 of 80,787.
 DISPUTE_SHARE = demo.TARGETS["disputes"] / demo.TARGETS["requests"]
@@ -295,8 +296,9 @@ def advance(engine, *, now: datetime, rng: np.random.Generator, elapsed: timedel
     Each open request takes its next step with probability ``1 - exp(-dt / mean)``, the mean
     delay of that step (see :data:`STEP_MEAN_HOURS`, :data:`RESOLVE_MEAN_HOURS`), so calling
     this every few seconds gives the demo's delays. Resolved requests are rated by residents
-    within :data:`RATE_WINDOW`. All steps of one call commit in one transaction, each with
-    its request_event row.
+    within :data:`RATE_WINDOW`. The steps go through :func:`geo.updates.apply_updates`, the
+    path a re-imported export or an Open311 update takes (same rules, same events), and
+    all steps of one call commit in one transaction.
 
     Parameters
     ----------
@@ -328,25 +330,31 @@ def advance(engine, *, now: datetime, rng: np.random.Generator, elapsed: timedel
     moves = rng.random(len(cand)) < -np.expm1(-dt_h / means)
     # A step cannot precede the report (a request reported "in the future" waits).
     moves &= pd.to_datetime(cand.reported_at).to_numpy() <= np.datetime64(now)
-    steps = []
     moved = cand[moves]
-    for rid, status in zip(moved["id"].tolist(), moved["status"].tolist(), strict=True):
-        to = NEXT_STATUS[status]
-        t: dict[str, object] = {"id": int(rid), "from_status": status, "to_status": to,
-                                "at": now, "actor": ACTORS[to]}
-        if to == "resolved":
-            t["resolved_at"] = now
-            t["closed_at"] = now
-        elif to == "rated":
-            t["closed_at"] = now
-            t["satisfaction"] = ("dissatisfied" if rng.random() < DISSATISFIED_SHARE
-                                 else str(rng.choice(["satisfied", "basically_satisfied"],
-                                                     p=[0.9, 0.1])))
-        steps.append(t)
-    if not steps:
+    if moved.empty:
         return 0
-    with store_engine.transaction(engine) as conn:
-        return store_live.apply_transitions(conn, steps)
+    to = moved["status"].map(NEXT_STATUS).reset_index(drop=True)
+    dissatisfied = rng.random(len(moved)) < DISSATISFIED_SHARE
+    basic = rng.random(len(moved)) < 0.1
+    rating = pd.Series(np.where(dissatisfied, "dissatisfied",
+                                np.where(basic, "basically_satisfied", "satisfied")))
+    stamp = pd.Series(now, index=to.index)
+    steps = pd.DataFrame({
+        "id": moved["id"].astype(np.int64).to_numpy(), "status": to, "at": now,
+        "satisfaction": rating.where(to == "rated"),
+        "resolved_at": stamp.where(to == "resolved"),
+        "closed_at": stamp.where(to.isin(["resolved", "rated"]))})
+    # The same path a re-imported export or an Open311 update takes (geo.updates), one
+    # batch per actor so that each event names who took the step.
+    done = 0
+    try:
+        with store_engine.transaction(engine) as conn:
+            for actor, batch in steps.groupby(to.map(ACTORS).to_numpy(), sort=False):
+                result = updates.apply_updates(conn, batch, actor=str(actor), now=now)
+                done += int((result["verdict"] == "updated").sum())
+    except store_updates.ConcurrentUpdate:
+        return 0  # someone else moved one of them meanwhile: the next tick tries again
+    return done
 
 
 # --------------------------------------------------------------------------- running

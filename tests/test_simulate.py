@@ -12,6 +12,7 @@ from geo import coords, demo, simulate, vocab
 from geo.store import engine as store_engine
 from geo.store import live as store_live
 from geo.store import requests as store_requests
+from geo.store import updates as store_updates
 
 START = datetime(2026, 11, 24, 2, 0)  # 10:00 in Asia/Shanghai: the morning peak
 
@@ -183,6 +184,11 @@ def test_advance_moves_each_open_request_one_step_with_one_event(engine, four_gr
                      "f-inp": ("in_progress", "resolved", "网格员"),
                      "f-res": ("resolved", "rated", "居民")}
     assert all(pd.Timestamp(t) == pd.Timestamp(NOW) for t in events["at"])
+    # Written by the update path (geo.updates), as an import or an Open311 update would be.
+    written = store_updates.read_events(engine, ids=ids.values())
+    assert set(written.kind) == {"status"}
+    assert all(pd.Timestamp(t) == pd.Timestamp(NOW) for t in written["recorded_at"])
+    assert pd.Timestamp(row.loc["f-rep", "updated_at"]) == pd.Timestamp(NOW)
 
 
 def test_advance_only_moves_forward(engine, four_grids):

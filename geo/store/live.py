@@ -6,13 +6,11 @@ backlog), and the live simulator moves requests along their flow here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.engine import Connection
 
 from geo.access import Scope
 from geo.store._sql import Bind, connect, read_frame
@@ -191,47 +189,6 @@ def flow_candidates(bind: Bind, *, resolved_since: datetime) -> pd.DataFrame:
                             r.resolved_at >= resolved_since)))
             .order_by(r.id))
     return read_frame(bind, stmt)
-
-
-def apply_transitions(conn: Connection, transitions: Sequence[dict[str, Any]]) -> int:
-    """Move requests one step along their flow and log each step, inside ``conn``'s transaction.
-
-    Each update is guarded by the expected current status, so a request moved meanwhile by
-    someone else is skipped rather than moved twice; only applied steps get an event row.
-
-    Parameters
-    ----------
-    conn : Connection
-        A connection inside a transaction (see :func:`transaction`).
-    transitions : sequence of dict
-        ``id``, ``from_status``, ``to_status``, ``at`` (naive UTC), ``actor`` and, where they
-        change, ``resolved_at``, ``closed_at``, ``satisfaction``.
-
-    Returns
-    -------
-    int
-        The number of transitions applied.
-
-    """
-    events = []
-    for t in transitions:
-        values: dict[str, Any] = {"status": t["to_status"]}
-        if "updated_at" in request.c:  # Open311's updated_datetime, where the column exists
-            values["updated_at"] = t["at"]
-        for col in ("resolved_at", "closed_at", "satisfaction"):
-            if col in t:
-                values[col] = t[col]
-        done = conn.execute(request.update()
-                            .where(request.c.id == t["id"],
-                                   request.c.status == t["from_status"])
-                            .values(**values))
-        if done.rowcount == 1:
-            events.append({"request_id": t["id"], "at": t["at"],
-                           "from_status": t["from_status"], "to_status": t["to_status"],
-                           "actor": t.get("actor"), "note": t.get("note")})
-    if events:
-        conn.execute(request_event.insert(), events)
-    return len(events)
 
 
 def request_events_for(bind: Bind, ids: Iterable[int]) -> pd.DataFrame:

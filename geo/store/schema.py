@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -148,6 +149,9 @@ request = Table(
     Column("device_id", String(64)),
     Column("client_request_id", String(64)),
     Column("updated_at", DateTime),
+    # Migration 0006: the highest escalation level recorded (0 none, 1 due soon, 2 overdue,
+    # 3 long overdue), so that each crossing is written once.
+    Column("escalation_level", SmallInteger, nullable=False, server_default="0"),
     Index("ix_request_grid_reported", "grid_code", "reported_at"),
     Index("ix_request_status", "status"),
     # With grid_code in it, the heat map's counts per grid read the index alone
@@ -169,6 +173,12 @@ request_event = Table(
     Column("to_status", String(16), nullable=False),
     Column("actor", String(64)),
     Column("note", Text),
+    # Migration 0006: what the event is (status, note, escalation; issue 14 adds actions)
+    # and when GridMap wrote it. ``at`` is when it happened (a file may bring old changes);
+    # the updates feed pages by ``recorded_at`` so that a late import is not missed.
+    Column("kind", String(16), nullable=False, server_default="status"),
+    Column("recorded_at", DateTime),
+    Index("ix_request_event_recorded", "recorded_at"),
 )
 
 station = Table(
@@ -254,6 +264,9 @@ api_key = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
     Column("last_used_at", DateTime),
+    # Migration 0006: "reporter" keys (the mini-program) create and read; "handler" keys
+    # (the handling platform) may also post status updates.
+    Column("role", String(16), nullable=False, server_default="reporter"),
 )
 
 #: Read-only wall-screen tokens bound to one area (migration 0004); hash only.
