@@ -6,12 +6,18 @@ services; ``coord_system=gcj02|bd09`` is an extension for WeChat and Baidu locat
 extensions too. Every error is the spec's list ``[{"code": …, "description": …}]`` with the
 same HTTP status (400, 403 or 404), never FastAPI's 422.
 
+Requests are read with their history (``notes``, ``status_notes``); handling platforms
+post status updates with a handler key, and any key reads the updates feed, both in
+mySociety's ``servicerequestupdates`` extension (:mod:`geo.open311_updates`).
+
 Each endpoint's input is one pydantic model that both validates it and documents it:
 :class:`ApiKey` and :class:`geo.intake.ServiceRequest` (together :class:`PostRequest`) for
-``POST /requests.json``, :class:`SearchQuery` for ``GET /requests.json`` and
-:class:`geo.intake.RequestRef` for ``GET /requests/{id}.json``. The body of the POST is
-decoded here, not by FastAPI's form parser, because it may be form-encoded, multipart or
-JSON and a malformed body (bad encoding, wrong JSON) must be a 400, never a 500.
+``POST /requests.json``, :class:`SearchQuery` for ``GET /requests.json``,
+:class:`geo.intake.RequestRef` for ``GET /requests/{id}.json``, :class:`PostUpdate` for
+``POST /servicerequestupdates.json`` and :class:`UpdatesFeedQuery` for its GET. The body
+of a POST is decoded here, not by FastAPI's form parser, because it may be form-encoded,
+multipart or JSON and a malformed body (bad encoding, wrong JSON) must be a 400, never a
+500.
 """
 
 from __future__ import annotations

@@ -207,16 +207,19 @@ class UpdatesQuery(BaseModel):
 
 def _masker(engine: Engine | Connection, ids: Sequence[int]):
     """Return note → masked note for each request (its own reporter's contacts masked too)."""
-    contacts = store_requests.reporter_contacts(engine, ids).set_index("id")
+    frame = store_requests.reporter_contacts(engine, ids)
+    contacts: dict[int, tuple[list[str], list[Any]]] = {}
+    for rid, name, phone, email in zip(frame["id"], frame["reporter_name"],
+                                       frame["reporter_phone"], frame["reporter_email"],
+                                       strict=True):
+        # Stored "family given" with a space; a note writes Chinese names without one.
+        names = [name, name.replace(" ", "")] if isinstance(name, str) else []
+        contacts[int(rid)] = (names, [phone, email])
 
     def mask(request_id: int, note: Any) -> str | None:
         if note is None or pd.isna(note) or not str(note).strip():
             return None
-        row = contacts.loc[request_id] if request_id in contacts.index else None
-        name = row["reporter_name"] if row is not None else None
-        # Stored "family given" with a space; a note writes Chinese names without one.
-        names = [name, name.replace(" ", "")] if isinstance(name, str) else []
-        given = [row["reporter_phone"], row["reporter_email"]] if row is not None else []
+        names, given = contacts.get(request_id, ([], []))
         return str(mask_text(str(note), names=names, contacts=given))
     return mask
 
@@ -260,12 +263,13 @@ def attach_history(engine: Engine, requests: list[dict[str, Any]]) -> list[dict[
         return requests
     events = store_updates.read_events(engine, ids=ids, kinds=PUBLIC_KINDS)
     events = events.sort_values(["request_id", "at", "id"], kind="stable")
+    events["when"] = clock.iso_local_series(events["at"])
     mask = _masker(engine, ids)
     by_request: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     for ev in events.to_dict("records"):
         rid = int(ev["request_id"])
         by_request[rid].append({
-            "datetime": clock.iso_local(ev["at"]),
+            "datetime": ev["when"],
             "type": _note_type(ev["from_status"], ev["to_status"]),
             "summary": _summary(ev["kind"], ev["to_status"]),
             "description": mask(rid, ev["note"]),
@@ -422,8 +426,8 @@ def feed(engine: Engine, query: UpdatesQuery, *, now: datetime | None = None) ->
     Each item has ``update_id``, ``service_request_id``, ``status`` (mySociety's extended
     status after the update), ``updated_datetime`` (when it happened), ``description`` (the
     note, personal data masked) and ``media_url``, with GridMap's ``status``, ``type`` and
-    ``recorded_datetime`` in ``extended_attributes``. When the page is full, ``next_after``
-    is the ``after_update_id`` of the next page.
+    ``recorded_datetime`` in ``extended_attributes``. When more updates follow the page,
+    ``next_after`` is the ``after_update_id`` of the next page.
 
     Raises
     ------
@@ -443,9 +447,12 @@ def feed(engine: Engine, query: UpdatesQuery, *, now: datetime | None = None) ->
         since = clock.to_naive_utc(query.start_date)
     else:
         since = until - timedelta(days=1)
+    # One more than a page: a next page is named only when there is something on it.
     rows = store_updates.read_events_since(engine, since=since, until=until,
-                                           kinds=PUBLIC_KINDS, limit=query.page_size,
+                                           kinds=PUBLIC_KINDS, limit=query.page_size + 1,
                                            after_id=after_id)
+    more = len(rows) > query.page_size
+    rows = rows.iloc[:query.page_size]
     mask = _masker(engine, rows["request_id"].unique().tolist()) if not rows.empty else None
     items = []
     for ev in rows.to_dict("records"):
@@ -461,8 +468,7 @@ def feed(engine: Engine, query: UpdatesQuery, *, now: datetime | None = None) ->
                 "status": ev["to_status"], "from_status": ev["from_status"],
                 "type": ev["kind"], "recorded_datetime": _iso_exact(ev["recorded_at"])},
         })
-    full = len(rows) == query.page_size
-    return FeedPage(items, int(rows["id"].iloc[-1]) if full else None)
+    return FeedPage(items, int(rows["id"].iloc[-1]) if more else None)
 
 
 def _recorded_at(engine: Engine, update_id: int) -> datetime:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import jsonschema
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from geo import api, clock, intake, open311_updates
 from geo.store import access as store_access
@@ -171,6 +175,50 @@ def test_a_resend_is_answered_with_the_first_answer_and_writes_nothing(client, k
     assert len(events(city, rid)) == 3
 
 
+def test_concurrent_resends_write_one_event(city, rid):
+    fields = {"service_request_id": rid, "update_id": "dup", "updated_datetime": local(10),
+              "status": "accepted", "description": "已受理"}
+    start = threading.Barrier(4)
+
+    def send(_i):
+        start.wait()
+        return open311_updates.post_update(city, fields, key_name="platform", now=LATER)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+    assert all(a == answers[0] for a in answers)
+    assert answers[0]["extended_attributes"]["verdict"] == "updated"
+    written = events(city, rid)
+    assert len(written) == 2 and written["update_id"].iloc[1] == "dup"
+
+
+_FIELDS = ["api_key", "service_request_id", "update_id", "updated_datetime", "status",
+           "description", "media_url", "satisfaction", "junk"]
+_VALUES = st.one_of(
+    st.text(max_size=30), st.sampled_from(["1", "accepted", "FIXED", "OPEN", "rated", "满意",
+                                           local(10), "2026-12-01", "nan", ""]),
+    st.integers(), st.floats(allow_nan=True), st.none(), st.booleans(),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2))
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=8),
+       use_key=st.booleans(), as_json=st.booleans())
+def test_fuzz_update_never_500(client, keys, rid, fields, use_key, as_json):
+    if use_key:
+        fields["api_key"] = keys["handler"]
+    with clock.frozen(LATER):
+        if as_json:
+            r = client.post("/servicerequestupdates.json", json=fields)
+        else:
+            form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+            r = client.post("/servicerequestupdates.json", data=form)
+    assert r.status_code in (200, 400, 403, 404), r.text
+    check(r.json(), "update_answer" if r.status_code == 200 else "errors")
+
+
 def test_mysociety_statuses_map_onto_the_flow(client, keys, rid, city):
     h = keys["handler"]
     for uid, when, status in [("a", local(10), "INVESTIGATING"), ("b", local(11), "PLANNED"),
@@ -299,7 +347,7 @@ def test_feed_lists_updates_recorded_in_the_window(client, keys, rid):
 
 def test_feed_pages_by_link_and_misses_nothing(client, keys, rid):
     _three_updates(client, keys, rid)
-    seen, r = [], feed(client, keys["reporter"], page_size=2)
+    seen, r, pages = [], feed(client, keys["reporter"], page_size=1), 1
     while True:
         seen += [u["update_id"] for u in r.json()]
         if "link" not in r.headers:
@@ -308,8 +356,10 @@ def test_feed_pages_by_link_and_misses_nothing(client, keys, rid):
         assert "after_update_id=" in url and "api_key" not in url
         with clock.frozen(LATER + timedelta(hours=1)):
             r = client.get(f"{url}&api_key={keys['reporter']}")
+        pages += 1
     every = [u["update_id"] for u in feed(client, keys["reporter"]).json()]
     assert seen == every and len(every) == 3
+    assert pages == 3  # a full last page names no empty next one
     # A client that polls from its last update_id sees only what came after.
     after = feed(client, keys["reporter"], after_update_id=every[0]).json()
     assert [u["update_id"] for u in after] == every[1:]
