@@ -42,6 +42,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     ValidationInfo,
     model_validator,
@@ -137,6 +138,10 @@ class ServiceRequestUpdate(intake.RequestRef):
     one is a 404. Unknown fields (the handler's own ``first_name``, ``email`` … which
     FixMyStreet sends) are ignored and never stored.
     """
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema["properties"][
+        "service_request_id"].update(description="GridMap's id of the request, as POST "
+                                                 "/requests.json answered it (required)."))
 
     update_id: intake.Text = Field(
         max_length=64, description="The sender's own id for this update (required): the "
