@@ -19,7 +19,7 @@ import shapely
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
-from geo import vocab
+from geo import clock, vocab
 from geo.access import Scope
 from geo.store._sql import (
     Bind,
@@ -181,8 +181,15 @@ def insert_activities(conn: Connection, activities: pd.DataFrame) -> int:
 
 
 def insert_events(conn: Connection, events: pd.DataFrame) -> int:
-    """Append request events (request_id, at, from_status, to_status, actor, note)."""
-    rows = records(events, ["request_id", "at", "from_status", "to_status", "actor", "note"])
+    """Append request events (request_id, at, from_status, to_status, actor, note).
+
+    Their ``recorded_at`` is ``at`` unless given: the demo and imports write history whose
+    time of recording is, for the updates feed, the time it happened.
+    """
+    rows = records(events, ["request_id", "at", "from_status", "to_status", "actor", "note",
+                            "recorded_at"])
+    for row in rows:
+        row.setdefault("recorded_at", row["at"])
     for chunk in chunks(rows, 20000):
         conn.execute(request_event.insert(), chunk)
     return len(rows)
@@ -366,7 +373,8 @@ def insert_request_row(conn: Connection, row: dict[str, Any], *, actor: str | No
     new_id = inserted_id(conn.execute(request.insert(), row))
     conn.execute(request_event.insert(), {
         "request_id": new_id, "at": row["reported_at"], "from_status": None,
-        "to_status": row["status"], "actor": actor, "note": note})
+        "to_status": row["status"], "actor": actor, "note": note,
+        "recorded_at": clock.now()})
     return new_id
 
 
