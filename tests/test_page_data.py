@@ -87,7 +87,7 @@ def test_dry_run_reports_problems_then_import_writes_valid_rows(tiny_url):
     button.click()
     _run(at, tiny_url)
     assert not at.exception
-    assert "导入完成：新写入 2 行" in texts(at)
+    assert "导入完成：新增 2 行" in texts(at)
     counts = _counts(tiny_url)
     assert counts["station"] == 2 and counts["audit_log"] == 1
     eng = store_engine.make_engine(tiny_url)
