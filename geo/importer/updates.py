@@ -251,8 +251,10 @@ def _judged_problems(todo: pd.DataFrame, judged: pd.DataFrame,
         if hit.empty:
             continue
         reasons = hit["reason"].astype(str)
+        # A stale row is about its time when the file gives one, else about its state.
+        stale = "updated_at" if "updated_at" in names else "status"
         columns = reasons.map(_field_of) if verdict == "refused" else pd.Series(
-            "updated_at", index=hit.index)
+            stale, index=hit.index)
         for col, part in reasons.groupby(columns.to_numpy()):
             values = _values(todo.loc[part.index], str(col))
             why = [r if verdict == "refused" else f"{r}; not applied" for r in part]
