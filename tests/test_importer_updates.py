@@ -283,3 +283,62 @@ def test_a_blank_status_keeps_the_stored_one_and_a_note_alone_is_an_update(engin
     assert states.status.tolist() == ["rated", "reported"]
     events = store_updates.read_events(engine, ids=states["id"])
     assert events[["kind", "note"]].values.tolist() == [["note", "居民来电致谢"]]
+
+
+def test_without_updated_at_a_change_is_dated_by_the_rows_own_times(engine, grids, tmp_path):
+    _seed(engine, tmp_path)
+    path = tmp_path / "export.csv"
+    path.write_text("external_id,lon,lat,category,reported_at,status,resolved_at\n"
+                    "R1,112.315,28.555,road,2026-12-01 08:00,resolved,2026-12-03 18:30\n"
+                    "R2,112.315,28.555,road,2026-12-01 08:00,accepted,\n", encoding="utf-8")
+    assert import_file(engine, path, kind="requests").rows_updated == 2
+    states = store_updates.read_states(engine, external_ids=["R1", "R2"]).set_index(
+        "external_id")
+    events = store_updates.read_events(engine, ids=states["id"]).set_index("request_id")
+    # Resolved at its 办结时间; accepted with no time of its own: when it was reported.
+    assert pd.Timestamp(events.at[states.at["R1", "id"], "at"]) == pd.Timestamp(2026, 12, 3,
+                                                                               10, 30)
+    assert pd.Timestamp(events.at[states.at["R2", "id"], "at"]) == pd.Timestamp(2026, 12, 1)
+    assert pd.Timestamp(states.at["R1", "resolved_at"]) == pd.Timestamp(2026, 12, 3, 10, 30)
+
+
+def test_a_request_changed_meanwhile_is_a_clear_file_error(engine, grids, tmp_path,
+                                                           monkeypatch):
+    _seed(engine, tmp_path)
+    before = _snapshot(engine)
+
+    def moved(conn, changes, **kwargs):
+        raise store_updates.ConcurrentUpdate("1 of 5 requests changed meanwhile")
+
+    monkeypatch.setattr(store_updates, "write_updates", moved)
+    report = import_file(engine, _mixed_file(tmp_path), kind="requests")
+    assert not report.ok()
+    assert "changed while this file was imported" in report.file_error.reason
+    assert "import the file again" in report.summary()
+    assert _snapshot(engine) == before
+
+
+def test_cli_prints_the_four_counts_and_a_dry_run_writes_nothing(tmp_path, four_grids,
+                                                                 capsys):
+    from geo import cli
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    eng = store_engine.make_engine(url)
+    with store_engine.transaction(eng) as conn:
+        store_requests.write_grids(conn, four_grids)
+    assert cli.main(["--database", url, "import", "requests", str(open_file(tmp_path))]) == 0
+    capsys.readouterr()
+    later = later_file(tmp_path)
+    assert cli.main(["--database", url, "import", "requests", str(later), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "0 new, 1,000 updated, 0 unchanged, 0 refused" in out
+    assert "a real import would write 1,000" in out
+    assert store_engine.table_counts(eng)["request_event"] == 0
+    assert cli.main(["--database", url, "import", "requests", str(later)]) == 0
+    assert "0 new, 1,000 updated" in capsys.readouterr().out
+    assert store_engine.table_counts(eng)["request_event"] == N
+    from geo.store import access as store_access
+
+    line = store_access.read_audit(eng).iloc[0]
+    assert line["rows"] == N and '"updated": 1000' in line["detail"]
+    eng.dispose()
