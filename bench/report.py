@@ -20,7 +20,7 @@ END = "<!-- bench:end -->"
 class Row:
     """One measured figure, its naive baseline from the same run, and its DESIGN §9 target.
 
-    ``unit`` is "s", "bytes", "points/s", "MiB" or "polygons". For a rate (``higher``) the
+    ``unit`` is "s", "bytes", "points/s", "rows/s", "MiB" or "polygons". For a rate (``higher``) the
     ratio is ours / baseline, otherwise baseline / ours: either way, above 1 means GridMap
     does better. ``limit`` is the target's bound on ``ours``; ``min_ratio`` a bound on the
     ratio ("≥ 5× smaller than explore()").
@@ -73,7 +73,7 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
     if unit == "bytes":
         return f"{value / 1e6:.2f} MB" if value >= 1e6 else f"{value / 1e3:.0f} KB"
-    if unit in ("points/s", "polygons"):
+    if unit in ("points/s", "rows/s", "polygons"):
         return f"{value:,.0f} {unit}"
     if unit == "MiB":
         return f"{value:+.1f} MiB" if value < 0 else f"{value:.1f} MiB"

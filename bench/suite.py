@@ -2,7 +2,9 @@
 
 Which rows run where:
 
-* city (and ``tiny`` for ``--quick``): every row; counts per grid also on PostgreSQL.
+* city (and ``tiny`` for ``--quick``): every row; counts per grid and update throughput by
+  file (:mod:`bench.rows_updates`, 100,000 updates; 5,000 with ``--quick``) also on
+  PostgreSQL.
 * province: the polygon rule, map payload, assignment, counts per grid (SQLite with 10 M
   requests; PostgreSQL with ``--pg-province-requests``, 10 M by default, said in a note
   when fewer), Gi*, warm rerun (and the polygons the wall page sends), first paint.
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import datasets, rows_app, rows_data
+from bench import datasets, rows_app, rows_data, rows_updates
 from bench.context import Ctx
 from bench.report import Row, plain_table
 
@@ -32,6 +34,8 @@ ROWS: dict[str, tuple[Callable[[Ctx], list[Row]], tuple[str, ...], bool]] = {
     "rerun": (rows_app.rerun, ("tiny", "city", "province"), False),
     "paint": (rows_app.paint, ("tiny", "city", "province"), False),
     "memory": (rows_app.memory, ("tiny", "city"), False),
+    # Fresh databases of its own with the dataset's grids; the city's are enough.
+    "updates": (rows_updates.update_throughput, ("tiny", "city"), True),
 }
 
 

@@ -67,9 +67,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not args.dry_run:
         store_access.log_audit(
-            engine, actor=_cli_actor(), action="import", rows=report.rows_inserted,
+            engine, actor=_cli_actor(), action="import", rows=report.rows_to_write,
             detail={"kind": args.kind, "file": str(args.file), "ok": report.ok(),
-                    "rows_read": report.rows_read, "rejected": report.rows_rejected})
+                    "rows_read": report.rows_read, "new": report.rows_new,
+                    "updated": report.rows_updated, "unchanged": report.rows_unchanged,
+                    "refused": report.rows_rejected})
     if args.report:
         report.to_frame().to_csv(args.report, index=False, encoding="utf-8-sig")
         print(f"full report: {args.report}", file=sys.stderr)
@@ -451,13 +453,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the benchmark suite: `gridmap bench --help` (= python -m bench)")
     p.set_defaults(func=_cmd_bench, bench_args=[])
 
-    p = sub.add_parser("import", help="import grids, requests, stations or volunteer activities")
+    p = sub.add_parser("import", help="import grids, requests, stations or volunteer "
+                                      "activities; a requests file may update stored ones")
     p.add_argument("kind", choices=IMPORT_KINDS)
     p.add_argument("file", type=Path)
     p.add_argument("--crs", default=None,
                    help="coordinates of the file: wgs84, cgcs2000, gcj02, bd09 or EPSG:n "
                         "(default: the file's own CRS, else wgs84)")
-    p.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate and report what an import would do (new, updated, "
+                        "unchanged, refused rows), write nothing")
     p.add_argument("--report", type=Path, default=None,
                    help="write every problem (row, field, value, reason) to this CSV")
     p.add_argument("--show", type=int, default=50, help="problems to print (default 50)")

@@ -27,7 +27,7 @@ RESULT_COLUMNS = ("request_id", "external_id", "from_status", "status", "verdict
 
 
 def apply_updates(conn: Connection, updates: pd.DataFrame, *, actor: str,
-                  now: datetime | None = None) -> pd.DataFrame:
+                  now: datetime | None = None, dry_run: bool = False) -> pd.DataFrame:
     """Judge and apply a batch of updates inside ``conn``'s transaction.
 
     Parameters
@@ -45,6 +45,9 @@ def apply_updates(conn: Connection, updates: pd.DataFrame, *, actor: str,
         Who sends the batch, written on each event: ``import:FILE``, ``api:KEY NAME``, …
     now : datetime, optional
         Naive UTC time the events are recorded at (default :func:`geo.clock.now`).
+    dry_run : bool
+        Judge against the stored state and return the verdicts, write nothing (an import's
+        preview): the verdicts are those a real run on the same state would give.
 
     Returns
     -------
@@ -94,7 +97,7 @@ def apply_updates(conn: Connection, updates: pd.DataFrame, *, actor: str,
             change = _change_rows(stored[moved], new[moved])
             changes.append(change)
             _advance(states, change)
-    if changes:
+    if changes and not dry_run:
         # One write per request: its final state, guarded by the state first read; one event
         # per step.
         all_changes = pd.concat(changes, ignore_index=True)

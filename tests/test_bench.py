@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("map payload", "polygons sent at once", "point → grid assignment", "counts per grid",
-        "Gi*", "warm rerun", "first page", "peak RSS", "RSS growth", "wall refresh payload")
+        "Gi*", "warm rerun", "first page", "peak RSS", "RSS growth", "wall refresh payload",
+        "update throughput by file")
 
 
 def test_only_a_full_run_writes_results_md_by_default():
@@ -44,7 +45,8 @@ def test_quick_benchmark_runs_end_to_end():
         lines = [ln for ln in out.splitlines() if what in ln]
         assert lines, f"no row {what!r} in:\n{out}"
         # Every row shows a positive figure in its GridMap column.
-        assert any(re.search(r"\b[1-9][\d,]*(\.\d+)? ?(ms|s|KB|MB|MiB|points/s|polygons)\b", ln)
+        unit = r"(ms|s|KB|MB|MiB|points/s|rows/s|polygons)"
+        assert any(re.search(r"\b[1-9][\d,]*(\.\d+)? ?" + unit + r"\b", ln)
                    or re.search(r"\b0\.\d*[1-9]", ln) for ln in lines), lines
     assert "postgresql" in out and "sqlite" in out
     text = results.read_text()

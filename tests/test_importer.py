@@ -666,9 +666,9 @@ def test_reimport_adds_no_duplicates(engine, grids, tmp_path):
     first = import_file(engine, path, kind="requests")
     counts = store_engine.table_counts(engine)
     second = import_file(engine, path, kind="requests")
-    assert (first.rows_inserted, first.rows_skipped_existing) == (2, 0)
-    assert (second.rows_inserted, second.rows_skipped_existing) == (0, 2)
-    assert "0 inserted, 2 already stored" in second.summary()
+    assert (first.rows_inserted, first.rows_unchanged) == (2, 0)
+    assert (second.rows_new, second.rows_updated, second.rows_unchanged) == (0, 0, 2)
+    assert "2 rows read: 0 new, 0 updated, 2 unchanged, 0 refused" in second.summary()
     assert store_engine.table_counts(engine) == counts
 
 
@@ -677,7 +677,7 @@ def test_reimport_without_external_ids_is_idempotent(engine, grids, tmp_path):
                         header="lon,lat,category,reported_at,description")
     assert import_file(engine, path, kind="requests").rows_inserted == 1
     again = import_file(engine, path, kind="requests")
-    assert (again.rows_inserted, again.rows_skipped_existing) == (0, 1)
+    assert (again.rows_inserted, again.rows_unchanged) == (0, 1)
     assert store_engine.table_counts(engine)["request"] == 1
 
 
@@ -712,10 +712,11 @@ def test_dry_run_writes_nothing(engine, grids, tmp_path):
     report = import_file(engine, path, kind="requests", dry_run=True)
     assert store_engine.table_counts(engine) == before
     assert (report.rows_valid, report.rows_inserted, report.rows_rejected) == (1, 0, 1)
+    assert report.rows_new == 1  # what a real run would insert
     assert "dry run" in report.summary()
     import_file(engine, path, kind="requests")
     again = import_file(engine, path, kind="requests", dry_run=True)
-    assert again.rows_skipped_existing == 1  # a preview tells what is already stored
+    assert (again.rows_new, again.rows_unchanged) == (0, 1)  # what is already stored
 
 
 def test_failure_mid_write_leaves_nothing(engine, grids, tmp_path, monkeypatch):
@@ -925,7 +926,7 @@ def test_activities_import(engine, grids, tmp_path):
     stored = store_engine.read_frame(engine, activity.select().order_by(activity.c.grid_code))
     assert list(stored.points) == [15.0, 10.0]
     again = import_file(engine, path, kind="activities")
-    assert (again.rows_inserted, again.rows_skipped_existing) == (0, 2)
+    assert (again.rows_inserted, again.rows_unchanged) == (0, 2)
 
 
 def test_progress_reported_up_to_one(engine, grids, tmp_path):
@@ -947,8 +948,8 @@ def test_report_frame_and_summary(engine, grids, tmp_path):
     assert frame.iloc[0].to_dict() == {"row": 2, "field": "lon", "value": "abc",
                                        "reason": "not a number", "severity": "error"}
     text = report.summary()
-    assert text.startswith("requests.csv: 2 rows read, 1 valid, 1 inserted, 0 already stored;"
-                           " 1 rejected")
+    assert text.startswith("requests.csv: 2 rows read: 1 new, 0 updated, 0 unchanged, "
+                           "1 refused; 0 warnings.")
     assert "CSV, UTF-8" in text
 
 
@@ -1013,7 +1014,7 @@ def test_column_names_aliases_dbf_cuts_and_ignored_columns():
 
     frame = pd.DataFrame({"\ufeff诉求编号": ["A1"], "Category": ["road"],
                           "上报时间（北京时间）": ["2024-05-01 08:30"], "reported-at": ["x"],
-                          "grid_code": ["G"], "备注": ["?"], "lon": ["112.3"], "纬度": ["28.5"],
+                          "grid_code": ["G"], "附注": ["?"], "lon": ["112.3"], "纬度": ["28.5"],
                           "reporter_n": ["张三"]},
                          index=pd.RangeIndex(1, 2, name="row"))
     problems = []
@@ -1024,7 +1025,7 @@ def test_column_names_aliases_dbf_cuts_and_ignored_columns():
     assert [(p.field, p.reason) for p in problems] == [
         ("reported-at", "same field as column '上报时间（北京时间）'; ignored"),
         ("grid_code", "assigned from the point; the file's values are ignored"),
-        ("备注", "unknown column, ignored"),
+        ("附注", "unknown column, ignored"),
     ]
     assert all(p.row is None and p.severity == "warning" for p in problems)
 

@@ -87,7 +87,7 @@ def test_dry_run_reports_problems_then_import_writes_valid_rows(tiny_url):
     button.click()
     _run(at, tiny_url)
     assert not at.exception
-    assert "导入完成：新写入 2 行" in texts(at)
+    assert "导入完成：新增 2 行" in texts(at)
     counts = _counts(tiny_url)
     assert counts["station"] == 2 and counts["audit_log"] == 1
     eng = store_engine.make_engine(tiny_url)
@@ -157,3 +157,65 @@ def test_every_stored_table_has_a_name_in_both_languages():
     missing = [t.name for t in schema.metadata.sorted_tables
                if f"data.table.{t.name}" not in catalogue]
     assert missing == []
+
+
+UPDATES_CSV = ("编号,状态,办结时间,更新时间\n"
+               "R1,办结,2026-12-02 08:00,2026-12-02 08:00\n"
+               "R2,上报,,2026-12-01 08:00\n"
+               "R9,受理,,2026-12-02 08:00\n").encode()
+
+
+def test_an_updates_file_shows_the_four_counts_and_writes_only_what_changed(tiny_url, tmp_path):
+    from geo.importer import import_file
+
+    seed = tmp_path / "seed.csv"
+    seed.write_text("external_id,lon,lat,category,reported_at\n"
+                    "R1,112.305,28.565,road,2026-12-01 08:00\n"
+                    "R2,112.315,28.555,road,2026-12-01 08:00\n", encoding="utf-8")
+    eng = store_engine.make_engine(tiny_url)
+    assert import_file(eng, seed, kind="requests").rows_new == 2
+    eng.dispose()
+    at = run_page(tiny_url, DATA)
+    at.selectbox(key="data_kind").set_value("requests")
+    _run(at, tiny_url)
+    at.file_uploader(key="data_upload").upload("updates.csv", UPDATES_CSV, "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    page = texts(at)
+    # Read 3: new 0, would update 1 (R1), unchanged 1 (R2), refused 1 (R9: unknown).
+    for tile in ("读取行数", "将新增", "将更新", "未变", "拒绝"):
+        assert tile in page
+    report = next(df.value for df in at.dataframe if "原因" in df.value.columns)
+    refused = report[report["级别"] == "错误"]
+    assert refused[["行号", "字段"]].values.tolist() == [["3", "编号"]]
+    assert refused["原因"].iloc[0].startswith("unknown request")
+    button = at.button(key="data_import")
+    assert button.label == "正式导入：写入 1 行（新增 0，更新 1）"
+    button.click()
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "导入完成：新增 0 行，更新 1 行，未变 1 行，拒绝 1 行" in texts(at)
+    assert _counts(tiny_url)["request_event"] == 1
+    # The same file again: nothing would change, so there is no button that writes nothing.
+    at.file_uploader(key="data_upload").upload("updates-again.csv", UPDATES_CSV, "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "无需导入：2 行与库中相同或比库中旧" in texts(at)
+    assert not [b for b in at.button if b.key == "data_import"]
+
+
+def test_the_import_counts_in_english(tiny_url, monkeypatch):
+    import ui.text
+
+    # English in the test too: AppTest matches a select box's options by their text.
+    monkeypatch.setattr(ui.text, "lang", lambda: "en")
+    at = run_page(tiny_url, DATA)
+    at.selectbox(key="data_kind").set_value("stations")
+    _run(at, tiny_url)
+    at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    page = texts(at)
+    for tile in ("Would be new", "Would be updated", "Unchanged", "Refused"):
+        assert tile in page
+    assert at.button(key="data_import").label == "Import: write 2 rows (2 new, 0 updated)"

@@ -143,11 +143,12 @@ def run_import(name: str, body: bytes, *, kind: str, crs: str | None,
             report = importer.import_file(eng, path, kind=kind, crs=crs)
         except Exception as exc:  # noqa: BLE001 the page reports, never a traceback
             report = _failed_report(path, kind, crs, exc)
-    log_audit(eng, actor=actor, action="import", rows=report.rows_inserted,
+    log_audit(eng, actor=actor, action="import", rows=report.rows_to_write,
               detail={"kind": kind, "file": safe_name(name), "ok": report.ok(),
-                      "rows_read": report.rows_read, "rejected": report.rows_rejected,
-                      "updated": report.rows_updated, "crs": report.crs, "via": "web"})
-    if report.rows_inserted or report.rows_updated:
+                      "rows_read": report.rows_read, "new": report.rows_new,
+                      "updated": report.rows_updated, "unchanged": report.rows_unchanged,
+                      "refused": report.rows_rejected, "crs": report.crs, "via": "web"})
+    if report.rows_to_write:
         # New grids, requests or stations: every page's figures must be read again now,
         # not when the data stamp's few seconds of caching run out.
         data.refresh()
@@ -158,22 +159,23 @@ def run_import(name: str, body: bytes, *, kind: str, crs: str | None,
 
 
 def report_kpis(report: importer.ImportReport, *, done: bool = False) -> None:
-    """Rows read, valid, rejected, warnings, and stored rows updated or skipped."""
-    if report.kind in ("grids", "stations"):
-        stored = (t("data.kpi.updated") if done else t("data.kpi.update"), report.rows_updated)
-    else:
-        stored = (t("data.kpi.existing"), report.rows_skipped_existing)
+    """Rows read, then the four counts every row ends in: new, updated, unchanged, refused.
+
+    Before the import (a dry run) they say what the import would do against the data stored
+    now; after it, what it did.
+    """
+    dry = "" if done else ".dry"
+    stale = t("data.kpi.stale", n=count(report.rows_stale)) if report.rows_stale else None
     tiles = [
         (t("data.kpi.read"), count(report.rows_read), t("data.kpi.crs", crs=report.crs)),
-        (t("data.kpi.valid"), count(report.rows_valid), None),
-        (t("data.kpi.rejected"), count(report.rows_rejected), None),
+        (t(f"data.kpi.new{dry}"), count(report.rows_new), None),
+        (t(f"data.kpi.updated{dry}"), count(report.rows_updated), None),
+        (t("data.kpi.unchanged"), count(report.rows_unchanged), stale),
+        (t("data.kpi.refused"), count(report.rows_rejected), None),
         (t("data.kpi.warnings"), count(len(report.warnings)), None),
-        (stored[0], count(stored[1]), None),
     ]
-    if done:
-        tiles.insert(2, (t("data.kpi.inserted"), count(report.rows_inserted), None))
-    widgets.kpi_tiles(tiles, alert=[False, False, report.rows_rejected > 0 and not done,
-                                    False, False, False])
+    widgets.kpi_tiles(tiles, alert=[False, False, False, False,
+                                    report.rows_rejected > 0 and not done, False])
 
 
 def problems_frame(report: importer.ImportReport) -> pd.DataFrame:
@@ -305,12 +307,18 @@ def population_map() -> None:
 def import_button(upload, found: Checked, *, kind: str, crs: str | None) -> None:
     """The Import button under a clean-enough dry run; shows the import's outcome."""
     report = found.report
-    if report.rows_valid == 0:
-        st.info(t("data.import.nothing"))
-        return
     done_key = (upload.file_id, kind, crs)
-    if st.button(t("data.import", n=count(report.rows_valid)), type="primary",
-                 icon=":material/upload:", key="data_import"):
+    held = st.session_state.get(_IMPORTED)
+    if report.rows_to_write == 0 and not (held and held[0] == done_key):
+        # Nothing new and nothing newer than the store (a re-run of a file already
+        # imported, or an older one): no button that would write nothing.
+        st.info(t("data.import.unchanged", n=count(report.rows_unchanged))
+                if report.rows_valid else t("data.import.nothing"))
+        return
+    if report.rows_to_write and st.button(
+            t("data.import", n=count(report.rows_to_write), new=count(report.rows_new),
+              updated=count(report.rows_updated)),
+            type="primary", icon=":material/upload:", key="data_import"):
         with st.spinner(t("data.importing")):
             outcome = run_import(upload.name, upload.getvalue(), kind=kind, crs=crs)
         st.session_state[_IMPORTED] = (done_key, outcome)
@@ -322,10 +330,10 @@ def import_button(upload, found: Checked, *, kind: str, crs: str | None) -> None
         reason = outcome.file_error.reason if outcome.file_error else ""
         st.error(t("data.import.failed", reason=reason), icon="⚠️")
         return
-    st.success(t("data.imported", inserted=count(outcome.rows_inserted),
+    st.success(t("data.imported", new=count(outcome.rows_new),
                  updated=count(outcome.rows_updated),
-                 skipped=count(outcome.rows_skipped_existing),
-                 rejected=count(outcome.rows_rejected)), icon="✅")
+                 unchanged=count(outcome.rows_unchanged),
+                 refused=count(outcome.rows_rejected)), icon="✅")
     report_kpis(outcome, done=True)
 
 

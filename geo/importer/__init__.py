@@ -14,6 +14,9 @@ read → validate → write, one module per step:
   of :mod:`~geo.importer.rows` (Python loops run over bad rows only), converts coordinates to
   WGS84 once with :mod:`~geo.importer.geometry`, and returns the rows ready for
   :mod:`geo.store` together with the problems found.
+* :mod:`~geo.importer.updates`: the rows of a requests file whose external id is already
+  stored are updates of those requests (a later export of the handling platform), applied
+  through :func:`geo.updates.apply_updates`; the rest are new.
 * :mod:`~geo.importer.load`: :func:`import_file` runs them all and writes every valid row in
   one transaction.
 * :mod:`~geo.importer.report` holds what they all record into: :class:`Problem`,
@@ -32,7 +35,9 @@ Times
     written (local dates).
 Rows
     A row with an error is rejected; a row with only warnings is written. Within a file the
-    first row with a given code or external id wins; later ones are rejected.
+    first row with a given code or external id wins; later ones are rejected. Every row read
+    is counted as new, updated, unchanged (a stale row, older than the stored state, is
+    unchanged) or refused; a dry run judges against the stored data and counts alike.
 """
 
 from geo.importer.geometry import resolve_crs

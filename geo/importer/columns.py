@@ -49,9 +49,15 @@ _FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "source": ("来源", "渠道", "上报渠道"),
         "reported_at": ("上报时间", "requested_datetime"),
         "due_at": ("办理期限", "期限", "截止时间"),
-        "resolved_at": ("办结时间",),
+        "resolved_at": ("办结时间", "办理完成时间"),
         "closed_at": ("关闭时间", "评价时间"),
-        "satisfaction": ("满意度",),
+        "satisfaction": ("满意度", "评价结果"),
+        # A later export's time of the state it carries (Open311's updated_datetime).
+        "updated_at": ("更新时间", "最后更新时间", "最近更新时间", "状态更新时间", "修改时间",
+                       "updated_datetime"),
+        # Written on the update's event, not on the request.
+        "note": ("备注", "处理意见", "办理意见", "处理情况", "办理情况", "办理结果",
+                 "status_notes"),
         "address": ("地址", "详细地址"),
         "description": ("描述", "诉求内容", "内容", "问题描述"),
         "reporter_name": ("上报人", "姓名", "联系人"),
@@ -88,6 +94,11 @@ _REQUIRED = {
     "stations": ("code", "name", "kind"),
     "activities": ("date", "title", "volunteers", "hours"),
 }
+#: The columns a file of updates to stored requests may carry besides ``external_id``: a
+#: requests file with ``external_id`` and one of these, but without what a new request
+#: needs (category, reported_at, a location), is a file of updates only.
+UPDATE_COLUMNS = ("status", "updated_at", "resolved_at", "closed_at", "satisfaction", "note")
+
 # Store columns that the importer computes itself; a value in the file is ignored.
 _COMPUTED = {
     "area_km2": "computed from the geometry",
@@ -161,11 +172,21 @@ _LOCATION: dict[str, Callable[[set[str], bool], list[str]]] = {
 
 @dataclass
 class Columns:
-    """A frame renamed to store columns, plus what the file called them."""
+    """A frame renamed to store columns, plus what the file called them.
+
+    ``missing`` names what a new row would need but the file lacks; it is empty except in a
+    file of updates only (``updates_only``), whose rows must all be stored requests.
+    """
 
     frame: pd.DataFrame
     names: dict[str, str]
     geometry: np.ndarray | None  # shapely objects from a vector file
+    missing: tuple[str, ...] = ()
+
+    @property
+    def updates_only(self) -> bool:
+        """True for a requests file that can only update stored requests."""
+        return bool(self.missing)
 
     def has(self, col: str) -> bool:
         """Return True when the file has a column for store column ``col``."""
@@ -202,7 +223,8 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
     Raises
     ------
     ImportFileError
-        A required column (or what locates a row) is missing.
+        A required column (or what locates a row) is missing; for requests, unless the
+        file is one of updates only (see :data:`UPDATE_COLUMNS`).
 
     """
     lookup, ignored = _LOOKUP[kind], _IGNORED[kind]
@@ -233,10 +255,17 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
     present = set(out.columns)
     missing = [_hint(kind, c) for c in _REQUIRED[kind] if c not in present]
     missing += _LOCATION[kind](present, geometry is not None)
+    if missing and kind == "requests" and "external_id" in present \
+            and present & set(UPDATE_COLUMNS):
+        return Columns(out, names, geometry, tuple(missing))
     if missing:
         available = ", ".join(str(c) for c in frame.columns if c != geom_name)
+        updates = ("" if kind != "requests" else
+                   " (a file of updates to stored requests needs only external_id (编号) and "
+                   "what changed: status (状态), updated_at (更新时间), resolved_at, closed_at, "
+                   "satisfaction or note)")
         raise ImportFileError(
             f"missing required column{'s' if len(missing) > 1 else ''}: "
-            f"{'; '.join(missing)}. The file has: {available or 'no columns'}"
+            f"{'; '.join(missing)}{updates}. The file has: {available or 'no columns'}"
         )
     return Columns(out, names, geometry)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo.grids import GridIndex
+from geo.importer import updates as file_updates
 from geo.importer.geometry import resolve_crs
 from geo.importer.read import read_table
 from geo.importer.report import ImportFileError, ImportReport, Problem, Progress, check_kind
@@ -29,6 +30,7 @@ from geo.importer.validate import (
 )
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
+from geo.store import updates as store_updates
 
 #: Requests are written in chunks of this many rows, to report progress.
 WRITE_CHUNK = 200_000
@@ -49,7 +51,9 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
     """Read, validate and store one file; return the report.
 
     All valid rows (including rows with only warnings) are written in one transaction: if
-    anything fails nothing is left behind. A file-level error writes nothing.
+    anything fails nothing is left behind. A file-level error writes nothing. Requests
+    already stored (by external id) are updated through :func:`geo.updates.apply_updates`
+    (see :mod:`geo.importer.updates`); new ones take the bulk path.
 
     Parameters
     ----------
@@ -63,7 +67,8 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
         The CRS of the file's coordinates (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``,
         ``EPSG:n``). None: the file's declared CRS, else WGS84 (see :func:`resolve_crs`).
     dry_run : bool
-        Validate and report, write nothing. The report still counts rows already stored.
+        Validate and report, write nothing. The report's counts (new, updated, unchanged,
+        refused) are judged against the stored data, as a real run would judge them.
     progress : callable, optional
         ``progress(fraction, message)``, called as the import advances (0 to 1).
     layer : str, optional
@@ -96,24 +101,27 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
         valid, problems = _validate(engine, frame, kind=kind, crs=report.crs)
     except ImportFileError as exc:
         return _failed(report, exc.problem, started, step)
-    # File-level lines first, then by row; within a row, in the order checked.
-    report.problems = sorted(read_problems + problems,
-                             key=lambda p: (p.row is not None, p.row or 0))
+    report.problems = read_problems + problems
     report.rows_valid = len(valid)
     step(0.6, f"{len(valid):,} valid rows")
-    if dry_run:
-        _count_stored(engine, valid, report)
-        report.seconds = time.perf_counter() - started
-        step(1.0, "dry run: nothing written")
-        return report
     try:
-        _write(engine, valid, report, step)
+        if dry_run:
+            _preview(engine, valid, report)
+        else:
+            _write(engine, valid, report, step)
+    except store_updates.ConcurrentUpdate as exc:
+        _nothing_written(report)
+        reason = (f"requests changed while this file was imported ({exc}); nothing was "
+                  "written: import the file again")
+        return _failed(report, Problem(None, None, None, reason), started, step)
     except _DB_ERRORS as exc:
-        report.rows_inserted = report.rows_updated = report.rows_skipped_existing = 0
+        _nothing_written(report)
         reason = f"database error, nothing was written: {str(exc).splitlines()[0][:300]}"
         return _failed(report, Problem(None, None, None, reason), started, step)
+    # File-level lines first, then by row; within a row, in the order checked.
+    report.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     report.seconds = time.perf_counter() - started
-    step(1.0, "done")
+    step(1.0, "dry run: nothing written" if dry_run else "done")
     return report
 
 
@@ -124,13 +132,43 @@ def _stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str) -> int:
     return len(store_requests.existing_keys(bind, table, key, keys)) if keys else 0
 
 
-def _count_stored(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
-    """Say in the report what a real run would update (grids, stations) or skip."""
+def _nothing_written(report: ImportReport) -> None:
+    report.rows_inserted = report.rows_new = report.rows_updated = 0
+    report.rows_unchanged = report.rows_stale = 0
+
+
+def _actor(report: ImportReport) -> str:
+    """Who an import's events name: ``import:`` and the file's name."""
+    return f"import:{Path(report.path).name}"
+
+
+def _preview(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
+    """Count what a real run would do against the stored data, writing nothing."""
+    if report.kind == "requests":
+        with engine.connect() as conn:
+            plan = file_updates.plan_file(conn, valid, actor=_actor(report), dry_run=True)
+        _account(report, plan, inserted=None)
+        return
     stored = _stored(engine, valid, report.kind)
+    report.rows_new = len(valid) - stored
     if report.kind in ("grids", "stations"):
         report.rows_updated = stored
     else:
-        report.rows_skipped_existing = stored
+        report.rows_unchanged = stored
+
+
+def _account(report: ImportReport, plan: file_updates.FilePlan, *,
+             inserted: int | None) -> None:
+    """Count a requests file's rows as new, updated, unchanged (stale) or refused."""
+    planned = len(plan.new)
+    report.rows_inserted = inserted or 0
+    report.rows_new = planned if inserted is None else inserted
+    report.rows_updated = plan.count("updated")
+    report.rows_stale = plan.count("stale")
+    # A new row stored meanwhile by someone else is left alone (ON CONFLICT DO NOTHING).
+    report.rows_unchanged = plan.count("unchanged", "stale") + planned - report.rows_new
+    report.rows_valid -= plan.count("refused")
+    report.problems += plan.problems
 
 
 def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Progress) -> None:
@@ -138,19 +176,11 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
     kind = report.kind
     with store_engine.transaction(engine) as conn:
         if kind == "requests":
-            inserted = 0
-            for start in range(0, len(valid), WRITE_CHUNK):
-                inserted += store_requests.bulk_insert_requests(
-                    conn, valid.iloc[start:start + WRITE_CHUNK])
-                done = min(start + WRITE_CHUNK, len(valid))
-                step(0.6 + 0.4 * done / max(len(valid), 1),
-                     f"written {done:,} of {len(valid):,}")
-            report.rows_inserted = inserted
-            report.rows_skipped_existing = len(valid) - inserted
+            _write_requests(conn, valid, report, step)
         elif kind == "activities":
             inserted = store_requests.insert_activities(conn, valid)
-            report.rows_inserted = inserted
-            report.rows_skipped_existing = len(valid) - inserted
+            report.rows_inserted = report.rows_new = inserted
+            report.rows_unchanged = len(valid) - inserted
         else:
             stored = _stored(conn, valid, kind)
             if kind == "grids":  # validate_grids returns a GeoDataFrame
@@ -158,7 +188,23 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
             else:
                 store_requests.write_stations(conn, valid)
             report.rows_updated = stored
-            report.rows_inserted = len(valid) - stored
+            report.rows_inserted = report.rows_new = len(valid) - stored
+
+
+def _write_requests(conn: Connection, valid: pd.DataFrame, report: ImportReport,
+                    step: Progress) -> None:
+    """Update the stored requests a file carries and insert the new ones, in ``conn``."""
+    step(0.65, f"judging {len(valid):,} rows against the stored requests")
+    plan = file_updates.plan_file(conn, valid, actor=_actor(report))
+    new = plan.new
+    inserted = 0
+    for start in range(0, len(new), WRITE_CHUNK):
+        inserted += store_requests.bulk_insert_requests(conn, new.iloc[start:start + WRITE_CHUNK])
+        done = min(start + WRITE_CHUNK, len(new))
+        step(0.7 + 0.3 * done / max(len(new), 1), f"written {done:,} of {len(new):,} new rows")
+    _account(report, plan, inserted=inserted)
+
+
 def _failed(report: ImportReport, problem: Problem, started: float,
             step: Progress) -> ImportReport:
     if not problem.reason.startswith(Path(report.path).name):

@@ -78,10 +78,13 @@ class ImportFileError(Exception):
 class ImportReport:
     """What an import read, kept, wrote and complained about.
 
-    ``rows_inserted`` counts new rows; ``rows_updated`` counts grids/stations whose code was
-    already stored (they are replaced); ``rows_skipped_existing`` counts requests/activities
-    whose external id was already stored (they are left alone). In a dry run nothing is
-    written, ``rows_inserted`` is 0 and the two other counts say what a real run would do.
+    Every row read ends in one of four counts: **new** (``rows_new``: its key was not
+    stored), **updated** (``rows_updated``: a stored request moved on, or a stored grid or
+    station replaced), **unchanged** (``rows_unchanged``: stored and the same, or older than
+    the stored state, ``rows_stale`` of them; an activity already stored) and **refused**
+    (:attr:`rows_rejected`: a row problem, listed with row, field and reason). A dry run
+    writes nothing and gives the counts a real run on the same stored data would;
+    ``rows_inserted`` counts rows actually written as new (0 in a dry run).
     """
 
     kind: str
@@ -90,18 +93,25 @@ class ImportReport:
     rows_read: int = 0
     rows_valid: int = 0
     rows_inserted: int = 0
-    rows_skipped_existing: int = 0
     problems: list[Problem] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
+    rows_new: int = 0
     rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_stale: int = 0
     format: str | None = None
     encoding: str | None = None
     file_error: Problem | None = None
 
     @property
+    def rows_to_write(self) -> int:
+        """Rows a real run writes (or wrote): new plus updated."""
+        return self.rows_new + self.rows_updated
+
+    @property
     def rows_rejected(self) -> int:
-        """Rows read but not valid."""
+        """Rows refused: read but not valid, or an update the flow's rules refuse."""
         return self.rows_read - self.rows_valid
 
     @property
@@ -124,19 +134,15 @@ class ImportReport:
         if self.file_error is not None:
             reason = self.file_error.reason.removeprefix(f"{name}: ")
             return f"{name}: file rejected, nothing written: {reason}"
-        parts = [f"{self.rows_read:,} rows read", f"{self.rows_valid:,} valid"]
-        if not self.dry_run:
-            parts.append(f"{self.rows_inserted:,} inserted")
-        if self.kind in ("grids", "stations"):
-            verb = "would be updated" if self.dry_run else "updated"
-            parts.append(f"{self.rows_updated:,} {verb}")
-        else:
-            parts.append(f"{self.rows_skipped_existing:,} already stored")
+        stale = f" ({self.rows_stale:,} stale)" if self.rows_stale else ""
+        tally = (f"{self.rows_new:,} new, {self.rows_updated:,} updated, "
+                 f"{self.rows_unchanged:,} unchanged{stale}, {self.rows_rejected:,} refused")
         n_warn = len(self.warnings)
-        line = (f"{name}: {', '.join(parts)}; {self.rows_rejected:,} rejected, "
+        line = (f"{name}: {self.rows_read:,} rows read: {tally}; "
                 f"{n_warn:,} warning{'s' if n_warn != 1 else ''}")
         if self.dry_run:
-            line += " (dry run: nothing written)"
+            line += " (dry run: nothing written; a real import would write "\
+                    f"{self.rows_to_write:,})"
         fmt = FORMAT_NAMES.get(self.format or "", self.format or "?")
         if self.encoding:
             fmt += f", {self.encoding}"

@@ -16,10 +16,11 @@ import pandas as pd
 
 from geo import vocab
 from geo.grids import GridIndex, grid_code_problem, metric_area_km2
-from geo.importer.columns import canonical
+from geo.importer.columns import Columns, canonical
 from geo.importer.geometry import crs_label, resolve_crs, wgs84_points, wgs84_polygons
 from geo.importer.report import Problem
 from geo.importer.rows import Rows, max_len, object_values
+from geo.importer.updates import changed_times, note_column, validate_updates
 from geo.store import schema as store_schema
 
 #: Residents' descriptions longer than this are cut (with a warning).
@@ -118,7 +119,10 @@ def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
     """Check request rows and return the valid ones for :func:`geo.store.bulk_insert_requests`.
 
     Vectorised throughout: a million rows take seconds, and Python only loops over rows
-    with problems (and over rows without an external id, to hash one).
+    with problems (and over rows without an external id, to hash one). Rows of requests
+    already stored become updates (:mod:`geo.importer.updates`); a file without what a new
+    request needs but with ``external_id`` and something to change is a file of updates
+    only (:func:`~geo.importer.updates.validate_updates`).
 
     Parameters
     ----------
@@ -133,19 +137,33 @@ def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
     Returns
     -------
     requests : DataFrame
-        Store columns, times as naive UTC, indexed by row number.
+        Store columns, times as naive UTC, indexed by row number, and the
+        :data:`~geo.importer.updates.UPDATE_EXTRAS` for rows that update a stored request.
+        ``attrs["names"]`` maps store columns to the file's names; ``attrs["missing"]`` names
+        what a file of updates only lacks to create a request (empty otherwise).
     problems : list of Problem
 
     Raises
     ------
     ImportFileError
-        A required column is missing.
+        A required column is missing (and the file is not one of updates only).
 
     """
     problems: list[Problem] = []
     crs = resolve_crs(frame, crs)
     cols = canonical(frame, "requests", problems)
     rows = Rows(cols, problems)
+    if cols.updates_only:
+        out = validate_updates(rows, cols)
+    else:
+        out = _new_requests(rows, cols, crs=crs, grid_index=grid_index)
+    out.attrs = {"names": dict(cols.names), "missing": cols.missing}
+    return out, problems
+
+
+def _new_requests(rows: Rows, cols: Columns, *, crs: str, grid_index: GridIndex | None
+                  ) -> pd.DataFrame:
+    """Check the rows of a full requests file: new requests, or newer states of stored ones."""
     table = store_schema.request
     lon, lat = wgs84_points(rows, crs)
     category = rows.vocab_column("category", vocab.CATEGORIES, what="category", default=None,
@@ -165,9 +183,15 @@ def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
     due = due.fillna(reported + deadline)
     resolved = rows.times("resolved_at")
     closed = rows.times("closed_at")
-    for col, when in (("due_at", due), ("resolved_at", resolved), ("closed_at", closed)):
+    updated = rows.times("updated_at")
+    for col, when in (("due_at", due), ("resolved_at", resolved), ("closed_at", closed),
+                      ("updated_at", updated)):
         rows.flag((when < reported).to_numpy(dtype=bool), col, rows.text(col),
                   f"{col} is before reported_at")
+    note = note_column(rows)
+    status_text = rows.text("status")  # blank: keep a stored request's status
+    status_given = (status_text.notna().to_numpy() if status_text is not None
+                    else np.zeros(rows.n, dtype=bool))
     description = rows.text("description", strip=False)
     description = rows.max_length("description", description, MAX_DESCRIPTION, cut=True)
     address = rows.max_length("address", rows.text("address"), max_len(table, "address"),
@@ -224,8 +248,11 @@ def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
         "description": _objects(description, keep),
         "reporter_name": _objects(reporter_name, keep),
         "reporter_phone": _objects(reporter_phone, keep),
+        "note": _objects(note, keep),
+        "changed_at": changed_times(updated, resolved, closed)[keep].to_numpy(),
+        "status_given": status_given[keep],
     }, index=pd.Index(rows.numbers[keep], name="row"))
-    return out, problems
+    return out
 
 
 def validate_stations(frame: pd.DataFrame, *, crs: str | None = None

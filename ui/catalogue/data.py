@@ -37,19 +37,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.file_rejected": ("整个文件被拒绝，未写入任何数据：{reason}",
                            "The whole file was rejected and nothing was written: {reason}"),
     "data.kpi.read": ("读取行数", "Rows read"),
-    "data.kpi.valid": ("有效行", "Valid rows"),
-    "data.kpi.rejected": ("被拒绝行", "Rejected rows"),
-    "data.kpi.warnings": ("警告", "Warnings"),
-    "data.kpi.update": ("将更新已有", "Would update"),
-    "data.kpi.existing": ("库中已有（跳过）", "Already stored (skipped)"),
+    "data.kpi.new": ("新增", "New"),
+    "data.kpi.new.dry": ("将新增", "Would be new"),
     "data.kpi.updated": ("已更新", "Updated"),
-    "data.kpi.inserted": ("新写入", "Inserted"),
+    "data.kpi.updated.dry": ("将更新", "Would be updated"),
+    "data.kpi.unchanged": ("未变", "Unchanged"),
+    "data.kpi.stale": ("其中 {n} 行比库中旧", "{n} older than stored"),
+    "data.kpi.refused": ("拒绝", "Refused"),
+    "data.kpi.warnings": ("警告", "Warnings"),
     "data.kpi.crs": ("坐标：{crs}", "coordinates: {crs}"),
     "data.problems": ("问题清单（{n} 条）", "Problems ({n})"),
     "data.problems.none": ("没有发现问题。", "No problems found."),
     "data.problems.note": ("问题说明由导入模块给出（英文）。被拒绝的行不会写入；只有警告的行照常写"
-                           "入。",
-                           "Rows with an error are not written; rows with only a warning are."),
+                           "入。库中已有的诉求按编号更新：比库中旧的行不改变任何数据，状态不能"
+                           "倒退。",
+                           "Rows with an error are not written; rows with only a warning are. "
+                           "Requests already stored are updated by their id: a row older than "
+                           "the stored state changes nothing, and a status never moves back."),
     "data.problems.download": ("下载完整问题清单（CSV）", "Download every problem (CSV)"),
     "data.col.row": ("行号", "Row"),
     "data.col.field": ("字段", "Field"),
@@ -58,13 +62,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.col.severity": ("级别", "Severity"),
     "data.severity.error": ("错误", "Error"),
     "data.severity.warning": ("警告", "Warning"),
-    "data.import": ("正式导入 {n} 行有效数据", "Import the {n} valid rows"),
+    "data.import": ("正式导入：写入 {n} 行（新增 {new}，更新 {updated}）",
+                    "Import: write {n} rows ({new} new, {updated} updated)"),
     "data.import.nothing": ("没有可导入的有效行。", "There are no valid rows to import."),
+    "data.import.unchanged": ("无需导入：{n} 行与库中相同或比库中旧，不会写入任何数据。",
+                              "Nothing to import: {n} rows are the same as stored or older, "
+                              "so nothing would be written."),
     "data.importing": ("正在导入…", "Importing…"),
-    "data.imported": ("导入完成：新写入 {inserted} 行，更新 {updated} 行，跳过已有 {skipped} 行，拒"
-                      "绝 {rejected} 行。已记入审计日志。",
-                      "Imported: {inserted} rows inserted, {updated} updated, {skipped} already "
-                      "stored, {rejected} rejected. Recorded in the audit log."),
+    "data.imported": ("导入完成：新增 {new} 行，更新 {updated} 行，未变 {unchanged} 行，拒绝 "
+                      "{refused} 行。已记入审计日志。",
+                      "Imported: {new} new, {updated} updated, {unchanged} unchanged, "
+                      "{refused} refused. Recorded in the audit log."),
     "data.import.failed": ("导入失败，未写入任何数据：{reason}",
                            "The import failed and nothing was written: {reason}"),
     # Loaded data
