@@ -181,8 +181,13 @@ def insert_activities(conn: Connection, activities: pd.DataFrame) -> int:
 
 
 def insert_events(conn: Connection, events: pd.DataFrame) -> int:
-    """Append request events (request_id, at, from_status, to_status, actor, note)."""
-    rows = records(events, ["request_id", "at", "from_status", "to_status", "actor", "note"])
+    """Append request events: request_id, at, from_status, to_status, actor, note.
+
+    ``kind`` and ``recorded_at`` are written too where the frame has them.
+    """
+    cols = ["request_id", "at", "from_status", "to_status", "actor", "note"]
+    cols += [c for c in ("kind", "recorded_at") if c in events.columns]
+    rows = records(events, cols)
     for chunk in chunks(rows, 20000):
         conn.execute(request_event.insert(), chunk)
     return len(rows)
