@@ -8,6 +8,8 @@ Which rows run where:
   when fewer), Gi*, warm rerun (and the polygons the wall page sends), first paint.
   Memory runs at city scale only.
 * each PostgreSQL dataset's load time is a row: at province scale, the bulk import target.
+* deadlines: escalation levels of the open backlog on a wall refresh (issue 13; ≤ 50 ms at
+  city scale), on each backend.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import datasets, rows_app, rows_data
+from bench import datasets, rows_app, rows_data, rows_deadlines
 from bench.context import Ctx
 from bench.report import Row, plain_table
 
@@ -32,6 +34,7 @@ ROWS: dict[str, tuple[Callable[[Ctx], list[Row]], tuple[str, ...], bool]] = {
     "rerun": (rows_app.rerun, ("tiny", "city", "province"), False),
     "paint": (rows_app.paint, ("tiny", "city", "province"), False),
     "memory": (rows_app.memory, ("tiny", "city"), False),
+    "deadlines": (rows_deadlines.deadlines_rows, ("tiny", "city", "province"), True),
 }
 
 
