@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from geo.access import AccessDenied
+from geo.deadlines import ConfigError
 from ui import auth, data, kiosk, sidebar, state, widgets
 from ui.text import literal, t
 
@@ -25,7 +26,11 @@ def _page(name: str, icon: str, *, default: bool = False) -> st.Page:
 
 
 data.ensure_assets()
-data.ensure_data()
+try:
+    data.ensure_data()
+except ConfigError as exc:  # the demo's deadlines need the site's files (see below)
+    st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon="⛔")
+    st.stop()
 widgets.page_css()
 # Who is asking: a wall token, an OIDC identity or a local account; otherwise the sign-in
 # form, and nothing below runs.
@@ -58,3 +63,7 @@ except AccessDenied as exc:
     # A scope check below the page refused (a revoked wall token mid-run, an area outside
     # the account): say so instead of a traceback.
     st.error(t("auth.refused", reason=literal(str(exc))), icon="⛔")
+except ConfigError as exc:
+    # GRIDMAP_DEADLINES or GRIDMAP_HOLIDAYS names a file that does not parse: the message
+    # names the file and the key, for the admin who edited it.
+    st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon="⛔")

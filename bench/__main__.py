@@ -10,7 +10,7 @@ generated section of bench/RESULTS.md (between ``<!-- bench:start -->`` and
 seconds; the tests run it so that the benchmark cannot rot. Its tiny-scale table goes to
 bench/_work/RESULTS-quick.md (not committed) unless ``--results`` names a file, so that it
 never replaces the recorded city and province figures. Rows: payload, polygons, assign,
-counts, hotspots, rerun, paint, memory, updates.
+counts, hotspots, rerun, paint, memory, updates, deadlines.
 """
 
 from __future__ import annotations

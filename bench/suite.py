@@ -10,6 +10,8 @@ Which rows run where:
   when fewer), Gi*, warm rerun (and the polygons the wall page sends), first paint.
   Memory runs at city scale only.
 * each PostgreSQL dataset's load time is a row: at province scale, the bulk import target.
+* deadlines: escalation levels of the open backlog on a wall refresh (issue 13; ≤ 50 ms at
+  city scale), on each backend.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import datasets, rows_app, rows_data, rows_updates
+from bench import datasets, rows_app, rows_data, rows_deadlines, rows_updates
 from bench.context import Ctx
 from bench.report import Row, plain_table
 
@@ -36,6 +38,7 @@ ROWS: dict[str, tuple[Callable[[Ctx], list[Row]], tuple[str, ...], bool]] = {
     "memory": (rows_app.memory, ("tiny", "city"), False),
     # Fresh databases of its own with the dataset's grids; the city's are enough.
     "updates": (rows_updates.update_throughput, ("tiny", "city"), True),
+    "deadlines": (rows_deadlines.deadlines_rows, ("tiny", "city", "province"), True),
 }
 
 

@@ -80,6 +80,15 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "volunteer_hours_per_1k": 0.10,
 }
 
+#: Escalation counts a bulletin lists per unit (not scored): column -> level crossed
+#: (geo.deadlines.LEVELS), each crossing whose moment lies in the month.
+ESCALATIONS: dict[str, str] = {
+    "escalations_overdue": "overdue",
+    "escalations_long_overdue": "long_overdue",
+}
+#: Their Chinese column names in the text and CSV bulletin.
+ESCALATION_NAMES = {"escalations_overdue": "超期督办", "escalations_long_overdue": "严重超期"}
+
 #: Levels a bulletin ranks, from the top down, with their Chinese names.
 BULLETIN_LEVELS: dict[str, str] = {
     "county": "区县",
@@ -199,6 +208,10 @@ def _indicators_by_level(
     per_grid = store_counts.volunteer_hours_per_grid(engine, since=period.start_time.date(),
                                                      until=(period + 1).start_time.date())
     hours = per_grid.set_index("grid_code")["volunteer_hours"]
+    crossed = (store_counts.escalations_per_grid(engine, since=since, until=until)
+               .pivot_table(index="grid_code", columns="level", values="escalations",
+                            aggfunc="sum", fill_value=0)
+               .reindex(columns=list(ESCALATIONS.values()), fill_value=0))
     grids = hierarchy.grids
     members = pd.to_numeric(grids["wechat_members"], errors="coerce")
     out = {}
@@ -216,6 +229,11 @@ def _indicators_by_level(
             table[name] = kpis[name].astype(float)
         table["wechat_coverage"] = (unit_members / (residents * adult_share)).clip(upper=1.0)
         table["volunteer_hours_per_1k"] = unit_hours / residents * 1000.0
+        # Escalations (督办) in the month: counted, not scored.
+        unit_crossed = crossed.groupby(unit_of.reindex(crossed.index)).sum()
+        for column, name in ESCALATIONS.items():
+            table[column] = (unit_crossed[name].reindex(kpis.index, fill_value=0)
+                             .astype("int64") if len(unit_crossed) else 0)
         out[level] = table
     return out
 
@@ -535,7 +553,7 @@ def _indicator_name(name: object) -> str:
 
 
 _COLUMNS = ["排名", "名称", "综合得分", "排名变化"] + [v[0] for v in INDICATORS.values()] + [
-    "最优指标", "最弱指标"]
+    "最优指标", "最弱指标"] + list(ESCALATION_NAMES.values())
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:
@@ -545,7 +563,8 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
                      format_number(rec["score"]), format_rank_change(rec["rank_change"])]
                     + [_indicator_text(n, rec[n]) for n in INDICATORS]
                     + [_indicator_name(rec["best_indicator"]),
-                       _indicator_name(rec["worst_indicator"])])
+                       _indicator_name(rec["worst_indicator"])]
+                    + [format_count(rec.get(c)) for c in ESCALATIONS])
     return rows
 
 
@@ -593,6 +612,8 @@ def bulletin_text(bulletin: Bulletin, *, top: int | None = None) -> str:
         f"{format_rate(bulletin.adult_share, digits=0)}），最高计 100%。",
         "3. 办结率 = 办结数 ÷ 应办结数（已到期或已办结）；满意率 = 满意及基本满意 ÷ 已评价。",
         "4. “—”表示无数据（如当月无应办结诉求、无评价、上月未排名）。",
+        "5. 超期督办、严重超期：当月按工作日时限越过“超期”“严重超期”门槛的诉求次数"
+        "（督办记录），只列示，不计入得分。",
     ]
     return "\n".join(lines) + "\n"
 

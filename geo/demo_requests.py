@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import clock, vocab
+from geo import clock, deadlines, escalation, vocab
 from geo.demo_calibration import (
     CATEGORY_MIX,
     HOURLY,
@@ -155,9 +155,11 @@ def build_requests(grids: gpd.GeoDataFrame, admin: pd.DataFrame, *, seed: int, e
     route[category == "welfare"] = "charity"
     source = rng.choice(list(vocab.SOURCES), size=n, p=[0.70, 0.10, 0.12, 0.03, 0.03, 0.02])
 
+    # Deadlines in working time, as intake and import set them (the site's policy and
+    # calendar). How long handling takes is modelled on calendar time: log-normal around a
+    # third of the severity's nominal span; disputes settle faster.
+    due = deadlines.configured_due_times(reported, pd.Series(severity), pd.Series(category))
     deadline_h = np.array([vocab.SEVERITIES[s][1].total_seconds() / 3600 for s in severity])
-    due = reported + pd.to_timedelta(deadline_h, unit="h")
-    # Time to resolve: log-normal around a third of the deadline; disputes settle faster.
     dur_h = deadline_h * 0.3 * rng.lognormal(0.0, 0.8, n)
     dur_h[is_dispute] = rng.lognormal(np.log(20), 0.6, is_dispute.sum())
     resolved = (reported + pd.to_timedelta(dur_h, unit="h")).dt.floor("s")
@@ -195,6 +197,12 @@ def build_requests(grids: gpd.GeoDataFrame, admin: pd.DataFrame, *, seed: int, e
     sat[rated_idx] = rng.choice(["satisfied", "basically_satisfied"], size=n_rated, p=[0.9, 0.1])
     sat[rng.choice(rated_idx, size=n_bad, replace=False)] = "dissatisfied"
 
+    # The thresholds each request crossed while it was open (escalation events in the flow
+    # register, written by build_events), so the demo starts as if the clock had been kept.
+    policy = deadlines.policy_and_calendar()[0]
+    level = escalation.levels(escalation.history(reported, due, resolved, until=end,
+                                                 policy=policy), n)
+
     age_h = ((end_ts - reported).dt.total_seconds() / 3600).to_numpy()
     open_status = np.select([age_h < 0.5, age_h < 3, age_h < 24],
                             ["reported", "accepted", "dispatched"], "in_progress")
@@ -213,6 +221,7 @@ def build_requests(grids: gpd.GeoDataFrame, admin: pd.DataFrame, *, seed: int, e
         "resolved_at": resolved.to_numpy(),
         "closed_at": np.where(rated, rated_at, resolved),
         "satisfaction": sat,
+        "escalation_level": level,
         "address": [f"{c}{p}" for c, p in zip(comm_name[gidx], rng.choice(_PLACES, n),
                                               strict=True)],
         "description": texts,
@@ -288,8 +297,23 @@ def build_events(requests: pd.DataFrame, ids: np.ndarray, *, seed: int, end: dat
     parts = []
     for frm, to, at, mask, actor in stages:
         parts.append(pd.DataFrame({"request_id": ids[mask], "at": at[mask], "from_status": frm,
-                                   "to_status": to, "actor": actor}))
-    return pd.concat(parts, ignore_index=True).sort_values(["request_id", "at"], kind="stable")
+                                   "to_status": to, "actor": actor, "kind": "status"}))
+    # Escalations (督办): each threshold crossed while open, in the status it had then.
+    crossed = escalation.history(requests.reported_at, requests.due_at, requests.resolved_at,
+                                 until=end, policy=deadlines.policy_and_calendar()[0])
+    rows = crossed["row"].to_numpy()
+    when = crossed["at"].to_numpy()
+    status = np.select([when >= progress_at[rows], when >= dispatched[rows],
+                        when >= accepted[rows]], ["in_progress", "dispatched", "accepted"],
+                       "reported")
+    parts.append(pd.DataFrame({"request_id": ids[rows], "at": when, "from_status": status,
+                               "to_status": status, "actor": "deadline",
+                               "note": np.array(deadlines.LEVELS)[crossed["level"]],
+                               "kind": "escalation"}))
+    events = pd.concat(parts, ignore_index=True)
+    # Written live, each event would have been recorded when it happened.
+    events["recorded_at"] = events["at"]
+    return events.sort_values(["request_id", "at"], kind="stable")
 
 
 # --------------------------------------------------------------------------- stations, volunteers

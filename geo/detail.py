@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from geo import clock, coords, heat, vocab
 from geo.access import AccessDenied, Scope
 from geo.coverage import QUAD_SEGS, Radius, _station_radii
+from geo.deadlines import DeadlinePolicy, escalation_levels
 from geo.store.access import grid_in_scope
 from geo.store.area import AreaFilter
 from geo.store.counts import backlog_totals, request_counts_per_local_period, request_totals
@@ -373,7 +374,8 @@ def request_state(requests: pd.DataFrame, *, now: datetime) -> pd.Series:
     return pd.Series(state, index=requests.index, name="state", dtype=object)
 
 
-def open_requests(requests: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
+def open_requests(requests: pd.DataFrame, *, now: datetime,
+                  policy: DeadlinePolicy | None = None) -> pd.DataFrame:
     """Return a grid's open requests as a worklist: overdue first, then the nearest deadline.
 
     Parameters
@@ -383,18 +385,24 @@ def open_requests(requests: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
         :func:`geo.store.live.latest_requests` with ``open_only=True``); closed ones are dropped.
     now : datetime
         The moment (naive UTC or aware).
+    policy : DeadlinePolicy, optional
+        The escalation thresholds; default :class:`~geo.deadlines.DeadlinePolicy`'s.
 
     Returns
     -------
     pandas.DataFrame
-        The open rows with ``state`` ("open"/"overdue"), ``age_h`` (hours since reported)
-        and ``left_h`` (hours to the deadline; negative once overdue, NaN with none).
+        The open rows with ``state`` ("open"/"overdue"), ``level`` (the escalation level at
+        ``now``, 0–3: :data:`geo.deadlines.LEVELS`), ``age_h`` (hours since reported) and
+        ``left_h`` (hours to the deadline; negative once overdue, NaN with none).
 
     """
     now_ts = pd.Timestamp(clock.to_naive_utc(now))
     out = requests.copy()
     out["state"] = request_state(out, now=now_ts)
     out = out[out["state"] != "closed"].copy()
+    out["level"] = escalation_levels(out["reported_at"], out["due_at"],
+                                     now=now_ts.to_pydatetime(),
+                                     policy=policy or DeadlinePolicy()).to_numpy()
     hour = pd.Timedelta(hours=1)
     out["age_h"] = (now_ts - pd.to_datetime(out["reported_at"])) / hour
     out["left_h"] = (pd.to_datetime(out["due_at"]) - now_ts) / hour

@@ -545,6 +545,12 @@ class WallKpis:
         NaN when nothing was due (or nothing was rated): "no rating", not 100%.
     window : timedelta
         The trailing window of the rates.
+    newly_overdue : int
+        Of ``overdue``, those whose deadline passed in the last ``newly_window`` (the
+        wall's "newly overdue"; the moment each crossed is the moment its escalation event
+        carries).
+    newly_window : timedelta
+        How recent "newly" is (default 24 h).
 
     """
 
@@ -557,10 +563,13 @@ class WallKpis:
     satisfaction_rate: float
     open_disputes: int
     window: timedelta
+    newly_overdue: int = 0
+    newly_window: timedelta = timedelta(hours=24)
 
 
 def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None = None,
-              window: timedelta = timedelta(days=30), scope: Scope | None = None) -> WallKpis:
+              window: timedelta = timedelta(days=30), scope: Scope | None = None,
+              newly_window: timedelta = timedelta(hours=24)) -> WallKpis:
     """Return the command wall's KPI tiles for an area (default: the whole city).
 
     Three aggregate queries (today, backlog, trailing window); no GROUP BY, no raw rows;
@@ -579,13 +588,15 @@ def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None =
         The trailing window for the rates; default 30 days.
     scope : geo.access.Scope, optional
         Only requests in grids inside it; an area outside it is refused.
+    newly_window : timedelta
+        How recent a deadline must be for "newly overdue"; default 24 hours.
 
     """
     now = clock.or_now(now)
     where = area_filter(engine, area, scope=scope)
     day_start, _ = clock.local_day_bounds(now)
     today = request_totals(engine, since=day_start, until=now, area=where)
-    backlog = backlog_totals(engine, as_of=now, area=where)
+    backlog = backlog_totals(engine, as_of=now, area=where, overdue_since=now - newly_window)
     recent = request_totals(engine, since=now - window, until=now, area=where)
 
     def rate(num: str, den: str) -> float:
@@ -601,4 +612,6 @@ def wall_kpis(engine: Engine, *, now: datetime | None = None, area: str | None =
         satisfaction_rate=rate(*RATES["satisfaction_rate"]),
         open_disputes=backlog["disputes_open"],
         window=window,
+        newly_overdue=backlog["newly_overdue"],
+        newly_window=newly_window,
     )

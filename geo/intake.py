@@ -41,7 +41,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from geo import clock, gazetteer, vocab
+from geo import clock, deadlines, gazetteer, vocab
 from geo.coords import in_china, to_wgs84
 from geo.grids import GridIndex
 from geo.importer import MAX_DESCRIPTION
@@ -464,7 +464,8 @@ def _row(report: ServiceRequest, where: Location, grid_code: str | None, *, exte
         "lon": where.lon, "lat": where.lat, "source_crs": where.source_crs,
         "source": _SOURCE, "category": report.service_code,
         "severity": report.severity, "route": report.route, "status": "reported",
-        "reported_at": reported, "due_at": reported + vocab.SEVERITIES[report.severity][1],
+        "reported_at": reported,
+        "due_at": deadlines.due_time(reported, report.severity, report.service_code),
         "updated_at": reported, "address": report.address_string,
         "description": report.description, "media_url": report.media_url,
         "device_id": report.device_id, "client_request_id": report.client_request_id,

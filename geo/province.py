@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import clock, vocab
+from geo import clock, deadlines, escalation, vocab
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
 
@@ -117,11 +117,17 @@ def province_requests(grids: gpd.GeoDataFrame, *, n: int, seed: int, end: dateti
                                                                  0.988 / (len(cats) - 1))])
     severity = rng.choice(["routine", "pressing", "urgent"], size=n, p=[0.75, 0.21, 0.04])
     hours = np.select([severity == "urgent", severity == "pressing"], [24, 72], 168)
-    due = reported + (hours * 3600).astype("timedelta64[s]")
+    due = deadlines.configured_due_times(pd.Series(reported), pd.Series(severity),
+                                         pd.Series(category)).to_numpy(dtype="datetime64[s]")
     resolved = reported + (hours * 0.3 * rng.lognormal(0, 0.8, n) * 3600).astype(
         "timedelta64[s]")
     done = resolved < np.datetime64(end, "s")
     status = np.where(done, "resolved", "in_progress")
+    # The level each request reached while open, as if the clock had been kept (no events:
+    # the province is for benchmarks, and a first wall refresh must not write millions).
+    level = escalation.levels(escalation.history(
+        pd.Series(reported), pd.Series(due), pd.Series(resolved).where(done), until=end,
+        policy=deadlines.policy_and_calendar()[0]), n)
     return pd.DataFrame({
         "external_id": np.char.add("P", (np.arange(n) + start_row).astype(str)),
         "grid_code": grids.code.to_numpy()[gidx], "outside_grid": False,
@@ -129,6 +135,7 @@ def province_requests(grids: gpd.GeoDataFrame, *, n: int, seed: int, end: dateti
         "category": category, "severity": severity, "route": "government", "status": status,
         "reported_at": reported.astype("datetime64[us]"), "due_at": due.astype("datetime64[us]"),
         "resolved_at": pd.Series(resolved.astype("datetime64[us]")).where(done),
+        "escalation_level": level,
     })
 
 

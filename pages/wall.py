@@ -19,12 +19,15 @@ def live() -> None:
         return
     area = wall.current_area(params)
     wall.header(area, kiosk=params.kiosk)
-    wall.kpis(area)
+    at = wall.refresh()  # one cut-off for every figure below
+    if at is None:
+        return
+    wall.kpis(area, at=at)
     map_col, side_col = st.columns([3, 1], gap="medium")
     with map_col:
-        wall.heat_map(area, window=window, measure=measure, kiosk=params.kiosk)
+        wall.heat_map(area, window=window, measure=measure, kiosk=params.kiosk, at=at)
     with side_col:
-        wall.ticker(area, kiosk=params.kiosk)
+        wall.ticker(area, kiosk=params.kiosk, at=at)
 
 
 live()

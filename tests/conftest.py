@@ -36,6 +36,13 @@ def _database_env():
             os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _default_deadlines(monkeypatch):
+    """Every test starts with the built-in deadline policy and the package's calendar."""
+    monkeypatch.delenv("GRIDMAP_DEADLINES", raising=False)
+    monkeypatch.delenv("GRIDMAP_HOLIDAYS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """Create a throw-away PostgreSQL database for the session and drop it afterwards."""

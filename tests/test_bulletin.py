@@ -282,3 +282,25 @@ def test_bulletin_csv_is_utf8_with_bom(city):
     assert c2[rows[0].index("办结率")] == "100.0%"
     assert c2[rows[0].index("每千人诉求量")] == "2.0"  # 1 request ÷ 500 residents
     assert c2[rows[0].index("最弱指标")] == "微信群覆盖率"
+
+
+def test_escalations_are_counted_per_unit_in_the_month_they_were_crossed(city):
+    from geo import escalation
+
+    before = bulletin.governance_index(city, month="2026-10", level="community", now=NOW)
+    # The open ones: o4 (grid C of C2, due 10-16) and n1 (grid A of C1, due 11-06), each a
+    # one-day span, so due soon, overdue and long overdue all fall in their own month.
+    assert escalation.record(city, now=NOW) == 6
+    october = bulletin.unit_indicators(city, month="2026-10", level="community", now=NOW)
+    november = bulletin.unit_indicators(city, month="2026-11", level="community", now=NOW)
+    cols = list(bulletin.ESCALATIONS)
+    assert october[cols].values.tolist() == [[0, 0], [1, 1], [0, 0]]
+    assert november[cols].values.tolist() == [[1, 1], [0, 0], [0, 0]]
+    assert bulletin.unit_indicators(city, month="2026-10", level="township",
+                                    now=NOW)[cols].sum().tolist() == [1, 1]
+    # Listed, not scored: the scores are the same as before they were recorded.
+    after = bulletin.governance_index(city, month="2026-10", level="community", now=NOW)
+    assert after["score"].tolist() == before["score"].tolist()
+    assert after["escalations_overdue"].tolist() != before["escalations_overdue"].tolist()
+    text = bulletin.bulletin_text(bulletin.monthly_bulletin(city, month="2026-10", now=NOW))
+    assert "超期督办" in text and "不计入得分" in text

@@ -359,3 +359,45 @@ def test_bench_hands_its_options_to_python_m_bench(capsys):
     assert "python -m bench" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["info", "--no-such-option"])
+
+
+def test_escalate_records_each_crossing_once_and_is_audited(tmp_path, capsys):
+    import pandas as pd
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    eng = store_engine.make_engine(url)
+    row = dict(external_id="late", grid_code="430903003001001", outside_grid=False,
+               lon=112.305, lat=28.565, source="hotline", category="road", severity="routine",
+               route="government", status="in_progress",
+               reported_at=pd.Timestamp("2026-11-02 01:00"),
+               due_at=pd.Timestamp("2026-11-12 01:00"))
+    with store_engine.transaction(eng) as conn:
+        store_requests.insert_requests(conn, pd.DataFrame([row]))
+    # 2026-11-20 10:00 Shanghai: past due soon and overdue, not yet long overdue.
+    assert cli.main(["--database", url, "escalate", "--at", "2026-11-20T10:00"]) == 0
+    assert "2 escalation event(s)" in capsys.readouterr().out
+    assert cli.main(["--database", url, "escalate", "--at", "2026-11-20T10:00"]) == 0
+    assert "0 escalation event(s)" in capsys.readouterr().out
+    audit = store_access.read_audit(eng)
+    assert (audit["action"] == "escalate").sum() == 2
+    assert cli.main(["--database", url, "escalate", "--at", "soon"]) == 2
+    assert "--at 'soon'" in capsys.readouterr().err
+
+
+def test_a_bad_deadline_or_holiday_file_stops_commands_with_its_name(tmp_path, monkeypatch,
+                                                                      capsys):
+    url = f"sqlite:///{tmp_path}/c.db"
+    bad = tmp_path / "holidays.toml"
+    bad.write_text('[2027]\nwork = ["2027-02-14", "14 Feb"]\n', encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_HOLIDAYS", str(bad))
+    assert cli.main(["--database", url, "escalate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gridmap escalate: error: GRIDMAP_HOLIDAYS: ")
+    assert "holidays.toml: [2027] work, entry 2: '14 Feb' is not a date" in err
+    assert "Traceback" not in err
+    monkeypatch.delenv("GRIDMAP_HOLIDAYS")
+    policy = tmp_path / "deadlines.toml"
+    policy.write_text('[severity]\nurgent = "1 day"\n', encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_DEADLINES", str(policy))
+    assert cli.main(["--database", url, "api"]) == 2
+    assert "GRIDMAP_DEADLINES: " in capsys.readouterr().err

@@ -18,6 +18,7 @@ import shapely
 from numpy.testing import assert_allclose
 
 from geo import detail, heat
+from geo.deadlines import DeadlinePolicy
 from geo.store import counts as store_counts
 from geo.store import engine as store_engine
 from geo.store import live as store_live
@@ -202,6 +203,11 @@ def test_open_requests_worklist_order_age_and_time_left():
     assert_allclose(got["age_h"], [216, 96, 5, 24, 48])
     assert_allclose(got["left_h"].iloc[:4], [-48, -6, 19, 30])
     assert np.isnan(got["left_h"].iloc[4])
+    # Escalation levels by the clock: both overdue (neither past twice its span yet).
+    assert list(got["level"]) == [2, 2, 0, 0, 0]
+    # An earlier "due soon" (20 % of the span): 3 is 5 h into 24 h, 1 is 24 h into 54 h.
+    eager = detail.open_requests(r, now=NOW, policy=DeadlinePolicy(due_soon=0.2))
+    assert list(eager["level"]) == [2, 2, 1, 1, 0]
 
 
 def test_request_spots_group_coinciding_points_and_cap_newest_first():

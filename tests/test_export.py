@@ -555,3 +555,27 @@ def test_csv_streams_in_chunks_with_one_header(engine, four_grids):
     assert text.count("id,external_id,") == 1
     frame = pd.read_csv(io.StringIO(text), dtype=str)
     assert len(frame) == result.rows == 1200
+
+
+def test_requests_carry_their_escalation_level_at_the_export_moment(city):
+    # Exported at 12-15 00:00 UTC; each a 10-day span from 12-01 (due soon after 80 %).
+    def dated(ext, due, resolved=None):
+        row = req(ext, C, datetime(2026, 12, 1))
+        row.update(due_at=due, resolved_at=resolved,
+                   status="resolved" if resolved else "in_progress")
+        return row
+
+    rows = pd.DataFrame([dated("e-soon", datetime(2026, 12, 16)),
+                         dated("e-late", datetime(2026, 12, 11)),
+                         dated("e-long", datetime(2026, 12, 6)),
+                         dated("e-fine", datetime(2027, 1, 31)),
+                         dated("e-done", datetime(2026, 12, 6), resolved=datetime(2026, 12, 7))])
+    with store_engine.transaction(city) as conn:
+        store_requests.insert_requests(conn, rows)
+    _, data = run(city, "requests", since=datetime(2026, 11, 30, 16),
+                  until=datetime(2026, 12, 14, 16))
+    props = {k: v["properties"] for k, v in by_code(features(data), "external_id").items()}
+    assert {k: (p["escalation"], p["escalation_name"]) for k, p in props.items()} == {
+        "e-soon": ("due_soon", "即将到期"), "e-late": ("overdue", "已超期"),
+        "e-long": ("long_overdue", "严重超期"), "e-fine": ("in_time", "正常"),
+        "e-done": (None, None)}

@@ -340,10 +340,13 @@ def test_times_shanghai_local_and_offsets_to_naive_utc(grid_index):
                                        pd.Timestamp("2024-05-01 00:30"),
                                        pd.Timestamp("2024-05-01 00:30")]
     assert valid.reported_at.dt.tz is None
-    # Default deadlines by severity; a given due_at is Shanghai time too.
+    # Default deadlines by severity in working time (geo.deadlines); a given due_at is
+    # Shanghai time too. Urgent: 24 calendar hours. Pressing: 3 working days after the
+    # day of the report; 2024-05-01..05 is the Labour Day holiday, so 05-06, 05-07 and
+    # 05-08, due at 17:00 Shanghai (09:00 UTC).
     assert list(valid.due_at) == [pd.Timestamp("2024-05-02 00:30"),
                                   pd.Timestamp("2024-05-02 12:00"),
-                                  pd.Timestamp("2024-05-04 00:30"),
+                                  pd.Timestamp("2024-05-08 09:00"),
                                   pd.Timestamp("2024-05-02 00:30")]
 
 
@@ -353,7 +356,9 @@ def test_defaults_for_severity_status_source(grid_index):
     valid, _ = importer.validate_requests(frame, grid_index=grid_index)
     row = valid.iloc[0]
     assert (row.severity, row.status, row.source) == ("routine", "reported", "miniprogram")
-    assert row.due_at - row.reported_at == pd.Timedelta(days=7)
+    # Routine: 7 working days after 2024-05-01 (Labour Day, off until 05-05): 05-06..05-10,
+    # Saturday 05-11 (a 调休 make-up working day) and Monday 05-13, 17:00 Shanghai.
+    assert row.due_at == pd.Timestamp("2024-05-13 09:00")
     frame["source"] = [None]  # the column is there but blank: unknown, not miniprogram
     valid, _ = importer.validate_requests(frame, grid_index=grid_index)
     assert pd.isna(valid.source.iloc[0])

@@ -169,7 +169,9 @@ def test_get_and_query_in_spec_shape(city):
     got = intake.get(city, a.id)
     assert got["service_request_id"] == str(a.id) and got["status"] == "open"
     assert got["requested_datetime"] == "2026-11-24T10:00:00+08:00"
-    assert got["expected_datetime"] == "2026-12-01T10:00:00+08:00"
+    # Routine: 7 working days after Tuesday 11-24 (11-25..27, 11-30, 12-01..03), due at
+    # the end of the working day (geo.deadlines).
+    assert got["expected_datetime"] == "2026-12-03T17:00:00+08:00"
     assert got["extended_attributes"]["status"] == "reported"
     assert got["extended_attributes"]["grid_code"] == NW
     assert [r["service_request_id"] for r in intake.query(city)] == [str(b.id), str(a.id)]

@@ -233,6 +233,9 @@ def test_a_tiny_grid_with_overdue_requests(tiny_url):
     assert "甲社区 · 甲街道 · 赫山区" in at.caption[0].value
     table = _table(at, "deadline")
     assert len(table) == 3 and table["deadline"].str.startswith("超期").all()
+    # Escalation levels (24 h urgent spans): overdue for 1 h, then past twice the span.
+    assert table["level"].tolist() == ["严重超期", "严重超期", "已超期"]
+    assert "严重超期 2 · 已超期 1 · 即将到期 0 · 正常 0" in page
     # Residents' words reach the table as plain text, never as markup on the page.
     assert (table["description"] == "<b>深夜</b>施工噪声").all()
     assert "<b>深夜</b>" not in page

@@ -18,6 +18,27 @@ def test_wall_shows_kpis_map_and_ticker(demo_url):
     assert "%" in page  # rates formatted as percentages
 
 
+def test_wall_counts_newly_overdue_and_marks_the_ticker(demo_url):
+    at = run_page(demo_url, WALL)
+    assert not at.exception
+    page = texts(at)
+    assert "24小时新超期" in page and "仍未办结" in page
+    assert "最新揪心事与新超期" in page
+
+
+def test_a_bad_deadline_file_is_named_on_the_wall_without_a_traceback(demo_url, tmp_path,
+                                                                       monkeypatch):
+    bad = tmp_path / "deadlines.toml"
+    bad.write_text('[escalation]\nlong_overdue = 0.5\n', encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_DEADLINES", str(bad))
+    at = run_page(demo_url, WALL)
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "期限或节假日配置文件有误" in errors
+    assert "GRIDMAP\\_DEADLINES" in errors and "long\\_overdue must be more than 1" in errors
+    assert "deadlines\\.toml" in errors
+
+
 def test_wall_filtered_to_a_county(demo_url):
     at = run_page(demo_url, WALL, area="430903")
     assert not at.exception

@@ -152,6 +152,8 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
         out[indicator_label(name)] = frame[name].map(lambda v, n=name: indicator_text(n, v))
     out[t("bulletin.col.best")] = frame["best_indicator"].map(indicator_label)
     out[t("bulletin.col.worst")] = frame["worst_indicator"].map(indicator_label)
+    for column in geo_bulletin.ESCALATIONS:
+        out[t(f"bulletin.col.{column}")] = frame[column].map(count)
     out[t("bulletin.col.code")] = frame["code"]
     return out.reset_index(drop=True)
 
@@ -177,7 +179,7 @@ def top_and_bottom(frame: pd.DataFrame, *, n: int = 5) -> tuple[pd.DataFrame, pd
 
 
 def kpis(frame: pd.DataFrame, *, total: int) -> None:
-    """Units ranked, first place, median score, moved up / down."""
+    """Units ranked, first place, median score, moved up / down, escalations in the month."""
     ranked = frame[frame["rank"].notna()]
     change = ranked["rank_change"].dropna()
     first = ranked.iloc[0] if len(ranked) else None
@@ -188,6 +190,9 @@ def kpis(frame: pd.DataFrame, *, total: int) -> None:
         (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
         (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
         (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last")),
+        (t("bulletin.kpi.escalations"), count(int(frame["escalations_overdue"].sum())),
+         t("bulletin.kpi.long_overdue",
+           n=count(int(frame["escalations_long_overdue"].sum())))),
     ])
 
 

@@ -16,14 +16,17 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from geo import accounts, clock, demo, heat
+from geo import accounts, clock, demo, escalation, heat
 from geo import maps as geo_maps
+from geo import wall as geo_wall
 from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
+from geo.deadlines import DeadlinePolicy, policy_and_calendar
 from geo.maps import MapChoice, map_level, map_shapes, pack_grids, simplified
 from geo.store.engine import database_url, is_empty, make_engine
-from geo.store.live import data_stamp, latest_requests
+from geo.store.live import data_stamp
 from geo.store.requests import read_admin_units, read_grids
+from geo.store.updates import open_for_escalation
 from ui.text import t
 
 
@@ -329,9 +332,10 @@ def _unit_heat(window: str, level: str, until: datetime, version: str,
                                       _hierarchy(grid_part(version)).grids, level=level))
 
 
-def unit_heat(window: str, level: str) -> pd.DataFrame:
+def unit_heat(window: str, level: str, *, at: geo_wall.Refresh | None = None) -> pd.DataFrame:
     """:func:`grid_heat` summed to the admin units of ``level`` (grids in scope), with rates."""
-    return _unit_heat(window, level, minute(), stamp(), cache_scope())
+    until, version = _moment(at)
+    return _unit_heat(window, level, until, version, cache_scope())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -425,6 +429,11 @@ def search_grids(query: str, *, limit: int = 20) -> pd.DataFrame:
 # --------------------------------------------------------------------------- live figures
 
 
+def _moment(at: geo_wall.Refresh | None) -> tuple[datetime, str]:
+    """The cut-off and data version of a figure: a wall refresh's, or the current minute's."""
+    return (at.cutoff, at.stamp) if at is not None else (minute(), stamp())
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _grid_heat(window: str, until: datetime, version: str, who: Scope) -> pd.DataFrame:
     h = _hierarchy(grid_part(version))
@@ -433,32 +442,67 @@ def _grid_heat(window: str, until: datetime, version: str, who: Scope) -> pd.Dat
     return heat.add_rates(counts)
 
 
-def grid_heat(window: str) -> pd.DataFrame:
-    """Requests and requests per 1,000 residents per grid in scope, over a trailing window."""
-    return _grid_heat(window, minute(), stamp(), cache_scope())
+def grid_heat(window: str, *, at: geo_wall.Refresh | None = None) -> pd.DataFrame:
+    """Requests and requests per 1,000 residents per grid in scope, over a trailing window.
+
+    Up to a wall refresh's cut-off when ``at`` is given, else up to the current minute.
+    """
+    until, version = _moment(at)
+    return _grid_heat(window, until, version, cache_scope())
+
+
+# --------------------------------------------------------------------------- the wall's refresh
+
+
+def deadline_policy() -> DeadlinePolicy:
+    """The site's deadline policy (``GRIDMAP_DEADLINES``).
+
+    Raises :class:`geo.deadlines.ConfigError` when it, or the holiday file, does not parse.
+    """
+    return policy_and_calendar()[0]
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _backlog(version: str) -> pd.DataFrame:
+    # The open backlog's deadlines and recorded levels: re-read only when the data changes.
+    return open_for_escalation(engine())
+
+
+def wall_refresh() -> geo_wall.Refresh:
+    """One wall refresh's data version and cut-off, read fresh (not the 5 s cached stamp).
+
+    Escalations (督办) the clock has reached by the cut-off are recorded first, from the
+    backlog cached on the data version: a few milliseconds when nothing crossed. When
+    something did, the events written are a change, so the version is read again.
+    """
+    point = geo_wall.refresh_point(engine())
+    if escalation.record(engine(), now=point.cutoff, policy=deadline_policy(),
+                         backlog=_backlog(point.stamp)):
+        point = geo_wall.refresh_point(engine())
+    return point
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _wall_kpis(area: str | None, at: datetime, version: str, who: Scope) -> heat.WallKpis:
-    return heat.wall_kpis(engine(), now=at, area=area, scope=who)
+    return heat.wall_kpis(engine(), now=at, area=area, scope=who,
+                          newly_window=geo_wall.NEWLY_OVERDUE)
 
 
-def wall_kpis(area: str | None) -> heat.WallKpis:
-    """The wall's KPI tiles for an area (inside the scope), as of this minute."""
-    return _wall_kpis(area, minute(), stamp(), cache_scope())
+def wall_kpis(area: str | None, *, at: geo_wall.Refresh) -> heat.WallKpis:
+    """The wall's KPI tiles for an area (inside the scope), as of the refresh's cut-off."""
+    return _wall_kpis(area, at.cutoff, at.stamp, cache_scope())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _urgent(area: str | None, at: datetime, version: str, limit: int,
+def _ticker(area: str | None, at: datetime, version: str, limit: int,
             who: Scope) -> pd.DataFrame:
-    return latest_requests(engine(), until=at + timedelta(minutes=1), limit=limit,
-                           severities=["urgent"], open_only=True,
+    return geo_wall.ticker(engine(), cutoff=at, policy=deadline_policy(), limit=limit,
                            area=heat.area_filter(engine(), area, scope=who))
 
 
-def urgent_requests(area: str | None, *, limit: int = 8) -> pd.DataFrame:
-    """The newest open urgent requests in an area (inside the scope), newest first."""
-    return _urgent(area, minute(), stamp(), limit, cache_scope())
+def ticker(area: str | None, *, at: geo_wall.Refresh, limit: int = 8) -> pd.DataFrame:
+    """New urgent and newly overdue requests in an area (inside the scope) at the cut-off."""
+    return _ticker(area, at.cutoff, at.stamp, limit, cache_scope())
 
 
 def city_population() -> int:

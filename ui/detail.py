@@ -20,13 +20,14 @@ from geo import detail as geo_detail
 from geo import maps as geo_maps
 from geo.access import Scope
 from geo.coverage import UNCOVERED_BELOW
+from geo.deadlines import LEVELS, escalation_levels
 from geo.store.access import log_audit
 from geo.store.area import AreaFilter
 from geo.store.counts import request_counts_by
 from geo.store.live import grid_requests, latest_requests, read_volunteer_activities
 from geo.store.requests import read_grids, read_stations
 from ui import data, maps, state, widgets
-from ui.text import count, distance, literal, number, points, rate, t, when
+from ui.text import count, distance, duration, literal, number, points, rate, t, time_left, when
 from ui.text import vocab as vocab_text
 
 #: The KPI window and the comparison window before it.
@@ -46,7 +47,9 @@ SEVERITY_COLOURS = {"routine": "#74c0fc", "pressing": "#7048e8", "urgent": "#c22
 STATION_COLOURS = {"station": "#1b5e20", "workstation": "#2f9e44", "room": "#0c8599"}
 OTHER_STATION = "#495057"
 COLOUR_BY = ("state", "severity")
-OVERDUE_ROW = "background-color: #ffe3e3"
+#: Worklist row colours by escalation level: in time, due soon, overdue, long overdue.
+LEVEL_ROWS = ("", "background-color: #fff3bf", "background-color: #ffe3e3",
+              "background-color: #f3d9fa")
 #: Characters with a meaning in Markdown, escaped in text taken from the URL.
 
 
@@ -123,6 +126,9 @@ def _points(code: str, at: datetime, version: str,
     capped = len(rows) > POINT_LIMIT
     rows = rows.head(POINT_LIMIT).copy()
     rows["state"] = geo_detail.request_state(rows, now=at)
+    level = escalation_levels(rows["reported_at"], rows["due_at"], now=at,
+                              policy=data.deadline_policy())
+    rows["level"] = level.where(rows["state"] != "closed", 0).to_numpy()
     spots = geo_detail.request_spots(rows, now=at, limit=POINT_LIMIT)
     return rows, spots, capped
 
@@ -133,7 +139,8 @@ def _open(code: str, at: datetime, version: str, who: Scope) -> pd.DataFrame:
                            area=AreaFilter(grid_code=code, scope=who),
                            contacts=who.sees_contacts())
     # Contacts in clear only for the grid's own head and admins; masked for the rest.
-    return geo_detail.open_requests(access.mask_frame(rows, who), now=at)
+    return geo_detail.open_requests(access.mask_frame(rows, who), now=at,
+                                    policy=data.deadline_policy())
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -178,12 +185,6 @@ def _has_residents(population: float | None) -> bool:
 def _signed(value: float, fmt) -> str | None:
     return None if pd.isna(value) else fmt(value)
 
-
-def _duration(hours: float) -> str:
-    hours = max(float(hours), 0.0)
-    if hours >= 48:
-        return t("time.days", n=int(hours // 24))
-    return t("time.hours", n=int(hours))
 
 
 def _local_naive(values: pd.Series) -> pd.Series:
@@ -315,8 +316,8 @@ def _point_tooltips(rows: pd.DataFrame, spots: pd.DataFrame) -> pd.Series:
     def line(rid) -> str:
         r = by_id.loc[rid]
         status = vocab_text("status", r["status"])
-        if r["state"] == "overdue":
-            status += f"（{t('detail.state.overdue')}）"
+        if r["level"] > 0:  # the escalation level: due soon, overdue, long overdue
+            status += f"（{t('escalation.' + LEVELS[int(r['level'])])}）"
         return (f"{when(r['reported_at'])} {vocab_text('category', r['category'])} · "
                 f"{vocab_text('severity', r['severity'])} · {status}")
 
@@ -478,40 +479,42 @@ def stations(code: str) -> None:
 
 
 def open_requests(code: str) -> None:
-    """The grid's open requests, overdue first then by deadline, overdue rows in red."""
+    """The grid's open requests, overdue first then by deadline, rows coloured by level.
+
+    The first columns are what a grid head acts on, so a phone shows them without
+    scrolling: the escalation level (督办), the time left and the deadline, in local time.
+    """
     rows = _open(code, data.minute(), data.stamp(), data.cache_scope())
     st.markdown(f"#### {html.escape(t('detail.open', n=f'{len(rows):,}'))}")
     if rows.empty:
         st.caption(t("detail.open.none"))
         return
-    late = (rows["state"] == "overdue").to_numpy()
-
-    def deadline(left: float, overdue: bool) -> str:
-        if pd.isna(left):
-            return t("detail.no_deadline")
-        return t("detail.late", time=_duration(-left)) if overdue else t(
-            "detail.left", time=_duration(left))
-
+    level = rows["level"].to_numpy(dtype=int)
+    counts = pd.Series(level).value_counts()
+    st.caption(" · ".join(f"{t(f'escalation.{LEVELS[lv]}')} {counts.get(lv, 0):,}"
+                          for lv in (3, 2, 1, 0)))
     table = pd.DataFrame({
-        "reported": _local_naive(rows["reported_at"]),
-        "age": [_duration(h) for h in rows["age_h"]],
+        "level": [t(f"escalation.{LEVELS[lv]}") for lv in level],
+        "deadline": [time_left(left) for left in rows["left_h"]],
         "due": _local_naive(rows["due_at"]),
-        "deadline": [deadline(left, o) for left, o in zip(rows["left_h"], late, strict=True)],
         "category": [vocab_text("category", x) for x in rows["category"]],
         "severity": [vocab_text("severity", x) for x in rows["severity"]],
-        "route": [vocab_text("route", x) for x in rows["route"]],
         "status": [vocab_text("status", x) for x in rows["status"]],
-        "source": [vocab_text("source", x) for x in rows["source"]],
         "description": rows["description"].fillna("").astype(str),
+        "reported": _local_naive(rows["reported_at"]),
+        "age": [duration(h) for h in rows["age_h"]],
+        "route": [vocab_text("route", x) for x in rows["route"]],
+        "source": [vocab_text("source", x) for x in rows["source"]],
     })
     if "reporter_name" in rows.columns:  # only for roles that see contacts (masked or not)
         table["reporter"] = [" · ".join(str(x) for x in pair if isinstance(x, str) and x)
                              for pair in zip(rows["reporter_name"], rows["reporter_phone"],
                                              strict=True)]
     styled = table.style.apply(
-        lambda row: [OVERDUE_ROW if late[row.name] else ""] * len(row), axis=1)
+        lambda row: [LEVEL_ROWS[level[row.name]]] * len(row), axis=1)
     when_fmt = "YYYY-MM-DD HH:mm"
     st.dataframe(styled, hide_index=True, column_config={
+        "level": st.column_config.TextColumn(t("detail.col.level")),
         "reported": st.column_config.DatetimeColumn(t("detail.col.reported"), format=when_fmt),
         "age": st.column_config.TextColumn(t("detail.col.age")),
         "due": st.column_config.DatetimeColumn(t("detail.col.due"), format=when_fmt),

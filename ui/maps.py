@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo import maps
+from geo.wall import Refresh
 from ui import data, state
 from ui.text import t
 
@@ -44,20 +45,21 @@ def base_map(view: data.MapView, *, dark: bool = False) -> folium.Map:
     return fmap
 
 
-def heat_figures(area: str | None, *, window: str,
-                 column: str = "requests") -> tuple[data.MapView, pd.Series]:
+def heat_figures(area: str | None, *, window: str, column: str = "requests",
+                 at: Refresh | None = None) -> tuple[data.MapView, pd.Series]:
     """One heat figure per polygon of the map of ``area``, and that map's view.
 
     Grids get their own figure; at province scale, zoomed out, each admin unit gets the
-    sum over its grids (rates recomputed from the sums, not averaged).
+    sum over its grids (rates recomputed from the sums, not averaged). ``at``: a wall
+    refresh's cut-off and data version (default the current minute).
     """
     view = data.map_view(area)
     if view.level == "grid":
-        values = data.grid_heat(window)[column].astype(float)
+        values = data.grid_heat(window, at=at)[column].astype(float)
         if area is not None:
             values = values[values.index.isin(data.area_codes(area))]
     else:
-        values = data.unit_heat(window, view.level)[column].astype(float)
+        values = data.unit_heat(window, view.level, at=at)[column].astype(float)
         values = values[values.index.isin(view.codes)]
     return view, values
 

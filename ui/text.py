@@ -137,6 +137,26 @@ def age(moment: object, *, now: datetime) -> str:
     return t("time.ago.days", n=minutes // (24 * 60))
 
 
+def duration(hours: object) -> str:
+    """A length of time in its largest whole unit: 3 天 / 5 小时 / 40 分钟 (sign ignored)."""
+    if _missing(hours):
+        return t("msg.no_data_value")
+    h = abs(float(hours))  # a number: checked above
+    if h >= 48:
+        return t("time.days", n=int(h // 24))
+    if h >= 1:
+        return t("time.hours", n=int(h))
+    return t("time.minutes", n=int(h * 60))
+
+
+def time_left(hours: object) -> str:
+    """Time to a deadline: 剩 5 小时, or 超期 2 天 once it has passed (无时限 without one)."""
+    if _missing(hours):
+        return t("time.no_deadline")
+    key = "time.left" if float(hours) >= 0 else "time.late"
+    return t(key, time=duration(hours))
+
+
 #: Characters Markdown gives a meaning to.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 

@@ -1,8 +1,11 @@
 """The command wall's pieces: controls, KPI tiles, heat map and urgent ticker.
 
-The wall refreshes inside an ``st.fragment(run_every=…)``. Each refresh re-reads figures
-(cached per minute and data version) and sends only a new grid style (a few tens of KB):
-the map itself stays mounted, so there is no flicker and pan/zoom are kept.
+The wall refreshes inside an ``st.fragment(run_every=…)``. Each refresh fixes one cut-off
+(:func:`ui.data.wall_refresh`, :mod:`geo.wall`) and hands it to every figure, tiles, map
+and ticker, so they agree: a request committed before the refresh is in all of them.
+Figures are cached on the data version and the cut-off, and each refresh sends only a new
+grid style (a few tens of KB): the map itself stays mounted, so there is no flicker and
+pan/zoom are kept.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import streamlit as st
 
 from geo import maps as geo_maps
 from geo.access import AccessDenied
+from geo.deadlines import LEVELS, ConfigError
+from geo.wall import Refresh
 from ui import data, maps, state, widgets
-from ui.text import count, literal, rate, short_when, t, vocab, when
+from ui.text import count, literal, rate, short_when, t, time_left, vocab, when
 
 MEASURES = ("count", "per_1k")
 
@@ -73,6 +78,18 @@ def current_area(params: state.Params) -> str | None:
     return state.area()
 
 
+def refresh() -> Refresh | None:
+    """Fix the refresh's cut-off and data version (:func:`ui.data.wall_refresh`).
+
+    None, with the reason shown, when the site's deadline or holiday file cannot be read.
+    """
+    try:
+        return data.wall_refresh()
+    except ConfigError as exc:
+        st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon="⛔")
+        return None
+
+
 def header(area: str | None, *, kiosk: bool) -> None:
     """Title with the area's name and the time of the figures (Asia/Shanghai)."""
     name = data.area_name(area)
@@ -88,26 +105,29 @@ def header(area: str | None, *, kiosk: bool) -> None:
         st.caption(t("wall.as_of", time=stamp))
 
 
-def kpis(area: str | None) -> None:
-    """The seven KPI tiles."""
-    k = data.wall_kpis(area)
+def kpis(area: str | None, *, at: Refresh) -> None:
+    """The eight KPI tiles, as of the refresh's cut-off."""
+    k = data.wall_kpis(area, at=at)
     recent = t("wall.rates_note")
     backlog = t("wall.backlog_note")
     widgets.kpi_tiles([
         (t("kpi.today"), count(k.today_requests), None),
         (t("kpi.open"), count(k.open), backlog),
         (t("kpi.overdue"), count(k.overdue), backlog),
+        (t("kpi.newly_overdue"), count(k.newly_overdue), t("wall.newly_note")),
         (t("kpi.resolution_rate"), rate(k.resolution_rate), recent),
         (t("kpi.on_time_rate"), rate(k.on_time_rate), recent),
         (t("kpi.satisfaction_rate"), rate(k.satisfaction_rate), recent),
         (t("kpi.open_disputes"), count(k.open_disputes), backlog),
-    ], alert=[False, False, k.overdue > 0, False, False, False, k.open_disputes > 0])
+    ], alert=[False, False, k.overdue > 0, k.newly_overdue > 0, False, False, False,
+              k.open_disputes > 0])
 
 
-def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool) -> None:
-    """The choropleth of request heat per grid, with its legend."""
+def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool,
+             at: Refresh) -> None:
+    """The choropleth of request heat per grid, with its legend, up to the cut-off."""
     column = "requests" if measure == "count" else "requests_per_1k"
-    view, values = maps.heat_figures(area, window=window, column=column)
+    view, values = maps.heat_figures(area, window=window, column=column, at=at)
     if measure == "count":
         fmt = count
     else:
@@ -117,21 +137,33 @@ def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool) -> Non
     label = t(f"wall.map_label.{measure}", window=t(f"window.{window}"))
     if view.level != "grid":
         label += t("map.by_level", level=t(f"level.{view.level}"))
-    if float(data.grid_heat(window)["requests"].sum()) == 0:
+    if float(data.grid_heat(window, at=at)["requests"].sum()) == 0:
         st.info(t("msg.no_requests"))
+    # The stamp (recorded on the page when the style is applied) names the data version
+    # and the cut-off, so a test can tell which refresh the map shows.
     maps.grid_map(key="wall_map", classes=classes, colours=geo_maps.HEAT_COLOURS,
                   values=maps.codes_text(values, fmt), label=label, area=area,
                   height=640, clickable=not kiosk, dark=kiosk, view=view,
-                  stamp=f"{data.stamp()}|{data.minute():%H%M}|{area}|{window}|{measure}")
+                  stamp=f"{at.stamp}|{at.cutoff:%Y%m%dT%H%M%S}|{area}|{window}|{measure}")
     widgets.legend(items, title=label)
     if not kiosk:
         st.caption(t("msg.map_click_hint" if view.level == "grid" else "map.units_click_hint"))
 
 
-def ticker(area: str | None, *, kiosk: bool) -> None:
-    """The newest open urgent requests, newest first; residents' text escaped."""
+def _mark(kind: str, level: int) -> str:
+    """The badge of a ticker entry: newly overdue, or the level when it is not in time."""
+    if kind == "newly_overdue":
+        return f'<span class="gm-badge gm-lv-2">{html.escape(t("wall.newly_overdue"))}</span>'
+    if level > 0:
+        return (f'<span class="gm-badge gm-lv-{level}">'
+                f'{html.escape(t(f"escalation.{LEVELS[level]}"))}</span>')
+    return ""
+
+
+def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
+    """New urgent and newly overdue requests, newest first; residents' text escaped."""
     st.markdown(f"**{html.escape(t('wall.ticker'))}**")
-    rows = data.urgent_requests(area, limit=6 if kiosk else 10)
+    rows = data.ticker(area, at=at, limit=6 if kiosk else 10)
     if rows.empty:
         st.caption(t("wall.ticker.none"))
         return
@@ -142,12 +174,17 @@ def ticker(area: str | None, *, kiosk: bool) -> None:
         text = str(r.description or "")
         if len(text) > 40:
             text = text[:39] + "…"
-        due = t("wall.deadline", time=short_when(r.due_at)) if pd.notna(r.due_at) else ""
+        due = ""
+        if pd.notna(r.due_at):
+            due = (f"{t('wall.deadline', time=short_when(r.due_at))} · "
+                   f"{time_left(r.left.total_seconds() / 3600)}")
         items.append(
-            f'<li><span class="gm-when">{html.escape(short_when(r.reported_at))}</span>'
+            f'<li class="gm-lv-{int(r.level)}">'
+            f'<span class="gm-when">{html.escape(short_when(r.moment))}</span>'
+            f'{_mark(r.kind, int(r.level))}'
             f'<span class="gm-where">{html.escape(str(where))}</span>'
             f'{html.escape(vocab("category", r.category))} · '
             f'{html.escape(vocab("status", r.status))}<br>'
             f'<span>{html.escape(text)}</span> '
-            f'<span style="opacity:.7">{html.escape(due)}</span></li>')
+            f'<span class="gm-due">{html.escape(due)}</span></li>')
     st.markdown(f'<ul class="gm-ticker">{"".join(items)}</ul>', unsafe_allow_html=True)

@@ -65,6 +65,16 @@ CSS = """
 .gm-ticker .gm-when { font-variant-numeric: tabular-nums; color:#c62828; font-weight:600;
   margin-right:.5rem; }
 .gm-ticker .gm-where { font-weight:600; margin-right:.5rem; }
+.gm-ticker li.gm-lv-1 { border-left:.3rem solid #e67700; padding-left:.5rem; }
+.gm-ticker li.gm-lv-2 { border-left:.3rem solid #c62828; padding-left:.5rem; }
+.gm-ticker li.gm-lv-3 { border-left:.3rem solid #7b1fa2; padding-left:.5rem; }
+.gm-ticker .gm-due { opacity:.8; white-space:nowrap; }
+/* Escalation levels (督办): due soon amber, overdue red, long overdue purple. */
+.gm-badge { display:inline-block; padding:0 .35em; border-radius:.25em; font-size:.85em;
+  font-weight:700; line-height:1.5; margin-right:.45rem; color:#fff; white-space:nowrap; }
+.gm-badge.gm-lv-1 { background:#e67700; }
+.gm-badge.gm-lv-2 { background:#c62828; }
+.gm-badge.gm-lv-3 { background:#7b1fa2; }
 </style>
 """
 

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from geo import bulletin, clock, coverage, heat, hotspots, vocab
+from geo import bulletin, clock, coverage, deadlines, heat, hotspots, vocab
 from geo.export.catalogue import PERSONAL_FIELDS, Area, LayerData, Reporter, split
 from geo.grids import GridIndex
 from geo.store import counts
@@ -149,7 +149,14 @@ _REQUEST_SCHEMA = [
     ("reported_at", "datetime"), ("due_at", "datetime"), ("resolved_at", "datetime"),
     ("closed_at", "datetime"), ("satisfaction", "str"), ("satisfaction_name", "str"),
     ("address", "str"), ("description", "str"),
+    # The escalation level (督办) at the export's moment by the working-day clock, for the
+    # requests still open then (empty for closed ones): in_time / due_soon / overdue /
+    # long_overdue, and its Chinese name.
+    ("escalation", "str"), ("escalation_name", "str"),
 ]
+#: Chinese names of the escalation levels in exports.
+_LEVEL_NAMES = {"in_time": "正常", "due_soon": "即将到期", "overdue": "已超期",
+                "long_overdue": "严重超期"}
 
 #: Bounds standing in for an open window end when planning chunks by day.
 _EARLIEST, _LATEST = datetime(1900, 1, 1), datetime(2200, 1, 1)
@@ -198,8 +205,9 @@ def _read_requests(ctx: Context, *, since: datetime | None, until: datetime | No
 def _requests_layer(ctx: Context) -> LayerData:
     personal = list(PERSONAL_FIELDS["requests"]) if ctx.personal else []
     schema = _REQUEST_SCHEMA + [(c, "str") for c in personal]
-    derived = {f"{col}_name" for col in _VOCABS}
+    derived = {f"{col}_name" for col in _VOCABS} | {"escalation", "escalation_name"}
     stored = [c for c, _ in schema if c not in derived]
+    policy = deadlines.policy_and_calendar()[0]
     ctx.report(0.02, "统计诉求")
     bounds, total = _plan_request_chunks(ctx)
 
@@ -208,12 +216,27 @@ def _requests_layer(ctx: Context) -> LayerData:
             frame = _read_requests(ctx, since=since, until=until, columns=stored)
             for col, table in _VOCABS.items():
                 frame[f"{col}_name"] = _vocab_names(frame[col], table)
+            frame["escalation"] = _escalation(frame, now=ctx.now, policy=policy)
+            frame["escalation_name"] = frame["escalation"].map(_LEVEL_NAMES)
             lon = frame["lon"].to_numpy(dtype=float)
             lat = frame["lat"].to_numpy(dtype=float)
             points = np.asarray(shapely.points(lon, lat), dtype=object)
             yield from split(frame.reset_index(drop=True), points, ctx.chunk_rows)
 
     return LayerData("requests", schema, chunks(), total, "Point", csv_geometry=False)
+
+
+def _escalation(frame: pd.DataFrame, *, now: datetime,
+                policy: deadlines.DeadlinePolicy) -> pd.Series:
+    """Each request's escalation level name at ``now``; None for those closed by then."""
+    resolved = pd.to_datetime(frame["resolved_at"])
+    closed = ((resolved.notna() & (resolved < now))
+              | (resolved.isna() & frame["status"].isin(sorted(vocab.CLOSED_STATUSES))))
+    level = deadlines.escalation_levels(frame["reported_at"], frame["due_at"], now=now,
+                                        policy=policy)
+    names = pd.Series(np.array(deadlines.LEVELS, dtype=object)[level.to_numpy()],
+                      index=frame.index, dtype=object)
+    return names.where(~closed.to_numpy(), None)
 
 
 _STATION_SCHEMA = [
@@ -346,7 +369,8 @@ _BULLETIN_SCHEMA = [
     ("best_indicator", "str"), ("best_indicator_name", "str"),
     ("worst_indicator", "str"), ("worst_indicator_name", "str"),
 ] + [(n, "float") for n in bulletin.INDICATORS] + [
-    (f"{n}_score", "float") for n in bulletin.INDICATORS]
+    (f"{n}_score", "float") for n in bulletin.INDICATORS] + [
+    (c, "int") for c in bulletin.ESCALATIONS]
 
 
 def _bulletin_month(ctx: Context, month: str | None) -> pd.Period:

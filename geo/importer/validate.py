@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo import vocab
+from geo import deadlines, vocab
 from geo.grids import GridIndex, grid_code_problem, metric_area_km2
 from geo.importer.columns import Columns, canonical
 from geo.importer.geometry import crs_label, resolve_crs, wgs84_points, wgs84_polygons
@@ -178,9 +178,13 @@ def _new_requests(rows: Rows, cols: Columns, *, crs: str, grid_index: GridIndex 
                                      default=None)
     reported = rows.times("reported_at", required=True)
     due = rows.times("due_at")
-    deadline = pd.to_timedelta(pd.Series(severity).map(
-        {code: v[1] for code, v in vocab.SEVERITIES.items()}))
-    due = due.fillna(reported + deadline)
+    # A row without its own deadline gets the site's, in working time (geo.deadlines).
+    missing = (due.isna().to_numpy() & reported.notna().to_numpy()
+               & pd.notna(severity).astype(bool))
+    if missing.any():
+        due[missing] = deadlines.configured_due_times(
+            reported[missing], pd.Series(severity[missing]),
+            pd.Series(category[missing], dtype=object)).to_numpy()
     resolved = rows.times("resolved_at")
     closed = rows.times("closed_at")
     updated = rows.times("updated_at")

@@ -39,7 +39,7 @@ from geo.clock import LOCAL_UTC_OFFSET
 from geo.store._sql import AnySelect, Bind, connect, int_frame, read_frame
 from geo.store.access import scoped
 from geo.store.area import EVERYWHERE, AreaFilter, in_area
-from geo.store.schema import request, volunteer_activity
+from geo.store.schema import request, request_event, volunteer_activity
 
 #: The count columns returned by :func:`request_counts_per_grid` and :func:`request_totals`.
 REQUEST_COUNT_COLUMNS = (
@@ -203,6 +203,7 @@ def request_totals(
 
 def backlog_totals(
     bind: Bind, *, as_of: datetime, area: AreaFilter = EVERYWHERE,
+    overdue_since: datetime | None = None,
 ) -> dict[str, int]:
     """Count the open backlog at ``as_of``: open, overdue and open disputes.
 
@@ -219,16 +220,22 @@ def backlog_totals(
         Naive UTC moment.
     area : AreaFilter
         The grids counted and the caller's scope; default everything.
+    overdue_since : datetime, optional
+        Also count ``newly_overdue``: the overdue requests whose deadline passed at or
+        after this moment (naive UTC), the wall's "newly overdue in 24 h".
 
     Returns
     -------
     dict
-        ``open``, ``overdue`` and ``disputes_open``.
+        ``open``, ``overdue`` and ``disputes_open`` (and ``newly_overdue``).
 
     """
     r = request.c
-    cond = request_conditions(as_of)
-    names = ("open", "overdue", "disputes_open")
+    cond = dict(request_conditions(as_of))
+    names: tuple[str, ...] = ("open", "overdue", "disputes_open")
+    if overdue_since is not None:
+        cond["newly_overdue"] = and_(cond["overdue"], r.due_at >= overdue_since)
+        names += ("newly_overdue",)
     # reported_at is tested inside the counts, not in WHERE: there SQLite would pick the
     # reported_at index (nearly every row) over the two resolved_at look-ups.
     stmt = select(*[func.count(case((and_(r.reported_at < as_of, cond[n]), 1))).label(n)
@@ -359,3 +366,24 @@ def request_counts_by(
     stmt = in_area(_reported_between(stmt, since, until), request.c.grid_code, area)
     frame = read_frame(bind, stmt.order_by(func.count().desc(), col))
     return int_frame(frame, ["requests"])
+
+
+def escalations_per_grid(
+    bind: Bind, *, since: datetime, until: datetime, scope: Scope | None = None,
+) -> pd.DataFrame:
+    """Count escalation events (督办) per grid and level whose crossing lies in [since, until).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code``, ``level`` (the level's name, :data:`geo.deadlines.LEVELS`) and
+        ``escalations`` (int64); only grids and levels with at least one.
+
+    """
+    e, r = request_event.c, request.c
+    stmt = (select(r.grid_code, e.note.label("level"), func.count().label("escalations"))
+            .join_from(request_event, request, e.request_id == r.id)
+            .where(e.kind == "escalation", e.at >= since, e.at < until,
+                   r.grid_code.is_not(None))
+            .group_by(r.grid_code, e.note).order_by(r.grid_code, e.note))
+    return int_frame(read_frame(bind, scoped(stmt, r.grid_code, scope)), ["escalations"])

@@ -38,6 +38,20 @@ def data_stamp(bind: Bind) -> str:
     return ":".join("0" if p is None else str(p) for p in parts)
 
 
+def latest_change(bind: Bind) -> datetime | None:
+    """Return the newest moment the data speaks of: a report or the writing of an event.
+
+    Two indexed maxima (``reported_at``, ``request_event.recorded_at``). The wall moves its
+    cut-off up to it, so a request reported or updated a few seconds ago is in every figure
+    of the next refresh (:func:`geo.wall.cutoff`).
+    """
+    with connect(bind) as conn:
+        moments = [conn.execute(select(func.max(request.c.reported_at))).scalar_one(),
+                   conn.execute(select(func.max(request_event.c.recorded_at))).scalar_one()]
+    found = [pd.Timestamp(m).to_pydatetime() for m in moments if m is not None]
+    return max(found) if found else None
+
+
 def latest_requests(
     bind: Bind, *, until: datetime, limit: int = 10,
     severities: Iterable[str] | None = None, open_only: bool = False,
@@ -77,6 +91,26 @@ def latest_requests(
         stmt = stmt.where(request_conditions(until)["open"])
     stmt = in_area(stmt, r.grid_code, area)
     return read_frame(bind, stmt.order_by(r.reported_at.desc(), r.id.desc()).limit(limit))
+
+
+def newly_overdue_requests(
+    bind: Bind, *, since: datetime, until: datetime, limit: int = 10,
+    area: AreaFilter = EVERYWHERE,
+) -> pd.DataFrame:
+    """Return the requests whose deadline passed in [since, until) and still open at ``until``.
+
+    The most recently overdue first; the columns of :func:`latest_requests`. Only rows that
+    can be open are read (no resolution, or one after ``until``: the ``resolved_at`` index).
+    """
+    r = request.c
+    cols = [r.id, r.external_id, r.grid_code, r.reported_at, r.due_at, r.resolved_at,
+            r.category, r.severity, r.route, r.status, r.source, r.description]
+    stmt = (select(*cols)
+            .where(or_(r.resolved_at.is_(None), r.resolved_at >= until),
+                   request_conditions(until)["overdue"], r.reported_at < until,
+                   r.due_at >= since))
+    stmt = in_area(stmt, r.grid_code, area)
+    return read_frame(bind, stmt.order_by(r.due_at.desc(), r.id.desc()).limit(limit))
 
 
 def grid_requests(

@@ -181,15 +181,18 @@ def insert_activities(conn: Connection, activities: pd.DataFrame) -> int:
 
 
 def insert_events(conn: Connection, events: pd.DataFrame) -> int:
-    """Append request events (request_id, at, from_status, to_status, actor, note).
+    """Append request events: request_id, at, from_status, to_status, actor, note.
 
-    Their ``recorded_at`` is ``at`` unless given: the demo and imports write history whose
-    time of recording is, for the updates feed, the time it happened.
+    ``kind`` and ``recorded_at`` are written too where the frame has them; ``recorded_at``
+    is ``at`` otherwise: the demo and imports write history whose time of recording is,
+    for the updates feed, the time it happened.
     """
-    rows = records(events, ["request_id", "at", "from_status", "to_status", "actor", "note",
-                            "recorded_at"])
+    cols = ["request_id", "at", "from_status", "to_status", "actor", "note"]
+    cols += [c for c in ("kind", "recorded_at") if c in events.columns]
+    rows = records(events, cols)
     for row in rows:
-        row.setdefault("recorded_at", row["at"])
+        if row.get("recorded_at") is None:
+            row["recorded_at"] = row["at"]
     for chunk in chunks(rows, 20000):
         conn.execute(request_event.insert(), chunk)
     return len(rows)

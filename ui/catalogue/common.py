@@ -101,6 +101,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.disputes": ("矛盾纠纷", "Disputes"),
     "kpi.open_disputes": ("未化解纠纷", "Open disputes"),
     "kpi.today": ("今日诉求", "Today's requests"),
+    "kpi.newly_overdue": ("24小时新超期", "Newly overdue, 24 h"),
+    # Escalation levels (geo.deadlines.LEVELS), by the working-day clock
+    "escalation.in_time": ("正常", "In time"),
+    "escalation.due_soon": ("即将到期", "Due soon"),
+    "escalation.overdue": ("已超期", "Overdue"),
+    "escalation.long_overdue": ("严重超期", "Long overdue"),
     # Vocabulary (codes from geo.vocab)
     "category.dispute": ("矛盾纠纷", "Dispute"),
     "category.road": ("道路交通", "Roads and traffic"),
@@ -142,6 +148,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "time.ago.minutes": ("{n} 分钟前", "{n} min ago"),
     "time.ago.hours": ("{n} 小时前", "{n} h ago"),
     "time.ago.days": ("{n} 天前", "{n} d ago"),
+    "time.minutes": ("{n} 分钟", "{n} min"),
     "time.hours": ("{n} 小时", "{n} h"),
     "time.days": ("{n} 天", "{n} d"),
+    "time.left": ("剩 {time}", "{time} left"),
+    "time.late": ("超期 {time}", "{time} overdue"),
+    "time.no_deadline": ("无时限", "no deadline"),
+    # Configuration
+    "msg.config_error": ("期限或节假日配置文件有误，请管理员修正后刷新：{reason}",
+                         "The deadline or holiday file is wrong; an admin must fix it, then "
+                         "reload: {reason}"),
 }

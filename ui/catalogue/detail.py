@@ -97,10 +97,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "detail.col.reported": ("上报时间", "Reported"),
     "detail.col.age": ("已过", "Age"),
     "detail.col.due": ("办理时限", "Deadline"),
+    "detail.col.level": ("督办级别", "Escalation"),
     "detail.col.deadline": ("时限状态", "Time left"),
-    "detail.left": ("剩 {time}", "{time} left"),
-    "detail.late": ("超期 {time}", "{time} overdue"),
-    "detail.no_deadline": ("无时限", "No deadline"),
     # Breakdowns and trend
     "detail.breakdowns": ("诉求构成（近{weeks}周）", "Requests by kind (last {weeks} weeks)"),
     "detail.by.category": ("按类别", "By category"),

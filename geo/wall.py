@@ -1,0 +1,128 @@
+"""The command wall's refresh: one cut-off time for every figure, and the ticker's entries.
+
+A wall refresh shows tiles, a map and a ticker. They agree with each other only if they
+describe the same moment, so each refresh takes one cut-off (:func:`refresh_point`) and
+hands it to every figure: a request counts where it was reported before the cut-off, its
+state is judged at the cut-off.
+
+The cut-off is the current minute, moved up to the newest change the database holds when
+that is later (a report, or an event written: an update, an escalation), but never past
+the present. So:
+
+* a request committed before a refresh is in every figure of that refresh (its report
+  time, or its update's write time, is at most the cut-off);
+* while nothing changes, every refresh within a minute has the same cut-off, and the
+  figures, cached on the data version and the cut-off, are computed once a minute and
+  shared by every wall in the process;
+* the clock alone (a deadline passing) moves the figures once a minute, as before.
+
+A time from a client whose clock runs ahead of the wall's waits until the wall's clock
+reaches it, in every figure alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from geo import clock
+from geo.deadlines import DeadlinePolicy, escalation_levels
+from geo.store._sql import connect
+from geo.store.area import EVERYWHERE, AreaFilter
+from geo.store.live import data_stamp, latest_change, latest_requests, newly_overdue_requests
+
+#: How recent a deadline must be for a request to count as "newly overdue".
+NEWLY_OVERDUE = timedelta(hours=24)
+#: The ticker's entry kinds.
+TICKER_KINDS = ("urgent", "newly_overdue")
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one wall refresh shows: the data version and the cut-off (naive UTC)."""
+
+    stamp: str
+    cutoff: datetime
+
+
+def cutoff(*, now: datetime, latest: datetime | None) -> datetime:
+    """Return a refresh's cut-off: the minute of ``now``, or ``latest`` if later, never past now.
+
+    Both naive UTC. ``latest`` is rounded up to the whole second (a report at 10:00:33.4
+    counts before a cut-off of 10:00:34) and so is the cap, so the cut-off keeps to whole
+    seconds and a change from the current second is included.
+    """
+    minute = now.replace(second=0, microsecond=0)
+    if latest is None:
+        return minute
+    return max(minute, min(_ceil_second(latest), _ceil_second(now)))
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
+def refresh_point(engine: Engine, *, now: datetime | None = None) -> Refresh:
+    """Read the data version and the newest change, and fix this refresh's cut-off.
+
+    Seven indexed aggregates on one connection (about a millisecond on SQLite at city
+    scale): cheap enough to read fresh on every refresh, so nothing committed before it
+    is missed.
+    """
+    moment = clock.or_now(now)
+    with connect(engine) as conn:
+        stamp = data_stamp(conn)
+        latest = latest_change(conn)
+    return Refresh(stamp=stamp, cutoff=cutoff(now=moment, latest=latest))
+
+
+def ticker(engine: Engine, *, cutoff: datetime, policy: DeadlinePolicy, limit: int = 8,
+           area: AreaFilter = EVERYWHERE) -> pd.DataFrame:
+    """Return the ticker's entries at ``cutoff``: new urgent requests and newly overdue ones.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    cutoff : datetime
+        The refresh's cut-off (naive UTC): requests reported before it, open at it.
+    policy : DeadlinePolicy
+        The escalation thresholds.
+    limit : int
+        At most this many entries.
+    area : AreaFilter
+        The grids read and the caller's scope.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`geo.store.live.latest_requests` plus ``kind`` ("urgent": a
+        newly reported urgent request; "newly_overdue": its deadline passed in the last
+        :data:`NEWLY_OVERDUE`), ``moment`` (when that happened: the report or the
+        deadline, naive UTC), ``level`` (0–3 at the cut-off) and ``left`` (deadline minus
+        cut-off; negative once overdue). Newest moment first; a request that is both is
+        one entry, of the later kind.
+
+    """
+    urgent = latest_requests(engine, until=cutoff, limit=limit, severities=["urgent"],
+                             open_only=True, area=area)
+    late = newly_overdue_requests(engine, since=cutoff - NEWLY_OVERDUE, until=cutoff,
+                                  limit=limit, area=area)
+    urgent = urgent.assign(kind="urgent", moment=pd.to_datetime(urgent["reported_at"]))
+    late = late.assign(kind="newly_overdue", moment=pd.to_datetime(late["due_at"]))
+    frames = [f for f in (urgent, late) if not f.empty]
+    if not frames:
+        return urgent.assign(level=pd.Series(dtype=np.int8),
+                             left=pd.Series(dtype="timedelta64[us]"))
+    rows = pd.concat(frames, ignore_index=True)
+    rows = (rows.sort_values(["moment", "id"], ascending=False, kind="stable")
+            .drop_duplicates("id").head(limit).reset_index(drop=True))
+    rows["level"] = escalation_levels(rows["reported_at"], rows["due_at"], now=cutoff,
+                                      policy=policy).to_numpy()
+    rows["left"] = pd.to_datetime(rows["due_at"]) - pd.Timestamp(cutoff)
+    return rows

@@ -1,0 +1,112 @@
+"""geo.wall: one cut-off per refresh, so tiles, map and ticker agree; the ticker's entries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from geo import deadlines, heat, updates
+from geo import wall as geo_wall
+from geo.store import counts as store_counts
+from geo.store import engine as store_engine
+from geo.store import requests as store_requests
+
+POLICY = deadlines.DeadlinePolicy()
+GRID, OTHER = "430903003001001", "430903003001002"
+MINUTE = datetime(2026, 12, 2, 2, 0)  # 10:00 in Shanghai
+
+
+@pytest.mark.parametrize(("now", "latest", "expected"), [
+    # Nothing newer than the minute: the minute (cached for the whole minute).
+    (MINUTE + timedelta(seconds=40), None, MINUTE),
+    (MINUTE + timedelta(seconds=40), MINUTE - timedelta(hours=3), MINUTE),
+    # A change within the minute moves the cut-off up to it, rounded up to the second.
+    (MINUTE + timedelta(seconds=40), MINUTE + timedelta(seconds=30, microseconds=400),
+     MINUTE + timedelta(seconds=31)),
+    # Never past the present (a client clock running ahead waits for the wall's).
+    (MINUTE + timedelta(seconds=40), MINUTE + timedelta(seconds=55),
+     MINUTE + timedelta(seconds=40)),
+    (MINUTE + timedelta(seconds=40, microseconds=1), MINUTE + timedelta(hours=5),
+     MINUTE + timedelta(seconds=41)),
+])
+def test_cutoff_is_the_minute_or_the_latest_change_never_the_future(now, latest, expected):
+    assert geo_wall.cutoff(now=now, latest=latest) == expected
+
+
+def _request(ext, *, reported, due, severity="urgent", grid=GRID, status="reported"):
+    return dict(external_id=ext, grid_code=grid, outside_grid=False, lon=112.305, lat=28.565,
+                source="hotline", category="safety", severity=severity, route="government",
+                status=status, reported_at=reported, due_at=due, description=f"{ext} 燃气泄漏")
+
+
+def _insert(engine, *rows):
+    with store_engine.transaction(engine) as conn:
+        store_requests.insert_requests(conn, pd.DataFrame(list(rows)))
+
+
+def _figures(engine, at: geo_wall.Refresh) -> dict:
+    """Every figure a wall refresh shows, computed at its one cut-off (as ui.wall does)."""
+    kpis = heat.wall_kpis(engine, now=at.cutoff)
+    heat_map = store_counts.requests_per_grid(engine, since=at.cutoff - timedelta(days=7),
+                                              until=at.cutoff)
+    ticker = geo_wall.ticker(engine, cutoff=at.cutoff, policy=POLICY)
+    return {"today": kpis.today_requests, "open": kpis.open, "grid": int(heat_map.get(GRID, 0)),
+            "ticker": set(ticker["external_id"])}
+
+
+def test_a_request_committed_before_a_refresh_is_in_every_figure_of_it(engine):
+    _insert(engine, _request("old", reported=MINUTE - timedelta(days=3),
+                             due=MINUTE - timedelta(days=2), grid=OTHER, severity="routine"))
+    # Reported (and committed) 30.4 s into the minute; the wall refreshes at 40 s.
+    new = MINUTE + timedelta(seconds=30, microseconds=400_000)
+    _insert(engine, _request("new", reported=new, due=new + timedelta(hours=24)))
+    at = geo_wall.refresh_point(engine, now=MINUTE + timedelta(seconds=40))
+    assert at.cutoff == MINUTE + timedelta(seconds=31)
+    assert _figures(engine, at) == {"today": 1, "open": 2, "grid": 1, "ticker": {"new"}}
+    # What the wall did before: tiles and map at the minute miss it, the ticker did not.
+    before = _figures(engine, geo_wall.Refresh(at.stamp, MINUTE))
+    assert (before["today"], before["open"], before["grid"]) == (0, 1, 0)
+
+    # Resolved 20 s later (the Open311 update path); the next refresh reflects it at once.
+    with store_engine.transaction(engine) as conn:
+        done = updates.apply_updates(conn, pd.DataFrame([dict(
+            external_id="new", status="resolved", at=MINUTE + timedelta(seconds=50))]),
+            actor="api:handler", now=MINUTE + timedelta(seconds=52))
+    assert done["verdict"].tolist() == ["updated"]
+    later = geo_wall.refresh_point(engine, now=MINUTE + timedelta(seconds=58))
+    assert later.stamp != at.stamp and later.cutoff == MINUTE + timedelta(seconds=52)
+    # Still reported today and in the grid's heat; no longer open, off the ticker.
+    assert _figures(engine, later) == {"today": 1, "open": 1, "grid": 1, "ticker": set()}
+
+
+def test_ticker_lists_new_urgent_and_newly_overdue_with_levels(engine):
+    cut = MINUTE
+    _insert(engine,
+            _request("urgent-new", reported=cut - timedelta(hours=2),
+                     due=cut + timedelta(hours=22)),
+            # Routine, its deadline passed 3 h ago: newly overdue.
+            _request("late", reported=cut - timedelta(days=9), due=cut - timedelta(hours=3),
+                     severity="routine", status="in_progress"),
+            # Overdue for two days: not "newly", and not urgent: not on the ticker.
+            _request("stale", reported=cut - timedelta(days=12), due=cut - timedelta(days=2),
+                     severity="routine", status="in_progress"),
+            # Urgent and overdue since 1 h: one entry, as newly overdue (the later moment).
+            _request("urgent-late", reported=cut - timedelta(hours=25),
+                     due=cut - timedelta(hours=1)))
+    rows = geo_wall.ticker(engine, cutoff=cut, policy=POLICY).set_index("external_id")
+    assert list(rows.index) == ["urgent-late", "urgent-new", "late"]
+    assert rows["kind"].to_dict() == {"urgent-late": "newly_overdue", "urgent-new": "urgent",
+                                      "late": "newly_overdue"}
+    assert rows["level"].to_dict() == {"urgent-late": 2, "urgent-new": 0, "late": 2}
+    assert rows.loc["urgent-new", "left"] == pd.Timedelta(hours=22)
+    assert rows.loc["late", "left"] == pd.Timedelta(hours=-3)
+    # The tile counts the same two as newly overdue, of three overdue.
+    kpis = heat.wall_kpis(engine, now=cut)
+    assert (kpis.overdue, kpis.newly_overdue) == (3, 2)
+
+
+def test_empty_ticker(engine):
+    rows = geo_wall.ticker(engine, cutoff=MINUTE, policy=POLICY)
+    assert rows.empty and {"kind", "level", "left"} <= set(rows.columns)
