@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import vocab
+from geo import clock, vocab
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
 
@@ -136,9 +136,8 @@ def init_province(engine, *, seed: int = 2021, end: datetime | None = None,
                   n_requests: int = TARGET_REQUESTS, chunk: int = 500_000,
                   progress: Callable[[float, str], None] = lambda f, m: None) -> dict[str, int]:
     """Write the synthetic province to ``engine``, replacing what is there."""
-    from geo.demo import default_end
-
-    end = end or default_end()
+    # The demo's live end (now, to the minute), without importing geo.demo (which imports us).
+    end = end or clock.now(precision="min")
     admin, grids = build_province_grids(seed=seed)
     with store_engine.transaction(engine) as conn:
         progress(0.01, f"写入 {len(grids):,} 个网格")
