@@ -19,7 +19,7 @@ This module is plain Python: it neither reads the database nor imports streamlit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -167,6 +167,40 @@ def mask_email(email: object) -> object:
         return mask_name(email)
     user, _, domain = email.strip().partition("@")
     return f"{user[:1]}***@{domain}"
+
+
+#: Contacts in free text: ID-card numbers, mobile and fixed-line phones, e-mail addresses.
+_CONTACT_PATTERNS = (
+    (re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])"), mask_phone),
+    (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), mask_phone),
+    (re.compile(r"(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"), mask_phone),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), mask_email),
+)
+
+
+def mask_text(text: object, *, names: Iterable[object] = (),
+              contacts: Iterable[object] = ()) -> object:
+    """Mask the personal data in free text (a handler's note) before it is shown publicly.
+
+    Phone and ID-card numbers and e-mail addresses are masked wherever they appear; the
+    ``names`` given (the reporter's, of two characters or more) and ``contacts`` given
+    (the reporter's phone and e-mail as stored, in whatever form) are masked where they
+    occur verbatim. A name not given cannot be recognised in free text.
+    """
+    if not isinstance(text, str) or not text:
+        return text
+    given = [*((n, mask_name) for n in names),
+             *((c, mask_email if "@" in str(c) else mask_phone) for c in contacts)]
+    for value, mask in given:
+        if isinstance(value, str) and len(value.strip()) >= 2:
+            text = text.replace(value.strip(), str(mask(value.strip())))
+    for pattern, mask in _CONTACT_PATTERNS:
+        text = pattern.sub(_replacer(mask), text)
+    return text
+
+
+def _replacer(mask: Callable[[object], object]) -> Callable[[re.Match[str]], str]:
+    return lambda match: str(mask(match.group(0)))
 
 
 _MASKS = {"reporter_name": mask_name, "reporter_phone": mask_phone,

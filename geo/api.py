@@ -6,12 +6,18 @@ services; ``coord_system=gcj02|bd09`` is an extension for WeChat and Baidu locat
 extensions too. Every error is the spec's list ``[{"code": …, "description": …}]`` with the
 same HTTP status (400, 403 or 404), never FastAPI's 422.
 
+Requests are read with their history (``notes``, ``status_notes``); handling platforms
+post status updates with a handler key, and any key reads the updates feed, both in
+mySociety's ``servicerequestupdates`` extension (:mod:`geo.open311_updates`).
+
 Each endpoint's input is one pydantic model that both validates it and documents it:
 :class:`ApiKey` and :class:`geo.intake.ServiceRequest` (together :class:`PostRequest`) for
-``POST /requests.json``, :class:`SearchQuery` for ``GET /requests.json`` and
-:class:`geo.intake.RequestRef` for ``GET /requests/{id}.json``. The body of the POST is
-decoded here, not by FastAPI's form parser, because it may be form-encoded, multipart or
-JSON and a malformed body (bad encoding, wrong JSON) must be a 400, never a 500.
+``POST /requests.json``, :class:`SearchQuery` for ``GET /requests.json``,
+:class:`geo.intake.RequestRef` for ``GET /requests/{id}.json``, :class:`PostUpdate` for
+``POST /servicerequestupdates.json`` and :class:`UpdatesFeedQuery` for its GET. The body
+of a POST is decoded here, not by FastAPI's form parser, because it may be form-encoded,
+multipart or JSON and a malformed body (bad encoding, wrong JSON) must be a 400, never a
+500.
 """
 
 from __future__ import annotations
@@ -19,19 +25,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo import clock, intake, vocab
+from geo import intake, open311_updates, vocab
 from geo.store import engine as store_engine
 
 log = logging.getLogger(__name__)
@@ -72,6 +78,17 @@ class PostRequest(intake.ServiceRequest, ApiKey):
     """The body of ``POST /requests.json``: a request's fields and the client's key."""
 
 
+class PostUpdate(open311_updates.ServiceRequestUpdate, ApiKey):
+    """The body of ``POST /servicerequestupdates.json``: an update and a handler key."""
+
+
+class UpdatesFeedQuery(open311_updates.UpdatesQuery):
+    """The query of ``GET /servicerequestupdates.json``: a window and any live key."""
+
+    api_key: Annotated[str | None, BeforeValidator(_str_or_none)] = Field(
+        None, description="Any live key, reporter or handler (required).")
+
+
 _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
     "200": {"description": "Stored (committed) or a resend of a stored request",
             "content": {"application/json": {"schema": {
@@ -84,19 +101,33 @@ _POST_BODY = {
     "content": {"application/x-www-form-urlencoded": _POST_REF,
                 "application/json": _POST_REF},
 }
-
-
-def _local_time(value: object, info: ValidationInfo) -> datetime | None:
-    """Read an ISO 8601 time; one without an offset is Asia/Shanghai, as residents read it."""
-    text = _str_or_none(value)
-    if text is None or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise intake.IntakeError(400, f"{info.field_name} is not an ISO 8601 date-time: "
-                                      f"{text[:40]!r}", info.field_name) from None
-    return moment.replace(tzinfo=clock.SHANGHAI) if moment.tzinfo is None else moment
+_UPDATE_REF = {"schema": {"$ref": "#/components/schemas/PostUpdate"}}
+_UPDATE_BODY = {"required": True, "content": {"application/x-www-form-urlencoded": _UPDATE_REF,
+                                              "application/json": _UPDATE_REF}}
+_UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "200": {"description": "Applied (update_id is GridMap's id of it), a resend of an applied "
+                           "update (the first answer again), or nothing to apply (update_id "
+                           "null: unchanged, or older than the stored state)",
+            "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/UpdateAnswer"}}}},
+    **_ERRORS,
+    "403": {"description": "Missing, wrong or revoked api_key, or a key without the handler "
+                           "role", "content": _ERRORS_REF},
+    "404": {"description": "Unknown service request", "content": _ERRORS_REF},
+    "409": {"description": "The request kept changing meanwhile; send the update again",
+            "content": _ERRORS_REF},
+}
+_UPDATE_ITEM = {
+    "type": "object", "required": ["update_id", "service_request_id", "status"],
+    "properties": {
+        "update_id": {"type": ["string", "null"]},
+        "service_request_id": {"type": "string"},
+        "status": {"type": "string", "enum": sorted(set(open311_updates.OPEN311_STATUS
+                                                        .values()))},
+        "updated_datetime": {"type": "string", "format": "date-time"},
+        "description": {"type": ["string", "null"]},
+        "media_url": {"type": ["string", "null"]},
+        "extended_attributes": {"type": "object"}}}
 
 
 def _lower(value: object) -> str | None:
@@ -110,9 +141,9 @@ class SearchQuery(BaseModel):
 
     service_request_id: str | None = Field(None, description="Comma list of ids")
     service_code: str | None = Field(None, description="Comma list of services")
-    start_date: Annotated[datetime | None, BeforeValidator(_local_time)] = Field(
+    start_date: open311_updates.LocalTime = Field(
         None, description="ISO 8601; without an offset, Asia/Shanghai")
-    end_date: Annotated[datetime | None, BeforeValidator(_local_time)] = Field(
+    end_date: open311_updates.LocalTime = Field(
         None, description="ISO 8601; at most 90 days after start_date")
     status: Annotated[str | None, BeforeValidator(_lower)] = Field(
         None, description="open or closed", json_schema_extra={"enum": ["open", "closed"]})
@@ -225,6 +256,34 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, object]:
     return fields
 
 
+async def _fields(request: Request) -> dict[str, object]:
+    """Read a POST's fields: form-encoded, multipart or JSON body, then the query string."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        try:
+            form = await request.form()
+        except Exception:  # malformed multipart of any kind is the client's error
+            raise ApiError(400, "the multipart body cannot be read") from None
+        fields: dict[str, object] = {k: v for k, v in form.items() if isinstance(v, str)}
+    else:
+        fields = _parse_body(await request.body(), content_type)
+    for key, value in request.query_params.items():
+        fields.setdefault(key, value)  # api_key is often sent in the query string
+    return fields
+
+
+def _post_update(engine: Engine, fields: dict[str, object]) -> dict[str, Any]:
+    key = intake.parse(ApiKey, {"api_key": fields.get("api_key")}).api_key
+    name = intake.check_api_key(engine, key, role="handler")
+    return open311_updates.post_update(
+        engine, {k: v for k, v in fields.items() if k != "api_key"}, key_name=name)
+
+
+def _feed(engine: Engine, query: UpdatesFeedQuery) -> open311_updates.FeedPage:
+    intake.check_api_key(engine, query.api_key)
+    return open311_updates.feed(engine, query)
+
+
 def _submit(engine: Engine, fields: dict[str, object]) -> intake.Submitted:
     key = intake.parse(ApiKey, {"api_key": fields.get("api_key")}).api_key
     name = intake.check_api_key(engine, key)
@@ -311,17 +370,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
               openapi_extra={"requestBody": _POST_BODY},
               responses=_POST_RESPONSES)
     async def post_request(request: Request) -> JSONResponse:
-        content_type = request.headers.get("content-type", "").lower()
-        if content_type.startswith("multipart/form-data"):
-            try:
-                form = await request.form()
-            except Exception:  # malformed multipart of any kind is the client's error
-                raise ApiError(400, "the multipart body cannot be read") from None
-            fields: dict[str, object] = {k: v for k, v in form.items() if isinstance(v, str)}
-        else:
-            fields = _parse_body(await request.body(), content_type)
-        for key, value in request.query_params.items():
-            fields.setdefault(key, value)  # api_key is often sent in the query string
+        fields = await _fields(request)
         # The synchronous database work runs in a worker thread, off the event loop.
         done = await run_in_threadpool(_submit, db(), fields)
         return JSONResponse([{"service_request_id": str(done.id),
@@ -330,14 +379,49 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.get("/requests.json", tags=["requests"], summary="Search requests",
              responses={"400": _ERRORS["400"]})
     def get_requests(search: Annotated[SearchQuery, Query()]) -> list[dict[str, Any]]:
-        return intake.query(db(), ids=search.ids, service_code=search.service_code or None,
-                            start=search.start_date, end=search.end_date, status=search.status,
-                            page=search.page, page_size=search.page_size)
+        found = intake.query(db(), ids=search.ids, service_code=search.service_code or None,
+                             start=search.start_date, end=search.end_date,
+                             status=search.status, page=search.page, page_size=search.page_size)
+        return open311_updates.attach_history(db(), found)
 
     @app.get("/requests/{service_request_id}.json", tags=["requests"],
-             summary="One request", responses={"404": _ERRORS["404"]})
+             summary="One request, with its history (notes)", responses={"404": _ERRORS["404"]})
     def get_request(service_request_id: str) -> list[dict[str, Any]]:
-        return [intake.get(db(), service_request_id)]
+        return open311_updates.attach_history(db(), [intake.get(db(), service_request_id)])
+
+    @app.post("/servicerequestupdates.json", tags=["updates"],
+              summary="Post a status update (handler keys only)",
+              description="mySociety's servicerequestupdates extension, as FixMyStreet sends "
+                          "it: the handling platform reports a step of a request's flow. "
+                          "The same transition rules as a re-imported export apply; the "
+                          "same update_id sent again is answered with the first answer.",
+              openapi_extra={"requestBody": _UPDATE_BODY}, responses=_UPDATE_RESPONSES)
+    async def post_update(request: Request) -> JSONResponse:
+        fields = await _fields(request)
+        answer = await run_in_threadpool(_post_update, db(), fields)
+        return JSONResponse([answer])
+
+    @app.get("/servicerequestupdates.json", tags=["updates"],
+             summary="Updates recorded in a window (any key)",
+             description="mySociety's servicerequestupdates extension, oldest first. The "
+                         "window bounds when GridMap recorded an update; a full page names "
+                         "the next one in a Link header (after_update_id). Notes are shown "
+                         "with phone numbers, ID numbers, e-mails and the reporter's name "
+                         "masked.",
+             responses={"200": {"description": "Updates, oldest first", "content": {
+                 "application/json": {"schema": {"$ref": "#/components/schemas/Updates"}}}},
+                 "403": _ERRORS["403"]})
+    def get_updates(request: Request,
+                    query: Annotated[UpdatesFeedQuery, Query()]) -> JSONResponse:
+        page = _feed(db(), query)
+        headers = {}
+        if page.next_after is not None:
+            params = {k: v for k, v in request.query_params.items()
+                      if k not in ("start_date", "after_update_id", "api_key")}
+            params["after_update_id"] = str(page.next_after)
+            url = request.url.replace_query_params(**params)
+            headers["Link"] = f'<{url}>; rel="next"'
+        return JSONResponse(page.items, headers=headers)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -349,6 +433,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             comps["Errors"] = _ERROR_SCHEMA
             comps["PostRequest"] = PostRequest.model_json_schema(
                 ref_template="#/components/schemas/{model}")
+            comps["PostUpdate"] = PostUpdate.model_json_schema(
+                ref_template="#/components/schemas/{model}")
+            comps["UpdateAnswer"] = {"type": "array", "items": _UPDATE_ITEM}
+            comps["Updates"] = {"type": "array", "items": _UPDATE_ITEM}
             comps["PostAnswer"] = {
                 "type": "array", "items": {"type": "object", "properties": {
                     "service_request_id": {"type": "string"},

@@ -253,15 +253,15 @@ def _cmd_api_key(args: argparse.Namespace) -> int:
     engine = store_engine.make_engine(args.database)
     if args.action == "create":
         try:
-            key = intake.create_api_key(engine, args.name)
+            key = intake.create_api_key(engine, args.name, role=args.role)
         except ValueError as exc:
             print(f"gridmap api-key: error: {exc}", file=sys.stderr)
             return 2
         store_access.log_audit(engine, actor=_cli_actor(), action="api_key_create",
-                               detail={"name": args.name.strip()})
+                               detail={"name": args.name.strip(), "role": args.role})
         print(key)
-        print(f"API key {args.name.strip()!r} created. It is shown only this once: only its "
-              "SHA-256 hash is stored.", file=sys.stderr)
+        print(f"API key {args.name.strip()!r} ({args.role}) created. It is shown only this "
+              "once: only its SHA-256 hash is stored.", file=sys.stderr)
         return 0
     if args.action == "revoke":
         if not intake.revoke_api_key(engine, args.name):
@@ -279,8 +279,8 @@ def _cmd_api_key(args: argparse.Namespace) -> int:
         state = "revoked" if row.revoked_at is not None and not _isnull(row.revoked_at) \
             else "live"
         used = "never" if _isnull(row.last_used_at) else f"{row.last_used_at:%Y-%m-%d %H:%M}"
-        print(f"{row.name:<24} {state:<8} created {row.created_at:%Y-%m-%d %H:%M} UTC, "
-              f"last used {used}")
+        print(f"{row.name:<24} {row.role:<9} {state:<8} created "
+              f"{row.created_at:%Y-%m-%d %H:%M} UTC, last used {used}")
     return 0
 
 
@@ -513,6 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys = p.add_subparsers(dest="action", required=True)
     k = keys.add_parser("create", help="make a key and print it once (only its hash is kept)")
     k.add_argument("--name", required=True, help="who the key is for, e.g. wechat-miniprogram")
+    k.add_argument("--role", choices=["reporter", "handler"], default="reporter",
+                   help="reporter (default): create and read requests, e.g. the "
+                        "mini-program; handler: also post status updates, e.g. the "
+                        "handling platform")
     k.set_defaults(func=_cmd_api_key)
     k = keys.add_parser("list", help="list keys (names and times, never the keys)")
     k.set_defaults(func=_cmd_api_key)

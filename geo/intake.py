@@ -557,7 +557,7 @@ def to_open311(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "service_request_id": str(row["id"]),
         "status": "closed" if closed else "open",
-        "status_notes": None,
+        "status_notes": None,  # the latest note: geo.open311_updates.attach_history
         "service_name": vocab.CATEGORIES.get(row["category"], row["category"]),
         "service_code": row["category"],
         "description": row["description"],
@@ -567,18 +567,12 @@ def to_open311(row: Mapping[str, Any]) -> dict[str, Any]:
         "requested_datetime": clock.iso_local(row["reported_at"]),
         "updated_datetime": clock.iso_local(updated),
         "expected_datetime": clock.iso_local(row.get("due_at")),
-        "address": row["address"],
-        "address_id": None,
-        "zipcode": None,
-        "lat": row["lat"],
-        "long": row["lon"],
+        "address": row["address"], "address_id": None, "zipcode": None,
+        "lat": row["lat"], "long": row["lon"],
         "media_url": row.get("media_url"),
         "extended_attributes": {
-            "status": row["status"],
-            "severity": row["severity"],
-            "route": row["route"],
-            "grid_code": row["grid_code"],
-            "outside_grid": bool(row["outside_grid"]),
+            "status": row["status"], "severity": row["severity"], "route": row["route"],
+            "grid_code": row["grid_code"], "outside_grid": bool(row["outside_grid"]),
             "source": row["source"],
         },
     }
@@ -647,41 +641,54 @@ def query(engine: Engine, *, ids: Sequence[int | str] | None = None,
 
 # --------------------------------------------------------------------------- API keys
 
+#: Key roles: "reporter" (the mini-program: create and read), "handler" (the handling
+#: platform: may also post status updates, see :mod:`geo.open311_updates`).
+API_KEY_ROLES = ("reporter", "handler")
+
 
 def hash_key(key: str) -> str:
     """Return the stored form of an API key: its SHA-256, hex."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> str:
-    """Create a key called ``name`` and return it; only its hash is stored.
+def create_api_key(engine: Engine, name: str, *, role: str = "reporter",
+                   now: datetime | None = None) -> str:
+    """Create a key called ``name`` with a role of :data:`API_KEY_ROLES`; return it (hash kept).
 
     Raises
     ------
     ValueError
-        The name is empty or already used.
+        The name is empty or already used, or the role unknown.
 
     """
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("an API key name is 1 to 64 characters")
+    if role not in API_KEY_ROLES:
+        raise ValueError(f"an API key role is one of {', '.join(API_KEY_ROLES)}, not {role!r}")
     key = "gm_" + secrets.token_urlsafe(32)
     try:
         with store_engine.transaction(engine) as conn:
             store_access.create_api_key(conn, name=name, key_hash=hash_key(key),
-                                        now=clock.or_now(now))
+                                        now=clock.or_now(now), role=role)
     except IntegrityError:
         raise ValueError(f"an API key called {name!r} already exists") from None
     return key
 
 
-def check_api_key(engine: Engine, key: str | None, *, now: datetime | None = None) -> str:
-    """Return the name of a live key, or raise IntakeError 403."""
+def check_api_key(engine: Engine, key: str | None, *, role: str | None = None,
+                  now: datetime | None = None) -> str:
+    """Return the name of a live key (of ``role`` when given), or raise IntakeError 403."""
     if not key:
         raise IntakeError(403, "api_key is required", "api_key")
     row = store_access.find_api_key(engine, hash_key(key))
     if row is None or row["revoked_at"] is not None:
         raise IntakeError(403, "api_key is not valid", "api_key")
+    if role is not None and row["role"] != role:
+        store_access.log_audit(engine, actor=f"api:{row['name']}", action="api_key_refused",
+                               detail={"needs": role, "has": row["role"]})
+        raise IntakeError(403, f"this api_key has the {row['role']} role; only a {role} key "
+                               "may do this", "api_key")
     moment = clock.or_now(now)
     # At most one write a minute per key: a busy client should not queue behind itself.
     if row["last_used_at"] is None or moment - row["last_used_at"] > timedelta(minutes=1):

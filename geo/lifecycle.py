@@ -81,8 +81,10 @@ def judge_updates(stored: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFrame:
     changed = (new_rank != old_rank) | _differs(old, new) | noted
     verdict[~changed] = "unchanged"
     checks = (
-        ((at < last).to_numpy() & changed, "stale", _stale_reason(last)),
+        # Before the report is impossible, not history: every stored state is at or after
+        # the report, so this would otherwise always read as stale.
         ((at < reported).to_numpy(), "refused", _before_reason(reported)),
+        ((at < last).to_numpy() & changed, "stale", _stale_reason(last)),
         (new_rank < old_rank, "refused", _backwards_reason(old["status"], new["status"])),
         (rated_without, "refused", lambda _i: "a rating needs a satisfaction value"),
         (~_missing(satisfaction) & (new_rank < RANK["resolved"]), "refused",

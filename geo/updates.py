@@ -38,7 +38,9 @@ def apply_updates(conn: Connection, updates: pd.DataFrame, *, actor: str,
     updates : pandas.DataFrame
         ``external_id`` (or ``id``), ``at`` (naive UTC: when the change happened), and
         optionally ``status`` (missing or None: unchanged, a note only), ``note``,
-        ``satisfaction``, ``resolved_at``, ``closed_at``, ``due_at``.
+        ``satisfaction``, ``resolved_at``, ``closed_at``, ``due_at``, and the event-only
+        fields ``update_id`` (the sender's id for it) and ``media_url``
+        (:data:`geo.store.updates.EVENT_FIELDS`).
     actor : str
         Who sends the batch, written on each event: ``import:FILE``, ``api:KEY NAME``, …
     now : datetime, optional
@@ -105,7 +107,8 @@ def _complete(batch: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
     new = pd.DataFrame({"at": pd.to_datetime(batch["_at"]).astype("datetime64[us]")})
     given = batch["status"] if "status" in batch else pd.Series(None, index=batch.index)
     new["status"] = given.where(given.notna(), stored["status"]).to_numpy()
-    for col in ("note", "satisfaction", "resolved_at", "closed_at", "due_at"):
+    for col in ("note", "satisfaction", "resolved_at", "closed_at", "due_at",
+                *store_updates.EVENT_FIELDS):
         new[col] = batch[col].to_numpy() if col in batch else None
     new = new.replace({np.nan: None})
     # Moving to resolved (or rated) without a resolution time: resolved at the update's time.
@@ -123,7 +126,8 @@ def _change_rows(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         "status": new["status"].to_numpy(), "at": new["at"].to_numpy(),
         "note": new["note"].to_numpy(),
         "kind": np.where(same, "note", "status"),
-        **{c: new[c].to_numpy() for c in ("resolved_at", "closed_at", "satisfaction", "due_at")},
+        **{c: new[c].to_numpy() for c in ("resolved_at", "closed_at", "satisfaction", "due_at",
+                                          *store_updates.EVENT_FIELDS)},
     })
 
 

@@ -14,6 +14,7 @@ from geo.access import (
     mask_frame,
     mask_name,
     mask_phone,
+    mask_text,
     restricted,
 )
 
@@ -93,6 +94,25 @@ def test_mask_phone_keeps_three_and_four_digits():
 def test_mask_email_keeps_first_character_and_domain():
     assert mask_email("wang@example.cn") == "w***@example.cn"
     assert mask_email("not-an-email") == "n***********"
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("已电话联系13812341234", "已电话联系138****1234"),
+    ("座机0737-4221234，邮箱wang@example.cn", "座机073*****1234，邮箱w***@example.cn"),
+    ("身份证43090319900101123X已核验", "身份证430***********123X已核验"),
+    ("工单号 202612010001234567890 已派", "工单号 202612010001234567890 已派"),  # 21 digits
+    ("路灯3盏已修复", "路灯3盏已修复"),
+    ("回电 139 0000 1111", "回电 139******1111"),
+])
+def test_mask_text_masks_contacts_in_free_text(text, masked):
+    assert mask_text(text) == masked
+
+
+def test_mask_text_masks_the_given_reporter_verbatim():
+    note = "已联系欧阳娜娜（电话 138-1234-1234），王五到场"
+    got = mask_text(note, names=["欧阳娜娜", "王", None], contacts=["138-1234-1234"])
+    assert got == "已联系欧***（电话 138******1234），王五到场"
+    assert mask_text(None) is None
 
 
 @pytest.mark.parametrize("fn", [mask_name, mask_phone, mask_email])

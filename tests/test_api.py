@@ -231,7 +231,8 @@ def test_unknown_request_is_404(client):
 def test_openapi_describes_endpoints_and_error_shape(client):
     doc = client.get("/openapi.json").json()
     assert set(doc["paths"]) == {"/services.json", "/services/{service_code}.json",
-                                 "/requests.json", "/requests/{service_request_id}.json"}
+                                 "/requests.json", "/requests/{service_request_id}.json",
+                                 "/servicerequestupdates.json"}
     post = doc["paths"]["/requests.json"]["post"]
     assert "application/x-www-form-urlencoded" in post["requestBody"]["content"]
     assert {"400", "403"} <= set(post["responses"])

@@ -40,6 +40,18 @@ def test_an_older_file_is_stale_not_a_backwards_move():
     assert "older than the stored state (updated 2026-12-03 00:00 UTC)" in out["reason"][0]
 
 
+def test_a_time_before_the_report_is_refused_not_stale():
+    # Intake stores updated_at = reported_at, so such an update is also "older than the
+    # stored state"; it is impossible, not history.
+    stored = _stored(("reported", T0, T0, None, None, None),
+                     ("accepted", T0, datetime(2026, 12, 1, 3), None, None, None))
+    before = datetime(2026, 12, 1, 1, 59)
+    out = _judge(stored, [("accepted", before, None, None, None),
+                          ("dispatched", before, None, None, None)])
+    assert out["verdict"].tolist() == ["refused", "refused"]
+    assert all("before the request was reported" in r for r in out["reason"])
+
+
 def test_refusals_name_the_reason():
     stored = _stored(("rated", T0, datetime(2026, 12, 3), "satisfied", datetime(2026, 12, 2), None),
                      ("reported", T0, None, None, None, None),

@@ -122,16 +122,18 @@ def read_audit(bind: Bind, *, limit: int = 200,
 # --------------------------------------------------------------------------- Open311 API keys
 
 
-def create_api_key(conn: Connection, *, name: str, key_hash: str, now: datetime) -> int:
-    """Store a new API key's hash under ``name``; IntegrityError if the name is taken."""
+def create_api_key(conn: Connection, *, name: str, key_hash: str, now: datetime,
+                   role: str = "reporter") -> int:
+    """Store a new API key's hash and role under ``name``; IntegrityError if the name is taken."""
     return inserted_id(conn.execute(api_key.insert().values(name=name, key_hash=key_hash,
-                                                            created_at=now)))
+                                                            created_at=now, role=role)))
 
 
 def find_api_key(bind: Bind, key_hash: str) -> dict[str, Any] | None:
-    """Return the API key row (id, name, revoked_at, last_used_at) for a hash, or None."""
+    """Return the API key row (id, name, role, revoked_at, last_used_at) for a hash, or None."""
     k = api_key.c
-    stmt = select(k.id, k.name, k.revoked_at, k.last_used_at).where(k.key_hash == key_hash)
+    stmt = select(k.id, k.name, k.role, k.revoked_at, k.last_used_at).where(
+        k.key_hash == key_hash)
     with connect(bind) as conn:
         row = conn.execute(stmt).mappings().first()
     return dict(row) if row is not None else None
@@ -146,9 +148,9 @@ def touch_api_key(bind: Bind, key_id: int, now: datetime) -> None:
 
 
 def list_api_keys(bind: Bind) -> pd.DataFrame:
-    """Return every API key's name and times (never the hash), by name."""
+    """Return every API key's name, role and times (never the hash), by name."""
     k = api_key.c
-    return read_frame(bind, select(k.name, k.created_at, k.revoked_at, k.last_used_at)
+    return read_frame(bind, select(k.name, k.role, k.created_at, k.revoked_at, k.last_used_at)
                       .order_by(k.name))
 
 

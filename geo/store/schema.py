@@ -185,6 +185,11 @@ request_event = Table(
     Column("kind", String(16), nullable=False, server_default="status"),
     Column("recorded_at", DateTime),
     Index("ix_request_event_recorded", "recorded_at"),
+    # Migration 0006: the sender's id for an update (a resend is recognised by it) and the
+    # update's photo. Unique per request and sender; NULLs (most events) never collide.
+    Column("update_id", String(64)),
+    Column("media_url", String(1024)),
+    Index("ux_request_event_update", "request_id", "actor", "update_id", unique=True),
 )
 
 station = Table(

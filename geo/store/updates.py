@@ -25,6 +25,11 @@ STATE_COLUMNS = ("id", "external_id", "grid_code", "category", "severity", "stat
                  "supervised_at")
 #: Fields an update writes besides status and updated_at (None keeps the stored value).
 _WRITABLE = ("resolved_at", "closed_at", "satisfaction", "due_at")
+#: Fields an update may carry that are written on its event only (migration 0007).
+EVENT_FIELDS = ("update_id", "media_url")
+#: The columns :func:`read_events` returns.
+_EVENT_COLUMNS = ("id", "request_id", "at", "recorded_at", "kind", "from_status", "to_status",
+                  "actor", "note", "update_id", "media_url")
 
 
 def read_states(bind: Bind, *, external_ids: Iterable[str] | None = None,
@@ -65,7 +70,9 @@ def write_updates(conn: Connection, changes: pd.DataFrame, *, actor: str,
     changes : pandas.DataFrame
         ``id``, ``from_status``, ``from_updated_at`` (the judged state), ``status``,
         ``at`` (naive UTC), ``note``, ``kind`` and the writable fields ``resolved_at``,
-        ``closed_at``, ``satisfaction``, ``due_at`` (None or NaT: keep the stored value).
+        ``closed_at``, ``satisfaction``, ``due_at`` (None or NaT: keep the stored value);
+        optionally :data:`EVENT_FIELDS` (the sender's ``update_id``, a ``media_url``),
+        written on the event only.
     actor : str
         Who changed it, e.g. ``import:export-1204.csv`` or ``api:platform``.
     recorded_at : datetime
@@ -98,7 +105,8 @@ def write_updates(conn: Connection, changes: pd.DataFrame, *, actor: str,
         events.append({"request_id": int(ch["id"]), "at": clean(ch["at"]),
                        "from_status": ch["from_status"], "to_status": ch["status"],
                        "actor": actor[:64], "note": clean(ch.get("note")),
-                       "kind": ch.get("kind") or "status", "recorded_at": recorded_at})
+                       "kind": ch.get("kind") or "status", "recorded_at": recorded_at,
+                       **{c: clean(ch.get(c)) for c in EVENT_FIELDS}})
     done = 0
     for part in chunks(rows, 5000):
         result = conn.execute(stmt, part)
@@ -215,12 +223,29 @@ def read_events(bind: Bind, *, ids: Iterable[int], kinds: Iterable[str] | None =
                 ) -> pd.DataFrame:
     """Return the events of these requests in the order they were written."""
     e = request_event.c
-    stmt = (select(e.id, e.request_id, e.at, e.recorded_at, e.kind, e.from_status,
-                   e.to_status, e.actor, e.note)
+    stmt = (select(*[e[n] for n in _EVENT_COLUMNS])
             .where(e.request_id.in_([int(i) for i in ids])).order_by(e.id))
     if kinds is not None:
         stmt = stmt.where(e.kind.in_(list(kinds)))
     return read_frame(bind, stmt)
+
+
+def find_update(bind: Bind, *, request_id: int, actor: str, update_id: str
+                ) -> dict[str, Any] | None:
+    """Return the event a sender's update was written as, or None (see :data:`EVENT_FIELDS`)."""
+    e = request_event.c
+    stmt = (select(*[e[n] for n in _EVENT_COLUMNS])
+            .where(e.request_id == request_id, e.actor == actor[:64], e.update_id == update_id))
+    with connect(bind) as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def recorded_at(bind: Bind, event_id: int) -> datetime | None:
+    """Return when GridMap wrote an event (the feed's cursor), None if unknown or unrecorded."""
+    e = request_event.c
+    with connect(bind) as conn:
+        return conn.execute(select(e.recorded_at).where(e.id == event_id)).scalar()
 
 
 def read_events_since(bind: Bind, *, since: datetime, until: datetime | None = None,
@@ -228,14 +253,20 @@ def read_events_since(bind: Bind, *, since: datetime, until: datetime | None = N
                       after_id: int = 0) -> pd.DataFrame:
     """Return events written in ``[since, until)`` with the request's external id, in order.
 
-    The feed pages by when GridMap wrote an event (``recorded_at``), then by event id, so
-    a client that asks again from its last time (or last id) misses nothing.
+    The feed pages by when GridMap wrote an event (``recorded_at``), then by event id: the
+    next page starts after the last event's (``recorded_at``, ``id``), given as ``since``
+    and ``after_id``. Two writers' clocks and ids need not agree in order, so the key is the
+    pair (an event recorded later with a lower id is still found), never the id alone.
+    ``media_url`` is the event's own photo (the update's), not the resident's.
     """
     e, r = request_event.c, request.c
+    # The range on recorded_at alone keeps the index usable; the OR only trims its first time.
+    after = and_(e.recorded_at >= since, or_(e.recorded_at > since, e.id > after_id))
     stmt = (select(e.id, e.request_id, r.external_id, e.at, e.recorded_at, e.kind,
-                   e.from_status, e.to_status, e.note, r.media_url)
+                   e.from_status, e.to_status, e.note, e.media_url, e.update_id)
             .join_from(request_event, request, e.request_id == r.id)
-            .where(e.recorded_at >= since, e.kind.in_(list(kinds)), e.id > after_id)
+            # A request's creation is not an update of it.
+            .where(after, e.kind.in_(list(kinds)), e.from_status.is_not(None))
             .order_by(e.recorded_at, e.id).limit(limit))
     if until is not None:
         stmt = stmt.where(e.recorded_at < until)
