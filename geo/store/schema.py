@@ -152,6 +152,12 @@ request = Table(
     # Migration 0006: the highest escalation level recorded (0 none, 1 due soon, 2 overdue,
     # 3 long overdue), so that each crossing is written once.
     Column("escalation_level", SmallInteger, nullable=False, server_default="0"),
+    # Migration 0007, actions by the people who handle requests: to whom it is dispatched
+    # (a department or an alliance member), since when it is suspended (挂起: the deadline
+    # clock stops) and when a commander first urged it (督办).
+    Column("assignee", String(64)),
+    Column("suspended_at", DateTime),
+    Column("supervised_at", DateTime),
     Index("ix_request_grid_reported", "grid_code", "reported_at"),
     Index("ix_request_status", "status"),
     # With grid_code in it, the heat map's counts per grid read the index alone
@@ -272,6 +278,23 @@ api_key = Table(
     # Migration 0006: "reporter" keys (the mini-program) create and read; "handler" keys
     # (the handling platform) may also post status updates.
     Column("role", String(16), nullable=False, server_default="reporter"),
+)
+
+#: Photos attached to a request's resolution (migration 0007): images only, EXIF removed,
+#: kept in the database (never in the repository), served only to who may see the request.
+request_photo = Table(
+    "request_photo",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", Id, ForeignKey("request.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("content_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("created_at", DateTime, nullable=False),
+    Column("actor", String(64)),
 )
 
 #: Read-only wall-screen tokens bound to one area (migration 0004); hash only.

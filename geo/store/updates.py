@@ -15,13 +15,14 @@ import pandas as pd
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
-from geo.store._sql import Bind, chunks, clean, connect, read_frame
+from geo.store._sql import Bind, chunks, clean, connect, inserted_id, read_frame
 from geo.store.schema import request, request_event
 
 #: The columns of a request's state that an update reads and may change.
 STATE_COLUMNS = ("id", "external_id", "grid_code", "category", "severity", "status",
                  "reported_at", "due_at", "updated_at", "resolved_at", "closed_at",
-                 "satisfaction", "escalation_level")
+                 "satisfaction", "escalation_level", "assignee", "suspended_at",
+                 "supervised_at")
 #: Fields an update writes besides status and updated_at (None keeps the stored value).
 _WRITABLE = ("resolved_at", "closed_at", "satisfaction", "due_at")
 #: Fields an update may carry that are written on its event only (migration 0007).
@@ -117,6 +118,45 @@ def write_updates(conn: Connection, changes: pd.DataFrame, *, actor: str,
     for part in chunks(events, 5000):
         conn.execute(request_event.insert(), part)
     return done
+
+
+def write_action(conn: Connection, *, request_id: int, expected_status: str,
+                 expected_updated_at: datetime | None, values: dict[str, Any],
+                 event: dict[str, Any]) -> int:
+    """Apply one action to one request, guarded by the state the actor saw, and log it.
+
+    Parameters
+    ----------
+    conn : Connection
+        Inside a transaction.
+    request_id : int
+        The request.
+    expected_status, expected_updated_at
+        The state the action was decided on; if the request has moved since, nothing is
+        written and :class:`ConcurrentUpdate` is raised.
+    values : dict
+        Columns to set (``status``, ``updated_at``, ``assignee``, ``suspended_at``, …;
+        None clears a column).
+    event : dict
+        The request_event row (``at``, ``from_status``, ``to_status``, ``actor``, ``note``,
+        ``kind``, ``recorded_at``); ``request_id`` is filled in.
+
+    Returns
+    -------
+    int
+        The new event's id.
+
+    """
+    r = request.c
+    last = (r.updated_at.is_(None) if expected_updated_at is None
+            else r.updated_at == expected_updated_at)
+    done = conn.execute(request.update()
+                        .where(r.id == request_id, r.status == expected_status, last)
+                        .values(**values))
+    if done.rowcount != 1:
+        raise ConcurrentUpdate(f"request {request_id} changed meanwhile")
+    result = conn.execute(request_event.insert().values(request_id=request_id, **event))
+    return inserted_id(result)
 
 
 class ConcurrentUpdate(RuntimeError):
