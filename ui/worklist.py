@@ -82,6 +82,7 @@ CSS = """
     padding-top:3.2rem; }
   .gm-card { padding:.5rem .6rem; }
   [data-testid="stFileUploaderDropzoneInstructions"] { display:none; }
+  [data-testid="stForm"] [data-testid="InputInstructions"] { display:none; }
 }
 </style>
 """
@@ -219,8 +220,13 @@ def card(row: pd.Series, *, link: bool = True) -> None:
     resolved = row["status"] == "resolved"
     level = int(row["level"])
     cls = "gm-lv-done" if resolved else LEVEL_CLASS.get(level, "gm-lv-none")
-    badge = t("work.level.resolved") if resolved else t(f"work.level.{level}")
     deadline = "" if resolved else _deadline(row)
+    if resolved:
+        badge = t("work.level.resolved")
+    elif level in (0, 2) and deadline:  # "剩 23 小时" / "超期 5 小时" say it already
+        badge, deadline = deadline, ""
+    else:
+        badge = t(f"work.level.{level}")
     tags = []
     if row.get("supervised_at") is not None and not pd.isna(row.get("supervised_at")):
         tags.append(t("work.supervised"))
@@ -273,7 +279,8 @@ def actions(row: pd.Series, *, expanded: bool = False) -> None:
     """The actions the session may take on ``row``, in an expander under its card."""
     key = _key(row)
     allowed = geo_actions.allowed_actions(data.scope(), row.to_dict())
-    with st.expander(t("work.act"), expanded=expanded or _message_for(key) is not None,
+    opened = expanded or _message_for(key) is not None
+    with st.expander(f"{t('work.act')} #{int(row['id'])}", expanded=opened,
                      icon=":material/edit_note:"):
         _message(key)
         if not allowed:
@@ -395,7 +402,8 @@ def photos(request_id: int, media_url: Any = None) -> None:
     for p in stored.itertuples(index=False):
         found = geo_worklist.photo_for(data.engine(), who, int(p.id))
         if found is not None:
-            st.image(found.data, caption=when(p.created_at), width=360)
+            # Natural size, at most the column's width (never blown up past the pixels).
+            st.image(found.data, caption=when(p.created_at))
     if url is not None:
         # A link, not an <img>: the picture lives on another host, fetched only on a click.
         st.markdown(f'{html.escape(t("work.media"))}: <a href="{html.escape(url, quote=True)}" '
