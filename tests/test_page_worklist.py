@@ -284,3 +284,29 @@ def test_a_grid_head_gets_no_actions_on_another_grids_detail(city):
     assert any("无权查看" in e.value for e in at.error)
     assert not [b for b in at.button if str(b.key).startswith("wk")]
     assert not [s for s in at.selectbox if str(s.key).startswith("detail_pick")]
+
+
+def test_grid_detail_resolves_the_chosen_request_and_shows_its_history(city):
+    url, ids, engine = city
+    rid = ids["r2"]
+    at = run_page(url, GRID, account=HEAD, grid=A, request=str(rid))
+    assert not at.exception, at.exception
+    pick = next(s for s in at.selectbox if str(s.key).startswith("detail_pick"))
+    assert pick.value == rid and set(pick.options) == {
+        pick.format_func(i) for i in (ids["r1"], ids["r2"], ids["r3"])}
+    _do(at, rid, "resolve", note="<script>x</script>已修复")
+    assert _state(engine, rid).status == "resolved"
+    page = texts(at)
+    assert "办理记录" in page and "派遣 → 办结" in page
+    assert "&lt;script&gt;x&lt;/script&gt;已修复" in page and "<script>x" not in page
+
+
+def test_the_worklist_in_english(city):
+    url, ids, _ = city
+    at = run_page(url, WORKLIST, account=HEAD, lang="en")
+    assert not at.exception, at.exception
+    page = texts(at)
+    assert "My worklist" in page and "5 h overdue" in page and "To close" in page
+    assert "我的工单" not in page
+    labels = {b.label for b in at.button if str(b.key).startswith(f"wk{ids['r1']}_")}
+    assert labels == {"Accept", "Dispatch", "Add note", "Suspend"}

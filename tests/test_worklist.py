@@ -126,3 +126,19 @@ def test_a_photo_is_served_only_inside_the_scope(engine):
 ])
 def test_only_plain_http_media_urls_are_shown(value, expected):
     assert worklist.safe_media_url(value) == expected
+
+
+@pytest.mark.parametrize("scope", [Scope("wall", (MINE,), "wall:lobby"),
+                                   Scope("planner", None, "zhao")])
+def test_a_wall_token_and_a_planner_can_act_on_nothing(engine, scope):
+    ids = _seed(engine)
+    state = store_updates.read_states(engine, ids=[ids["soon"]]).iloc[0]
+    assert actions.allowed_actions(scope, state.to_dict()) == []
+    for action in actions.ACTIONS:
+        with pytest.raises(AccessDenied) as err:
+            actions.act(engine, scope, request_id=ids["soon"], action=action,
+                        seen_status=state.status, seen_updated_at=None, note="x",
+                        assignee="x", now=NOW)
+        assert err.value.reason == "role"
+    assert store_updates.read_events(engine, ids=[ids["soon"]]).empty
+    assert len(store_access.read_audit(engine, action="denied")) == len(actions.ACTIONS)
