@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from geo import clock
-from geo.access import AccessDenied, Scope
+from geo.access import AccessDenied, Scope, mask_frame
 from geo.deadlines import DeadlinePolicy, escalation_levels
 from geo.store import access as store_access
 from geo.store import photos as store_photos
@@ -62,15 +62,17 @@ def worklist(engine: Engine, scope: Scope, *, now: datetime, policy: DeadlinePol
     Returns
     -------
     pandas.DataFrame
-        :data:`geo.store.work.WORK_COLUMNS` plus ``level`` (0 in time … 3 long overdue;
-        -1 with no deadline or resolved), ``age_h`` and ``left_h`` (hours to the deadline,
-        negative when overdue).
+        :data:`geo.store.work.WORK_COLUMNS`; the reporter's name and phone for roles that
+        see contacts (masked as :func:`geo.access.mask_frame` says); ``level`` (0 in time
+        … 3 long overdue; -1 with no deadline or resolved), ``age_h`` and ``left_h`` (hours
+        to the deadline, negative when overdue).
 
     """
     where = AreaFilter(**{**_fields(area), "scope": scope})
     rows = store_work.work_items(engine, area=where, until=now, limit=limit,
-                                 closable_since=now - CLOSABLE_FOR)
-    return _with_levels(rows, now=now, policy=policy)
+                                 closable_since=now - CLOSABLE_FOR,
+                                 contacts=scope.sees_contacts())
+    return _with_levels(mask_frame(rows, scope), now=now, policy=policy)
 
 
 def work_item(engine: Engine, scope: Scope, request_id: int, *, now: datetime,
@@ -85,8 +87,8 @@ def work_item(engine: Engine, scope: Scope, request_id: int, *, now: datetime,
     """
     check_request(engine, scope, request_id)
     rows = store_work.work_items(engine, area=AreaFilter(scope=scope), until=now,
-                                 ids=[request_id])
-    rows = _with_levels(rows, now=now, policy=policy)
+                                 ids=[request_id], contacts=scope.sees_contacts())
+    rows = _with_levels(mask_frame(rows, scope), now=now, policy=policy)
     return None if rows.empty else rows.iloc[0]
 
 

@@ -1,4 +1,4 @@
-"""我的工单 Worklist: the signed-in handler's open requests by deadline, with their actions.
+"""待办 Worklist: the signed-in handler's open requests by deadline, with their actions.
 
 Phone first (a grid head on the street): one card per request, actions under it. A
 ``?request=ID`` opens one request (refused outside the account's grids).

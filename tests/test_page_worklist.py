@@ -51,7 +51,8 @@ def _seed(engine) -> dict[str, int]:
                     address="<i>人民路</i>1号", **kw)
 
     frame = pd.DataFrame([
-        req("r1", A, "reported", age_h=30, due_h=2.5, text="<b>深夜</b>施工噪声"),
+        req("r1", A, "reported", age_h=30, due_h=2.5, text="<b>深夜</b>施工噪声",
+            reporter_name="张三", reporter_phone="13812341234"),
         req("r2", A, "dispatched", age_h=80, due_h=-5.5),
         req("r3", A, "resolved", age_h=100, due_h=40,
             resolved_at=now - timedelta(hours=3)),
@@ -118,7 +119,7 @@ def test_a_grid_head_sees_their_grids_requests_by_deadline_escaped(city):
     at = run_page(url, WORKLIST, account=HEAD)
     assert not at.exception, at.exception
     page = texts(at)
-    assert "我的工单" in page
+    assert "待办工单" in page
     # Own grid only: r2 (overdue) before r1 (due in 2 h) before r3 (resolved, to close).
     order = [page.find(f"#{ids[k]} ") for k in ("r2", "r1", "r3")]
     assert -1 not in order and order == sorted(order)
@@ -127,6 +128,8 @@ def test_a_grid_head_sees_their_grids_requests_by_deadline_escaped(city):
     # Residents' words are escaped, never markup.
     assert "&lt;b&gt;深夜&lt;/b&gt;施工噪声" in page and "<b>深夜</b>" not in page
     assert "&lt;i&gt;人民路&lt;/i&gt;1号" in page
+    # The reporter, in clear for the grid's own head, the phone one tap away.
+    assert '上报人：张三 · <a href="tel:13812341234">13812341234</a>' in page
     # Each card links to the map of its grid, with the request chosen.
     links = [(e.proto.page, e.proto.query_string) for e in at.get("page_link")]
     assert any(f"grid={A}" in q and f"request={ids['r1']}" in q for _, q in links)
@@ -208,6 +211,8 @@ def test_a_commander_may_only_urge_and_the_handler_sees_it(city):
     rid = ids["r2"]
     at = _focus(url, rid, COMMANDER)
     assert _buttons(at, rid) == ["urge"]
+    at_r1 = _focus(url, ids["r1"], COMMANDER)
+    assert "上报人：张* · 138****1234" in texts(at_r1) and "tel:" not in texts(at_r1)
     _do(at, rid, "urge", note="请今天内办结")
     assert "已督办" in texts(at) and "督办" in texts(at)
     assert _events(engine, rid) == ["urge"]
@@ -306,7 +311,7 @@ def test_the_worklist_in_english(city):
     at = run_page(url, WORKLIST, account=HEAD, lang="en")
     assert not at.exception, at.exception
     page = texts(at)
-    assert "My worklist" in page and "5 h overdue" in page and "To close" in page
-    assert "我的工单" not in page
+    assert "Worklist" in page and "5 h overdue" in page and "To close" in page
+    assert "待办工单" not in page
     labels = {b.label for b in at.button if str(b.key).startswith(f"wk{ids['r1']}_")}
     assert labels == {"Accept", "Dispatch", "Add note", "Suspend"}

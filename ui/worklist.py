@@ -13,6 +13,7 @@ page escaped inside HTML built here, or as plain widget text.
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,8 @@ PHOTO_TYPES = sorted({"jpg", "jpeg", "png", "webp"})
 #: The primary button of each state (the usual next step).
 PRIMARY = frozenset({"accept", "resolve", "close", "urge"})
 _MESSAGE = "_work_message"
+#: A phone number in clear (digits, an optional + and dashes): only then a tel: link.
+_PHONE = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
 _SHOWN = "_work_shown"
 LEVEL_CLASS = {-1: "gm-lv-none", 0: "gm-lv0", 1: "gm-lv1", 2: "gm-lv2", 3: "gm-lv3"}
 
@@ -243,6 +246,7 @@ def card(row: pd.Series, *, link: bool = True) -> None:
     assignee = _text(row.get("assignee"))
     if assignee:
         meta.append(t("work.assignee", name=assignee))
+    reporter = _reporter(row)
     top = (f'<span class="gm-badge {cls}">{html.escape(badge)}'
            f'{html.escape(" · " + deadline) if deadline else ""}</span>'
            f'<span>{html.escape(vocab_text("category", row["category"]))}</span>'
@@ -253,11 +257,27 @@ def card(row: pd.Series, *, link: bool = True) -> None:
         f'<div class="gm-card {cls}"><div class="gm-card-top">{top}</div>'
         f'<div class="gm-card-place">{html.escape(place)}</div>'
         f'<div class="gm-card-text">{html.escape(description)}</div>'
-        f'<div class="gm-card-meta">{html.escape(" · ".join(meta))}</div></div>',
+        f'<div class="gm-card-meta">{html.escape(" · ".join(meta))}</div>{reporter}</div>',
         unsafe_allow_html=True)
     if link and grid:
         st.page_link("pages/grid.py", label=t("work.map"), icon=":material/map:",
                      query_params={"grid": grid, "request": str(int(row["id"]))})
+
+
+def _reporter(row: pd.Series) -> str:
+    """The reporter's name and phone as HTML (escaped), or "" for roles without contacts.
+
+    A phone in clear is a tel: link, so a grid head on the street calls with one tap.
+    """
+    name, phone = _text(row.get("reporter_name")), _text(row.get("reporter_phone"))
+    if not name and not phone:
+        return ""
+    shown = html.escape(phone)
+    if _PHONE.match(phone):
+        shown = f'<a href="tel:{phone}">{shown}</a>'
+    parts = " · ".join(x for x in (html.escape(name), shown) if x)
+    line = html.escape(t("work.reporter", who="\x00")).replace("\x00", parts)
+    return f'<div class="gm-card-meta">{line}</div>'
 
 
 # --------------------------------------------------------------------------- actions

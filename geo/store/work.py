@@ -21,20 +21,25 @@ WORK_COLUMNS = ("id", "external_id", "grid_code", "category", "severity", "route
 
 
 def work_items(bind: Bind, *, area: AreaFilter, until: datetime, limit: int = 500,
-               closable_since: datetime | None = None,
+               closable_since: datetime | None = None, contacts: bool = False,
                ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Return open requests and resolved ones not yet closed, in ``area``, by deadline.
 
     Open means not resolved by ``until``. Rows come soonest deadline first (no deadline
     last), then the resolved ones awaiting closure (resolved since ``closable_since``, when
     given: old resolutions nobody closed are not today's work); ``ids`` restricts to these requests
-    (still inside ``area``, so a tampered id outside the scope finds nothing).
+    (still inside ``area``, so a tampered id outside the scope finds nothing). With
+    ``contacts``, also ``reporter_name`` and ``reporter_phone`` (personal: the caller masks
+    them with :func:`geo.access.mask_frame`).
     """
     r = request.c
     awaiting_close = and_(r.status == "resolved", r.closed_at.is_(None))
     if closable_since is not None:
         awaiting_close = and_(awaiting_close, r.resolved_at >= closable_since)
-    stmt = select(*[r[c] for c in WORK_COLUMNS]).where(
+    cols = [r[c] for c in WORK_COLUMNS]
+    if contacts:
+        cols += [r.reporter_name, r.reporter_phone]
+    stmt = select(*cols).where(
         r.reported_at < until, or_(request_conditions(until)["open"], awaiting_close))
     if ids is not None:
         stmt = stmt.where(r.id.in_([int(i) for i in ids]))

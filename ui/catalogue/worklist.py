@@ -1,7 +1,7 @@
 """Text of the worklist and of the actions on a request: key -> (中文, English)."""
 
 STRINGS: dict[str, tuple[str, str]] = {
-    "work.title": ("我的工单", "My worklist"),
+    "work.title": ("待办工单", "Worklist"),
     "work.caption": ("{area}：未办结诉求按办理时限排序，已办结待结案的排在最后。数据截至 {time}。",
                      "{area}: open requests by deadline, resolved ones awaiting closure last. "
                      "Data as of {time}."),
@@ -25,6 +25,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "work.suspended": ("挂起中", "Suspended"),
     "work.supervised": ("督办", "Supervised"),
     "work.assignee": ("承办：{name}", "Handled by {name}"),
+    "work.reporter": ("上报人：{who}", "Reporter: {who}"),
     "work.no_place": ("未填地址", "No address"),
     "work.map": ("在地图上查看", "Show on the map"),
     "work.act": ("办理", "Act"),
