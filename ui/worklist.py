@@ -201,17 +201,17 @@ def _deadline(row: pd.Series) -> str:
     left = row.get("left_h")
     if left is None or pd.isna(left):
         return ""
-    hours = abs(float(left))
-    span = t("time.days", n=int(hours // 24)) if hours >= 48 else t("time.hours",
-                                                                     n=int(hours))
+    span = _span(abs(float(left)))
     return t("work.late_by", time=span) if left < 0 else t("work.due_in", time=span)
 
 
+def _span(hours: float) -> str:
+    return t("time.days", n=int(hours // 24)) if hours >= 48 else t("time.hours",
+                                                                    n=int(hours))
+
+
 def _age(row: pd.Series) -> str:
-    hours = max(float(row.get("age_h") or 0.0), 0.0)
-    span = t("time.days", n=int(hours // 24)) if hours >= 48 else t("time.hours",
-                                                                     n=int(hours))
-    return t("work.age", time=span)
+    return t("work.age", time=_span(max(float(row.get("age_h") or 0.0), 0.0)))
 
 
 def _text(value: Any) -> str:
@@ -228,6 +228,8 @@ def card(row: pd.Series, *, link: bool = True) -> None:
         badge = t("work.level.resolved")
     elif level in (0, 2) and deadline:  # "剩 23 小时" / "超期 5 小时" say it already
         badge, deadline = deadline, ""
+    elif level == 3 and deadline:
+        badge, deadline = t("work.long_late", time=_span(-float(row["left_h"]))), ""
     else:
         badge = t(f"work.level.{level}")
     tags = []

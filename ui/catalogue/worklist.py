@@ -19,6 +19,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "work.level.2": ("超期", "Overdue"),
     "work.level.3": ("严重超期", "Long overdue"),
     "work.level.resolved": ("待结案", "To close"),
+    "work.long_late": ("严重超期 {time}", "{time} long overdue"),
     "work.due_in": ("剩 {time}", "{time} left"),
     "work.late_by": ("超期 {time}", "{time} overdue"),
     "work.age": ("已 {time}", "{time} old"),
