@@ -52,8 +52,10 @@ def _seed(engine) -> dict[str, int]:
 
     frame = pd.DataFrame([
         req("r1", A, "reported", age_h=30, due_h=2.5, text="<b>深夜</b>施工噪声",
-            reporter_name="张三", reporter_phone="13812341234"),
-        req("r2", A, "dispatched", age_h=80, due_h=-5.5),
+            reporter_name="张三", reporter_phone="13812341234",
+            media_url="javascript:alert(1)"),
+        req("r2", A, "dispatched", age_h=80, due_h=-5.5,
+            media_url="https://img.example.cn/p/1.jpg?a=1&b=<x>"),
         req("r3", A, "resolved", age_h=100, due_h=40,
             resolved_at=now - timedelta(hours=3)),
         req("r4", C, "reported", age_h=5, due_h=50),
@@ -315,3 +317,14 @@ def test_the_worklist_in_english(city):
     assert "待办工单" not in page
     labels = {b.label for b in at.button if str(b.key).startswith(f"wk{ids['r1']}_")}
     assert labels == {"Accept", "Dispatch", "Add note", "Suspend"}
+
+
+def test_media_urls_are_links_only_when_http(city):
+    url, ids, _ = city
+    at = run_page(url, GRID, account=HEAD, grid=A, request=str(ids["r2"]))
+    page = texts(at)
+    assert ('href="https://img.example.cn/p/1.jpg?a=1&amp;b=&lt;x&gt;"' in page
+            and 'rel="noopener noreferrer nofollow"' in page)
+    assert "<img" not in page  # a link, fetched only on a click
+    at = run_page(url, GRID, account=HEAD, grid=A, request=str(ids["r1"]))
+    assert "javascript:" not in texts(at) and "群众上传的图片" not in texts(at)

@@ -127,9 +127,22 @@ def test_a_grid_head_resolves_on_a_phone_and_the_wall_shows_it(app, chromium, tm
         box.scroll_into_view_if_needed()
         box.locator("summary").click()
         box.locator("textarea").fill("已补装井盖，现场已清理")
+        button = box.locator('[data-testid="stFormSubmitButton"] button', has_text="办结")
+        # A file that only claims to be an image is refused in words; nothing is written.
+        fake = tmp_path / "fake.png"
+        fake.write_text("not a picture")
+        box.locator('input[type="file"]').set_input_files(str(fake))
+        box.locator('[data-testid="stFileChip"]').wait_for(timeout=30_000)
+        button.click()
+        page.get_by_text("只能上传图片").first.wait_for(timeout=30_000)
+        b.script_done(page)
+        box = _card(page, rid)
+        if not box.locator("textarea").is_visible():
+            box.locator("summary").click()
+        box.locator("textarea").fill("已补装井盖，现场已清理")
+        box.locator('[data-testid="stFileChipDeleteBtn"]').first.click()
         box.locator('input[type="file"]').set_input_files(str(_png(tmp_path / "fix.png")))
         box.locator('[data-testid="stFileChip"]').wait_for(timeout=30_000)
-        button = box.locator('[data-testid="stFormSubmitButton"] button', has_text="办结")
         height = button.bounding_box()["height"]
         assert height >= 44, f"the resolve button is {height} px high"
         _no_sideways_scroll(page)
