@@ -197,6 +197,14 @@ def test_the_worklist_on_a_desktop(app, chromium):
         _no_sideways_scroll(page)
         assert page.locator('[data-testid="stSidebar"]').is_visible()
         _shot(page, "worklist-1440")
+        # The first card's map link: grid detail with that request chosen, its history.
+        page.locator('[data-testid="stPageLink"] a', has_text="在地图上查看").first.click()
+        b.script_done(page)
+        page.get_by_text("办理记录").first.wait_for(timeout=60_000)
+        page.get_by_text("办理记录").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        _no_sideways_scroll(page)
+        _shot(page, "grid-detail-1440")
         assert watch.problems() == []
     finally:
         context.close()
