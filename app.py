@@ -37,7 +37,8 @@ widgets.page_css()
 scope = auth.gate()
 auth.write_cookie()
 sections = {
-    t("nav.section.watch"): [("wall", "monitor"), ("grid", "grid_view")],
+    t("nav.section.watch"): [("wall", "monitor"), ("grid", "grid_view"),
+                             ("worklist", "assignment")],
     t("nav.section.analyse"): [("coverage", "local_police"),
                                ("hotspots", "local_fire_department"), ("bulletin", "summarize")],
     t("nav.section.manage"): [("export", "download"), ("data", "database")],

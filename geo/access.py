@@ -36,10 +36,11 @@ ROLES: dict[str, tuple[str, str, bool]] = {
 
 #: Pages each role may open (file stems under pages/).
 PAGES: dict[str, frozenset[str]] = {
-    "commander": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin"}),
-    "grid_head": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin"}),
+    "commander": frozenset({"wall", "grid", "worklist", "coverage", "hotspots", "bulletin"}),
+    "grid_head": frozenset({"wall", "grid", "worklist", "coverage", "hotspots", "bulletin"}),
     "planner": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin", "export"}),
-    "admin": frozenset({"wall", "grid", "coverage", "hotspots", "bulletin", "export", "data"}),
+    "admin": frozenset({"wall", "grid", "worklist", "coverage", "hotspots", "bulletin",
+                        "export", "data"}),
     "wall": frozenset({"wall"}),
 }
 

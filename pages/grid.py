@@ -5,7 +5,7 @@ Reached by clicking a grid on any map, by the sidebar search, or by URL ``?grid=
 
 import streamlit as st
 
-from ui import data, detail
+from ui import data, detail, worklist
 from ui.text import t
 
 if not data.has_grids():
@@ -26,4 +26,5 @@ with side_col:
     detail.profile(code)
     detail.stations(code)
 detail.open_requests(code)
+worklist.grid_panel(code)
 detail.breakdowns(code)

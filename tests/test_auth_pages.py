@@ -128,9 +128,9 @@ def test_demo_passwords_are_refused_on_a_database_that_is_not_the_demo(empty_url
 
 
 @pytest.mark.parametrize(("account", "allowed"), [
-    (COMMANDER, {"wall", "grid", "coverage", "hotspots", "bulletin"}),
+    (COMMANDER, {"wall", "grid", "worklist", "coverage", "hotspots", "bulletin"}),
     (PLANNER, {"wall", "grid", "coverage", "hotspots", "bulletin", "export"}),
-    (GRID_HEAD, {"wall", "grid", "coverage", "hotspots", "bulletin"}),
+    (GRID_HEAD, {"wall", "grid", "worklist", "coverage", "hotspots", "bulletin"}),
 ])
 def test_each_role_has_only_its_pages(demo_url, account, allowed):
     for page in ("export", "data"):

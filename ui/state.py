@@ -12,6 +12,8 @@ URL parameters (all optional):
     Show one county, township or community instead of the whole city.
 ``grid=<grid code>``
     The grid shown on the grid detail page.
+``request=<request id>``
+    The request chosen on the grid detail and worklist pages (refused outside the scope).
 ``lang=zh|en``
     The interface language.
 ``token=<wall token>``
@@ -34,7 +36,7 @@ from ui import data
 from ui.text import LANGS, literal, t
 
 KNOWN = ("kiosk", "refresh", "rotate", "area", "grid", "lang", "window", "month", "layer",
-         "token")
+         "token", "request")
 REFRESH_RANGE = (1, 3600)
 
 

@@ -6,6 +6,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "app.city": ("益阳市", "Yiyang"),
     "nav.wall": ("指挥大屏", "Command wall"),
     "nav.grid": ("网格详情", "Grid detail"),
+    "nav.worklist": ("待办", "Worklist"),
     "nav.coverage": ("警务覆盖", "Police coverage"),
     "nav.hotspots": ("矛盾纠纷热点", "Dispute hotspots"),
     "nav.export": ("数据导出", "Export"),
