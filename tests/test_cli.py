@@ -359,3 +359,35 @@ def test_bench_hands_its_options_to_python_m_bench(capsys):
     assert "python -m bench" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["info", "--no-such-option"])
+
+
+# --------------------------------------------------------------------------- alliance
+
+
+def test_alliance_add_list_disable_with_contacts_masked(engine, four_grids, capsys):
+    from geo.store import access as store_access
+
+    db = _export_city(engine, four_grids)
+    add = db + ["alliance", "add", "海城爱心超市", "--kind", "商户", "--area", "430903003001001",
+                "--area", "430903003001002", "--contact-name", "张三",
+                "--contact-phone", "13812341234"]
+    assert cli.main(add) == 0
+    assert "added" in capsys.readouterr().out
+    assert cli.main(add) == 2  # the same name again
+    assert "error (name)" in capsys.readouterr().err
+    assert cli.main(db + ["alliance", "add", "x", "--kind", "bank", "--area",
+                          "430903003001001"]) == 2
+    assert "error (kind)" in capsys.readouterr().err
+    assert cli.main(db + ["alliance", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "张*" in out and "138****1234" in out and "13812341234" not in out
+    assert "430903003001001, 430903003001002" in out and "active" in out
+    assert cli.main(db + ["alliance", "list", "--personal"]) == 0
+    captured = capsys.readouterr()
+    assert "13812341234" in captured.out and "personal data" in captured.err
+    assert cli.main(db + ["alliance", "disable", "海城爱心超市"]) == 0
+    assert cli.main(db + ["alliance", "list"]) == 0
+    assert "disabled" in capsys.readouterr().out
+    assert cli.main(db + ["alliance", "disable", "无此成员"]) == 2
+    actions = set(store_access.read_audit(engine).action)
+    assert {"alliance.add", "alliance.list", "alliance.disable"} <= actions
