@@ -431,10 +431,10 @@ def _cmd_alliance(args: argparse.Namespace) -> int:
               "--area CODE")
         return 0
     print(f"{'name':<24} {'kind':<5} {'state':<9} {'contact':<10} {'phone':<14} areas")
-    for row in frame.itertuples(index=False):
-        state = "disabled" if row.disabled else "active"
-        print(f"{row.name:<24} {row.kind:<5} {state:<9} {row.contact_name or '-':<10} "
-              f"{row.contact_phone or '-':<14} {', '.join(row.areas)}")
+    for row in frame.to_dict("records"):
+        state = "disabled" if row["disabled"] else "active"
+        print(f"{row['name']:<24} {row['kind']:<5} {state:<9} {row['contact_name'] or '-':<10} "
+              f"{row['contact_phone'] or '-':<14} {', '.join(row['areas'])}")
     return 0
 
 
