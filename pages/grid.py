@@ -27,3 +27,4 @@ with side_col:
     detail.stations(code)
 detail.open_requests(code)
 detail.breakdowns(code)
+detail.alliance_and_tasks(code)
