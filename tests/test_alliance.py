@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo import actions, alliance
+from geo import actions, alliance, bulletin, export
 from geo.access import AccessDenied, Scope
 from geo.actions import ActionRefused
 from geo.hierarchy import unit_hierarchy
@@ -190,3 +192,31 @@ def test_members_are_managed_by_admins_with_contacts_masked(city):
         alliance.members(city, Scope("planner", None, "p"))
     assert alliance.members(city, ADMIN, grid_code=G3).empty
     assert {"alliance.add", "alliance.list"} <= set(store_access.read_audit(city).action)
+
+
+def test_claim_figures_reach_the_bulletin_and_the_export(city):
+    from geo.store import requests as store_req
+    from tests.tiny_city import admin_units
+
+    with store_engine.transaction(city) as conn:
+        store_req.write_admin_units(conn, admin_units())
+    _member(city, areas=("430903003001",))
+    ids = _seed(city, ("M", G1, "market"), ("C", G2, "charity"), ("G", G1, "government"))
+    alliance.claim(city, ADMIN, request_id=ids["M"], member="海城爱心超市",
+                   now=datetime(2026, 12, 1, 3), **_seen(city, ids["M"]))
+    table = bulletin.claim_table(city, month="2026-12", level="community")
+    assert table[["code", "name", "claimable", "claimed"]].values.tolist() == [
+        ["430903003001", "甲社区", 2, 1]]
+    assert table.claim_rate.iloc[0] == 0.5 and table.median_hours.iloc[0] == 2.0
+    month = bulletin.monthly_bulletin(city, month="2026-12", now=datetime(2026, 12, 15))
+    assert month.claims["township"].claimed.tolist() == [1]
+    buf = io.BytesIO()
+    export.export_layer(city, layer="claims", fmt="geojson", path_or_buffer=buf,
+                        since=datetime(2026, 11, 30), until=datetime(2026, 12, 15))
+    props = {f["properties"]["code"]: f["properties"]
+             for f in json.loads(buf.getvalue())["features"]}
+    assert len(props) == 4
+    assert (props[G1]["claimable"], props[G1]["claimed"], props[G1]["claim_rate"],
+            props[G1]["median_hours_to_claim"]) == (1, 1, 1.0, 2.0)
+    assert props[G2]["claim_rate"] == 0.0 and props[G2]["median_hours_to_claim"] is None
+    assert props[G3]["claimable"] == 0 and props[G3]["claim_rate"] is None

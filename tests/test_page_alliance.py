@@ -113,3 +113,14 @@ def test_grid_detail_in_english(city):
     page = texts(at)
     assert "Alliance claims" in page and "Volunteer tasks" in page
     assert "claim rate" in page  # the figures line is worded in English
+
+
+def test_the_bulletin_shows_the_claim_rate_per_unit(city):
+    state = store_updates.read_states(city, external_ids=["M1"]).iloc[0]
+    alliance.claim(city, Scope.everything(), request_id=int(state.id), member="海城爱心超市",
+                   seen_status="reported", seen_updated_at=None)
+    at = run_page(_url(city), "pages/bulletin.py", account=COMMANDER)
+    assert not at.exception
+    assert "解忧联盟认领" in texts(at)
+    table = next(df.value for df in at.dataframe if "认领率" in df.value.columns)
+    assert table["认领率"].tolist() == ["100.0%"] and table["已认领"].tolist() == ["1"]

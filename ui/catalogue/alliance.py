@@ -97,6 +97,11 @@ STRINGS = {
     "alliance.col.claimed": ("已认领", "Claimed"),
     "alliance.col.claim_rate": ("认领率", "Claim rate"),
     "alliance.col.median_hours": ("认领用时中位数（小时）", "Median time to claim (h)"),
+    "export.layer.claims": ("解忧联盟认领（按网格）", "Alliance claims per grid"),
+    "export.layer_help.claims": ("每个网格一行：时段内上报的市场/爱心类诉求数、已认领数、认领率和"
+                                 "认领用时中位数（小时）。",
+                                 "One row per grid: market and charity requests reported in "
+                                 "the window, claimed, claim rate and median hours to claim."),
     # Volunteer tasks (grid detail).
     "tasks.title": ("志愿服务任务", "Volunteer tasks"),
     "tasks.none": ("本网格尚未发布志愿服务任务。", "No volunteer task published in this grid."),
