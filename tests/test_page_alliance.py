@@ -124,3 +124,26 @@ def test_the_bulletin_shows_the_claim_rate_per_unit(city):
     assert "解忧联盟认领" in texts(at)
     table = next(df.value for df in at.dataframe if "认领率" in df.value.columns)
     assert table["认领率"].tolist() == ["100.0%"] and table["已认领"].tolist() == ["1"]
+
+
+def test_a_member_account_claims_its_own_card_on_the_grid_page(city):
+    from geo import accounts
+
+    with store_engine.transaction(city) as conn:
+        accounts.add_user(conn, username="shop1", role="alliance", password="x" * 12,
+                          areas=["430903003001"], check_strength=False)
+    alliance.add_member(city, Scope.everything(), name="北海便民商店", kind="shop",
+                        areas=[G1], account="shop1")
+    member = Account("shop1", "北海便民商店", "alliance", ("430903003001",))
+    at = run_page(_url(city), "pages/grid.py", account=member, grid=G1)
+    assert not at.exception
+    assert not [s for s in at.selectbox if s.label == "认领成员"]  # claims for itself only
+    assert "发布" not in {b.label for b in at.button}  # no volunteer task forms
+    next(b for b in at.button if b.label == "登记认领").click()
+    with database(_url(city)):
+        at.run()
+    assert not at.exception
+    state = store_updates.read_states(city, external_ids=["M1"]).iloc[0]
+    assert state.assignee == "北海便民商店"
+    events = store_updates.read_events(city, ids=[int(state.id)])
+    assert events[["kind", "actor"]].values.tolist() == [["claim", "shop1"]]
