@@ -205,9 +205,8 @@ def members(engine: Engine, scope: Scope, *, personal: bool = False,
         raise AccessDenied("only an admin may see members' contacts", reason="role")
     frame = store_alliance.read_members(engine, include_disabled=include_disabled)
     if grid_code is not None:
-        keep = [store_alliance.grid_served(engine, grid_code=grid_code, areas=a)
-                for a in frame["areas"]]
-        frame = frame[np.array(keep, dtype=bool)].reset_index(drop=True)
+        serving = store_alliance.members_serving(engine, grid_code)
+        frame = frame[frame["id"].isin(serving)].reset_index(drop=True)
     if personal:
         store_access.log_audit(engine, actor=scope.actor, action="alliance.list",
                                rows=len(frame), detail={"personal": True})

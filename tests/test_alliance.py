@@ -200,7 +200,8 @@ def test_claim_figures_reach_the_bulletin_and_the_export(city):
 
     with store_engine.transaction(city) as conn:
         store_req.write_admin_units(conn, admin_units())
-    _member(city, areas=("430903003001",))
+    _member(city, areas=("430903003001",))  # a community: all four grids
+    assert alliance.members(city, ADMIN, grid_code=G3).name.tolist() == ["海城爱心超市"]
     ids = _seed(city, ("M", G1, "market"), ("C", G2, "charity"), ("G", G1, "government"))
     alliance.claim(city, ADMIN, request_id=ids["M"], member="海城爱心超市",
                    now=datetime(2026, 12, 1, 3), **_seen(city, ids["M"]))

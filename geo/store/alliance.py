@@ -17,7 +17,14 @@ from sqlalchemy.engine import Connection
 from geo.access import Scope
 from geo.store._sql import Bind, connect, inserted_id, read_frame
 from geo.store.access import scope_condition, scoped
-from geo.store.schema import alliance_area, alliance_member, grid, request, request_claim
+from geo.store.schema import (
+    admin_unit,
+    alliance_area,
+    alliance_member,
+    grid,
+    request,
+    request_claim,
+)
 
 #: Member columns, in display order (the contact columns are personal data).
 MEMBER_COLUMNS = ("id", "name", "kind", "contact_name", "contact_phone", "account",
@@ -93,6 +100,37 @@ def read_members(bind: Bind, *, include_disabled: bool = True) -> pd.DataFrame:
         by_member[member_id] = (*by_member.get(member_id, ()), str(code))
     members["areas"] = [by_member.get(i, ()) for i in members["id"]]
     return members
+
+
+def grid_ancestors(bind: Bind, grid_code: str) -> set[str]:
+    """Return the grid's code and the codes of its community, township, county and city.
+
+    The same stored hierarchy (``parent_code``) that :func:`geo.store.access.scope_condition`
+    follows; empty for an unknown grid.
+    """
+    com = admin_unit.alias("com")
+    town = admin_unit.alias("town")
+    county = admin_unit.alias("county")
+    stmt = (select(grid.c.code, grid.c.community_code, town.c.code, county.c.code,
+                   county.c.parent_code)
+            .select_from(grid.outerjoin(com, com.c.code == grid.c.community_code)
+                         .outerjoin(town, town.c.code == com.c.parent_code)
+                         .outerjoin(county, county.c.code == town.c.parent_code))
+            .where(grid.c.code == grid_code))
+    with connect(bind) as conn:
+        row = conn.execute(stmt).first()
+    return {str(c) for c in row if c is not None} if row is not None else set()
+
+
+def members_serving(bind: Bind, grid_code: str) -> set[int]:
+    """Return the ids of the members whose areas hold the grid (one query each way)."""
+    codes = grid_ancestors(bind, grid_code)
+    if not codes:
+        return set()
+    a = alliance_area.c
+    with connect(bind) as conn:
+        return {int(i) for i in conn.execute(select(a.member_id).distinct()
+                                             .where(a.area_code.in_(sorted(codes)))).scalars()}
 
 
 def grid_served(bind: Bind, *, grid_code: str, areas: tuple[str, ...]) -> bool:
