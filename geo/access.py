@@ -12,6 +12,8 @@ Roles (:data:`ROLES`):
 * ``planner``: every area, read and export; no personal data.
 * ``admin``: everything, including import, accounts and exports with personal data.
 * ``wall``: a wall screen's token: the command wall of one area, no personal data.
+* ``alliance``: a 解忧联盟 member's account: sees and claims the market and charity cards of
+  the areas it serves (:mod:`geo.alliance`), nothing else; no personal data.
 
 This module is plain Python: it neither reads the database nor imports streamlit.
 """
@@ -32,6 +34,7 @@ ROLES: dict[str, tuple[str, str, bool]] = {
     "planner": ("all", "none", True),
     "admin": ("all", "all", True),
     "wall": ("own", "none", False),
+    "alliance": ("own", "none", False),
 }
 
 #: Pages each role may open (file stems under pages/).
@@ -42,6 +45,7 @@ PAGES: dict[str, frozenset[str]] = {
     "admin": frozenset({"wall", "grid", "worklist", "coverage", "hotspots", "bulletin",
                         "export", "data"}),
     "wall": frozenset({"wall"}),
+    "alliance": frozenset({"grid"}),
 }
 
 _CODE = re.compile(r"^\d{6}(\d{3}){0,3}$")
@@ -205,7 +209,9 @@ def _replacer(mask: Callable[[object], object]) -> Callable[[re.Match[str]], str
 
 
 _MASKS = {"reporter_name": mask_name, "reporter_phone": mask_phone,
-          "reporter_email": mask_email, "head_name": mask_name, "head_phone": mask_phone}
+          "reporter_email": mask_email, "head_name": mask_name, "head_phone": mask_phone,
+          # 解忧联盟 members' contacts and volunteers' names (migration 0008).
+          "contact_name": mask_name, "contact_phone": mask_phone, "volunteer": mask_name}
 
 
 def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_code",

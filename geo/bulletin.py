@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from geo import clock, heat
+from geo import alliance, clock, heat
 from geo.store import counts as store_counts
 from geo.store import requests as store_requests
 
@@ -371,11 +371,12 @@ def governance_index(
 def _rankings(
     engine: Engine, *, month: str | date | pd.Period, levels: Sequence[str],
     weights: Mapping[str, float] | None, adult_share: float, now: datetime | None,
+    hierarchy: heat.UnitHierarchy | None = None,
 ) -> dict[str, pd.DataFrame]:
     _check_levels(levels)
     w = validate_weights(weights)
     period, _, _ = month_window(month)
-    hierarchy = heat.unit_hierarchy(engine)
+    hierarchy = hierarchy if hierarchy is not None else heat.unit_hierarchy(engine)
     this, last = (_indicators_by_level(engine, month=p, levels=levels, hierarchy=hierarchy,
                                        adult_share=adult_share, now=now)
                   for p in (period, period - 1))
@@ -465,6 +466,9 @@ class Bulletin:
         The indicator weights used.
     adult_share : float
         The adult share used for WeChat coverage.
+    claims : dict of str to pandas.DataFrame
+        Level -> 解忧联盟 claim figures of the month's market and charity requests per
+        unit (:func:`claim_table`); reported beside the index, not scored in it.
 
     """
 
@@ -473,6 +477,28 @@ class Bulletin:
     rankings: dict[str, pd.DataFrame]
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     adult_share: float = 0.8
+    claims: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def claim_table(engine: Engine, *, month: str | date | pd.Period, level: str,
+                hierarchy: heat.UnitHierarchy | None = None) -> pd.DataFrame:
+    """Return the month's claim rate and median time to claim per unit of ``level``.
+
+    Over the market and charity requests reported in the month (Asia/Shanghai), per
+    :func:`geo.alliance.claim_rates`: ``code``, ``name``, ``claimable``, ``claimed``,
+    ``claim_rate`` and ``median_hours``, best claim rate first; units with no such
+    request have no row.
+    """
+    _check_levels([level])
+    hierarchy = hierarchy if hierarchy is not None else heat.unit_hierarchy(engine)
+    _, since, until = month_window(month)
+    table = alliance.claim_rates(engine, since=since, until=until, by=level,
+                                 hierarchy=hierarchy).reset_index()
+    names = hierarchy.units["name"]
+    names = names[~names.index.duplicated()]
+    table.insert(1, "name", table["code"].map(names))
+    return table.sort_values(["claim_rate", "code"], ascending=[False, True],
+                             na_position="last").reset_index(drop=True)
 
 
 def monthly_bulletin(
@@ -500,12 +526,15 @@ def monthly_bulletin(
     """
     w = validate_weights(weights)
     period, _, _ = month_window(month)
+    hierarchy = heat.unit_hierarchy(engine)
     rankings = _rankings(engine, month=period, levels=levels, weights=w,
-                         adult_share=adult_share, now=now)
+                         adult_share=adult_share, now=now, hierarchy=hierarchy)
     units = store_requests.read_admin_unit_attributes(engine)
     city = units[units["level"] == "city"]["name"]
+    claims = {level: claim_table(engine, month=period, level=level, hierarchy=hierarchy)
+              for level in levels}
     return Bulletin(month=period, area_name=str(city.iloc[0]) if len(city) else "",
-                    rankings=rankings, weights=w, adult_share=adult_share)
+                    rankings=rankings, weights=w, adult_share=adult_share, claims=claims)
 
 
 # --------------------------------------------------------------------------- rendering

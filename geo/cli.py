@@ -423,6 +423,46 @@ def _cmd_wall_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_alliance(args: argparse.Namespace) -> int:
+    from geo import alliance
+    from geo.access import AccessDenied, Scope
+
+    engine = store_engine.make_engine(args.database)
+    scope = Scope.everything(actor=_cli_actor())
+    try:
+        if args.action == "add":
+            alliance.add_member(engine, scope, name=args.name, kind=args.kind, areas=args.area,
+                                contact_name=args.contact_name, contact_phone=args.contact_phone,
+                                account=args.account)
+            print(f"alliance member {args.name!r} ({args.kind}, areas {', '.join(args.area)}) "
+                  "added")
+            return 0
+        if args.action in ("disable", "enable"):
+            changed = alliance.set_member_disabled(engine, scope, name=args.name,
+                                                   disabled=args.action == "disable")
+            print(f"alliance member {args.name!r} {args.action}d"
+                  + ("" if changed else " already; nothing changed"))
+            return 0
+    except (alliance.MemberError, AccessDenied) as exc:
+        where = f" ({exc.field})" if isinstance(exc, alliance.MemberError) else ""
+        print(f"gridmap alliance {args.action}: error{where}: {exc}", file=sys.stderr)
+        return 2
+    if args.personal:
+        print("gridmap alliance list: including personal data (contact names and phone "
+              "numbers).", file=sys.stderr)
+    frame = alliance.members(engine, scope, personal=args.personal)
+    if frame.empty:
+        print("no alliance members; add one with: gridmap alliance add NAME --kind shop "
+              "--area CODE")
+        return 0
+    print(f"{'name':<24} {'kind':<5} {'state':<9} {'contact':<10} {'phone':<14} areas")
+    for row in frame.to_dict("records"):
+        state = "disabled" if row["disabled"] else "active"
+        print(f"{row['name']:<24} {row['kind']:<5} {state:<9} {row['contact_name'] or '-':<10} "
+              f"{row['contact_phone'] or '-':<14} {', '.join(row['areas'])}")
+    return 0
+
+
 def _isnull(value) -> bool:
     import pandas as pd
 
@@ -604,6 +644,31 @@ def build_parser() -> argparse.ArgumentParser:
     w = walls.add_parser("revoke", help="revoke a token by name")
     w.add_argument("name")
     w.set_defaults(func=_cmd_wall_token)
+
+    from geo.vocab import MEMBER_KINDS
+
+    p = sub.add_parser("alliance", help="add, list, disable 解忧联盟 members (units, NGOs, shops)")
+    members = p.add_subparsers(dest="action", required=True)
+    m = members.add_parser("add", help="add a member that claims market and charity requests")
+    m.add_argument("name", help="the member's name (unique)")
+    m.add_argument("--kind", required=True,
+                   help=f"one of {', '.join(MEMBER_KINDS)} (or {'/'.join(MEMBER_KINDS.values())})")
+    m.add_argument("--area", action="append", required=True, metavar="CODE",
+                   help="a grid or admin code it serves (repeatable)")
+    m.add_argument("--contact-name", default=None, help="contact person (personal data)")
+    m.add_argument("--contact-phone", default=None, help="contact phone (personal data)")
+    m.add_argument("--account", default=None,
+                   help="the username of its own account (role alliance), to claim online")
+    m.set_defaults(func=_cmd_alliance)
+    for action, text in (("disable", "stop a member claiming (its claims are kept)"),
+                         ("enable", "let a disabled member claim again")):
+        m = members.add_parser(action, help=text)
+        m.add_argument("name")
+        m.set_defaults(func=_cmd_alliance)
+    m = members.add_parser("list", help="list members, contacts masked")
+    m.add_argument("--personal", action="store_true",
+                   help="show contacts in clear (personal data; audited)")
+    m.set_defaults(func=_cmd_alliance)
 
     from geo import simulate  # its own module: the stream, the flow and their options
 

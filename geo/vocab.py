@@ -39,6 +39,16 @@ ROUTES: dict[str, str] = {
     "charity": "爱心救助类",
 }
 
+#: Routes whose requests 解忧联盟 members may claim (Beihai's market and charity cards).
+CLAIMABLE_ROUTES = ("market", "charity")
+
+#: Kinds of 解忧联盟 member: code -> Chinese name.
+MEMBER_KINDS: dict[str, str] = {
+    "unit": "单位",
+    "ngo": "社会组织",
+    "shop": "商户",
+}
+
 #: The request flow, in order. Every transition is kept as a request_event row.
 STATUSES: dict[str, str] = {
     "reported": "上报",

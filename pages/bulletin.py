@@ -55,3 +55,4 @@ with side_col:
 st.markdown(f"**{t('bulletin.ranking', level=bulletin.level_label(level))}**")
 st.dataframe(bulletin.table(shown), hide_index=True, width="stretch", height=420)
 bulletin.method(bulletin.bulletin(month).weights)
+bulletin.claims(month, level, area)

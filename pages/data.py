@@ -3,7 +3,7 @@ log, and a map of the grids that lack residents."""
 
 import streamlit as st
 
-from ui import data, datapage
+from ui import alliance, data, datapage
 from ui.text import t
 
 st.subheader(t("data.title"))
@@ -61,6 +61,8 @@ with tokens:
         st.caption(t("data.tokens.none"))
     else:
         st.dataframe(table, hide_index=True, width="stretch")
+
+alliance.manage_members()
 
 st.markdown(f"**{t('data.audit')}**")
 action = st.selectbox(t("data.audit.filter"), [None, *datapage.AUDIT_ACTIONS],

@@ -28,3 +28,4 @@ with side_col:
 detail.open_requests(code)
 worklist.grid_panel(code)
 detail.breakdowns(code)
+detail.alliance_and_tasks(code)

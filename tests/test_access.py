@@ -38,7 +38,8 @@ def test_scope_refuses_unknown_roles_and_bad_codes():
 
 
 def test_scope_properties_follow_the_role_table():
-    assert set(ROLES) == set(PAGES) == {"commander", "grid_head", "planner", "admin", "wall"}
+    assert set(ROLES) == set(PAGES) == {"commander", "grid_head", "planner", "admin", "wall",
+                                       "alliance"}
     everything = Scope.everything(actor="cli:root")
     assert everything.everywhere and everything.personal == "all" and everything.may_export
     assert everything.actor == "cli:root"

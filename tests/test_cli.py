@@ -13,7 +13,7 @@ def test_python_m_geo_is_an_alias(tmp_path):
     url = f"sqlite:///{tmp_path}/c.db"
     out = subprocess.run([sys.executable, "-m", "geo", "--database", url, "db", "upgrade"],
                          capture_output=True, text=True, check=True)
-    assert "schema revision 0007" in out.stdout
+    assert "schema revision 0008" in out.stdout
 
 
 def test_init_demo_refuses_to_overwrite(tmp_path, four_grids, capsys):
@@ -401,3 +401,35 @@ def test_a_bad_deadline_or_holiday_file_stops_commands_with_its_name(tmp_path, m
     monkeypatch.setenv("GRIDMAP_DEADLINES", str(policy))
     assert cli.main(["--database", url, "api"]) == 2
     assert "GRIDMAP_DEADLINES: " in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- alliance
+
+
+def test_alliance_add_list_disable_with_contacts_masked(engine, four_grids, capsys):
+    from geo.store import access as store_access
+
+    db = _export_city(engine, four_grids)
+    add = db + ["alliance", "add", "海城爱心超市", "--kind", "商户", "--area", "430903003001001",
+                "--area", "430903003001002", "--contact-name", "张三",
+                "--contact-phone", "13812341234"]
+    assert cli.main(add) == 0
+    assert "added" in capsys.readouterr().out
+    assert cli.main(add) == 2  # the same name again
+    assert "error (name)" in capsys.readouterr().err
+    assert cli.main(db + ["alliance", "add", "x", "--kind", "bank", "--area",
+                          "430903003001001"]) == 2
+    assert "error (kind)" in capsys.readouterr().err
+    assert cli.main(db + ["alliance", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "张*" in out and "138****1234" in out and "13812341234" not in out
+    assert "430903003001001, 430903003001002" in out and "active" in out
+    assert cli.main(db + ["alliance", "list", "--personal"]) == 0
+    captured = capsys.readouterr()
+    assert "13812341234" in captured.out and "personal data" in captured.err
+    assert cli.main(db + ["alliance", "disable", "海城爱心超市"]) == 0
+    assert cli.main(db + ["alliance", "list"]) == 0
+    assert "disabled" in capsys.readouterr().out
+    assert cli.main(db + ["alliance", "disable", "无此成员"]) == 2
+    actions = set(store_access.read_audit(engine).action)
+    assert {"alliance.add", "alliance.list", "alliance.disable"} <= actions

@@ -128,7 +128,7 @@ def by_code(feats, key="code"):
 def test_layers_list_names_formats_and_personal_fields():
     layers = {info.key: info for info in export.export_layers()}
     assert list(layers) == ["grids", "requests", "stations", "coverage", "coverage_areas",
-                            "hotspots", "bulletin"]
+                            "hotspots", "claims", "bulletin"]
     assert layers["grids"].name_zh == "网格" and layers["bulletin"].name_zh == "月度通报"
     assert all(set(info.formats) == {"geojson", "gpkg", "csv"} for info in layers.values())
     assert layers["requests"].personal_fields == ("reporter_name", "reporter_phone")

@@ -281,3 +281,26 @@ def download(month: str) -> None:
                        key="bulletin_download", on_click="ignore")
     if lang() != "zh":
         st.caption(t("bulletin.download_note"))
+
+
+def claims(month: str, level: str, area: str | None) -> None:
+    """解忧联盟: the month's claim rate and median time to claim per unit of the level."""
+    table = bulletin(month).claims.get(level)
+    st.markdown(f"**{t('alliance.bulletin')}**")
+    st.caption(t("alliance.bulletin.intro"))
+    if table is not None and not data.whole(area):
+        grids = data.hierarchy().grids
+        codes = data.area_codes(area)
+        wanted = set(grids.loc[grids.index.intersection(codes), level].dropna())
+        table = table[table["code"].isin(wanted)]
+    if table is None or table.empty:
+        st.caption(t("alliance.bulletin.none"))
+        return
+    st.dataframe(pd.DataFrame({
+        t("alliance.col.unit"): table["name"].fillna(table["code"]),
+        t("alliance.col.claimable"): table["claimable"].map(count),
+        t("alliance.col.claimed"): table["claimed"].map(count),
+        t("alliance.col.claim_rate"): table["claim_rate"].map(rate),
+        t("alliance.col.median_hours"): table["median_hours"].map(number),
+        t("bulletin.col.code"): table["code"],
+    }), hide_index=True, width="stretch")

@@ -263,7 +263,8 @@ def _table_counts(version: str) -> dict[str, int]:
 
 
 AUDIT_ACTIONS = ("login", "login_failed", "denied", "export", "import", "wall_token_create",
-                 "wall_token_revoke")
+                 "wall_token_revoke", "alliance.add", "alliance.disable", "request.claim",
+                 "task.publish", "task.hours")
 
 
 def audit(limit: int = 30, *, action: str | None = None) -> pd.DataFrame:

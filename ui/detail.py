@@ -573,3 +573,14 @@ def _trend_chart(code: str, at: datetime) -> None:
     st.bar_chart(frame, x=week, y=[other, disputes], color=["#90a4ae", "#c2255c"],
                  sort=False, stack=True, y_label=t("detail.count"), height=280)
 
+
+
+def alliance_and_tasks(code: str) -> None:
+    """解忧联盟 cards and claim figures, and the grid's volunteer tasks (issue 14)."""
+    from ui import alliance, volunteers
+
+    cards, tasks = st.columns(2, gap="medium")
+    with cards:
+        alliance.grid_cards(code)
+    with tasks:
+        volunteers.grid_tasks(code)

@@ -260,7 +260,7 @@ def export_layer(
         Where to read.
     layer : str
         A key of :data:`LAYERS`: grids, requests, stations, coverage, coverage_areas,
-        hotspots or bulletin.
+        hotspots, claims or bulletin.
     fmt : {"geojson", "gpkg", "csv"}
         Output format (see the module docstring).
     path_or_buffer : str, os.PathLike or file-like

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from geo import bulletin, clock, coverage, deadlines, heat, hotspots, vocab
+from geo import alliance, bulletin, clock, coverage, deadlines, heat, hotspots, vocab
 from geo.export.catalogue import PERSONAL_FIELDS, Area, LayerData, Reporter, split
 from geo.grids import GridIndex
 from geo.store import counts
@@ -362,6 +362,30 @@ def _hotspots_layer(ctx: Context) -> LayerData:
                      len(frame), "MultiPolygon")
 
 
+_CLAIM_SCHEMA = _ADMIN_SCHEMA + [
+    ("claimable", "int"), ("claimed", "int"), ("claim_rate", "float"),
+    ("median_hours_to_claim", "float"),
+]
+
+
+def _claims_layer(ctx: Context) -> LayerData:
+    """Market and charity requests reported in the window per grid: claimed, rate, time."""
+    ctx.report(0.02, "计算解忧联盟认领")
+    grids = _area_grids(ctx)
+    rates = alliance.claim_rates(ctx.engine, since=ctx.since, until=ctx.until or ctx.now,
+                                 grid_codes=_in_clause(ctx.area.grids))
+    codes = pd.Index(grids["code"])
+    frame = _admin_columns(codes, ctx.hierarchy)
+    per_grid = rates.reindex(codes)
+    frame["claimable"] = per_grid["claimable"].fillna(0).astype("int64").to_numpy()
+    frame["claimed"] = per_grid["claimed"].fillna(0).astype("int64").to_numpy()
+    frame["claim_rate"] = per_grid["claim_rate"].to_numpy(dtype=float)
+    frame["median_hours_to_claim"] = per_grid["median_hours"].to_numpy(dtype=float)
+    geoms = _multi(grids.geometry.to_numpy())
+    return LayerData("claims", _CLAIM_SCHEMA, split(frame, geoms, ctx.chunk_rows), len(frame),
+                     "MultiPolygon")
+
+
 _BULLETIN_SCHEMA = [
     ("month", "str"), ("level", "str"), ("level_name", "str"), ("rank", "int"),
     ("code", "str"), ("name", "str"), ("parent_code", "str"), ("population", "int"),
@@ -468,5 +492,6 @@ BUILDERS: dict[str, Callable[[Context], LayerData]] = {
     "coverage": _coverage_layer,
     "coverage_areas": _coverage_areas_layer,
     "hotspots": _hotspots_layer,
+    "claims": _claims_layer,
 }
 

@@ -22,6 +22,7 @@ from geo.importer.report import Problem
 from geo.importer.rows import Rows, max_len, object_values
 from geo.importer.updates import changed_times, note_column, validate_updates
 from geo.store import schema as store_schema
+from geo.volunteers import points_for
 
 #: Residents' descriptions longer than this are cut (with a warning).
 MAX_DESCRIPTION = 4000
@@ -372,7 +373,8 @@ def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
     volunteers = rows.number_column("volunteers", integer=True, required=True)
     hours = rows.number_column("hours", required=True)
     points = rows.number_column("points")
-    points = np.where(np.isnan(points), volunteers * hours, points)
+    # The points rule (one point per volunteer-hour) is geo.volunteers', shared with tasks.
+    points = np.where(np.isnan(points), points_for(volunteers * hours), points)
     external = rows.max_length("external_id", rows.text("external_id"),
                                max_len(table, "external_id"))
     ext = (object_values(external) if external is not None

@@ -27,6 +27,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -310,6 +312,82 @@ wall_token = Table(
     Column("revoked_at", DateTime),
     Column("last_used_at", DateTime),
     Column("created_by", String(64)),
+)
+
+
+#: 解忧联盟 members (migration 0008): units, NGOs and shops that claim market and charity
+#: requests. The contact is personal data, masked like reporters' (geo.access.mask_frame);
+#: ``account`` is the username of a member account (role ``alliance``), if any.
+alliance_member = Table(
+    "alliance_member",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),
+    Column("contact_name", String(64)),
+    Column("contact_phone", String(32)),
+    Column("account", String(64), unique=True),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(64)),
+)
+
+#: The admin or grid codes each member serves.
+alliance_area = Table(
+    "alliance_area",
+    metadata,
+    Column("member_id", Id, ForeignKey("alliance_member.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("area_code", String(15), primary_key=True),
+)
+
+#: A member's claim (认领) of a request: unique per request, so a second claim fails even
+#: when two sessions race.
+request_claim = Table(
+    "request_claim",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", Id, ForeignKey("request.id", ondelete="CASCADE"), nullable=False,
+           unique=True),
+    Column("member_id", Id, ForeignKey("alliance_member.id"), nullable=False, index=True),
+    Column("claimed_at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+)
+
+#: Volunteer tasks a grid head publishes (Yiyang's volunteer day). ``claims`` counts the
+#: claims so that a guarded UPDATE keeps them within ``places``; a completed task points
+#: at the volunteer_activity row it wrote.
+volunteer_task = Table(
+    "volunteer_task",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("grid_code", String(15), nullable=False),
+    Column("title", String(128), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("places", Integer, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("claims", Integer, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("published_by", String(64), nullable=False),
+    Column("published_at", DateTime, nullable=False),
+    Column("completed_at", DateTime),
+    Column("activity_id", Id, ForeignKey("volunteer_activity.id", ondelete="SET NULL")),
+    Index("ix_volunteer_task_grid_date", "grid_code", "date"),
+)
+
+#: A volunteer's claim of a task, and the hours served and points once recorded.
+task_claim = Table(
+    "task_claim",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task_id", Id, ForeignKey("volunteer_task.id", ondelete="CASCADE"), nullable=False),
+    Column("volunteer", String(64), nullable=False),
+    Column("account", String(64)),
+    Column("claimed_at", DateTime, nullable=False),
+    Column("claimed_by", String(64), nullable=False),
+    Column("hours_served", Float),
+    Column("points", Float),
+    UniqueConstraint("task_id", "volunteer", name="uq_task_claim_volunteer"),
 )
 
 

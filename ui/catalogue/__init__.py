@@ -11,7 +11,7 @@ from importlib import import_module
 
 #: The catalogue's parts, in load order.
 PARTS = ("common", "wall", "detail", "coverage", "hotspots", "export", "data", "bulletin",
-         "auth", "worklist")
+         "auth", "worklist", "alliance")
 
 
 def load() -> dict[str, tuple[str, str]]:

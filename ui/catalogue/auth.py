@@ -46,4 +46,5 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role.planner": ("规划员", "planner"),
     "role.admin": ("管理员", "admin"),
     "role.wall": ("大屏", "wall screen"),
+    "role.alliance": ("解忧联盟成员", "alliance member"),
 }

@@ -91,6 +91,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.table.setting": ("设置", "Settings"),
     "data.table.api_key": ("接口密钥", "API keys"),
     "data.table.wall_token": ("大屏令牌", "Wall tokens"),
+    "data.table.request_photo": ("办结照片", "Resolution photos"),
     "data.accounts.none": ("尚未建立账号。请用 gridmap users add 创建。",
                            "No accounts yet. Create them with gridmap users add."),
     "data.accounts": ("账号（用 gridmap users 管理）", "Accounts (managed with gridmap users)"),
