@@ -68,7 +68,15 @@ STATUS_ALIASES: dict[str, str | None] = {
     "planned": "dispatched", "in_progress": "in_progress", "fixed": "resolved",
     "closed": "resolved"}
 #: The event kinds shown as a request's history and in the feed (escalations are internal).
-PUBLIC_KINDS = ("status", "note")
+PUBLIC_KINDS = ("status", "note", "accept", "dispatch", "return", "suspend", "resume",
+                "resolve", "close", "urge", "claim")
+
+#: How each action (geo.actions, geo.alliance) reads in a request's history.
+_ACTION_SUMMARY = {
+    "accept": "受理 (accepted)", "dispatch": "派遣 (dispatched)", "return": "回退 (returned)",
+    "suspend": "挂起 (suspended)", "resume": "恢复办理 (resumed)", "resolve": "办结 (resolved)",
+    "close": "结案 (closed)", "urge": "督办 (supervised)", "claim": "联盟认领 (claimed)",
+}
 #: How far in the future an updated_datetime may be (clock skew between the two systems).
 MAX_SKEW = timedelta(minutes=5)
 #: The feed leaves out the last few seconds, so that a write recorded a moment before
@@ -232,6 +240,8 @@ def _masker(engine: Engine | Connection, ids: Sequence[int]):
 def _summary(kind: str, status: str) -> str:
     if kind == "note":
         return "备注 (note)"
+    if kind in _ACTION_SUMMARY:
+        return _ACTION_SUMMARY[kind]
     return f"{vocab.STATUSES.get(status, status)} ({status})"
 
 

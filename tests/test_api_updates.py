@@ -455,3 +455,24 @@ def test_cli_creates_and_lists_handler_keys(tmp_path, capsys):
         cli.main(["--database", url, "api-key", "create", "--name", "x", "--role", "admin"])
     eng.dispose()
 
+
+
+def test_actions_by_people_show_in_the_history(client, keys, rid, city):
+    """Actions taken in GridMap (geo.actions) are notes too; escalations are not."""
+    from geo import actions
+    from geo.access import Scope
+
+    admin = Scope("admin", None, "ops")
+    for k, (action, kw) in enumerate([("accept", {}), ("urge", {"note": "请今天办结"}),
+                                      ("dispatch", {"assignee": "城管"})]):
+        state = store_updates.read_states(city, ids=[int(rid)]).iloc[0]
+        seen = None if pd.isna(state.updated_at) else pd.Timestamp(state.updated_at)
+        actions.act(city, admin, request_id=int(rid), action=action, seen_status=state.status,
+                    seen_updated_at=None if seen is None else seen.to_pydatetime(),
+                    now=T0 + timedelta(hours=k + 1), **kw)
+    with clock.frozen(LATER):
+        got = client.get(f"/requests/{rid}.json", params={"api_key": keys["reporter"]}).json()
+    summaries = [n["summary"] for n in got[0]["notes"]]
+    assert summaries[1:] == ["受理 (accepted)", "督办 (supervised)", "派遣 (dispatched)"]
+    assert got[0]["status_notes"] == "→ 城管"
+    assert "ops" not in json.dumps(got, ensure_ascii=False)  # who acted is not shown

@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from geo import actions as geo_actions
-from geo import heat
+from geo import deadlines, heat
 from geo import worklist as geo_worklist
 from geo.access import AccessDenied
 from geo.deadlines import DeadlinePolicy
@@ -95,13 +95,13 @@ CSS = """
 
 
 def policy() -> DeadlinePolicy:
-    """The deadline policy that judges due soon / overdue: the one place to configure it."""
-    return DeadlinePolicy()
+    """The site's deadline policy (``GRIDMAP_DEADLINES``) that judges due soon / overdue."""
+    return deadlines.policy_and_calendar()[0]
 
 
 def calendar() -> WorkCalendar | None:
-    """The working calendar a resume moves deadlines by (None: calendar time)."""
-    return None
+    """The site's working calendar (``GRIDMAP_HOLIDAYS``): a resume moves deadlines by it."""
+    return deadlines.policy_and_calendar()[1]
 
 
 # --------------------------------------------------------------------------- reading
