@@ -38,10 +38,9 @@ TARGET = "≤ 50 ms"
 
 
 def _moment(ctx: Ctx) -> datetime:
-    # An hour after the dataset's last report: some thresholds crossed since the levels
-    # were recorded (the demo records them up to its end), as on a live refresh.
+    # A day after the dataset's last report.
     last = store_engine.read_frame(ctx.engine, "SELECT max(reported_at) AS m FROM request")["m"][0]
-    return pd.Timestamp(last).ceil("min").to_pydatetime() + timedelta(hours=1)
+    return pd.Timestamp(last).ceil("min").to_pydatetime() + timedelta(days=1)
 
 
 def _naive_levels(backlog: pd.DataFrame, now: datetime,
@@ -92,7 +91,10 @@ def deadlines_rows(ctx: Ctx) -> list[Row]:
     policy, calendar = deadlines.policy_and_calendar()
     eng = ctx.engine
     now = _moment(ctx)
-    backlog = store_updates.open_for_escalation(eng)
+    # Levels as if none had been recorded yet: every crossing in the backlog's history is
+    # found and expanded (the worst case; a live refresh usually finds none), and the
+    # figure does not depend on what earlier runs of the wall recorded in the dataset.
+    backlog = store_updates.open_for_escalation(eng).assign(escalation_level=0)
     n = len(backlog)
     rows = []
 
@@ -101,21 +103,21 @@ def deadlines_rows(ctx: Ctx) -> list[Row]:
     t_loop, naive = median_time(lambda: _naive_levels(backlog, now, policy), ctx.runs)
     top = steps.groupby("id")["level"].max() if len(steps) else pd.Series(dtype=int)
     assert {int(i): int(lv) for i, lv in top.items()} == dict(naive)
-    note = (f"{n:,} open requests, {len(steps):,} crossings found an hour after the last "
-            f"report; CPU {c_warm * 1000:,.1f} ms")
+    note = (f"{n:,} open requests, none recorded yet: {len(steps):,} crossings found; "
+            f"CPU {c_warm * 1000:,.1f} ms")
     rows.append(Row("deadlines", "escalation levels of the open backlog per wall refresh, "
                     "backlog cached on the data version (escalation.pending)", ctx.label,
                     ctx.backend, t_warm, "s", t_loop, "Python loop per request",
                     target=TARGET, limit=0.05, note=note))
 
     def cold() -> pd.DataFrame:
-        return escalation.pending(store_updates.open_for_escalation(eng), now=now,
-                                  policy=policy)
+        fresh = store_updates.open_for_escalation(eng).assign(escalation_level=0)
+        return escalation.pending(fresh, now=now, policy=policy)
 
     naive_runs = 1 if ctx.scale == "province" else ctx.runs
     t_cold, c_cold, _ = median_wall_cpu(cold, ctx.runs)
-    t_naive_read, _ = median_time(lambda: escalation.pending(_naive_read(ctx), now=now,
-                                                             policy=policy), naive_runs)
+    t_naive_read, _ = median_time(lambda: escalation.pending(
+        _naive_read(ctx).assign(escalation_level=0), now=now, policy=policy), naive_runs)
     rows.append(Row("deadlines", "the same after a data change: open backlog re-read "
                     "(open_for_escalation, resolved_at index) + levels", ctx.label,
                     ctx.backend, t_cold, "s", t_naive_read,

@@ -25,7 +25,9 @@ CATEGORIES: dict[str, str] = {
     "other": "其他",
 }
 
-#: Beihai's three severity tiers: code -> (Chinese name, default deadline).
+#: Beihai's three severity tiers: code -> (Chinese name, nominal span in calendar time).
+#: The span is only the demo's and simulator's model of how long handling takes; a
+#: request's deadline is set in working time by geo.deadlines (the site's policy).
 SEVERITIES: dict[str, tuple[str, timedelta]] = {
     "routine": ("操心事", timedelta(days=7)),
     "pressing": ("烦心事", timedelta(days=3)),

@@ -235,7 +235,8 @@ def test_a_tiny_grid_with_overdue_requests(tiny_url):
     assert len(table) == 3 and table["deadline"].str.startswith("超期").all()
     # Escalation levels (24 h urgent spans): overdue for 1 h, then past twice the span.
     assert table["level"].tolist() == ["严重超期", "严重超期", "已超期"]
-    assert "严重超期 2 · 已超期 1 · 即将到期 0 · 正常 0" in page
+    for level, text in ((3, "严重超期 2"), (2, "已超期 1"), (1, "即将到期 0"), (0, "正常 0")):
+        assert f'<span class="gm-badge gm-lv-{level}">{text}</span>' in page
     # Residents' words reach the table as plain text, never as markup on the page.
     assert (table["description"] == "<b>深夜</b>施工噪声").all()
     assert "<b>深夜</b>" not in page

@@ -462,9 +462,10 @@ def deadline_policy() -> DeadlinePolicy:
     return policy_and_calendar()[0]
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _backlog(version: str) -> pd.DataFrame:
     # The open backlog's deadlines and recorded levels: re-read only when the data changes.
+    # A resource, not data: shared without a copy per refresh; only ever read.
     return open_for_escalation(engine())
 
 

@@ -491,8 +491,12 @@ def open_requests(code: str) -> None:
         return
     level = rows["level"].to_numpy(dtype=int)
     counts = pd.Series(level).value_counts()
-    st.caption(" · ".join(f"{t(f'escalation.{LEVELS[lv]}')} {counts.get(lv, 0):,}"
-                          for lv in (3, 2, 1, 0)))
+    # The levels at a glance, most pressing first, in the colours the rows use.
+    badges = "".join(
+        f'<span class="gm-badge gm-lv-{lv}">'
+        f'{html.escape(t(f"escalation.{LEVELS[lv]}"))} {counts.get(lv, 0):,}</span>'
+        for lv in (3, 2, 1, 0))
+    st.markdown(f'<div class="gm-badges">{badges}</div>', unsafe_allow_html=True)
     table = pd.DataFrame({
         "level": [t(f"escalation.{LEVELS[lv]}") for lv in level],
         "deadline": [time_left(left) for left in rows["left_h"]],

@@ -161,9 +161,14 @@ def _mark(kind: str, level: int) -> str:
 
 
 def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
-    """New urgent and newly overdue requests, newest first; residents' text escaped."""
+    """New urgent and newly overdue requests, newest first; residents' text escaped.
+
+    Three short lines an entry, so five fit beside the map on a 1080-line wall: when, the
+    mark and the grid; what the resident wrote (one line, cut); category, status and the
+    time left (or how long overdue).
+    """
     st.markdown(f"**{html.escape(t('wall.ticker'))}**")
-    rows = data.ticker(area, at=at, limit=6 if kiosk else 10)
+    rows = data.ticker(area, at=at, limit=5 if kiosk else 10)
     if rows.empty:
         st.caption(t("wall.ticker.none"))
         return
@@ -172,19 +177,19 @@ def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
     for r in rows.itertuples(index=False):
         where = names.get(r.grid_code, r.grid_code) if isinstance(r.grid_code, str) else "—"
         text = str(r.description or "")
-        if len(text) > 40:
-            text = text[:39] + "…"
-        due = ""
+        if len(text) > 60:
+            text = text[:59] + "…"
+        facts = [vocab("category", r.category), vocab("status", r.status)]
         if pd.notna(r.due_at):
-            due = (f"{t('wall.deadline', time=short_when(r.due_at))} · "
-                   f"{time_left(r.left.total_seconds() / 3600)}")
+            left = time_left(r.left.total_seconds() / 3600)
+            # A newly overdue entry's time is its deadline already: say only how late.
+            facts.append(left if r.kind == "newly_overdue" else
+                         f"{t('wall.deadline', time=short_when(r.due_at))} · {left}")
         items.append(
             f'<li class="gm-lv-{int(r.level)}">'
             f'<span class="gm-when">{html.escape(short_when(r.moment))}</span>'
             f'{_mark(r.kind, int(r.level))}'
             f'<span class="gm-where">{html.escape(str(where))}</span>'
-            f'{html.escape(vocab("category", r.category))} · '
-            f'{html.escape(vocab("status", r.status))}<br>'
-            f'<span>{html.escape(text)}</span> '
-            f'<span class="gm-due">{html.escape(due)}</span></li>')
+            f'<span class="gm-text">{html.escape(text)}</span>'
+            f'<span class="gm-due">{html.escape(" · ".join(facts))}</span></li>')
     st.markdown(f'<ul class="gm-ticker">{"".join(items)}</ul>', unsafe_allow_html=True)

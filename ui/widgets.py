@@ -68,10 +68,15 @@ CSS = """
 .gm-ticker li.gm-lv-1 { border-left:.3rem solid #e67700; padding-left:.5rem; }
 .gm-ticker li.gm-lv-2 { border-left:.3rem solid #c62828; padding-left:.5rem; }
 .gm-ticker li.gm-lv-3 { border-left:.3rem solid #7b1fa2; padding-left:.5rem; }
-.gm-ticker .gm-due { opacity:.8; white-space:nowrap; }
+.gm-ticker .gm-text { display:block; white-space:nowrap; overflow:hidden;
+  text-overflow:ellipsis; }
+.gm-ticker .gm-due { display:block; opacity:.8; font-size:.85em; }
 /* Escalation levels (督办): due soon amber, overdue red, long overdue purple. */
+.gm-badges { display:flex; flex-wrap:wrap; gap:.4rem; margin:.1rem 0 .5rem; }
+.gm-badges .gm-badge { font-size:.95rem; padding:.15em .55em; }
 .gm-badge { display:inline-block; padding:0 .35em; border-radius:.25em; font-size:.85em;
   font-weight:700; line-height:1.5; margin-right:.45rem; color:#fff; white-space:nowrap; }
+.gm-badge.gm-lv-0 { background:#607d8b; }
 .gm-badge.gm-lv-1 { background:#e67700; }
 .gm-badge.gm-lv-2 { background:#c62828; }
 .gm-badge.gm-lv-3 { background:#7b1fa2; }
