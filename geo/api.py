@@ -212,7 +212,9 @@ def _definition(code: str) -> dict[str, Any]:
             {
                 "variable": True, "code": "severity", "datatype": "singlevaluelist",
                 "required": False, "datatype_description": "操心 / 烦心 / 揪心; default 操心",
-                "order": 1, "description": "紧急程度 (how pressing: deadline 7 d, 3 d, 24 h)",
+                "order": 1,
+                "description": "紧急程度 (how pressing; default deadline 7 working days, "
+                               "3 working days, 24 h)",
                 "values": [{"key": short[c], "name": v[0]}
                            for c, v in vocab.SEVERITIES.items()],
             },
