@@ -281,3 +281,12 @@ def test_a_wall_running_on_a_token_goes_dark_when_it_is_revoked(own_demo):
     assert "revoked" in at.exception[0].message
     fresh = run_page(own_demo, WALL, account=None, kiosk="1", token=token)
     assert "大屏令牌无效" in texts(fresh) and "最新揪心事" not in texts(fresh)
+
+
+@pytest.mark.parametrize("page", [WALL, GRID, "pages/coverage.py", "pages/worklist.py"])
+def test_a_grid_head_bound_to_one_grid_opens_the_pages(demo_url, page):
+    """An account bound to one grid (not a community) has no area to pick, and no crash."""
+    one_grid = Account("onegrid", "单网格网格长", "grid_head", ("430902005001001",))
+    at = run_page(demo_url, page, account=one_grid)
+    assert not at.exception, at.exception
+    assert "Traceback" not in texts(at)

@@ -34,12 +34,16 @@ def _area_picker() -> None:
     current = state.area()
     for county in counties.index:
         options.extend(townships.index[townships["parent_code"] == county])
-    if current is not None and current not in options:
-        options.append(current)
+    if current not in options:
+        if current is None and not options:
+            return  # bound to grids below any listed unit: nothing to choose between
+        # None for an account bound to areas means "all of mine", not the whole city.
+        options.insert(0, current) if current is None else options.append(current)
+    everywhere = data.everywhere()
 
     def label(code: str | None) -> str:
         if code is None:
-            return t("sidebar.area.all")
+            return t("sidebar.area.all" if everywhere else "sidebar.area.mine")
         level = units.at[code, "level"]
         indent = "　" if level == "township" else ""
         return f"{indent}{data.area_name(code)}"

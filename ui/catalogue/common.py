@@ -19,6 +19,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sidebar.language": ("语言 / Language", "语言 / Language"),
     "sidebar.area": ("区域", "Area"),
     "sidebar.area.all": ("全市", "Whole city"),
+    "sidebar.area.mine": ("我负责的区域", "My areas"),
     "sidebar.search": ("查找网格", "Find a grid"),
     "sidebar.search.placeholder": ("网格编码或名称", "Grid code or name"),
     "sidebar.search.none": ("没有找到“{query}”对应的网格。", "No grid matches “{query}”."),
