@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -53,7 +52,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo import clock, vocab
-from geo.workdays import CalendarError, WorkCalendar, china_calendar
+from geo.workdays import CalendarError, WorkCalendar, china_calendar, read_toml
 
 #: Escalation levels, in order.
 LEVELS = ("in_time", "due_soon", "overdue", "long_overdue")
@@ -121,12 +120,7 @@ def read_policy(path: str | Path) -> DeadlinePolicy:
 
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DeadlineConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DeadlineConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = read_toml(path, error=DeadlineConfigError, what="deadline file")
     unknown = set(data) - {"severity", "category", "escalation", "working_hours"}
     if unknown:
         raise DeadlineConfigError(f"{path}: unknown sections {sorted(unknown)}; expected "

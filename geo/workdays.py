@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import holidays
 import numpy as np
@@ -183,13 +184,22 @@ def read_overrides(path: str | Path) -> dict[int, tuple[set[date], set[date]]]:
 
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CalendarError(f"{path}: cannot read the holiday file ({exc.strerror})") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CalendarError(f"{path}: not a valid TOML holiday file: {exc}") from exc
+    data = read_toml(path, error=CalendarError, what="holiday file")
     return {_year(path, key): _year_days(path, key, value) for key, value in data.items()}
+
+
+def read_toml(path: Path, *, error: type[ValueError], what: str) -> dict[str, Any]:
+    """Read a TOML settings file, raising ``error`` with the file name and what is wrong.
+
+    Shared by the holiday and deadline files, so both word an unreadable or malformed
+    file alike (TOML's own message gives the line and column).
+    """
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror})") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not a valid TOML {what}: {exc}") from exc
 
 
 def _year(path: Path, key: str) -> int:

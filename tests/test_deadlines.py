@@ -56,7 +56,7 @@ def test_policy_file(tmp_path):
     ('[severity]\nsevere = "1h"\n', "severity.severe is not a severity"),
     ('[category.parking]\nurgent = "1h"\n', "[category.parking] is not a category"),
     ('[escalation]\ndue_soon = 1.5\n', "due_soon must be between 0 and 1"),
-    ('[severity\n', "not valid TOML"),
+    ('[severity\n', "not a valid TOML deadline file"),
 ])
 def test_bad_policy_files(tmp_path, text, message):
     path = tmp_path / "bad.toml"
