@@ -19,7 +19,8 @@ import streamlit as st
 from geo import maps as geo_maps
 from geo.access import AccessDenied
 from geo.deadlines import LEVELS, ConfigError
-from geo.wall import Refresh
+from geo.supervision import MIN_SAMPLE
+from geo.wall import Refresh, WallSupervision
 from ui import data, maps, state, widgets
 from ui.text import count, literal, rate, short_when, t, time_left, vocab, when
 
@@ -106,8 +107,9 @@ def header(area: str | None, *, kiosk: bool) -> None:
 
 
 def kpis(area: str | None, *, at: Refresh) -> None:
-    """The eight KPI tiles, as of the refresh's cut-off."""
+    """The KPI tiles, as of the refresh's cut-off: eight on requests, three on actions."""
     k = data.wall_kpis(area, at=at)
+    s = data.wall_supervision(area, at=at)
     recent = t("wall.rates_note")
     backlog = t("wall.backlog_note")
     widgets.kpi_tiles([
@@ -119,8 +121,23 @@ def kpis(area: str | None, *, at: Refresh) -> None:
         (t("kpi.on_time_rate"), rate(k.on_time_rate), recent),
         (t("kpi.satisfaction_rate"), rate(k.satisfaction_rate), recent),
         (t("kpi.open_disputes"), count(k.open_disputes), backlog),
+        (t("kpi.supervised_open"), count(s.supervised_open), backlog),
+        supervised_tile(s),
+        (t("kpi.claim_rate"), rate(s.claims.claim_rate),
+         t("wall.claim_note", claimed=count(s.claims.claimed),
+           claimable=count(s.claims.claimable))),
     ], alert=[False, False, k.overdue > 0, k.newly_overdue > 0, False, False, False,
-              k.open_disputes > 0])
+              k.open_disputes > 0, s.supervised_open > 0])
+
+
+def supervised_tile(s: WallSupervision) -> tuple[str, str, str]:
+    """督办按期率: a percentage from MIN_SAMPLE due requests up, else "on time/due"."""
+    r = s.recent
+    if r.supervised_due and r.small_sample:
+        return (t("kpi.supervised_on_time"), f"{r.supervised_on_time}/{r.supervised_due}",
+                t("wall.small_sample", n=MIN_SAMPLE))
+    return (t("kpi.supervised_on_time"), rate(r.on_time_rate),
+            t("wall.supervised_note", n=count(r.supervised)))
 
 
 def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool,
