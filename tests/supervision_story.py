@@ -65,21 +65,31 @@ def act(engine, scope: Scope, rid: int, action: str, *, at: datetime, **kw):
                        seen_status=state.status, seen_updated_at=seen, now=at, **kw)
 
 
-def tell(engine, four_grids) -> dict[str, int]:
-    """Store the city and play the story; return request ids by external id."""
+def tell(engine, four_grids, *, shift: timedelta = timedelta(0)) -> dict[str, int]:
+    """Store the city and play the story; return request ids by external id.
+
+    ``shift`` moves every moment of the story (a page test that runs on the real clock
+    tells it so that :data:`CUTOFF` falls now).
+    """
+    def _dt(*args: int) -> datetime:
+        return datetime(*args) + shift
+
+    def _nov(day: int, hour: int = 2) -> datetime:
+        return nov(day, hour) + shift
+
     grids = four_grids.copy()
     grids["code"] = [A, B, C, D]
     grids["community_code"] = [C1, C1, C2, C3]
-    due = nov(10)
-    rows = [_request("r1", A, reported=nov(2), due=due),
-            _request("r2", A, reported=nov(2), due=due),
-            _request("r3", C, reported=nov(2), due=due),
-            _request("r4", C, reported=nov(2), due=due),
-            _request("r5", D, reported=datetime(2026, 10, 28, 2), due=due),
-            _request("r6", B, reported=nov(2), due=datetime(2026, 12, 20)),
-            _request("r7", D, reported=nov(2), due=due),
-            _request("m1", A, reported=nov(15), due=datetime(2026, 12, 20), route="market"),
-            _request("m2", B, reported=nov(15), due=datetime(2026, 12, 20), route="market")]
+    due = _nov(10)
+    rows = [_request("r1", A, reported=_nov(2), due=due),
+            _request("r2", A, reported=_nov(2), due=due),
+            _request("r3", C, reported=_nov(2), due=due),
+            _request("r4", C, reported=_nov(2), due=due),
+            _request("r5", D, reported=_dt(2026, 10, 28, 2), due=due),
+            _request("r6", B, reported=_nov(2), due=_dt(2026, 12, 20)),
+            _request("r7", D, reported=_nov(2), due=due),
+            _request("m1", A, reported=_nov(15), due=_dt(2026, 12, 20), route="market"),
+            _request("m2", B, reported=_nov(15), due=_dt(2026, 12, 20), route="market")]
     frame = pd.DataFrame(rows)
     with store_engine.transaction(engine) as conn:
         store_requests.write_admin_units(conn, admin_units())
@@ -88,28 +98,28 @@ def tell(engine, four_grids) -> dict[str, int]:
     states = store_updates.read_states(engine, external_ids=frame.external_id)
     ids = dict(zip(states.external_id, states.id.astype(int), strict=True))
 
-    act(engine, BOSS, ids["r5"], "urge", at=datetime(2026, 10, 30, 2), note="抓紧办理")
-    act(engine, BOSS, ids["r1"], "urge", at=nov(3), note="抓紧办理")
-    act(engine, BOSS, ids["r2"], "urge", at=nov(4), note="抓紧办理")
-    act(engine, BOSS, ids["r3"], "urge", at=nov(5), note="抓紧办理")
-    act(engine, BOSS, ids["r2"], "urge", at=nov(6), note="再次督办")
-    act(engine, BOSS, ids["r7"], "urge", at=nov(6), note="抓紧办理")
-    act(engine, BOSS, ids["r6"], "urge", at=nov(8), note="提前督办")
-    for rid, resolved in ((ids["r1"], nov(5)), (ids["r2"], nov(12)), (ids["r7"], nov(9))):
+    act(engine, BOSS, ids["r5"], "urge", at=_dt(2026, 10, 30, 2), note="抓紧办理")
+    act(engine, BOSS, ids["r1"], "urge", at=_nov(3), note="抓紧办理")
+    act(engine, BOSS, ids["r2"], "urge", at=_nov(4), note="抓紧办理")
+    act(engine, BOSS, ids["r3"], "urge", at=_nov(5), note="抓紧办理")
+    act(engine, BOSS, ids["r2"], "urge", at=_nov(6), note="再次督办")
+    act(engine, BOSS, ids["r7"], "urge", at=_nov(6), note="抓紧办理")
+    act(engine, BOSS, ids["r6"], "urge", at=_nov(8), note="提前督办")
+    for rid, resolved in ((ids["r1"], _nov(5)), (ids["r2"], _nov(12)), (ids["r7"], _nov(9))):
         act(engine, ROOT, rid, "accept", at=resolved - timedelta(hours=1))
         act(engine, ROOT, rid, "resolve", at=resolved, note="已修复")
     r4 = ids["r4"]
-    act(engine, ROOT, r4, "accept", at=nov(6, 1))
-    act(engine, ROOT, r4, "return", at=nov(6), note="不属本网格")
-    act(engine, ROOT, r4, "accept", at=nov(7, 0))
-    act(engine, ROOT, r4, "dispatch", at=nov(7, 1), assignee="城管执法中队")
-    act(engine, ROOT, r4, "return", at=nov(7), note="派错单位")
+    act(engine, ROOT, r4, "accept", at=_nov(6, 1))
+    act(engine, ROOT, r4, "return", at=_nov(6), note="不属本网格")
+    act(engine, ROOT, r4, "accept", at=_nov(7, 0))
+    act(engine, ROOT, r4, "dispatch", at=_nov(7, 1), assignee="城管执法中队")
+    act(engine, ROOT, r4, "return", at=_nov(7), note="派错单位")
 
     alliance.add_member(engine, ROOT, name="海城爱心超市", kind="shop", areas=[C1],
-                        now=nov(14))
+                        now=_nov(14))
     state = store_updates.read_states(engine, ids=[ids["m1"]]).iloc[0]
     alliance.claim(engine, ROOT, request_id=ids["m1"], seen_status=state.status,
                    seen_updated_at=(None if pd.isna(state.updated_at)
                                     else pd.Timestamp(state.updated_at).to_pydatetime()),
-                   member="海城爱心超市", now=nov(16))
+                   member="海城爱心超市", now=_nov(16))
     return ids
