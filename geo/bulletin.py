@@ -392,6 +392,8 @@ def _rankings(
     this, last = (_indicators_by_level(engine, month=p, levels=levels, hierarchy=hierarchy,
                                        adult_share=adult_share, now=now)
                   for p in (period, period - 1))
+    per_grid = supervision.supervision_per_unit(engine, since=since, until=until, by="grid",
+                                                hierarchy=hierarchy, as_of=as_of)
     out = {}
     for level in levels:
         table = governance_scores(this[level], weights=w)
@@ -401,8 +403,7 @@ def _rankings(
         table["score_prev"] = before["score"].reindex(table.index).astype(float)
         table["score_change"] = table["score"] - table["score_prev"]
         # Supervision and returns in the month: listed beside the index, not scored.
-        sup = supervision.supervision_per_unit(engine, since=since, until=until, by=level,
-                                               hierarchy=hierarchy, as_of=as_of)
+        sup = supervision.roll_up(per_grid, by=level, hierarchy=hierarchy)
         sup = sup.reindex(table.index)
         for column in supervision.UNIT_COLUMNS:
             if column == "supervised_on_time_rate":

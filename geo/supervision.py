@@ -58,7 +58,8 @@ class SupervisionFigures:
     supervised_due: int
     supervised_resolved: int
     supervised_on_time: int
-    returns: int
+    #: None when not counted (the wall shows no returns and skips their query).
+    returns: int | None
 
     @property
     def on_time_rate(self) -> float:
@@ -72,8 +73,8 @@ class SupervisionFigures:
 
 
 def supervision_totals(engine: Engine, *, since: datetime | None, until: datetime,
-                       as_of: datetime | None = None,
-                       area: AreaFilter = EVERYWHERE) -> SupervisionFigures:
+                       as_of: datetime | None = None, area: AreaFilter = EVERYWHERE,
+                       with_returns: bool = True) -> SupervisionFigures:
     """Count supervision and returns in [since, until) in one area, judged at ``as_of``.
 
     Parameters
@@ -88,6 +89,9 @@ def supervision_totals(engine: Engine, *, since: datetime | None, until: datetim
         The moment states are judged at; default ``until``.
     area : AreaFilter
         The grids counted and the caller's scope (:func:`geo.heat.area_filter`).
+    with_returns : bool
+        Also count returns (one more query, over the window's events); else ``returns``
+        is None.
 
     Returns
     -------
@@ -96,8 +100,8 @@ def supervision_totals(engine: Engine, *, since: datetime | None, until: datetim
     """
     counts = store_counts.supervised_totals(engine, since=since, until=until, as_of=as_of,
                                             area=area)
-    returns = store_counts.return_total(engine, since=since or datetime(1970, 1, 1),
-                                        until=until, area=area)
+    returns = (store_counts.return_total(engine, since=since or datetime(1970, 1, 1),
+                                         until=until, area=area) if with_returns else None)
     return SupervisionFigures(returns=returns, **counts)
 
 
@@ -125,8 +129,7 @@ def supervision_per_unit(engine: Engine, *, since: datetime | None, until: datet
         sorted by code.
 
     """
-    if by != "grid" and by not in hierarchy.grids.columns:
-        raise ValueError(f"by must be grid or an admin level, not {by!r}")
+    _check_by(by, hierarchy)
     sup = store_counts.supervised_counts_per_grid(engine, since=since, until=until,
                                                   as_of=as_of, area=area)
     ret = store_counts.returns_per_grid(engine, since=since or datetime(1970, 1, 1),
@@ -134,16 +137,33 @@ def supervision_per_unit(engine: Engine, *, since: datetime | None, until: datet
     per_grid = (sup.set_index("grid_code")
                 .join(ret.set_index("grid_code"), how="outer")
                 .fillna(0).astype("int64"))
+    per_grid.index.name = "code"
+    return roll_up(per_grid, by=by, hierarchy=hierarchy)
+
+
+def _check_by(by: str, hierarchy: UnitHierarchy) -> None:
+    if by != "grid" and by not in hierarchy.grids.columns:
+        raise ValueError(f"by must be grid or an admin level, not {by!r}")
+
+
+def roll_up(per_grid: pd.DataFrame, *, by: str, hierarchy: UnitHierarchy) -> pd.DataFrame:
+    """Sum per-grid figures (:func:`supervision_per_unit` by grid) to the units of ``by``.
+
+    The counts are summed and the on-time rate recomputed from them, so one read per
+    month serves every level.
+    """
+    _check_by(by, hierarchy)
+    counts = [*store_counts.SUPERVISED_COLUMNS, "returns"]
+    per_grid = per_grid.reindex(columns=counts, fill_value=0)
     if by == "grid":
         out = per_grid
     else:
         unit = per_grid.index.map(hierarchy.grids[by].to_dict())
         out = per_grid[unit.notna()].groupby(unit[unit.notna()]).sum()
-    out = out.reindex(columns=[*store_counts.SUPERVISED_COLUMNS, "returns"], fill_value=0)
     out = out.astype("int64")
     out.insert(len(store_counts.SUPERVISED_COLUMNS), "supervised_on_time_rate",
-               [on_time_rate(k, n) for k, n in zip(out["supervised_on_time"],
-                                                   out["supervised_due"], strict=True)])
-    out["supervised_on_time_rate"] = out["supervised_on_time_rate"].astype(np.float64)
+               np.array([on_time_rate(k, n) for k, n in zip(out["supervised_on_time"],
+                                                            out["supervised_due"],
+                                                            strict=True)], dtype=np.float64))
     out.index.name = "code"
     return out.sort_index()

@@ -148,7 +148,8 @@ class WallSupervision:
         Requests urged before the cut-off and not resolved at it, however long ago.
     recent : geo.supervision.SupervisionFigures
         The requests first urged in the trailing ``window``, judged at the cut-off (its
-        ``on_time_rate`` is NaN below :data:`geo.supervision.MIN_SAMPLE` due).
+        ``on_time_rate`` is NaN below :data:`geo.supervision.MIN_SAMPLE` due; returns are
+        not counted: the wall shows none).
     claims : geo.alliance.ClaimFigures
         Market and charity requests reported in the trailing ``window``, and their claims.
     window : timedelta
@@ -179,7 +180,8 @@ def supervision(engine: Engine, *, cutoff: datetime, area: AreaFilter = EVERYWHE
 
     """
     backlog = supervised_totals(engine, since=None, until=cutoff, area=area)
-    recent = supervision_totals(engine, since=cutoff - window, until=cutoff, area=area)
+    recent = supervision_totals(engine, since=cutoff - window, until=cutoff, area=area,
+                                with_returns=False)
     claims = claim_totals(engine, since=cutoff - window, until=cutoff, scope=area.scope,
                           area=area)
     return WallSupervision(supervised_open=backlog["supervised_open"], recent=recent,

@@ -27,6 +27,7 @@ def live() -> None:
     with map_col:
         wall.heat_map(area, window=window, measure=measure, kiosk=params.kiosk, at=at)
     with side_col:
+        wall.supervision(area, at=at)
         wall.ticker(area, kiosk=params.kiosk, at=at)
 
 

@@ -190,7 +190,7 @@ def test_wall_shows_supervision_and_the_claim_rate(story_url):
     # Urged and still open: r3, r5, r6; of the 5 due among the 6 urged in 30 days, 2 on time.
     assert _tile(page, "督办在办") == "3 | 全部积压"
     assert _tile(page, "督办按期率") == "40.0% | 近30天督办 6 件"
-    assert _tile(page, "联盟认领率") == "50.0% | 近30天 1/2 张"
+    assert "解忧联盟认领率 50.0%（近30天 1/2 张）" in page
     # One community: fewer than five due, so the count and not a percentage.
     at = run_page(story_url, WALL, account=COMMANDER, area="430903003001")
     assert not at.exception
@@ -205,4 +205,4 @@ def test_wall_supervision_in_english(story_url):
     page = texts(at)
     assert _tile(page, "Supervised, open") == "3 | whole backlog"
     assert _tile(page, "Supervised on time") == "40.0% | 6 urged, last 30 days"
-    assert _tile(page, "Alliance claim rate") == "50.0% | 1 of 2, 30 days"
+    assert "Alliance claim rate 50.0% (1 of 2 cards, 30 days)" in page

@@ -126,6 +126,7 @@ def test_supervision_and_claims_at_one_cutoff(engine, four_grids):
     recent = figures.recent
     assert (recent.supervised, recent.supervised_due, recent.supervised_on_time) == (6, 5, 2)
     assert not recent.small_sample and recent.on_time_rate == pytest.approx(0.4)
+    assert recent.returns is None  # not shown on the wall, not counted
     assert (figures.claims.claimable, figures.claims.claimed) == (2, 1)
     assert figures.claims.claim_rate == pytest.approx(0.5)
     # One community: r6 open; r1 r2 r6 urged; m1 claimed of m1 m2.

@@ -107,9 +107,8 @@ def header(area: str | None, *, kiosk: bool) -> None:
 
 
 def kpis(area: str | None, *, at: Refresh) -> None:
-    """The KPI tiles, as of the refresh's cut-off: eight on requests, three on actions."""
+    """The eight KPI tiles, as of the refresh's cut-off."""
     k = data.wall_kpis(area, at=at)
-    s = data.wall_supervision(area, at=at)
     recent = t("wall.rates_note")
     backlog = t("wall.backlog_note")
     widgets.kpi_tiles([
@@ -121,13 +120,26 @@ def kpis(area: str | None, *, at: Refresh) -> None:
         (t("kpi.on_time_rate"), rate(k.on_time_rate), recent),
         (t("kpi.satisfaction_rate"), rate(k.satisfaction_rate), recent),
         (t("kpi.open_disputes"), count(k.open_disputes), backlog),
-        (t("kpi.supervised_open"), count(s.supervised_open), backlog),
-        supervised_tile(s),
-        (t("kpi.claim_rate"), rate(s.claims.claim_rate),
-         t("wall.claim_note", claimed=count(s.claims.claimed),
-           claimable=count(s.claims.claimable))),
     ], alert=[False, False, k.overdue > 0, k.newly_overdue > 0, False, False, False,
-              k.open_disputes > 0, s.supervised_open > 0])
+              k.open_disputes > 0])
+
+
+def supervision(area: str | None, *, at: Refresh) -> None:
+    """督办 beside the map, above the ticker: two tiles, and the claim rate in a line.
+
+    Eleven tiles do not fit one row at the wall's type size (a second row pushes the
+    map's legend off a 1080 px screen), so the action figures sit in the side column, two
+    tiles wide; the 解忧联盟 claim rate, a figure for the sites that run an alliance, is
+    one line under them when there were cards to claim.
+    """
+    s = data.wall_supervision(area, at=at)
+    widgets.kpi_tiles([(t("kpi.supervised_open"), count(s.supervised_open),
+                        t("wall.backlog_note")),
+                       supervised_tile(s)],
+                      alert=[s.supervised_open > 0, False])
+    if s.claims.claimable:
+        st.caption(t("wall.claims", rate=rate(s.claims.claim_rate),
+                     claimed=count(s.claims.claimed), claimable=count(s.claims.claimable)))
 
 
 def supervised_tile(s: WallSupervision) -> tuple[str, str, str]:

@@ -20,8 +20,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # What the actions make measurable (geo.wall.supervision)
     "kpi.supervised_open": ("督办在办", "Supervised, open"),
     "kpi.supervised_on_time": ("督办按期率", "Supervised on time"),
-    "kpi.claim_rate": ("联盟认领率", "Alliance claim rate"),
     "wall.supervised_note": ("近30天督办 {n} 件", "{n} urged, last 30 days"),
     "wall.small_sample": ("近30天 · 不足{n}件不计比率", "last 30 days · under {n}, no rate"),
-    "wall.claim_note": ("近30天 {claimed}/{claimable} 张", "{claimed} of {claimable}, 30 days"),
+    "wall.claims": ("解忧联盟认领率 {rate}（近30天 {claimed}/{claimable} 张）",
+                    "Alliance claim rate {rate} ({claimed} of {claimable} cards, 30 days)"),
 }
