@@ -124,7 +124,16 @@ def kpis(area: str | None, *, at: Refresh) -> None:
               k.open_disputes > 0])
 
 
-def supervision(area: str | None, *, at: Refresh) -> None:
+def action_figures(area: str | None, *, at: Refresh) -> WallSupervision:
+    """Read the supervision and claim figures at the cut-off (before anything is drawn).
+
+    Read with the tiles' figures, not between the map and the ticker, so that the pieces
+    of one refresh still reach the screen together.
+    """
+    return data.wall_supervision(area, at=at)
+
+
+def supervision(s: WallSupervision) -> None:
     """督办 beside the map, above the ticker: two tiles, and the claim rate in a line.
 
     Eleven tiles do not fit one row at the wall's type size (a second row pushes the
@@ -132,7 +141,6 @@ def supervision(area: str | None, *, at: Refresh) -> None:
     tiles wide; the 解忧联盟 claim rate, a figure for the sites that run an alliance, is
     one line under them when there were cards to claim.
     """
-    s = data.wall_supervision(area, at=at)
     widgets.kpi_tiles([(t("kpi.supervised_open"), count(s.supervised_open),
                         t("wall.backlog_note")),
                        supervised_tile(s)],
