@@ -372,7 +372,8 @@ def governance_index(
         ``score_change`` (``score - score_prev``; NaN when either is missing; scores are
         relative to each month's peers, so a change says how the unit moved within the
         field), ``best_indicator``, ``worst_indicator``, the raw indicators and their
-        ``_score`` columns.
+        ``_score`` columns, the escalation counts and, listed but not scored, the month's
+        supervision figures (:data:`geo.supervision.UNIT_COLUMNS`).
 
     """
     return _rankings(engine, month=month, levels=[level], weights=weights,
