@@ -45,6 +45,7 @@ from geo.store import access as store_access
 from geo.store import alliance as store_alliance
 from geo.store import engine as store_engine
 from geo.store import updates as store_updates
+from geo.store.area import EVERYWHERE, AreaFilter
 
 #: Statuses from which a card may be claimed: not yet dispatched to anyone.
 CLAIMABLE_STATUSES = ("reported", "accepted")
@@ -444,11 +445,15 @@ def claim_rates(engine: Engine, *, since: datetime | None, until: datetime | Non
 
 
 def claim_totals(engine: Engine, *, since: datetime | None, until: datetime | None,
-                 scope: Scope | None = None,
-                 grid_codes: Iterable[str] | None = None) -> ClaimFigures:
-    """Return the claim rate and median time to claim over the scope (or these grids)."""
+                 scope: Scope | None = None, grid_codes: Iterable[str] | None = None,
+                 area: AreaFilter = EVERYWHERE) -> ClaimFigures:
+    """Return the claim rate and median time to claim over the scope (or these grids).
+
+    ``area`` (:func:`geo.heat.area_filter`) narrows further, for the wall's area.
+    """
     frame = store_alliance.claim_times(engine, routes=vocab.CLAIMABLE_ROUTES, since=since,
-                                       until=until, scope=scope, grid_codes=grid_codes)
+                                       until=until, scope=scope, grid_codes=grid_codes,
+                                       area=area)
     hours = (frame["claimed_at"] - frame["reported_at"]).dt.total_seconds() / 3600.0
     claimed = int(frame["claimed_at"].notna().sum())
     return ClaimFigures(claimable=len(frame), claimed=claimed,

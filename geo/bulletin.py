@@ -34,6 +34,13 @@ rated, no residents) is not scored: the unit's score is the weighted mean of its
 scaled indicators, the weights renormalised over those, so a missing figure neither helps
 nor hurts. A unit with no available indicator has no score and no rank.
 
+Supervision (督办) and returns
+------------------------------
+Beside the index, not scored: per unit, the requests a commander first urged in the month,
+their on-time rate (按期办结 ÷ 应办结 among them, judged like the indicators; shown as a
+count "(k/n)" rather than a percentage when fewer than :data:`geo.supervision.MIN_SAMPLE`
+are due) and the returns (回退) in the month (:mod:`geo.supervision`).
+
 Rank 1 is the highest score; equal scores share the better rank. Rank change is last
 month's rank minus this month's: +2 means up two places. The best and worst indicator of a
 unit are its highest and lowest scaled values among the indicators with a weight and with
@@ -54,7 +61,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from geo import alliance, clock, heat
+from geo import alliance, clock, heat, supervision
 from geo.store import counts as store_counts
 from geo.store import requests as store_requests
 
@@ -88,6 +95,10 @@ ESCALATIONS: dict[str, str] = {
 }
 #: Their Chinese column names in the text and CSV bulletin.
 ESCALATION_NAMES = {"escalations_overdue": "超期督办", "escalations_long_overdue": "严重超期"}
+
+#: Supervision figures a bulletin lists per unit (not scored): column -> Chinese name.
+SUPERVISION_NAMES = {"supervised": "督办件数", "supervised_on_time_rate": "督办按期率",
+                     "returns": "回退次数"}
 
 #: Levels a bulletin ranks, from the top down, with their Chinese names.
 BULLETIN_LEVELS: dict[str, str] = {
@@ -361,7 +372,8 @@ def governance_index(
         ``score_change`` (``score - score_prev``; NaN when either is missing; scores are
         relative to each month's peers, so a change says how the unit moved within the
         field), ``best_indicator``, ``worst_indicator``, the raw indicators and their
-        ``_score`` columns.
+        ``_score`` columns, the escalation counts and, listed but not scored, the month's
+        supervision figures (:data:`geo.supervision.UNIT_COLUMNS`).
 
     """
     return _rankings(engine, month=month, levels=[level], weights=weights,
@@ -375,11 +387,14 @@ def _rankings(
 ) -> dict[str, pd.DataFrame]:
     _check_levels(levels)
     w = validate_weights(weights)
-    period, _, _ = month_window(month)
+    period, since, until = month_window(month)
     hierarchy = hierarchy if hierarchy is not None else heat.unit_hierarchy(engine)
+    as_of = min(until, clock.or_now(now))
     this, last = (_indicators_by_level(engine, month=p, levels=levels, hierarchy=hierarchy,
                                        adult_share=adult_share, now=now)
                   for p in (period, period - 1))
+    per_grid = supervision.supervision_per_unit(engine, since=since, until=until, by="grid",
+                                                hierarchy=hierarchy, as_of=as_of)
     out = {}
     for level in levels:
         table = governance_scores(this[level], weights=w)
@@ -388,6 +403,14 @@ def _rankings(
         table["rank_change"] = table["rank_prev"] - table["rank"]
         table["score_prev"] = before["score"].reindex(table.index).astype(float)
         table["score_change"] = table["score"] - table["score_prev"]
+        # Supervision and returns in the month: listed beside the index, not scored.
+        sup = supervision.roll_up(per_grid, by=level, hierarchy=hierarchy)
+        sup = sup.reindex(table.index)
+        for column in supervision.UNIT_COLUMNS:
+            if column == "supervised_on_time_rate":
+                table[column] = sup[column].astype(float)
+            else:
+                table[column] = sup[column].fillna(0).astype("int64")
         table.index.name = "code"
         lead = ["rank", "code", "name", "parent_code", "population", "requests", "score",
                 "rank_prev", "rank_change", "score_prev", "score_change", "best_indicator",
@@ -569,6 +592,18 @@ def format_rank_change(value: float | int | None) -> str:
     return f"↑{value}" if value > 0 else f"↓{-value}" if value < 0 else "持平"
 
 
+def format_supervised_rate(on_time: float | int | None, due: float | int | None) -> str:
+    """Format the supervised on-time rate: "80.0%"; "(2/3)" below the minimum sample.
+
+    A percentage only from :data:`geo.supervision.MIN_SAMPLE` due requests up: fewer are
+    shown as the plain count, so that nobody ranks 1 of 1 above 4 of 5. "—" with none due.
+    """
+    if due is None or pd.isna(due) or int(due) == 0:
+        return "—"
+    rate = supervision.on_time_rate(int(on_time or 0), int(due))
+    return format_rate(rate) if not math.isnan(rate) else f"({int(on_time or 0)}/{int(due)})"
+
+
 def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
@@ -582,7 +617,7 @@ def _indicator_name(name: object) -> str:
 
 
 _COLUMNS = ["排名", "名称", "综合得分", "排名变化"] + [v[0] for v in INDICATORS.values()] + [
-    "最优指标", "最弱指标"] + list(ESCALATION_NAMES.values())
+    "最优指标", "最弱指标"] + list(ESCALATION_NAMES.values()) + list(SUPERVISION_NAMES.values())
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:
@@ -593,7 +628,11 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
                     + [_indicator_text(n, rec[n]) for n in INDICATORS]
                     + [_indicator_name(rec["best_indicator"]),
                        _indicator_name(rec["worst_indicator"])]
-                    + [format_count(rec.get(c)) for c in ESCALATIONS])
+                    + [format_count(rec.get(c)) for c in ESCALATIONS]
+                    + [format_count(rec.get("supervised", 0)),
+                       format_supervised_rate(rec.get("supervised_on_time"),
+                                              rec.get("supervised_due")),
+                       format_count(rec.get("returns", 0))])
     return rows
 
 
@@ -643,6 +682,9 @@ def bulletin_text(bulletin: Bulletin, *, top: int | None = None) -> str:
         "4. “—”表示无数据（如当月无应办结诉求、无评价、上月未排名）。",
         "5. 超期督办、严重超期：当月按工作日时限越过“超期”“严重超期”门槛的诉求次数"
         "（督办记录），只列示，不计入得分。",
+        "6. 督办件数：当月首次被指挥长督办的诉求数；督办按期率 = 其中按期办结数 ÷ 应办结数，"
+        f"应办结不足 {supervision.MIN_SAMPLE} 件时只列“（按期/应办结）”件数，不折算百分比；"
+        "回退次数：当月回退（退回上一环节）的次数。三项只列示，不计入得分。",
     ]
     return "\n".join(lines) + "\n"
 

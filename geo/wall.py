@@ -18,6 +18,11 @@ the present. So:
 
 A time from a client whose clock runs ahead of the wall's waits until the wall's clock
 reaches it, in every figure alike.
+
+Besides the KPI tiles (:func:`geo.heat.wall_kpis`), :func:`supervision` gives what the
+actions make measurable at the same cut-off: the supervised (督办) backlog, the on-time
+rate of the requests urged in the trailing window (:mod:`geo.supervision`) and the
+解忧联盟 claim rate (:func:`geo.alliance.claim_totals`).
 """
 
 from __future__ import annotations
@@ -30,13 +35,18 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from geo import clock
+from geo.alliance import ClaimFigures, claim_totals
 from geo.deadlines import DeadlinePolicy, escalation_levels
 from geo.store._sql import connect
 from geo.store.area import EVERYWHERE, AreaFilter
+from geo.store.counts import supervised_totals
 from geo.store.live import data_stamp, latest_change, latest_requests, newly_overdue_requests
+from geo.supervision import SupervisionFigures, supervision_totals
 
 #: How recent a deadline must be for a request to count as "newly overdue".
 NEWLY_OVERDUE = timedelta(hours=24)
+#: The trailing window of the supervision and claim rates (as the KPI tiles' rates).
+RATES_WINDOW = timedelta(days=30)
 #: The ticker's entry kinds.
 TICKER_KINDS = ("urgent", "newly_overdue")
 
@@ -126,3 +136,53 @@ def ticker(engine: Engine, *, cutoff: datetime, policy: DeadlinePolicy, limit: i
                                       policy=policy).to_numpy()
     rows["left"] = pd.to_datetime(rows["due_at"]) - pd.Timestamp(cutoff)
     return rows
+
+
+@dataclass(frozen=True)
+class WallSupervision:
+    """Supervision (督办) and claim figures of one area at one cut-off.
+
+    Attributes
+    ----------
+    supervised_open : int
+        Requests urged before the cut-off and not resolved at it, however long ago.
+    recent : geo.supervision.SupervisionFigures
+        The requests first urged in the trailing ``window``, judged at the cut-off (its
+        ``on_time_rate`` is NaN below :data:`geo.supervision.MIN_SAMPLE` due; returns are
+        not counted: the wall shows none).
+    claims : geo.alliance.ClaimFigures
+        Market and charity requests reported in the trailing ``window``, and their claims.
+    window : timedelta
+        The trailing window.
+
+    """
+
+    supervised_open: int
+    recent: SupervisionFigures
+    claims: ClaimFigures
+    window: timedelta
+
+
+def supervision(engine: Engine, *, cutoff: datetime, area: AreaFilter = EVERYWHERE,
+                window: timedelta = RATES_WINDOW) -> WallSupervision:
+    """Return the wall's supervision and claim figures at the refresh's ``cutoff``.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    cutoff : datetime
+        The refresh's cut-off (naive UTC): everything before it, states judged at it.
+    area : AreaFilter
+        The grids read and the caller's scope.
+    window : timedelta
+        The trailing window of the rates.
+
+    """
+    backlog = supervised_totals(engine, since=None, until=cutoff, area=area)
+    recent = supervision_totals(engine, since=cutoff - window, until=cutoff, area=area,
+                                with_returns=False)
+    claims = claim_totals(engine, since=cutoff - window, until=cutoff, scope=area.scope,
+                          area=area)
+    return WallSupervision(supervised_open=backlog["supervised_open"], recent=recent,
+                           claims=claims, window=window)

@@ -304,3 +304,39 @@ def test_escalations_are_counted_per_unit_in_the_month_they_were_crossed(city):
     assert after["escalations_overdue"].tolist() != before["escalations_overdue"].tolist()
     text = bulletin.bulletin_text(bulletin.monthly_bulletin(city, month="2026-10", now=NOW))
     assert "超期督办" in text and "不计入得分" in text
+
+
+def test_supervision_and_returns_are_listed_beside_the_index_not_scored(engine, four_grids):
+    from tests.supervision_story import NOVEMBER, tell
+
+    tell(engine, four_grids)
+    now = datetime(2026, 12, 5)
+    result = bulletin.monthly_bulletin(engine, month=NOVEMBER, now=now)
+    table = result.rankings["community"].set_index("code")
+    cols = ["supervised", "supervised_due", "supervised_on_time", "returns"]
+    assert table.loc[[C1, C2, C3], cols].values.tolist() == [[3, 2, 1, 0], [1, 1, 0, 2],
+                                                              [1, 1, 1, 0]]
+    assert table["supervised_on_time_rate"].isna().all()  # samples under five
+    township = result.rankings["township"].set_index("code")
+    assert township.loc[T1, cols].tolist() == [4, 3, 1, 2]
+    # Not scored: the same scores as from the indicators alone.
+    alone = bulletin.governance_scores(
+        bulletin.unit_indicators(engine, month=NOVEMBER, level="community", now=now))
+    assert table["score"].sort_index().tolist() == alone["score"].sort_index().tolist()
+    text = bulletin.bulletin_text(result)
+    header = next(line for line in text.splitlines() if line.startswith("排名"))
+    assert "督办件数" in header and "督办按期率" in header and "回退次数" in header
+    c1 = next(line for line in text.splitlines() if "甲社区" in line)
+    assert c1.split()[-3:] == ["3", "(1/2)", "0"]
+    c2 = next(line for line in text.splitlines() if "乙社区" in line)
+    assert c2.split()[-3:] == ["1", "(0/1)", "2"]
+    assert "不折算百分比" in text
+    rows = list(csv.reader(io.StringIO(bulletin.bulletin_csv(result).decode("utf-8-sig"))))
+    c3 = next(r for r in rows if r[1] == C3)
+    assert c3[rows[0].index("督办按期率")] == "(1/1)"
+
+
+def test_supervised_rate_format():
+    assert bulletin.format_supervised_rate(4, 5) == "80.0%"
+    assert bulletin.format_supervised_rate(2, 3) == "(2/3)"
+    assert bulletin.format_supervised_rate(0, 0) == "—"

@@ -118,3 +118,45 @@ def test_rank_and_score_change_words():
     limits, colours = bulletin.score_classes(pd.Series([10.0, 20, 30, 40, 50, 60]))
     assert len(colours) == len(limits) + 1 == 5
     assert colours[0] == bulletin.SCORE_COLOURS[0] and colours[-1] == bulletin.SCORE_COLOURS[-1]
+
+
+@pytest.fixture
+def story_url(engine, four_grids):
+    """The supervision story (tests/supervision_story.py): November 2026, both backends."""
+    from tests.supervision_story import tell
+
+    tell(engine, four_grids)
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_bulletin_lists_supervision_and_returns_per_unit(story_url):
+    from tests.pages import COMMANDER
+
+    at = run_page(story_url, BULLETIN, account=COMMANDER)
+    assert not at.exception
+    assert at.selectbox(key="bulletin_month").value == "2026-11"
+    table = _ranking(at).set_index("名称")
+    cols = ["督办件数", "督办按期率", "回退次数"]
+    # 甲街道: r1 r2 r3 r6 urged, 1 of 3 due on time (under five: a count, not a rate).
+    assert table.loc["甲街道", cols].tolist() == ["4", "(1/3)", "2"]
+    assert table.loc["乙镇", cols].tolist() == ["1", "(1/1)", "0"]
+    page = texts(at)
+    assert "当月督办" in page and "按期 (2/4) · 回退 2 次" in page
+    at.segmented_control(key="bulletin_level").set_value("community")
+    with database(story_url):
+        at.run()
+    assert not at.exception
+    table = _ranking(at).set_index("名称")
+    assert table.loc[["甲社区", "乙社区", "丙村"], cols].values.tolist() == [
+        ["3", "(1/2)", "0"], ["1", "(0/1)", "2"], ["1", "(1/1)", "0"]]
+    assert "不计入得分" in " ".join(c.value for c in at.caption)
+
+
+def test_bulletin_supervision_in_english(story_url):
+    from tests.pages import COMMANDER
+
+    at = run_page(story_url, BULLETIN, account=COMMANDER, lang="en")
+    assert not at.exception
+    table = _ranking(at)
+    assert {"Supervised", "Supervised on time", "Returns"} <= set(table.columns)
+    assert "Supervised this month" in texts(at)

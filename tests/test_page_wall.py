@@ -3,7 +3,7 @@
 import pytest
 
 import ui.data
-from tests.pages import map_file, run_page, texts
+from tests.pages import COMMANDER, map_file, run_page, texts
 
 WALL = "pages/wall.py"
 
@@ -160,3 +160,49 @@ def test_the_polygon_limit_comes_from_the_environment_or_says_what_is_wrong(monk
         monkeypatch.setenv("GRIDMAP_MAX_POLYGONS", bad)
         with pytest.raises(ValueError, match=f"GRIDMAP_MAX_POLYGONS='{bad}'.*whole number"):
             ui.data._polygon_limit()
+
+
+def _tile(page: str, label: str) -> str:
+    """The value of the KPI tile with this label, from the page's HTML."""
+    import re
+
+    found = re.search(r'gm-kpi-label">' + re.escape(label) +
+                      r'</div><div class="gm-kpi-value">([^<]*)</div>'
+                      r'(?:<div class="gm-kpi-note">([^<]*)</div>)?', page)
+    assert found, f"no tile {label!r}"
+    return found.group(1) + " | " + (found.group(2) or "")
+
+
+@pytest.fixture
+def story_url(engine, four_grids):
+    """The supervision story (tests/supervision_story.py) told so that its cut-off is now."""
+    from geo import clock
+    from tests.supervision_story import CUTOFF, tell
+
+    tell(engine, four_grids, shift=clock.now(precision="s") - CUTOFF)
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_wall_shows_supervision_and_the_claim_rate(story_url):
+    at = run_page(story_url, WALL, account=COMMANDER)
+    assert not at.exception
+    page = texts(at)
+    # Urged and still open: r3, r5, r6; of the 5 due among the 6 urged in 30 days, 2 on time.
+    assert _tile(page, "督办在办") == "3 | 全部积压"
+    assert _tile(page, "督办按期率") == "40.0% | 近30天督办 6 件"
+    assert "解忧联盟认领率 50.0%（近30天 1/2 张）" in page
+    # One community: fewer than five due, so the count and not a percentage.
+    at = run_page(story_url, WALL, account=COMMANDER, area="430903003001")
+    assert not at.exception
+    page = texts(at)
+    assert _tile(page, "督办在办") == "1 | 全部积压"
+    assert _tile(page, "督办按期率") == "1/2 | 近30天 · 不足5件不计比率"
+
+
+def test_wall_supervision_in_english(story_url):
+    at = run_page(story_url, WALL, account=COMMANDER, lang="en")
+    assert not at.exception
+    page = texts(at)
+    assert _tile(page, "Supervised, open") == "3 | whole backlog"
+    assert _tile(page, "Supervised on time") == "40.0% | 6 urged, last 30 days"
+    assert "Alliance claim rate 50.0% (1 of 2 cards, 30 days)" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -110,3 +111,31 @@ def test_ticker_lists_new_urgent_and_newly_overdue_with_levels(engine):
 def test_empty_ticker(engine):
     rows = geo_wall.ticker(engine, cutoff=MINUTE, policy=POLICY)
     assert rows.empty and {"kind", "level", "left"} <= set(rows.columns)
+
+
+def test_supervision_and_claims_at_one_cutoff(engine, four_grids):
+    from geo.store.area import AreaFilter
+    from tests.supervision_story import CUTOFF, tell
+    from tests.tiny_city import C1
+
+    tell(engine, four_grids)
+    figures = geo_wall.supervision(engine, cutoff=CUTOFF)
+    # Open at the cut-off: r3, r5 (urged in October) and r6.
+    assert figures.supervised_open == 3
+    # Urged in the 30 days before: r1 r2 r3 r5 r6 r7; due r1 r2 r3 r5 r7; on time r1 r7.
+    recent = figures.recent
+    assert (recent.supervised, recent.supervised_due, recent.supervised_on_time) == (6, 5, 2)
+    assert not recent.small_sample and recent.on_time_rate == pytest.approx(0.4)
+    assert recent.returns is None  # not shown on the wall, not counted
+    assert (figures.claims.claimable, figures.claims.claimed) == (2, 1)
+    assert figures.claims.claim_rate == pytest.approx(0.5)
+    # One community: r6 open; r1 r2 r6 urged; m1 claimed of m1 m2.
+    mine = geo_wall.supervision(engine, cutoff=CUTOFF, area=AreaFilter(grid_prefix=C1))
+    assert mine.supervised_open == 1
+    assert (mine.recent.supervised, mine.recent.supervised_due) == (3, 2)
+    assert mine.recent.small_sample and math.isnan(mine.recent.on_time_rate)
+    assert (mine.claims.claimable, mine.claims.claimed) == (2, 1)
+    # Before the first urge of November and the cards: only r5 (urged Oct 30), open.
+    before = geo_wall.supervision(engine, cutoff=datetime(2026, 11, 1))
+    assert (before.supervised_open, before.recent.supervised, before.claims.claimable) == (
+        1, 1, 0)

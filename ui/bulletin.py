@@ -16,6 +16,7 @@ import streamlit as st
 
 from geo import bulletin as geo_bulletin
 from geo import maps as geo_maps
+from geo import supervision
 from ui import data, maps, widgets
 from ui.text import count, lang, local, number, rate, t
 
@@ -117,6 +118,14 @@ def score_change_text(value: object) -> str:
     return f"{float(value):+,.1f}".replace("-", "−")
 
 
+def supervised_rate_text(on_time: object, due: object) -> str:
+    """80.0% from MIN_SAMPLE due up; "(2/3)" below it, so a small sample is not ranked."""
+    if due is None or pd.isna(due) or int(due) == 0:
+        return t("msg.no_data_value")
+    value = supervision.on_time_rate(int(on_time or 0), int(due))
+    return rate(value) if not pd.isna(value) else f"({int(on_time or 0)}/{int(due)})"
+
+
 # --------------------------------------------------------------------------- selection
 
 
@@ -154,6 +163,12 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     out[t("bulletin.col.worst")] = frame["worst_indicator"].map(indicator_label)
     for column in geo_bulletin.ESCALATIONS:
         out[t(f"bulletin.col.{column}")] = frame[column].map(count)
+    # Supervision (督办) and returns: listed beside the index, not scored.
+    out[t("bulletin.col.supervised")] = frame["supervised"].map(count)
+    out[t("bulletin.col.supervised_on_time_rate")] = [
+        supervised_rate_text(k, n) for k, n in zip(frame["supervised_on_time"],
+                                                   frame["supervised_due"], strict=True)]
+    out[t("bulletin.col.returns")] = frame["returns"].map(count)
     out[t("bulletin.col.code")] = frame["code"]
     return out.reset_index(drop=True)
 
@@ -179,7 +194,7 @@ def top_and_bottom(frame: pd.DataFrame, *, n: int = 5) -> tuple[pd.DataFrame, pd
 
 
 def kpis(frame: pd.DataFrame, *, total: int) -> None:
-    """Units ranked, first place, median score, moved up / down, escalations in the month."""
+    """Units ranked, first place, median score, moved up / down, escalations, supervision."""
     ranked = frame[frame["rank"].notna()]
     change = ranked["rank_change"].dropna()
     first = ranked.iloc[0] if len(ranked) else None
@@ -193,6 +208,11 @@ def kpis(frame: pd.DataFrame, *, total: int) -> None:
         (t("bulletin.kpi.escalations"), count(int(frame["escalations_overdue"].sum())),
          t("bulletin.kpi.long_overdue",
            n=count(int(frame["escalations_long_overdue"].sum())))),
+        (t("bulletin.kpi.supervised"), count(int(frame["supervised"].sum())),
+         t("bulletin.kpi.supervised_note",
+           rate=supervised_rate_text(int(frame["supervised_on_time"].sum()),
+                                     int(frame["supervised_due"].sum())),
+           returns=count(int(frame["returns"].sum())))),
     ])
 
 
@@ -271,6 +291,7 @@ def method(weights: dict[str, float]) -> None:
                                                  t("bulletin.method.direction")]),
                      hide_index=True, width="stretch")
         st.caption(t("bulletin.method.text"))
+        st.caption(t("bulletin.method.supervision", n=supervision.MIN_SAMPLE))
 
 
 def download(month: str) -> None:

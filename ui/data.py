@@ -495,6 +495,18 @@ def wall_kpis(area: str | None, *, at: geo_wall.Refresh) -> heat.WallKpis:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def _wall_supervision(area: str | None, at: datetime, version: str,
+                      who: Scope) -> geo_wall.WallSupervision:
+    return geo_wall.supervision(engine(), cutoff=at,
+                                area=heat.area_filter(engine(), area, scope=who))
+
+
+def wall_supervision(area: str | None, *, at: geo_wall.Refresh) -> geo_wall.WallSupervision:
+    """Supervised (督办) backlog, supervised on-time and claim rates at the cut-off."""
+    return _wall_supervision(area, at.cutoff, at.stamp, cache_scope())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def _ticker(area: str | None, at: datetime, version: str, limit: int,
             who: Scope) -> pd.DataFrame:
     return geo_wall.ticker(engine(), cutoff=at, policy=deadline_policy(), limit=limit,

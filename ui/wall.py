@@ -19,7 +19,8 @@ import streamlit as st
 from geo import maps as geo_maps
 from geo.access import AccessDenied
 from geo.deadlines import LEVELS, ConfigError
-from geo.wall import Refresh
+from geo.supervision import MIN_SAMPLE
+from geo.wall import Refresh, WallSupervision
 from ui import data, maps, state, widgets
 from ui.text import count, literal, rate, short_when, t, time_left, vocab, when
 
@@ -121,6 +122,42 @@ def kpis(area: str | None, *, at: Refresh) -> None:
         (t("kpi.open_disputes"), count(k.open_disputes), backlog),
     ], alert=[False, False, k.overdue > 0, k.newly_overdue > 0, False, False, False,
               k.open_disputes > 0])
+
+
+def action_figures(area: str | None, *, at: Refresh) -> WallSupervision:
+    """Read the supervision and claim figures at the cut-off (before anything is drawn).
+
+    Read with the tiles' figures, not between the map and the ticker, so that the pieces
+    of one refresh still reach the screen together.
+    """
+    return data.wall_supervision(area, at=at)
+
+
+def supervision(s: WallSupervision) -> None:
+    """督办 beside the map, above the ticker: two tiles, and the claim rate in a line.
+
+    Eleven tiles do not fit one row at the wall's type size (a second row pushes the
+    map's legend off a 1080 px screen), so the action figures sit in the side column, two
+    tiles wide; the 解忧联盟 claim rate, a figure for the sites that run an alliance, is
+    one line under them when there were cards to claim.
+    """
+    widgets.kpi_tiles([(t("kpi.supervised_open"), count(s.supervised_open),
+                        t("wall.backlog_note")),
+                       supervised_tile(s)],
+                      alert=[s.supervised_open > 0, False])
+    if s.claims.claimable:
+        st.caption(t("wall.claims", rate=rate(s.claims.claim_rate),
+                     claimed=count(s.claims.claimed), claimable=count(s.claims.claimable)))
+
+
+def supervised_tile(s: WallSupervision) -> tuple[str, str, str]:
+    """督办按期率: a percentage from MIN_SAMPLE due requests up, else "on time/due"."""
+    r = s.recent
+    if r.supervised_due and r.small_sample:
+        return (t("kpi.supervised_on_time"), f"{r.supervised_on_time}/{r.supervised_due}",
+                t("wall.small_sample", n=MIN_SAMPLE))
+    return (t("kpi.supervised_on_time"), rate(r.on_time_rate),
+            t("wall.supervised_note", n=count(r.supervised)))
 
 
 def heat_map(area: str | None, *, window: str, measure: str, kiosk: bool,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from geo.access import Scope
 from geo.store._sql import Bind, connect, inserted_id, read_frame
 from geo.store.access import scope_condition, scoped
+from geo.store.area import EVERYWHERE, AreaFilter, in_area
 from geo.store.schema import (
     admin_unit,
     alliance_area,
@@ -193,9 +194,11 @@ def insert_claim(conn: Connection, *, request_id: int, member_id: int, claimed_a
 
 def claim_times(bind: Bind, *, routes: Iterable[str], since: datetime | None,
                 until: datetime | None, scope: Scope | None = None,
-                grid_codes: Iterable[str] | None = None) -> pd.DataFrame:
+                grid_codes: Iterable[str] | None = None,
+                area: AreaFilter = EVERYWHERE) -> pd.DataFrame:
     """Return claimable-route requests reported in [since, until) with their claim, if any.
 
+    Only requests in ``scope``, ``grid_codes`` and ``area`` (each that is given).
     Columns ``id``, ``grid_code``, ``route``, ``reported_at``, ``claimed_at`` (NaT when
     unclaimed), ``member_id`` and ``member`` (the member's name).
     """
@@ -214,7 +217,7 @@ def claim_times(bind: Bind, *, routes: Iterable[str], since: datetime | None,
     cond = scope_condition(r.grid_code, scope)
     if cond is not None:
         stmt = stmt.where(cond)
-    frame = read_frame(bind, stmt)
+    frame = read_frame(bind, in_area(stmt, r.grid_code, area))
     for col in ("reported_at", "claimed_at"):
         frame[col] = pd.to_datetime(frame[col])
     return frame

@@ -11,6 +11,11 @@ did then:
 * on time: resolved by t and resolved_at <= due_at (or no deadline at all);
 * overdue at t: due_at < t and not resolved by t;
 * rated by t: a satisfaction code and no closed_at at or after t.
+
+Supervision (督办) and returns (回退) are counted by when they happened, not by when the
+request was reported: a request is supervised in [since, until) when a commander first
+urged it then (``supervised_at``), and a return is a ``request_event`` of kind "return" in
+the window. A supervised request's state is judged as above.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Label,
+    Select,
     and_,
     case,
     cast,
@@ -387,3 +393,114 @@ def escalations_per_grid(
                    r.grid_code.is_not(None))
             .group_by(r.grid_code, e.note).order_by(r.grid_code, e.note))
     return int_frame(read_frame(bind, scoped(stmt, r.grid_code, scope)), ["escalations"])
+
+
+#: The count columns of :func:`supervised_counts_per_grid` and :func:`supervised_totals`.
+SUPERVISED_COLUMNS = ("supervised", "supervised_open", "supervised_due",
+                      "supervised_resolved", "supervised_on_time")
+
+
+def _supervised_select(since: datetime | None, until: datetime,
+                       as_of: datetime | None) -> Select[*tuple[Any, ...]]:
+    """Conditional counts of the requests first urged in [since, until), judged at as_of."""
+    r = request.c
+    cond = request_conditions(as_of or until)
+    named = {"supervised_open": cond["open"], "supervised_due": cond["due"],
+             "supervised_resolved": cond["resolved"], "supervised_on_time": cond["on_time"]}
+    stmt = select(func.count().label("supervised"),
+                  *[func.count(case((c, 1))).label(n) for n, c in named.items()])
+    # The partial index ix_request_supervised holds only urged requests (migration 0009).
+    stmt = stmt.where(r.supervised_at.is_not(None), r.supervised_at < until)
+    return stmt if since is None else stmt.where(r.supervised_at >= since)
+
+
+def supervised_counts_per_grid(
+    bind: Bind, *, since: datetime | None, until: datetime,
+    as_of: datetime | None = None, area: AreaFilter = EVERYWHERE,
+) -> pd.DataFrame:
+    """Count the requests supervised (督办) in [since, until) per grid, judged at ``as_of``.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    since : datetime or None
+        Naive UTC start (inclusive) on ``supervised_at``; None: every urge before ``until``.
+    until : datetime
+        Naive UTC end (exclusive).
+    as_of : datetime, optional
+        The moment each request's state is judged at; default ``until``.
+    area : AreaFilter
+        The grids counted and the caller's scope; default everything.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code`` and the :data:`SUPERVISED_COLUMNS` (int64): requests first urged in
+        the window, and of them those open, due, resolved and resolved on time at
+        ``as_of``. Only grids with at least one; requests outside every grid left out.
+
+    """
+    r = request.c
+    stmt = (_supervised_select(since, until, as_of).add_columns(r.grid_code)
+            .where(r.grid_code.is_not(None)).group_by(r.grid_code).order_by(r.grid_code))
+    frame = read_frame(bind, in_area(stmt, r.grid_code, area))
+    return int_frame(frame[["grid_code", *SUPERVISED_COLUMNS]], SUPERVISED_COLUMNS)
+
+
+def supervised_totals(
+    bind: Bind, *, since: datetime | None, until: datetime,
+    as_of: datetime | None = None, area: AreaFilter = EVERYWHERE,
+) -> dict[str, int]:
+    """Count the requests supervised (督办) in [since, until) in one area, judged at ``as_of``.
+
+    The totals of :func:`supervised_counts_per_grid`, but requests outside every grid
+    count when no area is given.
+
+    Returns
+    -------
+    dict
+        One int per name in :data:`SUPERVISED_COLUMNS`.
+
+    """
+    stmt = in_area(_supervised_select(since, until, as_of), request.c.grid_code, area)
+    with connect(bind) as conn:
+        row = conn.execute(stmt).one()
+    return {name: int(row._mapping[name] or 0) for name in SUPERVISED_COLUMNS}
+
+
+def _returns_select(since: datetime, until: datetime) -> Select[*tuple[Any, ...]]:
+    e, r = request_event.c, request.c
+    # A return is written when it happens (recorded_at == at), so recorded_at >= since
+    # holds for every one counted and lets the recorded_at index skip older events.
+    return (select(func.count().label("returns"))
+            .join_from(request_event, request, e.request_id == r.id)
+            .where(e.kind == "return", e.at >= since, e.at < until,
+                   e.recorded_at >= since))
+
+
+def returns_per_grid(
+    bind: Bind, *, since: datetime, until: datetime, area: AreaFilter = EVERYWHERE,
+) -> pd.DataFrame:
+    """Count returns (回退: events of kind "return") per grid that happened in [since, until).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code`` and ``returns`` (int64); only grids with at least one.
+
+    """
+    r = request.c
+    stmt = (_returns_select(since, until).add_columns(r.grid_code)
+            .where(r.grid_code.is_not(None)).group_by(r.grid_code).order_by(r.grid_code))
+    frame = read_frame(bind, in_area(stmt, r.grid_code, area))
+    return int_frame(frame[["grid_code", "returns"]], ["returns"])
+
+
+def return_total(
+    bind: Bind, *, since: datetime, until: datetime, area: AreaFilter = EVERYWHERE,
+) -> int:
+    """Count returns (回退) that happened in [since, until) in one area."""
+    stmt = in_area(_returns_select(since, until), request.c.grid_code, area)
+    with connect(bind) as conn:
+        return int(conn.execute(stmt).scalar_one() or 0)

@@ -49,6 +49,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bulletin.col.escalations_long_overdue": ("严重超期", "Became long overdue"),
     "bulletin.kpi.escalations": ("当月超期督办", "Became overdue this month"),
     "bulletin.kpi.long_overdue": ("严重超期 {n}", "long overdue: {n}"),
+    "bulletin.col.supervised": ("督办件数", "Supervised"),
+    "bulletin.col.supervised_on_time_rate": ("督办按期率", "Supervised on time"),
+    "bulletin.col.returns": ("回退次数", "Returns"),
+    "bulletin.kpi.supervised": ("当月督办", "Supervised this month"),
+    "bulletin.kpi.supervised_note": ("按期 {rate} · 回退 {returns} 次",
+                                     "on time {rate} · {returns} returns"),
+    "bulletin.method.supervision": (
+        "督办件数：当月首次被督办的诉求数；"
+        "督办按期率 = 其中按期办结数 ÷ 应办结数（已到期或已办结），"
+        "应办结不足 {n} 件时只列“（按期/应办结）”件数，不折算百分比；回退次数：当月回退的次数。"
+        "三项与超期督办一样只列示，不计入得分。",
+        "Supervised: requests first urged (督办) in the month; supervised on time = of them, "
+        "resolved by the deadline ÷ due (past the deadline or resolved), shown as "
+        "\"(on time/due)\" rather than a percentage when fewer than {n} are due; returns: "
+        "requests sent back (回退) in the month. Like the escalations, listed, not scored."),
     "bulletin.change.up": ("↑{n}", "↑{n}"),
     "bulletin.change.down": ("↓{n}", "↓{n}"),
     "bulletin.change.same": ("持平", "same"),

@@ -17,4 +17,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.backlog_note": ("全部积压", "whole backlog"),
     "wall.rotating": ("轮播：{name}", "Rotating: {name}"),
     "wall.deadline": ("时限 {time}", "due {time}"),
+    # What the actions make measurable (geo.wall.supervision)
+    "kpi.supervised_open": ("督办在办", "Supervised, open"),
+    "kpi.supervised_on_time": ("督办按期率", "Supervised on time"),
+    "wall.supervised_note": ("近30天督办 {n} 件", "{n} urged, last 30 days"),
+    "wall.small_sample": ("近30天 · 不足{n}件不计比率", "last 30 days · under {n}, no rate"),
+    "wall.claims": ("解忧联盟认领率 {rate}（近30天 {claimed}/{claimable} 张）",
+                    "Alliance claim rate {rate} ({claimed} of {claimable} cards, 30 days)"),
 }
