@@ -22,14 +22,16 @@ def live() -> None:
     at = wall.refresh()  # one cut-off for every figure below
     if at is None:
         return
-    actions = wall.action_figures(area, at=at)  # read first: the pieces arrive together
+    # Read first, draw after: the pieces of one refresh reach the screen close together.
+    actions = wall.action_figures(area, at=at)
+    urgent = wall.ticker_rows(area, kiosk=params.kiosk, at=at)
     wall.kpis(area, at=at)
     map_col, side_col = st.columns([3, 1], gap="medium")
     with map_col:
         wall.heat_map(area, window=window, measure=measure, kiosk=params.kiosk, at=at)
     with side_col:
         wall.supervision(actions)
-        wall.ticker(area, kiosk=params.kiosk, at=at)
+        wall.ticker(urgent)
 
 
 live()

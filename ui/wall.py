@@ -197,7 +197,12 @@ def _mark(kind: str, level: int) -> str:
     return ""
 
 
-def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
+def ticker_rows(area: str | None, *, kiosk: bool, at: Refresh) -> pd.DataFrame:
+    """Read the ticker's entries at the cut-off (before anything is drawn, like the tiles)."""
+    return data.ticker(area, at=at, limit=5 if kiosk else 10)
+
+
+def ticker(rows: pd.DataFrame) -> None:
     """New urgent and newly overdue requests, newest first; residents' text escaped.
 
     Three short lines an entry, so five fit beside the map on a 1080-line wall: when, the
@@ -205,7 +210,6 @@ def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
     time left (or how long overdue).
     """
     st.markdown(f"**{html.escape(t('wall.ticker'))}**")
-    rows = data.ticker(area, at=at, limit=5 if kiosk else 10)
     if rows.empty:
         st.caption(t("wall.ticker.none"))
         return
