@@ -209,17 +209,19 @@ def test_partial_weights_give_the_rest_zero():
 # --------------------------------------------------------------------------- index over months
 
 TWO = {"resolution_rate": 0.5, "wechat_coverage": 0.5}
+#: The raw rates, every unit ranked: the by-hand figures below are of raw rates.
+RAW = {"min_sample": 0, "strength": 0}
 
 
 def test_governance_index_and_rank_change_by_hand(city):
     # October: C1 100, C2 (0 + 50) / 2 = 25, C3 0 (only WeChat coverage counts).
     oct_ = bulletin.governance_index(city, month="2026-10", level="community", weights=TWO,
-                                     now=NOW)
+                                     now=NOW, **RAW)
     assert oct_.code.tolist() == [C1, C2, C3]
     np.testing.assert_allclose(oct_.score, [100.0, 25.0, 0.0])
     # November: resolution C1 0, C2 100, C3 100 -> C2 75, C1 50, C3 50 (tie shares rank 2).
     nov = bulletin.governance_index(city, month="2026-11", level="community", weights=TWO,
-                                    now=NOW)
+                                    now=NOW, **RAW)
     assert nov.code.tolist() == [C2, C1, C3]
     np.testing.assert_allclose(nov.score, [75.0, 50.0, 50.0])
     assert nov["rank"].tolist() == [1, 2, 2]
@@ -232,7 +234,7 @@ def test_governance_index_and_rank_change_by_hand(city):
 
 
 def test_months_without_requests_still_rank(city):
-    sep = bulletin.governance_index(city, month="2026-10", level="county", now=NOW)
+    sep = bulletin.governance_index(city, month="2026-10", level="county", now=NOW, **RAW)
     assert sep["rank"].tolist() == [1]
     # September had no request, but WeChat coverage still ranks the one county.
     assert sep.rank_prev.tolist() == [1] and sep.rank_change.tolist() == [0]
@@ -255,7 +257,7 @@ def test_number_formats():
 
 
 def test_bulletin_text(city):
-    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW, **RAW)
     text = bulletin.bulletin_text(b)
     assert text.startswith("益阳市基层治理指数月度通报（城乡社群动态）\n2026年11月\n")
     for heading in ("一、区县排名（共 1 个）", "二、乡镇（街道）排名（共 2 个）",
@@ -264,18 +266,20 @@ def test_bulletin_text(city):
     lines = text.splitlines()
     first = lines[lines.index("三、村（社区）排名（共 3 个）") + 2].split()
     assert first[:4] == ["1", "乙社区", "75.0", "↑1"]
-    assert first[4] == "100.0%" and first[9] == "50.0%"  # resolution, WeChat coverage
+    assert first[4] == "1"  # requests due: the n the rates rest on
+    assert first[5] == "100.0%" and first[10] == "50.0%"  # resolution, WeChat coverage
     assert "权重：办结率 50%，微信群覆盖率 50%" in text
     short = bulletin.bulletin_text(b, top=1)
     assert "三、村（社区）排名（共 3 个，列出前 1 个）" in short and "丙村" not in short
 
 
 def test_bulletin_csv_is_utf8_with_bom(city):
-    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW, **RAW)
     data = bulletin.bulletin_csv(b)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0][:7] == ["层级", "代码", "上级代码", "排名", "名称", "综合得分", "排名变化"]
+    assert rows[0][:8] == ["层级", "代码", "上级代码", "排名", "名称", "综合得分", "排名变化",
+                           "应办结数"]
     assert len(rows) == 1 + 1 + 2 + 3
     c2 = next(r for r in rows if r[1] == C2)
     assert c2[:7] == ["村（社区）", C2, T1, "1", "乙社区", "75.0", "↑1"]
