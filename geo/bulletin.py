@@ -197,7 +197,7 @@ def min_sample_setting() -> int:
 
 
 def shrunk_rates(successes: pd.Series, trials: pd.Series, *, parents: pd.Series,
-                 strength: float | None = None) -> pd.Series:
+                 strength: float | None = None, poisson: bool = False) -> pd.Series:
     """Shrink each unit's rate toward its parent's pooled rate (:mod:`geo.shrinkage`).
 
     Parameters
@@ -210,6 +210,9 @@ def shrunk_rates(successes: pd.Series, trials: pd.Series, *, parents: pd.Series,
     strength : float, optional
         The prior's strength ``m`` in requests; default estimated across the units
         (:func:`geo.shrinkage.prior_strength`); 0 keeps the raw rates.
+    poisson : bool
+        ``successes`` are counts over an exposure ``trials`` (requests per thousand
+        residents), not k of n: ``m`` from :func:`geo.shrinkage.poisson_strength`.
 
     Returns
     -------
@@ -226,7 +229,8 @@ def shrunk_rates(successes: pd.Series, trials: pd.Series, *, parents: pd.Series,
     sums = pd.DataFrame({"k": k, "n": n, "parent": key}).groupby("parent")[["k", "n"]].sum()
     parent_rate = (sums["k"] / sums["n"].where(sums["n"] > 0)).reindex(key).to_numpy()
     prior = np.where(np.isfinite(parent_rate) & (key != "").to_numpy(), parent_rate, pooled)
-    m = shrinkage.prior_strength(k, n) if strength is None else float(strength)
+    estimate = shrinkage.poisson_strength if poisson else shrinkage.prior_strength
+    m = estimate(k, n) if strength is None else float(strength)
     return pd.Series(shrinkage.shrink(k, n, prior, strength=m), index=k.index)
 
 
@@ -311,6 +315,10 @@ def _indicators_by_level(
             table[f"{name}_shrunk"] = shrunk_rates(kpis[numerator], kpis[denominator],
                                                    parents=kpis["parent_code"],
                                                    strength=strength)
+        # Requests per 1,000 residents: a count over thousands of residents.
+        table["requests_per_1k_shrunk"] = shrunk_rates(
+            kpis["requests"], population / 1000.0, parents=kpis["parent_code"],
+            strength=strength, poisson=True)
         table["wechat_coverage"] = (unit_members / (residents * adult_share)).clip(upper=1.0)
         table["volunteer_hours_per_1k"] = unit_hours / residents * 1000.0
         # Escalations (督办) in the month: counted, not scored.
@@ -322,13 +330,19 @@ def _indicators_by_level(
     return out
 
 
-def scale_indicators(indicators: pd.DataFrame) -> pd.DataFrame:
+def scale_indicators(indicators: pd.DataFrame, *,
+                     span: pd.DataFrame | None = None) -> pd.DataFrame:
     """Min–max scale each indicator to 0–100 across the rows (the peer units).
 
     Parameters
     ----------
     indicators : pandas.DataFrame
         One column per name in :data:`INDICATORS`, one row per unit.
+    span : pandas.DataFrame, optional
+        The values whose minimum and maximum set the scale (default ``indicators``): the
+        observed rates, when ``indicators`` holds the shrunk ones, so that a shrunk rate
+        is scored on the scale of what the peers really showed and a difference the
+        samples cannot support counts for little.
 
     Returns
     -------
@@ -338,10 +352,12 @@ def scale_indicators(indicators: pd.DataFrame) -> pd.DataFrame:
         stays NaN.
 
     """
+    span = indicators if span is None else span
     scaled = pd.DataFrame(index=indicators.index)
     for name, (_, higher_is_better) in INDICATORS.items():
         x = indicators[name].astype(float)
-        lo, hi = x.min(), x.max()
+        bounds = span[name].astype(float)
+        lo, hi = min(x.min(), bounds.min()), max(x.max(), bounds.max())
         if x.notna().any() and not _same(lo, hi):
             s = (x - lo) / (hi - lo) * 100.0
             scaled[name] = s if higher_is_better else 100.0 - s
@@ -385,10 +401,10 @@ def governance_scores(indicators: pd.DataFrame, *,
     """
     w = validate_weights(weights)
     scored = indicators[list(INDICATORS)].copy()
-    for name in heat.RATES:
+    for name in INDICATORS:
         if f"{name}_shrunk" in indicators.columns:
             scored[name] = indicators[f"{name}_shrunk"].astype(float)
-    scaled = scale_indicators(scored)
+    scaled = scale_indicators(scored, span=indicators[list(INDICATORS)])
     weight = pd.Series(w)
     have = scaled.notna()
     used = have.mul(weight, axis=1).sum(axis=1)

@@ -26,6 +26,11 @@ and ``m = p̂(1 − p̂) / τ² − 1`` (a Beta prior's variance is p(1 − p) /
 rates vary no more than chance alone would make them (τ² ≤ 0), ``m`` is infinite: every
 unit gets its parent's rate. Spread between parents counts towards τ², so ``m`` is, if
 anything, small (the shrinkage conservative).
+
+Counts per resident (requests per 1,000 residents) are shrunk the same way with a
+Gamma-Poisson prior: ``k`` requests over an exposure ``n`` (thousands of residents), and
+(:func:`poisson_strength`) ``τ² = (S − (I − 1) · p̂) / (N − Σn² / N)`` with
+``m = p̂ / τ²`` in thousands of residents.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["credibility", "prior_strength", "shrink"]
+__all__ = ["credibility", "poisson_strength", "prior_strength", "shrink"]
 
 
 def prior_strength(successes: npt.ArrayLike, trials: npt.ArrayLike) -> float:
@@ -73,6 +78,41 @@ def prior_strength(successes: npt.ArrayLike, trials: npt.ArrayLike) -> float:
     if tau2 <= 0.0:
         return math.inf
     return max(spread / tau2 - 1.0, 0.0)
+
+
+def poisson_strength(counts: npt.ArrayLike, exposure: npt.ArrayLike) -> float:
+    """Estimate a Gamma prior's strength ``m`` for counts per exposure (method of moments).
+
+    Parameters
+    ----------
+    counts, exposure : array-like
+        ``k`` events and ``n`` exposure (e.g. thousands of residents) per unit; units with
+        no exposure are left out.
+
+    Returns
+    -------
+    float
+        ``m`` in exposure units; ``inf`` when the rates spread no more than Poisson
+        chance would make them, or fewer than two units have an exposure.
+
+    """
+    k = np.asarray(counts, dtype=float)
+    n = np.asarray(exposure, dtype=float)
+    keep = np.isfinite(k) & np.isfinite(n) & (n > 0)
+    k, n = k[keep], n[keep]
+    units = len(n)
+    if units < 2:
+        return math.inf
+    total = float(n.sum())
+    p = float(k.sum()) / total
+    if p <= 0.0:
+        return math.inf
+    s = float((n * (k / n - p) ** 2).sum())
+    denominator = total - float((n ** 2).sum()) / total
+    tau2 = (s - (units - 1) * p) / denominator if denominator > 0 else 0.0
+    if tau2 <= 0.0:
+        return math.inf
+    return p / tau2
 
 
 def credibility(trials: npt.ArrayLike, strength: float) -> npt.NDArray[np.float64]:

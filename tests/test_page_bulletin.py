@@ -160,3 +160,28 @@ def test_bulletin_supervision_in_english(story_url):
     table = _ranking(at)
     assert {"Supervised", "Supervised on time", "Returns"} <= set(table.columns)
     assert "Supervised this month" in texts(at)
+
+
+def test_a_grid_head_sees_their_units_true_rank_and_nobody_elses(demo_url):
+    from geo.accounts import Account
+    from geo.bulletin import monthly_bulletin
+    from geo.access import Scope
+
+    head = Account("gridhead", "网格长", "grid_head", ("430902005001",))
+    at = run_page(demo_url, BULLETIN, account=head)
+    assert not at.exception
+    month = at.selectbox(key="bulletin_month").value
+    eng = store_engine.make_engine(demo_url)
+    everyone = monthly_bulletin(eng, month=month).rankings["township"].set_index("code")
+    mine = monthly_bulletin(eng, month=month, scope=Scope("grid_head", ("430902005001",)))
+    eng.dispose()
+    township = everyone.loc["430902005"]
+    page = texts(at)
+    assert "本单位排名" in page and "第一名" not in page and "参评单位" not in page
+    if township["small_sample"]:
+        assert "样本不足" in page
+    else:
+        assert f"第 {int(township['rank'])} 名 / {mine.ranked['township']}" in page
+    table = _ranking(at)
+    assert table["代码"].tolist() == ["430902005"]  # no other unit's figures
+    assert "样本 n（应办结）" in table.columns

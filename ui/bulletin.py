@@ -17,6 +17,7 @@ import streamlit as st
 from geo import bulletin as geo_bulletin
 from geo import maps as geo_maps
 from geo import supervision
+from geo.access import Scope
 from ui import data, maps, widgets
 from ui.text import count, lang, local, number, rate, t
 
@@ -58,14 +59,19 @@ def in_progress(month: str) -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _bulletin(month: str, version: str, moment) -> geo_bulletin.Bulletin:
-    return geo_bulletin.monthly_bulletin(data.engine(), month=month,
+def _bulletin(month: str, version: str, moment, who: Scope) -> geo_bulletin.Bulletin:
+    return geo_bulletin.monthly_bulletin(data.engine(), month=month, scope=who,
                                          now=moment if moment is not None else data.now())
 
 
 def bulletin(month: str) -> geo_bulletin.Bulletin:
-    """The month's bulletin at all three levels (the current month: as of this minute)."""
-    return _bulletin(month, data.stamp(), data.minute() if in_progress(month) else None)
+    """The month's bulletin at all three levels (the current month: as of this minute).
+
+    Only the units the session's scope holds, with their city-wide ranks and the count of
+    units ranked (:attr:`geo.bulletin.Bulletin.ranked`).
+    """
+    return _bulletin(month, data.stamp(), data.minute() if in_progress(month) else None,
+                     data.cache_scope())
 
 
 def csv_bytes(month: str) -> bytes:
@@ -146,12 +152,19 @@ def _parent_names(codes: pd.Series) -> pd.Series:
     return codes.map(names).fillna(codes)
 
 
+def rank_cells(frame: pd.DataFrame) -> list[str]:
+    """The rank, or "样本不足 / small sample" for a unit below the minimum sample."""
+    return [t("bulletin.small_sample") if small else count(rank)
+            for rank, small in zip(frame["rank"], frame["small_sample"], strict=True)]
+
+
 def table(frame: pd.DataFrame) -> pd.DataFrame:
     """The ranking as the page shows it: formatted text, catalogue column names."""
     out = pd.DataFrame({
-        t("bulletin.col.rank"): frame["rank"].map(count),
+        t("bulletin.col.rank"): rank_cells(frame),
         t("bulletin.col.name"): frame["name"].fillna(frame["code"]),
         t("bulletin.col.parent"): _parent_names(frame["parent_code"]),
+        t("bulletin.col.sample"): frame["sample"].map(count),
         t("bulletin.col.score"): frame["score"].map(number),
         t("bulletin.col.score_change"): frame["score_change"].map(score_change_text),
         t("bulletin.col.rank_change"): frame["rank_change"].map(rank_change_text),
@@ -176,7 +189,7 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
 def short_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Rank, name, score and change: the top/bottom five call-outs."""
     return pd.DataFrame({
-        t("bulletin.col.rank"): frame["rank"].map(count),
+        t("bulletin.col.rank"): rank_cells(frame),
         t("bulletin.col.name"): frame["name"].fillna(frame["code"]),
         t("bulletin.col.score"): frame["score"].map(number),
         t("bulletin.col.rank_change"): frame["rank_change"].map(rank_change_text),
@@ -193,15 +206,45 @@ def top_and_bottom(frame: pd.DataFrame, *, n: int = 5) -> tuple[pd.DataFrame, pd
 # --------------------------------------------------------------------------- drawing
 
 
-def kpis(frame: pd.DataFrame, *, total: int) -> None:
-    """Units ranked, first place, median score, moved up / down, escalations, supervision."""
+def _place_tiles(frame: pd.DataFrame, *, ranked_total: int) -> list[tuple]:
+    """Units ranked and the first place; for one unit, its own rank among all its peers.
+
+    Ranks are city-wide: an area or a scope cuts the table, never the field, so a unit
+    ranked 52nd of 98 reads "第 52 名 / 98", not "first of one".
+    """
+    ranked = frame[frame["rank"].notna()]
+    small = int(frame["small_sample"].sum())
+    if len(frame) == 1:
+        unit = frame.iloc[0]
+        name = str(unit["name"]) if pd.notna(unit["name"]) else str(unit["code"])
+        value = (t("bulletin.small_sample") if bool(unit["small_sample"])
+                 else t("bulletin.kpi.own_rank", rank=count(unit["rank"]),
+                        n=count(ranked_total)) if pd.notna(unit["rank"])
+                 else t("msg.no_data_value"))
+        return [(t("bulletin.kpi.own"), value,
+                 t("bulletin.kpi.own_note", unit=name, n=count(ranked_total)))]
+    units = (t("bulletin.kpi.units"), count(len(ranked)),
+             t("bulletin.kpi.of_city", n=count(ranked_total))
+             + (" · " + t("bulletin.kpi.small_units", n=count(small)) if small else ""))
+    first = ranked.iloc[0] if len(ranked) else None
+    if first is None:
+        return [units, (t("bulletin.kpi.top"), "—", None)]
+    if int(first["rank"]) == 1:
+        return [units, (t("bulletin.kpi.top"), str(first["name"]), number(first["score"]))]
+    return [units, (t("bulletin.kpi.best_in_area"), str(first["name"]),
+                    t("bulletin.kpi.best_note", rank=count(first["rank"]),
+                      n=count(ranked_total), score=number(first["score"])))]
+
+
+def kpis(frame: pd.DataFrame, *, ranked_total: int) -> None:
+    """Units ranked and first place (or the unit's own rank), median score, moves, escalations.
+
+    ``ranked_total`` is the count of units of the level ranked city-wide.
+    """
     ranked = frame[frame["rank"].notna()]
     change = ranked["rank_change"].dropna()
-    first = ranked.iloc[0] if len(ranked) else None
     widgets.kpi_tiles([
-        (t("bulletin.kpi.units"), count(len(ranked)), t("bulletin.kpi.of_city", n=count(total))),
-        (t("bulletin.kpi.top"), str(first["name"]) if first is not None else "—",
-         number(first["score"]) if first is not None else None),
+        *_place_tiles(frame, ranked_total=ranked_total),
         (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
         (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
         (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last")),

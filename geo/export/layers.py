@@ -389,9 +389,9 @@ def _claims_layer(ctx: Context) -> LayerData:
 _BULLETIN_SCHEMA = [
     ("month", "str"), ("level", "str"), ("level_name", "str"), ("rank", "int"),
     ("code", "str"), ("name", "str"), ("parent_code", "str"), ("population", "int"),
-    ("requests", "int"), ("score", "float"), ("rank_prev", "int"), ("rank_change", "int"),
-    ("best_indicator", "str"), ("best_indicator_name", "str"),
-    ("worst_indicator", "str"), ("worst_indicator_name", "str"),
+    ("requests", "int"), ("sample", "int"), ("small_sample", "bool"), ("score", "float"),
+    ("rank_prev", "int"), ("rank_change", "int"), ("best_indicator", "str"),
+    ("best_indicator_name", "str"), ("worst_indicator", "str"), ("worst_indicator_name", "str"),
 ] + [(n, "float") for n in bulletin.INDICATORS] + [
     (f"{n}_score", "float") for n in bulletin.INDICATORS] + [
     (c, "int") for c in bulletin.ESCALATIONS]
