@@ -163,9 +163,9 @@ def test_bulletin_supervision_in_english(story_url):
 
 
 def test_a_grid_head_sees_their_units_true_rank_and_nobody_elses(demo_url):
+    from geo.access import Scope
     from geo.accounts import Account
     from geo.bulletin import monthly_bulletin
-    from geo.access import Scope
 
     head = Account("gridhead", "网格长", "grid_head", ("430902005001",))
     at = run_page(demo_url, BULLETIN, account=head)
