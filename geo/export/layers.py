@@ -325,6 +325,9 @@ _HOTSPOT_SCHEMA = _ADMIN_SCHEMA + [
     ("disputes", "int"), ("gi_z", "float"), ("gi_p", "float"), ("gi_bin", "int"),
     ("gi_class", "str"), ("gi_class_name", "str"), ("neighbours", "int"),
     ("island", "bool"), ("excluded", "bool"),
+    # The definition used (geo.hotspots.DEFAULT), so a file says how it was made.
+    ("weights", "str"), ("distance_m", "float"), ("p_value", "str"), ("fdr", "bool"),
+    ("window_since", "datetime"), ("window_until", "datetime"), ("window_days", "float"),
 ]
 
 #: Gi* bins as class codes and Chinese names.
@@ -339,11 +342,12 @@ GI_CLASSES = {
 def _hotspots_layer(ctx: Context) -> LayerData:
     ctx.report(0.02, "计算矛盾纠纷热点")
     grids = store_requests.read_grids(ctx.engine)
-    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since,
-                                                  until=ctx.until or ctx.now)
+    definition = hotspots.DEFAULT
+    until = ctx.until or definition.window_end(ctx.now)
+    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since, until=until)
     if len(grids):
-        spots = hotspots.dispute_hotspots(grids[["code", "population", "geometry"]],
-                                          counts[["grid_code", "disputes"]])
+        spots = definition.hotspots(grids[["code", "population", "geometry"]],
+                                    counts[["grid_code", "disputes"]])
     else:
         spots = gpd.GeoDataFrame({"code": pd.Series(dtype=object)},
                                  geometry=gpd.GeoSeries([], crs=store_schema.SRID))
@@ -357,6 +361,8 @@ def _hotspots_layer(ctx: Context) -> LayerData:
     bins = pd.Series(frame["gi_bin"].to_numpy(), index=frame.index)
     frame["gi_class"] = bins.map({b: c for b, (c, _) in GI_CLASSES.items()})
     frame["gi_class_name"] = bins.map({b: n for b, (_, n) in GI_CLASSES.items()})
+    for key, value in definition.properties(ctx.since, until).items():
+        frame[key] = value
     geoms = _multi(spots.geometry.to_numpy())
     return LayerData("hotspots", _HOTSPOT_SCHEMA, split(frame, geoms, ctx.chunk_rows),
                      len(frame), "MultiPolygon")
