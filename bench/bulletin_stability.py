@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     frame = measure(engine, months, now)
     print(f"# bulletin rank stability, {months[0]}…{months[-1]} vs each previous month; "
           f"{_machine()}; {now:%Y-%m-%d %H:%M} UTC")
-    print("| level | variant | median Spearman ρ | median |rank move| | units compared "
-          "(median) | per month ρ |")
+    print("| level | variant | median Spearman ρ | median rank move (places, absolute) "
+          "| units compared (median) | per month ρ |")
     print("|---|---|---|---|---|---|")
     for level in LEVELS:
         for name in variants():

@@ -150,7 +150,7 @@ def shrink(successes: npt.ArrayLike, trials: npt.ArrayLike, prior: npt.ArrayLike
     n = np.asarray(trials, dtype=float)
     p = np.asarray(prior, dtype=float)
     z = credibility(n, strength)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # n = 0: masked below
         raw = k / n
-    out = np.where(z > 0, z * raw, 0.0) + (1.0 - z) * p
+        out = np.where(z > 0, z * raw, 0.0) + (1.0 - z) * p
     return np.where(np.isfinite(n) & (n > 0), out, np.nan)
