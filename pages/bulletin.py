@@ -46,7 +46,7 @@ with side_col:
     top, bottom = bulletin.top_and_bottom(shown)
     if top.empty:
         st.info(t("bulletin.no_units"))
-    else:
+    elif len(shown) > 1:  # one unit: its own rank is in the tiles above
         st.markdown(f"**{t('bulletin.top')}**")
         st.dataframe(top, hide_index=True, width="stretch")
         st.markdown(f"**{t('bulletin.bottom')}**")

@@ -206,48 +206,63 @@ def top_and_bottom(frame: pd.DataFrame, *, n: int = 5) -> tuple[pd.DataFrame, pd
 # --------------------------------------------------------------------------- drawing
 
 
-def _place_tiles(frame: pd.DataFrame, *, ranked_total: int) -> list[tuple]:
-    """Units ranked and the first place; for one unit, its own rank among all its peers.
+def _own_tiles(unit: pd.Series, *, ranked_total: int) -> list[tuple]:
+    """One unit: its rank among all its peers, its score and the n its rates rest on.
 
     Ranks are city-wide: an area or a scope cuts the table, never the field, so a unit
     ranked 52nd of 98 reads "第 52 名 / 98", not "first of one".
     """
+    name = str(unit["name"]) if pd.notna(unit["name"]) else str(unit["code"])
+    if bool(unit["small_sample"]):
+        value = t("bulletin.small_sample")
+    elif pd.notna(unit["rank"]):
+        value = t("bulletin.kpi.own_rank", rank=count(unit["rank"]), n=count(ranked_total))
+    else:
+        value = t("msg.no_data_value")
+    before = (f"{t('bulletin.col.rank_prev')} {count(unit['rank_prev'])} · "
+              f"{rank_change_text(unit['rank_change'])}" if pd.notna(unit["rank_prev"])
+              else None)
+    return [
+        (t("bulletin.kpi.own"), value, t("bulletin.kpi.own_note", unit=name,
+                                         n=count(ranked_total))),
+        (t("bulletin.col.score"), number(unit["score"]), before),
+        (t("bulletin.col.sample"), count(unit["sample"]),
+         t("bulletin.small_sample") if bool(unit["small_sample"]) else None),
+    ]
+
+
+def _field_tiles(frame: pd.DataFrame, *, ranked_total: int) -> list[tuple]:
+    """Several units: how many are ranked, the best of them with its city-wide rank, moves."""
     ranked = frame[frame["rank"].notna()]
+    change = ranked["rank_change"].dropna()
     small = int(frame["small_sample"].sum())
-    if len(frame) == 1:
-        unit = frame.iloc[0]
-        name = str(unit["name"]) if pd.notna(unit["name"]) else str(unit["code"])
-        value = (t("bulletin.small_sample") if bool(unit["small_sample"])
-                 else t("bulletin.kpi.own_rank", rank=count(unit["rank"]),
-                        n=count(ranked_total)) if pd.notna(unit["rank"])
-                 else t("msg.no_data_value"))
-        return [(t("bulletin.kpi.own"), value,
-                 t("bulletin.kpi.own_note", unit=name, n=count(ranked_total)))]
     units = (t("bulletin.kpi.units"), count(len(ranked)),
              t("bulletin.kpi.of_city", n=count(ranked_total))
              + (" · " + t("bulletin.kpi.small_units", n=count(small)) if small else ""))
     first = ranked.iloc[0] if len(ranked) else None
     if first is None:
-        return [units, (t("bulletin.kpi.top"), "—", None)]
-    if int(first["rank"]) == 1:
-        return [units, (t("bulletin.kpi.top"), str(first["name"]), number(first["score"]))]
-    return [units, (t("bulletin.kpi.best_in_area"), str(first["name"]),
-                    t("bulletin.kpi.best_note", rank=count(first["rank"]),
-                      n=count(ranked_total), score=number(first["score"])))]
+        best = (t("bulletin.kpi.top"), "—", None)
+    elif int(first["rank"]) == 1:
+        best = (t("bulletin.kpi.top"), str(first["name"]), number(first["score"]))
+    else:
+        best = (t("bulletin.kpi.best_in_area"), str(first["name"]),
+                t("bulletin.kpi.best_note", rank=count(first["rank"]), n=count(ranked_total),
+                  score=number(first["score"])))
+    return [units, best,
+            (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
+            (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
+            (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last"))]
 
 
 def kpis(frame: pd.DataFrame, *, ranked_total: int) -> None:
-    """Units ranked and first place (or the unit's own rank), median score, moves, escalations.
+    """Place tiles (the unit's own rank when one unit is shown), escalations, supervision.
 
     ``ranked_total`` is the count of units of the level ranked city-wide.
     """
-    ranked = frame[frame["rank"].notna()]
-    change = ranked["rank_change"].dropna()
+    place = (_own_tiles(frame.iloc[0], ranked_total=ranked_total) if len(frame) == 1
+             else _field_tiles(frame, ranked_total=ranked_total))
     widgets.kpi_tiles([
-        *_place_tiles(frame, ranked_total=ranked_total),
-        (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
-        (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
-        (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last")),
+        *place,
         (t("bulletin.kpi.escalations"), count(int(frame["escalations_overdue"].sum())),
          t("bulletin.kpi.long_overdue",
            n=count(int(frame["escalations_long_overdue"].sum())))),
