@@ -312,7 +312,10 @@ def score_map(frame_all: pd.DataFrame, *, level: str, area: str | None) -> None:
     unit_text = {}
     for code in unit_of.dropna().unique():
         unit = str(names.get(code, code))
-        if code in scores.index and pd.notna(scores[code]):
+        if code in scores.index and pd.notna(scores[code]) and pd.isna(ranks[code]):
+            unit_text[code] = t("bulletin.map_value.small", unit=unit,
+                                score=number(scores[code]))
+        elif code in scores.index and pd.notna(scores[code]):
             unit_text[code] = t("bulletin.map_value", unit=unit, score=number(scores[code]),
                                 rank=count(ranks[code]))
         else:

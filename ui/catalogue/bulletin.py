@@ -94,6 +94,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bulletin.map_label": ("{level}综合得分", "{level} score"),
     "bulletin.map_value": ("{unit}：{score} 分，第 {rank} 名", "{unit}: {score}, rank {rank}"),
     "bulletin.map_value.unranked": ("{unit}：无得分", "{unit}: no score"),
+    "bulletin.map_value.small": ("{unit}：{score} 分，样本不足，不排名",
+                                 "{unit}: {score}, small sample, not ranked"),
     "bulletin.legend": ("综合得分（五等分）", "Score (quintiles)"),
     # Method
     "bulletin.method": ("指标与权重", "Indicators and weights"),
