@@ -282,5 +282,5 @@ def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_co
 
 
 def name_forms(name: object) -> list[object]:
-    """A stored name ("王 小明", family name first) as free text writes it: with and without."""
+    """Return a stored name ("王 小明") as free text writes it: with and without the space."""
     return [name, name.replace(" ", "")] if isinstance(name, str) else []

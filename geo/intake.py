@@ -680,6 +680,15 @@ def create_api_key(engine: Engine, name: str, *, role: str = "reporter",
 def check_api_key(engine: Engine, key: str | None, *, role: str | None = None,
                   now: datetime | None = None) -> str:
     """Return the name of a live key (of ``role`` when given), or raise IntakeError 403."""
+    return str(live_key(engine, key, role=role, now=now)["name"])
+
+
+def live_key(engine: Engine, key: str | None, *, role: str | None = None,
+             now: datetime | None = None) -> Mapping[str, Any]:
+    """Return a live key's stored row (name, role…), or raise IntakeError 403.
+
+    ``role``, when given, is the role the key must have (403 and an audit line otherwise).
+    """
     if not key:
         raise IntakeError(403, "api_key is required", "api_key")
     row = store_access.find_api_key(engine, hash_key(key))
@@ -694,7 +703,7 @@ def check_api_key(engine: Engine, key: str | None, *, role: str | None = None,
     # At most one write a minute per key: a busy client should not queue behind itself.
     if row["last_used_at"] is None or moment - row["last_used_at"] > timedelta(minutes=1):
         store_access.touch_api_key(engine, row["id"], moment)
-    return str(row["name"])
+    return row
 
 
 def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> bool:

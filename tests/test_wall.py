@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from geo import deadlines, heat, updates
-from geo.access import Scope
 from geo import wall as geo_wall
+from geo.access import Scope
 from geo.store import counts as store_counts
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests

@@ -349,13 +349,17 @@ def find_request(bind: Bind, *, id: int | None = None,
 
 
 def reporter_contacts(bind: Bind, ids: Iterable[int]) -> pd.DataFrame:
-    """Return the reporters' name, phone and e-mail of these requests (to mask them in text)."""
+    """Return the reporters' name, phone and e-mail of these requests (to mask them in text).
+
+    With each request's ``category``, which decides what a public reader sees of it.
+    """
     r = request.c
-    frames = [read_frame(bind, select(r.id, r.reporter_name, r.reporter_phone, r.reporter_email)
+    frames = [read_frame(bind, select(r.id, r.reporter_name, r.reporter_phone, r.reporter_email,
+                                      r.category)
                          .where(r.id.in_(chunk)))
               for chunk in chunks([int(i) for i in ids], 5000)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["id", "reporter_name", "reporter_phone", "reporter_email"])
+        columns=["id", "reporter_name", "reporter_phone", "reporter_email", "category"])
 
 
 def insert_request_row(conn: Connection, row: dict[str, Any], *, actor: str | None = None,
