@@ -105,10 +105,15 @@ class UpdatesFeedQuery(open311_updates.UpdatesQuery, ReadKey):
 
 
 _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "200": {"description": "Stored (committed) or a resend of a stored request",
+    "200": {"description": "Stored (committed), or a resend of a request this key stored "
+                           "(the same external_id, or device_id + client_request_id, and the "
+                           "same content): the original",
             "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/PostAnswer"}}}},
     **_ERRORS,
+    "409": {"description": "A resend whose content differs from the request this key "
+                           "first sent with the same ids; the description names the field",
+            "content": _ERRORS_REF},
 }
 _POST_REF = {"schema": {"$ref": "#/components/schemas/PostRequest"}}
 _POST_BODY = {

@@ -175,6 +175,22 @@ def test_replayed_post_returns_the_original(client, key, city):
     assert store_engine.table_counts(city)["request"] == 2
 
 
+def test_resends_are_per_key_and_a_changed_resend_is_409(client, key, city):
+    other = intake.create_api_key(city, "second-app")
+    ids = {"device_id": "", "client_request_id": "1"}
+    first = client.post("/requests.json", data=_form(key, **ids)).json()
+    theirs = client.post("/requests.json", data=_form(other, **ids, description="井盖缺失"))
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()[0]["service_request_id"] != first[0]["service_request_id"]
+    assert store_engine.table_counts(city)["request"] == 2
+    changed = client.post("/requests.json", data=_form(key, **ids, description="井盖缺失"))
+    said = _error(changed, 409)
+    assert "description" in said
+    assert store_engine.table_counts(city)["request"] == 2
+    doc = client.get("/openapi.json").json()
+    assert "409" in doc["paths"]["/requests.json"]["post"]["responses"]
+
+
 def test_non_utf8_body_is_400(client, key):
     raw = f"api_key={key}&service_code=road&lat=28.565&long=112.305&description=".encode()
     _error(client.post("/requests.json", content=raw + "路灯".encode("gbk"),
@@ -284,7 +300,7 @@ def test_fuzz_post_never_500(client, key, fields, use_key, as_json, raw):
         form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
         body = httpx.QueryParams(form).__str__().encode() + b"&" + raw
         r = client.post("/requests.json", content=body, headers={"content-type": FORM})
-    assert r.status_code in (200, 400, 403), r.text
+    assert r.status_code in (200, 400, 403, 409), r.text
     if r.status_code == 200:
         check(r.json(), "post_response")
     else:

@@ -333,6 +333,11 @@ _FIND_BY_ID = _PUBLIC_SELECT.where(request.c.id == bindparam("value"))
 _FIND_BY_EXTERNAL_ID = _PUBLIC_SELECT.where(request.c.external_id == bindparam("value"))
 
 
+_FIND_BY_CLIENT = select(*[request.c[n] for n in (*PUBLIC_REQUEST_COLUMNS,
+                                                    *REQUEST_PERSONAL)]).where(
+    request.c.client_key == bindparam("client"), request.c.client_ref == bindparam("value"))
+
+
 def find_request(bind: Bind, *, id: int | None = None,
                  external_id: str | None = None) -> dict[str, Any] | None:
     """Return one request's public columns by id or external id, or None when unknown."""
@@ -345,6 +350,19 @@ def find_request(bind: Bind, *, id: int | None = None,
         raise ValueError("give id or external_id")
     with connect(bind) as conn:
         row = conn.execute(stmt, {"value": value}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def find_client_request(bind: Bind, *, client_key: str,
+                        client_ref: str) -> dict[str, Any] | None:
+    """Return the request a client stored under its own id, every column, or None.
+
+    The personal columns too: a resend is compared with what was first sent
+    (:func:`geo.intake.submit`), and nothing of them is returned to the client.
+    """
+    with connect(bind) as conn:
+        row = conn.execute(_FIND_BY_CLIENT, {"client": client_key,
+                                             "value": client_ref}).mappings().first()
     return dict(row) if row is not None else None
 
 
