@@ -82,8 +82,8 @@ import io
 import math
 import os
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import numpy as np
@@ -872,6 +872,19 @@ def bulletin_text(bulletin: Bulletin, *, top: int | None = None) -> str:
         "回退次数：当月回退（退回上一环节）的次数。三项只列示，不计入得分。",
     ]
     return "\n".join(lines) + "\n"
+
+
+def restrict(bulletin: Bulletin, units: Mapping[str, Collection[str]]) -> Bulletin:
+    """Return the bulletin cut to the units given per level (ranks stay city-wide).
+
+    A page hands it the units that hold the grids its reader may see (the scope), so that a
+    download carries no more than the page shows; a level not in ``units`` is left out.
+    """
+    def cut(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        return {level: table[table["code"].isin(list(units[level]))]
+                for level, table in tables.items() if level in units}
+
+    return replace(bulletin, rankings=cut(bulletin.rankings), claims=cut(bulletin.claims))
 
 
 def bulletin_csv(bulletin: Bulletin) -> bytes:

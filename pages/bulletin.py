@@ -51,7 +51,7 @@ with side_col:
         st.dataframe(top, hide_index=True, width="stretch")
         st.markdown(f"**{t('bulletin.bottom')}**")
         st.dataframe(bottom, hide_index=True, width="stretch")
-    bulletin.download(month)
+    bulletin.download(month, area)
 
 st.markdown(f"**{t('bulletin.ranking', level=bulletin.level_label(level))}**")
 st.dataframe(bulletin.table(shown), hide_index=True, width="stretch", height=420)

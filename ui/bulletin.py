@@ -74,9 +74,24 @@ def bulletin(month: str) -> geo_bulletin.Bulletin:
                      data.cache_scope())
 
 
-def csv_bytes(month: str) -> bytes:
-    """The bulletin as CSV (:func:`geo.bulletin.bulletin_csv`)."""
-    return geo_bulletin.bulletin_csv(bulletin(month))
+def csv_bytes(month: str, area: str | None) -> bytes:
+    """The bulletin as CSV (:func:`geo.bulletin.bulletin_csv`), cut as the page is.
+
+    The units of every level that hold grids of ``area`` inside the reader's scope: a grid
+    head downloads their own units' rows, not the city's.
+    """
+    whole = bulletin(month)
+    if data.whole(area):
+        return geo_bulletin.bulletin_csv(whole)
+    units = {level: _units(level, area) for level in whole.rankings}
+    return geo_bulletin.bulletin_csv(geo_bulletin.restrict(whole, units))
+
+
+def _units(level: str, area: str | None) -> set[str]:
+    """The units of ``level`` that hold grids of ``area`` inside the session's scope."""
+    grids = data.hierarchy().grids
+    codes = data.area_codes(area)
+    return set(grids.loc[grids.index.intersection(codes), level].dropna())
 
 
 # --------------------------------------------------------------------------- text
@@ -140,10 +155,7 @@ def ranking(month: str, level: str, area: str | None) -> pd.DataFrame:
     table = bulletin(month).rankings[level]
     if data.whole(area):
         return table
-    grids = data.hierarchy().grids
-    codes = data.area_codes(area)
-    wanted = set(grids.loc[grids.index.intersection(codes), level].dropna())
-    return table[table["code"].isin(wanted)]
+    return table[table["code"].isin(_units(level, area))]
 
 
 def _parent_names(codes: pd.Series) -> pd.Series:
@@ -355,9 +367,9 @@ def method(weights: dict[str, float]) -> None:
         st.caption(t("bulletin.method.supervision", n=supervision.MIN_SAMPLE))
 
 
-def download(month: str) -> None:
-    """The CSV of the whole bulletin (all three levels)."""
-    st.download_button(t("bulletin.download"), data=csv_bytes(month),
+def download(month: str, area: str | None) -> None:
+    """The CSV of the bulletin (all three levels), for the units the page shows."""
+    st.download_button(t("bulletin.download"), data=csv_bytes(month, area),
                        file_name=f"gridmap_bulletin_{month.replace('-', '')}.csv",
                        mime="text/csv", icon=":material/file_download:",
                        key="bulletin_download", on_click="ignore")
@@ -371,10 +383,7 @@ def claims(month: str, level: str, area: str | None) -> None:
     st.markdown(f"**{t('alliance.bulletin')}**")
     st.caption(t("alliance.bulletin.intro"))
     if table is not None and not data.whole(area):
-        grids = data.hierarchy().grids
-        codes = data.area_codes(area)
-        wanted = set(grids.loc[grids.index.intersection(codes), level].dropna())
-        table = table[table["code"].isin(wanted)]
+        table = table[table["code"].isin(_units(level, area))]
     if table is None or table.empty:
         st.caption(t("alliance.bulletin.none"))
         return
