@@ -22,6 +22,7 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from geo import alliance, bulletin, clock, coverage, deadlines, heat, hotspots, vocab
+from geo.access import FREE_TEXT, mask_text
 from geo.export.catalogue import PERSONAL_FIELDS, Area, LayerData, Reporter, split
 from geo.grids import GridIndex
 from geo.store import counts
@@ -214,6 +215,12 @@ def _requests_layer(ctx: Context) -> LayerData:
     def chunks() -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         for since, until in bounds:
             frame = _read_requests(ctx, since=since, until=until, columns=stored)
+            if not ctx.personal:
+                # Residents' free text without personal data: phone and ID numbers masked.
+                for col in FREE_TEXT:
+                    if col in frame.columns:
+                        frame[col] = pd.Series([mask_text(v) for v in frame[col]],
+                                               index=frame.index, dtype=object)
             for col, table in _VOCABS.items():
                 frame[f"{col}_name"] = _vocab_names(frame[col], table)
             frame["escalation"] = _escalation(frame, now=ctx.now, policy=policy)
