@@ -289,6 +289,17 @@ def test_bulletin_csv_is_utf8_with_bom(city):
     assert c2[rows[0].index("最弱指标")] == "微信群覆盖率"
 
 
+def test_a_restricted_bulletin_keeps_only_the_units_given_with_city_wide_ranks(city):
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    cut = bulletin.restrict(b, {"township": {T1}, "community": {C2}})
+    assert set(cut.rankings) == {"township", "community"}  # the county level is left out
+    assert cut.rankings["community"]["code"].tolist() == [C2]
+    assert cut.rankings["community"]["rank"].tolist() == \
+        b.rankings["community"].set_index("code").loc[[C2], "rank"].tolist()
+    rows = list(csv.reader(io.StringIO(bulletin.bulletin_csv(cut).decode("utf-8-sig"))))
+    assert [r[1] for r in rows[1:]] == [T1, C2]
+
+
 def test_escalations_are_counted_per_unit_in_the_month_they_were_crossed(city):
     from geo import escalation
 
