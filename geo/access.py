@@ -174,11 +174,19 @@ def mask_email(email: object) -> object:
     return f"{user[:1]}***@{domain}"
 
 
-#: Contacts in free text: ID-card numbers, mobile and fixed-line phones, e-mail addresses.
+#: A digit as residents type it: ASCII or full width (Chinese input methods give both).
+_D = "[0-9\uff10-\uff19]"
+_SEP = "[- \u2010-\u2015\uff0d]?"  # hyphens, dashes and spaces inside a number
+#: Contacts in free text: ID-card numbers (18 digits, the last may be X), mobiles (with or
+#: without +86 and separators), fixed lines (area code 0xx/0xxx then 7–8 digits, with a
+#: hyphen, a space, brackets or nothing between), e-mail addresses.
 _CONTACT_PATTERNS = (
-    (re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])"), mask_phone),
-    (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), mask_phone),
-    (re.compile(r"(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"), mask_phone),
+    (re.compile(rf"(?<![0-9A-Za-z\uff10-\uff19]){_D}{{17}}[0-9Xx\uff10-\uff19\uff38\uff58]"
+                r"(?![0-9A-Za-z\uff10-\uff19])"), mask_phone),
+    (re.compile(rf"(?<!{_D})(?:(?:\+|\uff0b)?[8\uff18][6\uff16]{_SEP})?[1\uff11][3-9\uff13-\uff19]"
+                rf"{_D}{_SEP}{_D}{{4}}{_SEP}{_D}{{4}}(?!{_D})"), mask_phone),
+    (re.compile(rf"(?<!{_D})[(\uff08]?[0\uff10]{_D}{{2,3}}[)\uff09]?{_SEP}{_D}{{7,8}}(?!{_D})"),
+     mask_phone),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), mask_email),
 )
 
@@ -214,24 +222,31 @@ _MASKS = {"reporter_name": mask_name, "reporter_phone": mask_phone,
           "contact_name": mask_name, "contact_phone": mask_phone, "volunteer": mask_name}
 
 
+#: Residents' and handlers' free text: phone and ID numbers in it are masked with the
+#: contacts (:func:`mask_text`), for the same readers and rows.
+FREE_TEXT = ("description", "address", "note")
+
+
 def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_code",
                columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """Mask the personal columns of ``frame`` for rows the scope may not see in clear.
+    """Mask the personal data of ``frame`` in rows the scope may not see in clear.
 
     Admins see everything; a grid head sees contacts of rows in their own grids (by
-    ``grid_column``); everyone else sees every contact masked.
+    ``grid_column``); everyone else sees every contact masked. Free text (:data:`FREE_TEXT`)
+    in the same rows goes through :func:`mask_text`, with the row's own reporter name and
+    contacts masked too when the frame has them.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         Rows with any of ``reporter_name``, ``reporter_phone``, ``reporter_email``,
-        ``head_name``, ``head_phone``.
+        ``head_name``, ``head_phone`` and the free-text columns.
     scope : Scope
         Who is looking.
     grid_column : str
         The column holding each row's grid code (for ``"own"`` scopes).
     columns : iterable of str, optional
-        Which columns to mask; default every known personal column present.
+        Which columns to mask; default every known personal and free-text column present.
 
     Returns
     -------
@@ -239,7 +254,8 @@ def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_co
         A copy with masked values (the input is left alone).
 
     """
-    names = [c for c in (columns or _MASKS) if c in frame.columns]
+    wanted = list(columns) if columns is not None else [*_MASKS, *FREE_TEXT]
+    names = [c for c in wanted if c in frame.columns]
     if not names or scope.personal == "all":
         return frame
     out = frame.copy()
@@ -247,10 +263,24 @@ def mask_frame(frame: pd.DataFrame, scope: Scope, *, grid_column: str = "grid_co
         hide = ~out[grid_column].map(scope.covers_code).astype(bool)
     else:
         hide = pd.Series(True, index=out.index)
+    hidden = out.loc[hide]
+    # The reporter's own name and contacts, verbatim in their text, before they are masked.
+    who = [hidden[c] if c in hidden.columns else pd.Series(None, index=hidden.index,
+                                                            dtype=object)
+           for c in ("reporter_name", "reporter_phone", "reporter_email")]
     for col in names:
-        fn = _MASKS.get(col, mask_name)
         out[col] = out[col].astype(object)
-        # A comprehension, not Series.map: pandas turns a None that map returns into NaN.
-        out.loc[hide, col] = pd.Series([fn(v) for v in out.loc[hide, col]],
-                                       index=out.index[hide], dtype=object)
+        if col in FREE_TEXT:
+            values = [mask_text(v, names=name_forms(n), contacts=(p, e))
+                      for v, n, p, e in zip(hidden[col], *who, strict=True)]
+        else:
+            fn = _MASKS.get(col, mask_name)
+            values = [fn(v) for v in hidden[col]]
+        # A list, not Series.map: pandas turns a None that map returns into NaN.
+        out.loc[hide, col] = pd.Series(values, index=out.index[hide], dtype=object)
     return out
+
+
+def name_forms(name: object) -> list[object]:
+    """Return a stored name ("王 小明") as free text writes it: with and without the space."""
+    return [name, name.replace(" ", "")] if isinstance(name, str) else []

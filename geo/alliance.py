@@ -253,8 +253,9 @@ def claimable_cards(engine: Engine, scope: Scope, *, member: str | int | None = 
     """Return the market and charity cards open for claiming, oldest first.
 
     Only cards inside ``scope``; with a member (or for a member account, always) only
-    those in the areas it serves. No personal data; ``description`` is the resident's
-    text (untrusted: escape it when shown).
+    those in the areas it serves. No personal data; ``description`` and ``address`` are
+    the resident's text (untrusted: escape it when shown), with phone and ID numbers masked
+    unless the scope sees contacts in clear (:func:`geo.access.mask_frame`).
     """
     if scope.role not in CLAIM_ROLES | {"commander"}:
         raise AccessDenied(f"a {scope.role} may not see alliance cards", reason="role")
@@ -262,9 +263,11 @@ def claimable_cards(engine: Engine, scope: Scope, *, member: str | int | None = 
     if scope.role == "alliance" or member is not None:
         row = _member_of(engine, scope, member)
         areas = store_alliance.member_areas(engine, row.id)
-    return store_alliance.claimable_requests(
+    cards = store_alliance.claimable_requests(
         engine, routes=vocab.CLAIMABLE_ROUTES, statuses=CLAIMABLE_STATUSES, scope=scope,
         areas=areas, grid_code=grid_code, limit=limit)
+    # Phone and ID numbers in the resident's text, masked for whoever sees contacts masked.
+    return mask_frame(cards, scope)
 
 
 def claim(engine: Engine, scope: Scope, *, request_id: int, seen_status: str,

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo import intake, open311_updates, vocab
+from geo import intake, open311_readers, open311_updates, vocab
 from geo.store import engine as store_engine
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,19 @@ _ERROR_SCHEMA = {
 _ERRORS_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     str(code): {"description": text, "content": _ERRORS_REF}
-    for code, text in ((400, "Bad input"), (403, "Missing, wrong or revoked api_key"),
+    for code, text in ((400, "Bad input"), (401, "No api_key: reading requests needs one "
+                                                  "unless the deployment has a public feed"),
+                       (403, "Missing, wrong or revoked api_key"),
                        (404, "Unknown service or request"))
 }
+#: What a reader sees, said once for the OpenAPI description of each read.
+_READ_NOTE = ("Needs an api_key unless the deployment opens a public feed "
+              "(GRIDMAP_PUBLIC_FEED=1); without one the answer is 401. A handler key reads "
+              "the stored text; any other key reads it with phone and ID-card numbers, "
+              "e-mails and the reporter's name masked. The public feed (no key) carries "
+              "text only for public categories (" + ", ".join(sorted(vocab.PUBLIC_CATEGORIES))
+              + "), masked, and places each request at its grid's centre (or to about "
+              "100 m outside every grid). Names, phones and e-mails are never returned.")
 
 
 def _str_or_none(value: object) -> str | None:
@@ -82,18 +92,28 @@ class PostUpdate(open311_updates.ServiceRequestUpdate, ApiKey):
     """The body of ``POST /servicerequestupdates.json``: an update and a handler key."""
 
 
-class UpdatesFeedQuery(open311_updates.UpdatesQuery):
-    """The query of ``GET /servicerequestupdates.json``: a window and any live key."""
+class ReadKey(BaseModel):
+    """The key of a read (query string): any live key; see :mod:`geo.open311_readers`."""
 
     api_key: Annotated[str | None, BeforeValidator(_str_or_none)] = Field(
-        None, description="Any live key, reporter or handler (required).")
+        None, description="Any live key, reporter or handler (required unless the "
+                          "deployment has a public feed).")
+
+
+class UpdatesFeedQuery(open311_updates.UpdatesQuery, ReadKey):
+    """The query of ``GET /servicerequestupdates.json``: a window and any live key."""
 
 
 _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "200": {"description": "Stored (committed) or a resend of a stored request",
+    "200": {"description": "Stored (committed), or a resend of a request this key stored "
+                           "(the same external_id, or device_id + client_request_id, and the "
+                           "same content): the original",
             "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/PostAnswer"}}}},
     **_ERRORS,
+    "409": {"description": "A resend whose content differs from the request this key "
+                           "first sent with the same ids; the description names the field",
+            "content": _ERRORS_REF},
 }
 _POST_REF = {"schema": {"$ref": "#/components/schemas/PostRequest"}}
 _POST_BODY = {
@@ -136,7 +156,7 @@ def _lower(value: object) -> str | None:
     return text.strip().lower() if text else None
 
 
-class SearchQuery(BaseModel):
+class SearchQuery(ReadKey):
     """The query of ``GET /requests.json``; a time span is at most :data:`MAX_RANGE`."""
 
     service_request_id: str | None = Field(None, description="Comma list of ids")
@@ -281,9 +301,12 @@ def _post_update(engine: Engine, fields: dict[str, object]) -> dict[str, Any]:
         engine, {k: v for k, v in fields.items() if k != "api_key"}, key_name=name)
 
 
-def _feed(engine: Engine, query: UpdatesFeedQuery) -> open311_updates.FeedPage:
-    intake.check_api_key(engine, query.api_key)
-    return open311_updates.feed(engine, query)
+def _feed(engine: Engine, query: UpdatesFeedQuery, *,
+          public_feed: bool) -> open311_updates.FeedPage:
+    who = open311_readers.reader(engine, query.api_key, public_feed=public_feed)
+    page = open311_updates.feed(engine, query)
+    open311_readers.present_updates(engine, page.items, who)
+    return page
 
 
 def _submit(engine: Engine, fields: dict[str, object]) -> intake.Submitted:
@@ -312,15 +335,20 @@ def _invalid(errors: Sequence[Any]) -> JSONResponse:
     return _errors(400, "; ".join(parts) or "invalid request")
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, *, public_feed: bool | None = None) -> FastAPI:
     """Return the GeoReport v2 application.
 
     Parameters
     ----------
     engine : sqlalchemy.engine.Engine, optional
         The database; default :func:`geo.store.make_engine` on first use.
+    public_feed : bool, optional
+        Answer reads without a key, redacted (:mod:`geo.open311_readers`); default the
+        ``GRIDMAP_PUBLIC_FEED`` setting, off.
 
     """
+    if public_feed is None:
+        public_feed = open311_readers.public_feed_enabled()
     app = FastAPI(
         title="GridMap Open311 GeoReport v2",
         version="2",
@@ -340,7 +368,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(intake.IntakeError)
     async def _intake_error(_request: Request, exc: intake.IntakeError) -> JSONResponse:
-        return _errors(exc.code, exc.description)
+        answer = _errors(exc.code, exc.description)
+        if exc.code == 401:
+            answer.headers["WWW-Authenticate"] = 'api_key realm="open311"'
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -379,17 +410,23 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                               "service_notice": done.notice}])
 
     @app.get("/requests.json", tags=["requests"], summary="Search requests",
-             responses={"400": _ERRORS["400"]})
+             description=_READ_NOTE,
+             responses={"400": _ERRORS["400"], "401": _ERRORS["401"], "403": _ERRORS["403"]})
     def get_requests(search: Annotated[SearchQuery, Query()]) -> list[dict[str, Any]]:
+        who = open311_readers.reader(db(), search.api_key, public_feed=public_feed)
         found = intake.query(db(), ids=search.ids, service_code=search.service_code or None,
                              start=search.start_date, end=search.end_date,
                              status=search.status, page=search.page, page_size=search.page_size)
-        return open311_updates.attach_history(db(), found)
+        return open311_readers.present(db(), open311_updates.attach_history(db(), found), who)
 
     @app.get("/requests/{service_request_id}.json", tags=["requests"],
-             summary="One request, with its history (notes)", responses={"404": _ERRORS["404"]})
-    def get_request(service_request_id: str) -> list[dict[str, Any]]:
-        return open311_updates.attach_history(db(), [intake.get(db(), service_request_id)])
+             summary="One request, with its history (notes)", description=_READ_NOTE,
+             responses={"401": _ERRORS["401"], "403": _ERRORS["403"], "404": _ERRORS["404"]})
+    def get_request(service_request_id: str,
+                    key: Annotated[ReadKey, Query()]) -> list[dict[str, Any]]:
+        who = open311_readers.reader(db(), key.api_key, public_feed=public_feed)
+        found = [intake.get(db(), service_request_id)]
+        return open311_readers.present(db(), open311_updates.attach_history(db(), found), who)
 
     @app.post("/servicerequestupdates.json", tags=["updates"],
               summary="Post a status update (handler keys only)",
@@ -409,13 +446,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                          "window bounds when GridMap recorded an update; a full page names "
                          "the next one in a Link header (after_update_id). Notes are shown "
                          "with phone numbers, ID numbers, e-mails and the reporter's name "
-                         "masked.",
+                         "masked. " + _READ_NOTE,
              responses={"200": {"description": "Updates, oldest first", "content": {
                  "application/json": {"schema": {"$ref": "#/components/schemas/Updates"}}}},
-                 "403": _ERRORS["403"]})
+                 "401": _ERRORS["401"], "403": _ERRORS["403"]})
     def get_updates(request: Request,
                     query: Annotated[UpdatesFeedQuery, Query()]) -> JSONResponse:
-        page = _feed(db(), query)
+        page = _feed(db(), query, public_feed=public_feed)
         headers = {}
         if page.next_after is not None:
             params = {k: v for k, v in request.query_params.items()

@@ -186,11 +186,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
                            rows=result.rows,
                            detail={"layer": result.layer, "format": result.format,
                                    "personal": bool(args.personal), "path": str(result.path),
-                                   "since": result.since, "until": result.until})
+                                   "since": result.since, "until": result.until,
+                                   "definition": result.definition})
     info = export.LAYERS[result.layer]
     where = f" of area {result.area}" if result.area else ""
     print(f"{result.rows:,} rows of {info.name_en} ({info.name_zh}){where} written to "
           f"{result.path} as {export.FORMATS[result.format].name} in {result.seconds:.1f} s")
+    if result.definition:
+        window = " – ".join("…" if t is None else str(clock.iso_local(t))
+                            for t in (result.since, result.until))
+        print(f"hot spots: {result.definition}; window {window} (Asia/Shanghai)")
     return 0
 
 

@@ -9,10 +9,15 @@ transaction. :func:`query` and :func:`get` read requests back in the spec's shap
 personal fields. This module knows nothing of HTTP so that the simulator and tests can call
 it directly.
 
-Idempotency: every request gets an ``external_id`` (unique in the database). A client's own
-``external_id`` is used as given; otherwise ``device_id`` + ``client_request_id`` fold into
-one (``dev-`` + SHA-256 of both), so a retried POST hits the same unique constraint and
-returns the original request. Requests with neither get a fresh random id.
+Idempotency, per client (API key): a client's ``external_id``, or else its ``device_id`` +
+``client_request_id`` folded into one (``dev-`` + SHA-256 of both), is the request's
+``client_ref``, unique together with the key's name (``client_key``). A retried POST finds
+the request the same key stored under it and gets the original back; a second key reusing
+the same numbers stores its own requests. A "resend" whose content differs from the
+original is refused (409, naming the field), never answered as a success. The request's
+``external_id`` (unique in the database, what file imports match) is the client's own
+``external_id`` when no other request holds it, else a hash of key and id; ``dev-`` + a
+hash of key, device and client id; or a fresh random id.
 """
 
 from __future__ import annotations
@@ -394,11 +399,11 @@ class Location:
 
 def idempotency_key(*, external_id: str | None, device_id: str | None,
                     client_request_id: str | None) -> str | None:
-    """Return the external id that makes a resend recognisable, or None for a fresh one.
+    """Return the client's own id of a request (its ``client_ref``), or None for none.
 
     A client's ``external_id`` wins; otherwise ``device_id`` + ``client_request_id`` are
     hashed into one fixed-length key (the column holds 64 characters; the two ids may
-    together be longer).
+    together be longer). Resends are recognised by it within one API key only.
     """
     if external_id is not None:
         return external_id
@@ -406,6 +411,22 @@ def idempotency_key(*, external_id: str | None, device_id: str | None,
         return None
     digest = hashlib.sha256(f"{device_id or ''}\x1f{client_request_id}".encode()).hexdigest()
     return "dev-" + digest[:56]
+
+
+def _keyed_id(prefix: str, *parts: str) -> str:
+    """Return ``prefix`` + a hash of ``parts``: an external id no other client can produce."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return prefix + digest[: 64 - len(prefix)]
+
+
+def _external_id(ids: ClientIds, client: str, *, taken: bool = False) -> str:
+    """Return the stored external id of a new request from ``client`` (see the module)."""
+    if ids.external_id is not None:
+        # The client's own id as given (file imports match it), unless another has it.
+        return _keyed_id("ext-", client, ids.external_id) if taken else ids.external_id
+    if ids.client_request_id is not None:
+        return _keyed_id("dev-", client, ids.device_id or "", ids.client_request_id)
+    return "o311-" + uuid.uuid4().hex
 
 
 def _notice(grid_code: str | None, place: gazetteer.Place | None = None) -> str:
@@ -474,20 +495,59 @@ def _row(report: ServiceRequest, where: Location, grid_code: str | None, *, exte
     }
 
 
+#: A stored column → the field a client sends it in, for a resend's refusal.
+_RESENT_FIELDS = {
+    "category": "service_code", "severity": "attribute[severity]", "route": "attribute[route]",
+    "description": "description", "address": "address_string", "media_url": "media_url",
+    "reporter_name": "last_name", "reporter_phone": "phone", "reporter_email": "email",
+    "source_crs": "coord_system",
+}
+#: How far (degrees, about 1 cm) a resent point may be from the stored one.
+_SAME_POINT = 1e-7
+
+
+def _differs(stored: Mapping[str, Any], report: ServiceRequest) -> str | None:
+    """Return the first field in which a resend differs from the stored request, or None.
+
+    The point is converted as on the first send (a pure function of the coordinates); a
+    request placed by its address is compared by the address alone.
+    """
+    sent = _row(report, Location(0.0, 0.0, "address" if report.by_address
+                                 else str(report.coord_system)),
+                None, external_id="", reported=datetime(2000, 1, 1))
+    for column, field in _RESENT_FIELDS.items():
+        if (stored.get(column) or None) != (sent.get(column) or None):
+            return field
+    if not report.by_address:
+        assert report.lat is not None and report.long is not None
+        x, y = (float(v) for v in to_wgs84(report.long, report.lat,
+                                           crs=str(report.coord_system)))
+        if abs(x - float(stored["lon"])) > _SAME_POINT:
+            return "long"
+        if abs(y - float(stored["lat"])) > _SAME_POINT:
+            return "lat"
+    return None
+
+
+def _resend(stored: Mapping[str, Any], report: ServiceRequest, ref: str) -> Submitted:
+    """Answer a resend with the original, or refuse one whose content differs (409)."""
+    field = _differs(stored, report)
+    if field is not None:
+        raise IntakeError(409, f"{ref[:64]!r} was already sent by this client for another "
+                               f"request: {field} differs from the original (send a new "
+                               "external_id or client_request_id for a new request)", field)
+    return _existing(stored)
+
+
 def _insert(engine: Engine, row: dict[str, Any], *, key_name: str | None,
-            place: gazetteer.Place | None) -> Submitted:
+            place: gazetteer.Place | None) -> int | None:
+    """Insert a request; None when a unique constraint refused it (a race, see submit)."""
     try:
         with store_engine.transaction(engine) as conn:
-            new_id = store_requests.insert_request_row(
+            return store_requests.insert_request_row(
                 conn, row, actor=f"api:{key_name}" if key_name else "api")
     except IntegrityError:
-        # A concurrent resend won the unique constraint: answer with its request.
-        found = store_requests.find_request(engine, external_id=row["external_id"])
-        if found is None:
-            raise
-        return _existing(found)
-    return Submitted(id=new_id, external_id=row["external_id"], created=True,
-                     notice=_notice(row["grid_code"], place))
+        return None
 
 
 def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None = None,
@@ -507,38 +567,59 @@ def submit(engine: Engine, fields: Mapping[str, object], *, key_name: str | None
         (wgs84, gcj02 or bd09; default wgs84), ``client_request_id`` and ``external_id``.
         Text is stored as given.
     key_name : str, optional
-        The API key's name, recorded as the actor of the "reported" event.
+        The API key's name: the actor of the "reported" event, and the client within
+        which a resend is recognised ("" for an in-process caller).
     now : datetime, optional
         The reception time (naive UTC or aware); default :func:`geo.clock.now`.
 
     Returns
     -------
     Submitted
-        ``created`` is False when the request is a resend of a stored one, which is
-        returned unchanged.
+        ``created`` is False when the request is a resend of one this client stored,
+        which is returned unchanged.
 
     Raises
     ------
     IntakeError
-        Bad input, with the offending field.
+        Bad input, with the offending field; 409 for a resend whose content differs from
+        the original.
 
     """
     if not isinstance(fields, Mapping):
         raise IntakeError(400, "the request must be a set of named fields")
     ids = parse(ClientIds, fields)
-    key = idempotency_key(external_id=ids.external_id, device_id=ids.device_id,
-                          client_request_id=ids.client_request_id)
-    if key is not None:
-        # A resend is answered before validation: its first copy already passed.
-        found = store_requests.find_request(engine, external_id=key)
-        if found is not None:
-            return _existing(found)
     report = parse(ServiceRequest, fields)
+    client = key_name or ""
+    ref = idempotency_key(external_id=ids.external_id, device_id=ids.device_id,
+                          client_request_id=ids.client_request_id)
+    if ref is not None:
+        found = store_requests.find_client_request(engine, client_key=client, client_ref=ref)
+        if found is not None:
+            return _resend(found, report, ref)
     where = locate(engine, report)
     grid_code = assign_grid(engine, where)
-    row = _row(report, where, grid_code, reported=clock.or_now(now),
-               external_id=key if key is not None else "o311-" + uuid.uuid4().hex)
-    return _insert(engine, row, key_name=key_name, place=where.place)
+    reported = clock.or_now(now)
+    taken = (ids.external_id is not None
+             and store_requests.find_request(engine, external_id=ids.external_id) is not None)
+    for attempt in (taken, True):
+        row = _row(report, where, grid_code, reported=reported,
+                   external_id=_external_id(ids, client, taken=attempt))
+        row.update(client_key=client if ref is not None else None, client_ref=ref)
+        new_id = _insert(engine, row, key_name=key_name, place=where.place)
+        if new_id is not None:
+            return Submitted(id=new_id, external_id=row["external_id"], created=True,
+                             notice=_notice(grid_code, where.place))
+        if ref is not None:
+            # A concurrent resend of this client won the race: answer as a resend.
+            found = store_requests.find_client_request(engine, client_key=client,
+                                                       client_ref=ref)
+            if found is not None:
+                return _resend(found, report, ref)
+        if attempt or ids.external_id is None:
+            break
+        # Another client (or a file) took this external_id meanwhile: store ours keyed.
+    raise IntakeError(409, "the request could not be stored: its id collides with another "
+                           "request; send it again", "external_id")
 
 
 def _existing(row: Mapping[str, Any]) -> Submitted:
@@ -680,6 +761,15 @@ def create_api_key(engine: Engine, name: str, *, role: str = "reporter",
 def check_api_key(engine: Engine, key: str | None, *, role: str | None = None,
                   now: datetime | None = None) -> str:
     """Return the name of a live key (of ``role`` when given), or raise IntakeError 403."""
+    return str(live_key(engine, key, role=role, now=now)["name"])
+
+
+def live_key(engine: Engine, key: str | None, *, role: str | None = None,
+             now: datetime | None = None) -> Mapping[str, Any]:
+    """Return a live key's stored row (name, role…), or raise IntakeError 403.
+
+    ``role``, when given, is the role the key must have (403 and an audit line otherwise).
+    """
     if not key:
         raise IntakeError(403, "api_key is required", "api_key")
     row = store_access.find_api_key(engine, hash_key(key))
@@ -694,7 +784,7 @@ def check_api_key(engine: Engine, key: str | None, *, role: str | None = None,
     # At most one write a minute per key: a busy client should not queue behind itself.
     if row["last_used_at"] is None or moment - row["last_used_at"] > timedelta(minutes=1):
         store_access.touch_api_key(engine, row["id"], moment)
-    return str(row["name"])
+    return row
 
 
 def revoke_api_key(engine: Engine, name: str, *, now: datetime | None = None) -> bool:

@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from geo import clock, intake, updates, vocab
-from geo.access import mask_text
+from geo.access import mask_text, name_forms
 from geo.importer import MAX_DESCRIPTION
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
@@ -221,13 +221,12 @@ class UpdatesQuery(BaseModel):
 def _masker(engine: Engine | Connection, ids: Sequence[int]):
     """Return note → masked note for each request (its own reporter's contacts masked too)."""
     frame = store_requests.reporter_contacts(engine, ids)
-    contacts: dict[int, tuple[list[str], list[Any]]] = {}
+    contacts: dict[int, tuple[list[object], list[Any]]] = {}
     for rid, name, phone, email in zip(frame["id"], frame["reporter_name"],
                                        frame["reporter_phone"], frame["reporter_email"],
                                        strict=True):
         # Stored "family given" with a space; a note writes Chinese names without one.
-        names = [name, name.replace(" ", "")] if isinstance(name, str) else []
-        contacts[int(rid)] = (names, [phone, email])
+        contacts[int(rid)] = (name_forms(name), [phone, email])
 
     def mask(request_id: int, note: Any) -> str | None:
         if note is None or pd.isna(note) or not str(note).strip():

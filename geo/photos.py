@@ -9,6 +9,7 @@ EXIF, no GPS, no maker notes, the orientation applied.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from dataclasses import dataclass
@@ -104,3 +105,21 @@ def clean_photo(data: bytes, *, max_bytes: int = MAX_BYTES) -> Photo:
     clean = out.getvalue()
     return Photo(data=clean, content_type=content_type, width=image.width,
                  height=image.height, sha256=hashlib.sha256(clean).hexdigest())
+
+
+def data_uri(data: bytes, content_type: str) -> str:
+    """Return a stored photo as a ``data:`` URI, to put in the page itself.
+
+    A picture shown with ``st.image`` gets a URL under ``/media/`` that answers anyone who
+    has it, signed in or not; inlined, it travels only to the session that may see the
+    request (the read is scope-checked in :func:`geo.worklist.photo_for`).
+
+    Raises
+    ------
+    ValueError
+        ``content_type`` is not one stored photos have.
+
+    """
+    if content_type not in ACCEPTED.values():
+        raise ValueError(f"not a stored photo type: {content_type!r}")
+    return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"

@@ -25,6 +25,11 @@ CATEGORIES: dict[str, str] = {
     "other": "其他",
 }
 
+#: Categories whose residents' text is about public space (a broken street light, litter, a
+#: fallen tree): a public Open311 feed (GRIDMAP_PUBLIC_FEED) carries their description. The
+#: others (disputes, police matters, welfare, a resident's home) never go out in public.
+PUBLIC_CATEGORIES: frozenset[str] = frozenset({"road", "sanitation", "greenery"})
+
 #: Beihai's three severity tiers: code -> (Chinese name, nominal span in calendar time).
 #: The span is only the demo's and simulator's model of how long handling takes; a
 #: request's deadline is set in working time by geo.deadlines (the site's policy).

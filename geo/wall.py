@@ -35,6 +35,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from geo import clock
+from geo.access import Scope, mask_frame
 from geo.alliance import ClaimFigures, claim_totals
 from geo.deadlines import DeadlinePolicy, escalation_levels
 from geo.store._sql import connect
@@ -49,6 +50,8 @@ NEWLY_OVERDUE = timedelta(hours=24)
 RATES_WINDOW = timedelta(days=30)
 #: The ticker's entry kinds.
 TICKER_KINDS = ("urgent", "newly_overdue")
+#: Read for masking only, never part of a ticker entry.
+_CONTACTS = ("reporter_name", "reporter_phone")
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,18 @@ def ticker(engine: Engine, *, cutoff: datetime, policy: DeadlinePolicy, limit: i
         :data:`NEWLY_OVERDUE`), ``moment`` (when that happened: the report or the
         deadline, naive UTC), ``level`` (0–3 at the cut-off) and ``left`` (deadline minus
         cut-off; negative once overdue). Newest moment first; a request that is both is
-        one entry, of the later kind.
+        one entry, of the later kind. Residents' text is masked for the area's scope
+        (:func:`geo.access.mask_frame`: phone and ID numbers, the reporter's own name) unless
+        the scope sees contacts in clear; a wall token never does.
 
     """
+    # The reporter's name and phone are read only to mask them where the text repeats them.
     urgent = latest_requests(engine, until=cutoff, limit=limit, severities=["urgent"],
-                             open_only=True, area=area)
+                             open_only=True, area=area, contacts=True)
     late = newly_overdue_requests(engine, since=cutoff - NEWLY_OVERDUE, until=cutoff,
-                                  limit=limit, area=area)
+                                  limit=limit, area=area, contacts=True)
+    who = area.scope if area.scope is not None else Scope.everything()
+    urgent, late = (mask_frame(f, who).drop(columns=list(_CONTACTS)) for f in (urgent, late))
     urgent = urgent.assign(kind="urgent", moment=pd.to_datetime(urgent["reported_at"]))
     late = late.assign(kind="newly_overdue", moment=pd.to_datetime(late["due_at"]))
     frames = [f for f in (urgent, late) if not f.empty]

@@ -110,14 +110,19 @@ def check_request(engine: Engine, scope: Scope, request_id: int) -> str | None:
 def history(engine: Engine, scope: Scope, request_id: int) -> pd.DataFrame:
     """Return the request's events, oldest first: at, kind, from_status, to_status, actor, note.
 
+    Notes are masked (phone and ID numbers) unless the scope sees the request's contacts
+    in clear (:func:`geo.access.mask_frame`).
+
     Raises
     ------
     AccessDenied
         The request lies outside the scope.
 
     """
-    check_request(engine, scope, request_id)
-    return store_updates.read_events(engine, ids=[int(request_id)])
+    grid = check_request(engine, scope, request_id)
+    events = store_updates.read_events(engine, ids=[int(request_id)])
+    return mask_frame(events.assign(grid_code=grid), scope,
+                      columns=("note",)).drop(columns="grid_code")
 
 
 def photos(engine: Engine, scope: Scope, request_id: int) -> pd.DataFrame:

@@ -32,9 +32,10 @@ st.caption(t("bulletin.intro"))
 if bulletin.in_progress(month):
     st.warning(t("bulletin.in_progress", month=bulletin.month_label(month)))
 
-everyone = bulletin.bulletin(month).rankings[level]
+issue = bulletin.bulletin(month)
+everyone = issue.rankings[level]  # the units in the session's scope, city-wide ranks
 shown = bulletin.ranking(month, level, area)
-bulletin.kpis(shown, total=len(everyone))
+bulletin.kpis(shown, ranked_total=issue.ranked.get(level, 0))
 if area is not None:
     st.caption(t("bulletin.area_note", area=data.area_name(area)))
 
@@ -45,14 +46,15 @@ with side_col:
     top, bottom = bulletin.top_and_bottom(shown)
     if top.empty:
         st.info(t("bulletin.no_units"))
-    else:
+    elif len(shown) > 1:  # one unit: its own rank is in the tiles above
         st.markdown(f"**{t('bulletin.top')}**")
         st.dataframe(top, hide_index=True, width="stretch")
         st.markdown(f"**{t('bulletin.bottom')}**")
         st.dataframe(bottom, hide_index=True, width="stretch")
-    bulletin.download(month)
+    bulletin.download(month, area)
 
 st.markdown(f"**{t('bulletin.ranking', level=bulletin.level_label(level))}**")
 st.dataframe(bulletin.table(shown), hide_index=True, width="stretch", height=420)
-bulletin.method(bulletin.bulletin(month).weights)
+st.caption(t("bulletin.method.shrink", n=issue.min_sample))
+bulletin.method(issue.weights)
 bulletin.claims(month, level, area)

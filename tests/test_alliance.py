@@ -221,3 +221,19 @@ def test_claim_figures_reach_the_bulletin_and_the_export(city):
             props[G1]["median_hours_to_claim"]) == (1, 1, 1.0, 2.0)
     assert props[G2]["claim_rate"] == 0.0 and props[G2]["median_hours_to_claim"] is None
     assert props[G3]["claimable"] == 0 and props[G3]["claim_rate"] is None
+
+
+def test_cards_mask_phone_and_id_numbers_for_members_and_commanders(city):
+    from geo import accounts
+    with store_engine.transaction(city) as conn:
+        accounts.add_user(conn, username="shop1", role="alliance", password="x" * 12,
+                          areas=[G1], check_strength=False)
+    _member(city, areas=(G1,), account="shop1")
+    _seed(city, ("M", G1, "market"))
+    said = "独居老人求助，电话13912345678，身份证43090319900101123X"
+    with store_engine.transaction(city) as conn:
+        conn.execute(store_requests.request.update().values(description=said))
+    masked = "独居老人求助，电话139****5678，身份证430***********123X"
+    for who, text in ((Scope("alliance", (G1,), "shop1"), masked),
+                      (Scope("commander", None, "c"), masked), (HEAD, said), (ADMIN, said)):
+        assert alliance.claimable_cards(city, who).description.tolist() == [text], who.role

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import api, clock, coords, heat, intake, vocab
+from geo import api, clock, coords, heat, intake, open311_readers, vocab
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
 
@@ -89,7 +90,7 @@ def test_post_form_then_get_it(client, key, city):
     check(r.json(), "post_response")
     rid = r.json()[0]["service_request_id"]
     assert NW in r.json()[0]["service_notice"]
-    one = client.get(f"/requests/{rid}.json")
+    one = client.get(f"/requests/{rid}.json", params={"api_key": key})
     assert one.status_code == 200
     check(one.json(), "service_requests")
     got = one.json()[0]
@@ -104,7 +105,8 @@ def test_post_json_with_attribute_object(client, key):
     r = client.post("/requests.json", json=body)
     assert r.status_code == 200, r.text
     rid = r.json()[0]["service_request_id"]
-    ext = client.get(f"/requests/{rid}.json").json()[0]["extended_attributes"]
+    ext = client.get(f"/requests/{rid}.json", params={"api_key": key}).json()[0][
+        "extended_attributes"]
     assert (ext["severity"], ext["route"]) == ("urgent", "charity")
 
 
@@ -117,7 +119,8 @@ def test_gcj02_point_is_converted(client, key, city):
     lon, lat = coords.wgs84_to_gcj02(112.305, 28.565)
     r = client.post("/requests.json", data=_form(key, long=repr(lon), lat=repr(lat),
                                                  coord_system="gcj02"))
-    got = client.get(f"/requests/{r.json()[0]['service_request_id']}.json").json()[0]
+    got = client.get(f"/requests/{r.json()[0]['service_request_id']}.json",
+                     params={"api_key": key}).json()[0]
     assert got["long"] == pytest.approx(112.305, abs=1e-6)
     assert got["lat"] == pytest.approx(28.565, abs=1e-6)
     assert got["extended_attributes"]["grid_code"] == NW
@@ -172,6 +175,22 @@ def test_replayed_post_returns_the_original(client, key, city):
     assert store_engine.table_counts(city)["request"] == 2
 
 
+def test_resends_are_per_key_and_a_changed_resend_is_409(client, key, city):
+    other = intake.create_api_key(city, "second-app")
+    ids = {"device_id": "", "client_request_id": "1"}
+    first = client.post("/requests.json", data=_form(key, **ids)).json()
+    theirs = client.post("/requests.json", data=_form(other, **ids, description="井盖缺失"))
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()[0]["service_request_id"] != first[0]["service_request_id"]
+    assert store_engine.table_counts(city)["request"] == 2
+    changed = client.post("/requests.json", data=_form(key, **ids, description="井盖缺失"))
+    said = _error(changed, 409)
+    assert "description" in said
+    assert store_engine.table_counts(city)["request"] == 2
+    doc = client.get("/openapi.json").json()
+    assert "409" in doc["paths"]["/requests.json"]["post"]["responses"]
+
+
 def test_non_utf8_body_is_400(client, key):
     raw = f"api_key={key}&service_code=road&lat=28.565&long=112.305&description=".encode()
     _error(client.post("/requests.json", content=raw + "路灯".encode("gbk"),
@@ -189,23 +208,26 @@ def test_requests_search(client, key):
     for code in ("road", "noise", "road"):
         r = client.post("/requests.json", data=_form(key, service_code=code))
         ids.append(r.json()[0]["service_request_id"])
-    r = client.get("/requests.json")
+    r = client.get("/requests.json", params={"api_key": key})
     assert r.status_code == 200
     check(r.json(), "service_requests")
     assert [x["service_request_id"] for x in r.json()] == ids[::-1]
-    r = client.get("/requests.json", params={"service_request_id": f"{ids[0]},{ids[1]}"})
+    r = client.get("/requests.json", params={"service_request_id": f"{ids[0]},{ids[1]}",
+                                             "api_key": key})
     assert sorted(x["service_request_id"] for x in r.json()) == sorted(ids[:2])
-    r = client.get("/requests.json", params={"service_code": "noise", "status": "open"})
+    r = client.get("/requests.json", params={"service_code": "noise", "status": "open",
+                                             "api_key": key})
     assert [x["service_request_id"] for x in r.json()] == [ids[1]]
-    assert client.get("/requests.json", params={"status": "closed"}).json() == []
-    r = client.get("/requests.json", params={"page": 2, "page_size": 2})
+    assert client.get("/requests.json", params={"status": "closed", "api_key": key}).json() == []
+    r = client.get("/requests.json", params={"page": 2, "page_size": 2, "api_key": key})
     assert [x["service_request_id"] for x in r.json()] == [ids[0]]
     today = datetime.now(clock.SHANGHAI)
     r = client.get("/requests.json", params={
         "start_date": (today - timedelta(days=1)).isoformat(),
-        "end_date": (today + timedelta(days=1)).isoformat()})
+        "end_date": (today + timedelta(days=1)).isoformat(), "api_key": key})
     assert len(r.json()) == 3
-    r = client.get("/requests.json", params={"start_date": "2020-01-01T00:00:00+08:00"})
+    r = client.get("/requests.json", params={"start_date": "2020-01-01T00:00:00+08:00",
+                                             "api_key": key})
     assert r.json() == []
 
 
@@ -218,13 +240,13 @@ def test_requests_search(client, key):
     ({"page_size": "0"}, 400),
     ({"service_code": "parking"}, 400),
 ])
-def test_bad_search_is_400(client, params, status):
-    _error(client.get("/requests.json", params=params), status)
+def test_bad_search_is_400(client, key, params, status):
+    _error(client.get("/requests.json", params={**params, "api_key": key}), status)
 
 
-def test_unknown_request_is_404(client):
-    _error(client.get("/requests/999999.json"), 404)
-    _error(client.get("/requests/abc.json"), 404)
+def test_unknown_request_is_404(client, key):
+    _error(client.get("/requests/999999.json", params={"api_key": key}), 404)
+    _error(client.get("/requests/abc.json", params={"api_key": key}), 404)
     _error(client.get("/nowhere.json"), 404)
 
 
@@ -278,7 +300,7 @@ def test_fuzz_post_never_500(client, key, fields, use_key, as_json, raw):
         form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
         body = httpx.QueryParams(form).__str__().encode() + b"&" + raw
         r = client.post("/requests.json", content=body, headers={"content-type": FORM})
-    assert r.status_code in (200, 400, 403), r.text
+    assert r.status_code in (200, 400, 403, 409), r.text
     if r.status_code == 200:
         check(r.json(), "post_response")
     else:
@@ -329,7 +351,9 @@ def test_end_to_end_uvicorn_post_then_wall_counts(tmp_path, four_grids):
             "api_key": key, "service_code": "dispute", "lat": "28.565", "long": "112.305",
             "device_id": "e2e", "client_request_id": "0"})
         assert replay.json()[0]["service_request_id"] == acked[0]
-        assert len(httpx.get(f"{base}/requests.json", timeout=10).json()) == 3
+        assert httpx.get(f"{base}/requests.json", timeout=10).status_code == 401
+        assert len(httpx.get(f"{base}/requests.json", params={"api_key": key},
+                             timeout=10).json()) == 3
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -363,3 +387,119 @@ def test_cli_api_key_create_list_revoke(tmp_path, capsys):
     with pytest.raises(intake.IntakeError):
         intake.check_api_key(eng, key)
     eng.dispose()
+
+
+# --------------------------------------------------------------------------- who may read
+
+
+RESIDENT = "我是王小明，电话13912345678，身份证43090319900101123X，5栋502楼上漏水"
+READS = ["/requests.json", "/requests/{rid}.json", "/servicerequestupdates.json"]
+
+
+def _resident(client, key, **kw):
+    r = client.post("/requests.json", data=_form(
+        key, description=RESIDENT, address_string="5栋502 座机0737-4221234",
+        last_name="王", first_name="小明", phone="13912345678",
+        media_url="https://img.example.cn/1.jpg", **kw))
+    assert r.status_code == 200, r.text
+    return r.json()[0]["service_request_id"]
+
+
+@pytest.mark.parametrize("path", READS)
+def test_reading_without_a_key_is_401_with_the_error_array(client, key, city, path):
+    rid = _resident(client, key)
+    r = client.get(path.format(rid=rid))
+    assert "api_key" in _error(r, 401)
+    assert r.headers["www-authenticate"].startswith("api_key")
+    assert "13912345678" not in r.text and "漏水" not in r.text
+    _error(client.get(path.format(rid=rid), params={"api_key": "wrong"}), 403)
+    assert client.get(path.format(rid=rid), params={"api_key": key}).status_code == 200
+    intake.revoke_api_key(city, "test-app")
+    _error(client.get(path.format(rid=rid), params={"api_key": key}), 403)
+
+
+def test_a_reporter_key_reads_text_masked_a_handler_key_in_clear(client, key, city):
+    rid = _resident(client, key)
+    handler = intake.create_api_key(city, "platform", role="handler")
+    masked = client.get(f"/requests/{rid}.json", params={"api_key": key}).json()[0]
+    check([masked], "service_requests")
+    assert masked["description"] == ("我是王**，电话139****5678，身份证430***********123X，"
+                                     "5栋502楼上漏水")
+    assert masked["address"] == "5栋502 座机073*****1234"
+    assert masked["extended_attributes"]["grid_code"] == NW  # still there for a key
+    listed = client.get("/requests.json", params={"api_key": key}).text
+    assert "13912345678" not in listed and "43090319900101123X" not in listed
+    clear = client.get(f"/requests/{rid}.json", params={"api_key": handler}).json()[0]
+    assert clear["description"] == RESIDENT
+    assert (clear["lat"], clear["long"]) == (masked["lat"], masked["long"]) == (28.565, 112.305)
+
+
+def test_public_feed_hides_text_of_private_categories_and_coarsens_points(city, key):
+    writer = TestClient(api.create_app(city), raise_server_exceptions=False)
+    dispute = _resident(writer, key, service_code="dispute")
+    road = _resident(writer, key, service_code="road")
+    astray = _resident(writer, key, service_code="dispute", lat="29.91234", long="113.51234")
+    public = TestClient(api.create_app(city, public_feed=True), raise_server_exceptions=False)
+    got = {r["service_request_id"]: r for r in public.get("/requests.json").json()}
+    check(list(got.values()), "service_requests")
+    assert set(got) == {dispute, road, astray}
+    for rid in (dispute, astray):
+        assert got[rid]["description"] is None and got[rid]["address"] is None
+        assert got[rid]["media_url"] is None and got[rid]["status_notes"] is None
+    assert got[road]["description"].startswith("我是王**，电话139****5678")
+    # In a grid: the grid's own point, the same for every request in it; else ~100 m.
+    grid = store_requests.read_grids(city, codes=[NW]).geometry.iloc[0]
+    assert (got[road]["long"], got[road]["lat"]) == (got[dispute]["long"], got[dispute]["lat"])
+    assert grid.contains(shapely.Point(got[road]["long"], got[road]["lat"]))
+    assert (got[road]["long"], got[road]["lat"]) != (112.305, 28.565)
+    assert (got[astray]["long"], got[astray]["lat"]) == (113.512, 29.912)
+    one = public.get(f"/requests/{dispute}.json").json()[0]
+    assert one["description"] is None and one["lat"] == got[dispute]["lat"]
+    # A key still reads what a key reads, public feed or not.
+    keyed = public.get(f"/requests/{dispute}.json", params={"api_key": key}).json()[0]
+    assert keyed["description"] is not None and keyed["lat"] == 28.565
+    _error(public.get("/requests.json", params={"api_key": "wrong"}), 403)
+
+
+def test_public_updates_feed_carries_notes_of_public_categories_only(city, key):
+    writer = TestClient(api.create_app(city), raise_server_exceptions=False)
+    handler = intake.create_api_key(city, "platform", role="handler")
+    rids = {code: _resident(writer, key, service_code=code) for code in ("dispute", "road")}
+    for code, rid in rids.items():
+        r = writer.post("/servicerequestupdates.json", data={
+            "api_key": handler, "service_request_id": rid, "update_id": f"u-{code}",
+            "updated_datetime": datetime.now(clock.SHANGHAI).isoformat(),
+            "status": "accepted", "description": "已联系13912345678",
+            "media_url": "https://img.example.cn/u.jpg"})
+        assert r.status_code == 200, r.text
+    public = TestClient(api.create_app(city, public_feed=True), raise_server_exceptions=False)
+    later = datetime.utcnow() + timedelta(minutes=1)
+    with clock.frozen(later):
+        items = {u["service_request_id"]: u
+                 for u in public.get("/servicerequestupdates.json").json()}
+        keyed = {u["service_request_id"]: u for u in public.get(
+            "/servicerequestupdates.json", params={"api_key": key}).json()}
+    assert items[rids["road"]]["description"] == "已联系139****5678"
+    assert items[rids["dispute"]]["description"] is None
+    assert items[rids["dispute"]]["media_url"] is None
+    assert keyed[rids["dispute"]]["description"] == "已联系139****5678"
+
+
+@pytest.mark.parametrize(("value", "public"), [
+    ("1", True), ("true", True), ("yes", True), ("", False), ("0", False), ("no", False)])
+def test_the_public_feed_setting(city, monkeypatch, value, public):
+    monkeypatch.setenv(open311_readers.PUBLIC_FEED_SETTING, value)
+    assert open311_readers.public_feed_enabled() is public
+    r = TestClient(api.create_app(city)).get("/requests.json")
+    assert r.status_code == (200 if public else 401)
+
+
+def test_openapi_documents_the_401_of_reads(client):
+    doc = client.get("/openapi.json").json()
+    for path, method in (("/requests.json", "get"), ("/requests/{service_request_id}.json",
+                                                     "get"),
+                         ("/servicerequestupdates.json", "get")):
+        op = doc["paths"][path][method]
+        assert {"401", "403"} <= set(op["responses"]), path
+        assert "GRIDMAP_PUBLIC_FEED" in op["description"]
+        assert "api_key" in {p["name"] for p in op["parameters"]}

@@ -98,7 +98,7 @@ def test_get_carries_notes_history_status_notes_and_updated_datetime(client, key
                 media_url="https://img.example.cn/fixed.jpg")
     assert done.status_code == 200, done.text
 
-    got = client.get(f"/requests/{rid}.json").json()
+    got = client.get(f"/requests/{rid}.json", params={"api_key": keys["reporter"]}).json()
     check(got, "service_requests")
     one = got[0]
     assert (one["status"], one["updated_datetime"]) == ("closed", "2026-12-01T15:30:00+08:00")
@@ -113,14 +113,15 @@ def test_get_carries_notes_history_status_notes_and_updated_datetime(client, key
         "https://img.example.cn/fixed.jpg"
     # The handler's note names the reporter: shown masked, like every phone number.
     assert one["notes"][2]["description"] == "已派维修班，联系人张* 139****1111"
-    assert "13900001111" not in client.get("/requests.json").text
-    listed = client.get("/requests.json").json()
+    reader = {"api_key": keys["reporter"]}
+    assert "13900001111" not in client.get("/requests.json", params=reader).text
+    listed = client.get("/requests.json", params=reader).json()
     check(listed, "service_requests")
     assert listed[0]["notes"] == one["notes"]
 
 
-def test_a_new_request_has_one_opened_note_and_no_status_notes(client, rid):
-    one = client.get(f"/requests/{rid}.json").json()[0]
+def test_a_new_request_has_one_opened_note_and_no_status_notes(client, keys, rid):
+    one = client.get(f"/requests/{rid}.json", params={"api_key": keys["reporter"]}).json()[0]
     assert one["status_notes"] is None
     assert [(n["type"], n["description"]) for n in one["notes"]] == [("opened", None)]
     assert one["updated_datetime"] == "2026-12-01T09:00:00+08:00"
@@ -135,7 +136,8 @@ def test_only_handler_keys_post_updates(client, keys, rid, city):
     refused = store_access.read_audit(city, action="api_key_refused")
     assert refused["actor"].tolist() == ["api:wechat"]
     # A reporter key still creates and reads.
-    assert client.get(f"/requests/{rid}.json").status_code == 200
+    assert client.get(f"/requests/{rid}.json",
+                      params={"api_key": keys["reporter"]}).status_code == 200
     intake.revoke_api_key(city, "platform")
     error(post(client, keys["handler"], rid, "u1", local(10), "accepted"), 403)
 
@@ -378,7 +380,7 @@ def test_feed_leaves_out_the_last_seconds(client, keys, rid):
 
 
 @pytest.mark.parametrize("params, status", [
-    ({"api_key": None}, 403),
+    ({"api_key": None}, 401),  # reading needs a key (no public feed here)
     ({"api_key": "nope"}, 403),
     ({"start_date": "yesterday"}, 400),
     ({"start_date": "2026-12-02T10:00:00", "end_date": "2026-12-02T09:00:00"}, 400),
@@ -432,7 +434,7 @@ def test_openapi_documents_the_update_endpoints(client):
     assert "FIXED" in props["status"]["enum"]
     params = {p["name"] for p in ops["get"]["parameters"]}
     assert {"api_key", "start_date", "end_date", "after_update_id", "page_size"} <= params
-    assert "403" in ops["get"]["responses"]
+    assert {"401", "403"} <= set(ops["get"]["responses"])
     assert not any("422" in op["responses"] for p in doc["paths"].values() for op in p.values())
 
 

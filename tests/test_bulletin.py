@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from tiny_city import C1, C2, C3, T1, A, B, C, D, admin_units
 
 from geo import bulletin
@@ -209,17 +210,19 @@ def test_partial_weights_give_the_rest_zero():
 # --------------------------------------------------------------------------- index over months
 
 TWO = {"resolution_rate": 0.5, "wechat_coverage": 0.5}
+#: The raw rates, every unit ranked: the by-hand figures below are of raw rates.
+RAW = {"min_sample": 0, "strength": 0}
 
 
 def test_governance_index_and_rank_change_by_hand(city):
     # October: C1 100, C2 (0 + 50) / 2 = 25, C3 0 (only WeChat coverage counts).
     oct_ = bulletin.governance_index(city, month="2026-10", level="community", weights=TWO,
-                                     now=NOW)
+                                     now=NOW, **RAW)
     assert oct_.code.tolist() == [C1, C2, C3]
     np.testing.assert_allclose(oct_.score, [100.0, 25.0, 0.0])
     # November: resolution C1 0, C2 100, C3 100 -> C2 75, C1 50, C3 50 (tie shares rank 2).
     nov = bulletin.governance_index(city, month="2026-11", level="community", weights=TWO,
-                                    now=NOW)
+                                    now=NOW, **RAW)
     assert nov.code.tolist() == [C2, C1, C3]
     np.testing.assert_allclose(nov.score, [75.0, 50.0, 50.0])
     assert nov["rank"].tolist() == [1, 2, 2]
@@ -232,7 +235,7 @@ def test_governance_index_and_rank_change_by_hand(city):
 
 
 def test_months_without_requests_still_rank(city):
-    sep = bulletin.governance_index(city, month="2026-10", level="county", now=NOW)
+    sep = bulletin.governance_index(city, month="2026-10", level="county", now=NOW, **RAW)
     assert sep["rank"].tolist() == [1]
     # September had no request, but WeChat coverage still ranks the one county.
     assert sep.rank_prev.tolist() == [1] and sep.rank_change.tolist() == [0]
@@ -255,7 +258,7 @@ def test_number_formats():
 
 
 def test_bulletin_text(city):
-    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW, **RAW)
     text = bulletin.bulletin_text(b)
     assert text.startswith("益阳市基层治理指数月度通报（城乡社群动态）\n2026年11月\n")
     for heading in ("一、区县排名（共 1 个）", "二、乡镇（街道）排名（共 2 个）",
@@ -264,24 +267,37 @@ def test_bulletin_text(city):
     lines = text.splitlines()
     first = lines[lines.index("三、村（社区）排名（共 3 个）") + 2].split()
     assert first[:4] == ["1", "乙社区", "75.0", "↑1"]
-    assert first[4] == "100.0%" and first[9] == "50.0%"  # resolution, WeChat coverage
+    assert first[4] == "1"  # requests due: the n the rates rest on
+    assert first[5] == "100.0%" and first[10] == "50.0%"  # resolution, WeChat coverage
     assert "权重：办结率 50%，微信群覆盖率 50%" in text
     short = bulletin.bulletin_text(b, top=1)
     assert "三、村（社区）排名（共 3 个，列出前 1 个）" in short and "丙村" not in short
 
 
 def test_bulletin_csv_is_utf8_with_bom(city):
-    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW, **RAW)
     data = bulletin.bulletin_csv(b)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0][:7] == ["层级", "代码", "上级代码", "排名", "名称", "综合得分", "排名变化"]
+    assert rows[0][:8] == ["层级", "代码", "上级代码", "排名", "名称", "综合得分", "排名变化",
+                           "应办结数"]
     assert len(rows) == 1 + 1 + 2 + 3
     c2 = next(r for r in rows if r[1] == C2)
     assert c2[:7] == ["村（社区）", C2, T1, "1", "乙社区", "75.0", "↑1"]
     assert c2[rows[0].index("办结率")] == "100.0%"
     assert c2[rows[0].index("每千人诉求量")] == "2.0"  # 1 request ÷ 500 residents
     assert c2[rows[0].index("最弱指标")] == "微信群覆盖率"
+
+
+def test_a_restricted_bulletin_keeps_only_the_units_given_with_city_wide_ranks(city):
+    b = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW)
+    cut = bulletin.restrict(b, {"township": {T1}, "community": {C2}})
+    assert set(cut.rankings) == {"township", "community"}  # the county level is left out
+    assert cut.rankings["community"]["code"].tolist() == [C2]
+    assert cut.rankings["community"]["rank"].tolist() == \
+        b.rankings["community"].set_index("code").loc[[C2], "rank"].tolist()
+    rows = list(csv.reader(io.StringIO(bulletin.bulletin_csv(cut).decode("utf-8-sig"))))
+    assert [r[1] for r in rows[1:]] == [T1, C2]
 
 
 def test_escalations_are_counted_per_unit_in_the_month_they_were_crossed(city):
@@ -340,3 +356,96 @@ def test_supervised_rate_format():
     assert bulletin.format_supervised_rate(4, 5) == "80.0%"
     assert bulletin.format_supervised_rate(2, 3) == "(2/3)"
     assert bulletin.format_supervised_rate(0, 0) == "—"
+
+
+# --------------------------------------------------------------------------- fair ranks
+
+
+def test_shrunk_rates_move_toward_the_parents_rate():
+    # m = 3.3279 (tests/test_shrinkage.py); parent P: 10 of 20 = 0.5, Q: 20 of 30 = 2/3.
+    k = pd.Series([2, 8, 5, 15, 0], index=list("abcde"))
+    n = pd.Series([10, 10, 10, 20, 0], index=list("abcde"))
+    parents = pd.Series(["P", "P", "Q", "Q", "Q"], index=list("abcde"))
+    out = bulletin.shrunk_rates(k, n, parents=parents)
+    np.testing.assert_allclose(out.iloc[:4], [0.274908, 0.725092, 0.541615, 0.738112],
+                               rtol=1e-5)
+    assert math.isnan(out["e"])  # no sample: undefined, as the raw rate
+    raw = bulletin.shrunk_rates(k, n, parents=parents, strength=0)
+    np.testing.assert_allclose(raw.iloc[:4], [0.2, 0.8, 0.5, 0.75])
+
+
+def _peers(rng, true_large, n_large, n_small, small_rate):
+    """One month of peers: large units with their own true rates, small ones all alike."""
+    n = np.r_[np.full(len(true_large), n_large), np.full(n_small, 3)]
+    p = np.r_[true_large, np.full(n_small, small_rate)]
+    k = rng.binomial(n, p)
+    frame = pd.DataFrame({name: np.nan for name in bulletin.INDICATORS},
+                         index=[f"u{i}" for i in range(len(n))])
+    frame["resolution_rate"] = k / n
+    frame["due"] = frame["sample"] = n
+    return frame, pd.Series(k, index=frame.index), pd.Series(n, index=frame.index)
+
+
+def test_shrinking_steadies_the_ranks_of_small_units():
+    """Small units' ranks swing with chance; shrunk toward the parent they swing far less."""
+    rng = np.random.default_rng(7)
+    true_large = np.linspace(0.70, 0.95, 20)
+    only = {"resolution_rate": 1.0}
+    ranks: dict[str, list] = {"raw": [], "shrunk": []}
+    for _ in range(40):
+        frame, k, n = _peers(rng, true_large, 200, 10, 0.85)
+        parents = pd.Series("P", index=frame.index)
+        frame["resolution_rate_shrunk"] = bulletin.shrunk_rates(k, n, parents=parents)
+        shrunk = bulletin.governance_scores(frame, weights=only, min_sample=0)
+        raw = bulletin.governance_scores(frame.drop(columns="resolution_rate_shrunk"),
+                                         weights=only, min_sample=0)
+        ranks["raw"].append(raw["rank"].reindex(frame.index).astype(float).to_numpy())
+        ranks["shrunk"].append(shrunk["rank"].reindex(frame.index).astype(float).to_numpy())
+    small = slice(20, 30)
+    spread = {name: np.std(np.array(r)[:, small], axis=0).mean() for name, r in ranks.items()}
+    assert spread["shrunk"] < 0.5 * spread["raw"]
+    # Month to month, the whole ranking agrees with itself better.
+    assert _month_to_month(ranks["shrunk"]) > _month_to_month(ranks["raw"]) + 0.1
+
+
+def _month_to_month(ranks: list) -> float:
+    r = np.array(ranks)
+    return float(np.median([stats.spearmanr(a, b).statistic
+                            for a, b in zip(r[:-1], r[1:], strict=True)]))
+
+
+def test_small_samples_are_listed_after_the_ranked_units():
+    frame = pd.DataFrame({name: np.nan for name in bulletin.INDICATORS}, index=["a", "b", "c"])
+    frame["resolution_rate"] = [1.0, 0.5, 0.9]
+    frame["sample"] = [2, 40, 30]
+    out = bulletin.governance_scores(frame, weights={"resolution_rate": 1.0}, min_sample=5)
+    assert out.index.tolist() == ["c", "b", "a"]  # a scores best but rests on 2 requests
+    assert out["rank"].tolist()[:2] == [1, 2] and pd.isna(out["rank"].iloc[2])
+    assert out["small_sample"].tolist() == [False, False, True]
+    text = bulletin._rows(out.assign(code=out.index, name=out.index, rank_change=pd.NA,
+                                     best_indicator=None, worst_indicator=None))
+    assert text[2][0] == bulletin.SMALL_SAMPLE and text[2][4] == "2"
+
+
+def test_min_sample_setting(monkeypatch):
+    monkeypatch.delenv("GRIDMAP_BULLETIN_MIN_SAMPLE", raising=False)
+    assert bulletin.min_sample_setting() == bulletin.MIN_SAMPLE
+    monkeypatch.setenv("GRIDMAP_BULLETIN_MIN_SAMPLE", "12")
+    assert bulletin.min_sample_setting() == 12
+    monkeypatch.setenv("GRIDMAP_BULLETIN_MIN_SAMPLE", "many")
+    with pytest.raises(ValueError, match="GRIDMAP_BULLETIN_MIN_SAMPLE: 'many'"):
+        bulletin.min_sample_setting()
+
+
+def test_a_scoped_reader_gets_their_units_with_city_wide_ranks(city):
+    from geo.access import Scope
+
+    everyone = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW, **RAW)
+    mine = bulletin.monthly_bulletin(city, month="2026-11", weights=TWO, now=NOW,
+                                     scope=Scope("grid_head", (C3,)), **RAW)
+    assert mine.rankings["community"]["code"].tolist() == [C3]
+    # C3 ties C1 for second of three (see the by-hand test above), not "first of one".
+    assert mine.rankings["community"]["rank"].tolist() == [2]
+    assert mine.ranked == everyone.ranked == {"county": 1, "township": 2, "community": 3}
+    assert mine.rankings["township"]["code"].tolist() == [C3[:9]]
+    assert C1 not in bulletin.bulletin_csv(mine).decode("utf-8-sig")

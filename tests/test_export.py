@@ -579,3 +579,18 @@ def test_requests_carry_their_escalation_level_at_the_export_moment(city):
         "e-soon": ("due_soon", "即将到期"), "e-late": ("overdue", "已超期"),
         "e-long": ("long_overdue", "严重超期"), "e-fine": ("in_time", "正常"),
         "e-done": (None, None)}
+
+
+def test_free_text_is_exported_with_phone_and_id_masked_unless_personal(engine, four_grids):
+    said = "邻居吵闹，请回电13912345678，身份证43090319900101123X"
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+        store_requests.insert_requests(conn, pd.DataFrame([
+            req("pii", A, datetime(2026, 11, 2, 1), description=said)]))
+    _, data = run(engine, "requests", "csv")
+    frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
+    assert frame["description"].tolist() == [
+        "邻居吵闹，请回电139****5678，身份证430***********123X"]
+    _, data = run(engine, "requests", "csv", personal=True)
+    frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
+    assert frame["description"].tolist() == [said]

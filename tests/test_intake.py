@@ -133,21 +133,87 @@ def test_same_device_and_client_id_returns_the_original(city):
 
 def test_same_external_id_returns_the_original(city):
     first = intake.submit(city, _fields(external_id="wx-1"), now=NOW)
-    again = intake.submit(city, _fields(external_id="wx-1", description="changed"), now=NOW)
+    again = intake.submit(city, _fields(external_id="wx-1"), now=NOW + timedelta(minutes=1))
     assert (again.id, again.created) == (first.id, False)
-    assert store_requests.find_request(city, id=first.id)["description"] == "路灯不亮"
+    assert first.external_id == "wx-1"  # the client's own id, as file imports match it
 
 
-def test_concurrent_duplicate_posts_store_one_request(city):
-    def post(_):
-        return intake.submit(city, _fields(device_id="dev9", client_request_id="7"))
+@pytest.mark.parametrize(("change", "field"), [
+    ({"description": "changed"}, "description"),
+    ({"service_code": "noise"}, "service_code"),
+    ({"lat": "28.566"}, "lat"),
+    ({"long": "112.306"}, "long"),
+    ({"phone": "13900000000"}, "phone"),
+    ({"attribute[severity]": "揪心"}, "attribute[severity]"),
+    ({"coord_system": "gcj02"}, "coord_system"),
+])
+def test_a_resend_whose_content_differs_is_refused_naming_the_field(city, change, field):
+    first = intake.submit(city, _fields(external_id="wx-1"), key_name="app", now=NOW)
+    with pytest.raises(intake.IntakeError) as err:
+        intake.submit(city, _fields(external_id="wx-1", **change), key_name="app", now=NOW)
+    assert (err.value.code, err.value.field) == (409, field)
+    assert "wx-1" in err.value.description
+    # The same with device_id + client_request_id.
+    intake.submit(city, _fields(device_id="d", client_request_id="1"), key_name="app", now=NOW)
+    with pytest.raises(intake.IntakeError) as err:
+        intake.submit(city, _fields(device_id="d", client_request_id="1", **change),
+                      key_name="app", now=NOW)
+    assert (err.value.code, err.value.field) == (409, field)
+    row = store_requests.find_request(city, id=first.id)
+    assert row["description"] == "路灯不亮" and row["category"] == "road"
+    assert store_engine.table_counts(city)["request"] == 2
+
+
+@pytest.mark.parametrize("ids", [
+    {"external_id": "wx-1"},
+    {"device_id": "phone-7", "client_request_id": "42"},
+    {"client_request_id": "42"},  # no device_id at all
+    {"device_id": "", "client_request_id": "42"},
+])
+def test_resends_are_recognised_per_key_never_across_keys(city, ids):
+    a = intake.submit(city, _fields(**ids), key_name="wechat", now=NOW)
+    b = intake.submit(city, _fields(**ids, description="另一个客户端的诉求"), key_name="hotline",
+                      now=NOW)
+    assert a.created and b.created and a.id != b.id
+    assert a.external_id != b.external_id
+    assert intake.submit(city, _fields(**ids), key_name="wechat", now=NOW).id == a.id
+    again = intake.submit(city, _fields(**ids, description="另一个客户端的诉求"),
+                          key_name="hotline", now=NOW)
+    assert (again.id, again.created) == (b.id, False)
+    stored = store_requests.read_requests(city, columns=["id", "description"])
+    assert sorted(stored["description"]) == sorted(["路灯不亮", "另一个客户端的诉求"])
+    assert store_engine.table_counts(city)["request_event"] == 2
+
+
+def test_an_external_id_held_by_a_file_import_is_not_a_resend(city):
+    with store_engine.transaction(city) as conn:
+        store_requests.insert_requests(conn, pd.DataFrame([dict(
+            external_id="W-1", grid_code=NW, outside_grid=False, lon=112.305, lat=28.565,
+            source="hotline", category="road", severity="routine", status="reported",
+            reported_at=NOW, description="文件导入")]))
+    done = intake.submit(city, _fields(external_id="W-1"), key_name="app", now=NOW)
+    assert done.created and done.external_id.startswith("ext-")
+    assert intake.submit(city, _fields(external_id="W-1"), key_name="app", now=NOW).id == done.id
+
+
+def test_concurrent_duplicate_posts_store_one_request_per_key(city):
+    def post(i):
+        key = ("wechat", "hotline")[i % 2]
+        ids = ({"device_id": "dev9", "client_request_id": "7"} if i % 4 < 2
+               else {"external_id": "shared-7"})
+        return key, intake.submit(city, _fields(**ids, description=key), key_name=key)
 
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(post, range(16)))
-    assert len({r.id for r in results}) == 1
-    assert sum(r.created for r in results) == 1
-    assert store_engine.table_counts(city)["request"] == 1
-    assert store_engine.table_counts(city)["request_event"] == 1
+        results = list(pool.map(post, range(32)))
+    by_key: dict[tuple, set] = {}
+    for i, (key, done) in enumerate(results):
+        by_key.setdefault((key, i % 4 < 2), set()).add(done.id)
+    # Two keys × two kinds of id: four requests, each answered with one id every time.
+    assert all(len(ids) == 1 for ids in by_key.values())
+    assert len(set().union(*by_key.values())) == 4
+    assert sum(done.created for _, done in results) == 4
+    assert store_engine.table_counts(city)["request"] == 4
+    assert store_engine.table_counts(city)["request_event"] == 4
 
 
 def test_personal_fields_are_stored_but_never_returned(city):

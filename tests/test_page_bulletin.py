@@ -160,3 +160,65 @@ def test_bulletin_supervision_in_english(story_url):
     table = _ranking(at)
     assert {"Supervised", "Supervised on time", "Returns"} <= set(table.columns)
     assert "Supervised this month" in texts(at)
+
+
+def test_a_grid_head_sees_their_units_true_rank_and_nobody_elses(demo_url):
+    from geo.access import Scope
+    from geo.accounts import Account
+    from geo.bulletin import monthly_bulletin
+
+    head = Account("gridhead", "网格长", "grid_head", ("430902005001",))
+    at = run_page(demo_url, BULLETIN, account=head)
+    assert not at.exception
+    month = at.selectbox(key="bulletin_month").value
+    eng = store_engine.make_engine(demo_url)
+    everyone = monthly_bulletin(eng, month=month).rankings["township"].set_index("code")
+    mine = monthly_bulletin(eng, month=month, scope=Scope("grid_head", ("430902005001",)))
+    eng.dispose()
+    township = everyone.loc["430902005"]
+    page = texts(at)
+    assert "本单位排名" in page and "第一名" not in page and "参评单位" not in page
+    if township["small_sample"]:
+        assert "样本不足" in page
+    else:
+        assert f"第 {int(township['rank'])} 名 / {mine.ranked['township']}" in page
+    table = _ranking(at)
+    assert table["代码"].tolist() == ["430902005"]  # no other unit's figures
+    assert "样本 n（应办结）" in table.columns
+
+
+def _downloaded(monkeypatch, url, **kw) -> pd.DataFrame:
+    """Run the bulletin page and read the CSV its download button carries."""
+    import io
+
+    import streamlit as st
+
+    import ui.bulletin
+
+    sent = []
+    original = st.download_button
+
+    def capture(label, data, *args, **kwargs):
+        sent.append(data)
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(ui.bulletin.st, "download_button", capture)
+    at = run_page(url, BULLETIN, **kw)
+    assert not at.exception
+    assert sent, "no download button"
+    return pd.read_csv(io.BytesIO(sent[-1]), encoding="utf-8-sig", dtype=str)
+
+
+def test_bulletin_csv_carries_only_the_units_of_the_readers_scope(demo_url, monkeypatch):
+    from geo.accounts import Account
+
+    everyone = _downloaded(monkeypatch, demo_url)
+    assert len(everyone) > 1500  # every county, township and community of the city
+    head = Account("gridhead", "网格长", "grid_head", ("430902005001",))
+    mine = _downloaded(monkeypatch, demo_url, account=head)
+    # The community, its township and its county: what the page's table shows.
+    assert sorted(mine["代码"]) == ["430902", "430902005", "430902005001"]
+    # A county chosen by a commander: that county's units only.
+    county = _downloaded(monkeypatch, demo_url, area="430903")
+    assert len(county) < len(everyone)
+    assert all(code.startswith("430903") for code in county["代码"])

@@ -105,3 +105,39 @@ def test_over_the_polygon_limit_the_map_shows_plain_units_and_says_how_to_zoom(
     assert not at.exception
     assert "网格太多，地图暂按乡镇（街道）显示" in texts(at)
     assert len(map_file(at)["codes"]) == 98
+
+
+def _sent(at) -> str:
+    """What the page's map components send to the browser, as text."""
+    import json
+
+    return " ".join(json.dumps(json.loads(c.proto.json_args), ensure_ascii=False)
+                    for c in at.get("component_instance"))
+
+
+def test_station_markers_follow_the_readers_scope(demo_url):
+    from geo.accounts import Account
+    from geo.grids import GridIndex
+    from geo.store import engine as store_engine
+    from geo.store.requests import read_grids, read_stations
+
+    eng = store_engine.make_engine(demo_url, upgrade=False)
+    stations = read_stations(eng)
+    grids = read_grids(eng)
+    eng.dispose()
+    stations["grid_code"] = GridIndex(grids).assign(stations["lon"], stations["lat"])
+    names = set(stations["name"].dropna())
+    inside = set(stations.loc[stations["grid_code"].fillna("").str.startswith("430902005001"),
+                              "name"])
+
+    everyone = run_page(demo_url, PAGE)
+    assert not everyone.exception
+    sent = _sent(everyone)
+    all_names = {n for n in names if n in sent}
+    head = Account("gridhead", "网格长", "grid_head", ("430902005001",))
+    mine = run_page(demo_url, PAGE, account=head)
+    assert not mine.exception
+    sent = _sent(mine)
+    shown = {n for n in names if n in sent}
+    assert len(all_names) > 100 and shown < all_names
+    assert shown <= inside  # names, officers and radius of other areas never sent

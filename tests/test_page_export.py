@@ -114,3 +114,19 @@ def test_size_text():
 
     assert size_text(2048) == "2.0 KB"
     assert size_text(3 * 1024 * 1024) == "3.0 MB"
+
+
+def test_hotspots_default_to_the_hotspot_pages_window_and_say_how(demo_url):
+    from datetime import timedelta
+
+    from geo import hotspots
+
+    at = run_page(demo_url, EXPORT)
+    assert at.date_input(key="export_days").value[1] - at.date_input(
+        key="export_days").value[0] == timedelta(days=29)  # other layers: 30 days
+    at.selectbox(key="export_layer").set_value("hotspots")
+    _run(at, demo_url)
+    assert not at.exception
+    first, last = at.date_input(key="export_days_hotspots").value
+    assert (last - first).days + 1 == hotspots.DEFAULT.window_days == 90
+    assert "Queen 邻接加 800 米距离带，默认近 90 天" in texts(at)

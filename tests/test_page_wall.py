@@ -206,3 +206,39 @@ def test_wall_supervision_in_english(story_url):
     assert _tile(page, "Supervised, open") == "3 | whole backlog"
     assert _tile(page, "Supervised on time") == "40.0% | 6 urged, last 30 days"
     assert "Alliance claim rate 50.0% (1 of 2 cards, 30 days)" in page
+
+
+def test_kiosk_ticker_masks_residents_phone_and_id_for_a_wall_token(demo_url, tmp_path):
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    import pandas as pd
+
+    from geo import accounts
+    from geo.store import engine as store_engine
+    from geo.store import requests as store_requests
+    from tests import browser as b
+
+    url = f"sqlite:///{b.copy_demo(tmp_path, source=Path(demo_url.removeprefix('sqlite:///')))}"
+    said = "我是王小明13912345678，身份证43090319900101123X，住3栋502，邻居打我"
+    # Not on a whole second: geo.wall.cutoff rounds the newest report up to the second.
+    now = datetime.utcnow().replace(microsecond=400_000)
+    eng = store_engine.make_engine(url)
+    try:
+        with store_engine.transaction(eng) as conn:
+            store_requests.insert_requests(conn, pd.DataFrame([dict(
+                external_id="pii-wall", grid_code="430902005001001", outside_grid=False,
+                lon=112.33, lat=28.6, source="hotline", category="dispute",
+                severity="urgent", route="government", status="reported",
+                reported_at=now - timedelta(seconds=30), due_at=now + timedelta(hours=24),
+                description=said, reporter_name="王 小明", reporter_phone="13912345678")]))
+            token = accounts.create_wall_token(conn, area="430902",
+                                               expires=timedelta(days=1), name="wall-pii")[1]
+    finally:
+        eng.dispose()
+    at = run_page(url, WALL, account=None, kiosk="1", token=token)
+    assert not at.exception
+    page = texts(at)
+    assert "139****5678" in page and "430***********123X" in page and "王**" in page
+    assert "13912345678" not in page and "43090319900101123X" not in page
+    assert "王小明" not in page

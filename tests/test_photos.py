@@ -70,3 +70,15 @@ def test_empty_upload():
     with pytest.raises(photos.PhotoError) as err:
         photos.clean_photo(b"")
     assert err.value.reason == "empty"
+
+
+def test_a_stored_photo_is_inlined_as_a_data_uri_never_a_url():
+    import base64
+
+    photo = photos.clean_photo(_jpeg())
+    uri = photos.data_uri(photo.data, photo.content_type)
+    head, _, body = uri.partition(",")
+    assert head == "data:image/jpeg;base64"
+    assert base64.b64decode(body) == photo.data
+    with pytest.raises(ValueError):
+        photos.data_uri(b"<svg onload=alert(1)>", "image/svg+xml")

@@ -28,7 +28,7 @@ def _request(ext, **kw):
 
 
 def test_schema_is_at_head_and_matches_metadata(engine):
-    assert store_engine.schema_revision(engine) == "0009"
+    assert store_engine.schema_revision(engine) == "0011"
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
@@ -178,7 +178,7 @@ def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_
     assert "ix_request_resolved" not in {i["name"] for i in inspect(old).get_indexes("request")}
     old.dispose()
     new = store_engine.make_engine(url)
-    assert store_engine.schema_revision(new) == "0009"
+    assert store_engine.schema_revision(new) == "0011"
     indexes = {i["name"] for i in inspect(new).get_indexes("request")}
     assert "ix_request_resolved" in indexes
     # 0005 replaced the reported_at index by one that also holds the grid.
@@ -251,3 +251,40 @@ def test_closed_without_resolution_time_is_resolved_but_not_on_time(engine):
     got = store_counts.request_totals(engine, since=None, until=datetime(2026, 11, 20))
     assert got["resolved"] == 2
     assert got["on_time"] == 1
+
+
+def test_upgrade_to_0011_keys_the_requests_the_api_stored(tmp_path, four_grids):
+    from geo import intake
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = store_engine.make_engine(url, upgrade=False)
+    store_engine.upgrade_schema(old, revision="0009")
+    # Stored by 0009's intake: one by key "wechat", one in process, one from a file.
+    dev = intake.idempotency_key(external_id=None, device_id="d1", client_request_id="7")
+    with store_engine.transaction(old) as conn:
+        store_requests.write_grids(conn, four_grids)
+        for ext, actor in (("wx-9", "api:wechat"), (dev, "api"), ("W-1", "import:a.csv")):
+            conn.execute(schema.request.insert(), _request(ext, route=None))
+            rid = conn.execute(sa.select(schema.request.c.id).where(
+                schema.request.c.external_id == ext)).scalar_one()
+            conn.execute(schema.request_event.insert(), dict(
+                request_id=rid, at=datetime(2026, 11, 1), to_status="reported", actor=actor))
+    old.dispose()
+    new = store_engine.make_engine(url)
+    assert store_engine.schema_revision(new) == "0011"
+    with new.connect() as conn:
+        got = {r.external_id: (r.client_key, r.client_ref) for r in conn.execute(
+            sa.select(schema.request.c.external_id, schema.request.c.client_key,
+                      schema.request.c.client_ref))}
+    assert got == {"wx-9": ("wechat", "wx-9"), dev: ("", dev), "W-1": (None, None)}
+    # The key that sent it before the upgrade still gets it back; another key does not.
+    intake.clear_grid_cache()
+    fields = {"service_code": "road", "lat": "28.565", "long": "112.305",
+              "description": "路灯不亮"}
+    first = store_requests.find_request(new, external_id="wx-9")["id"]
+    again = intake.submit(new, {**fields, "external_id": "wx-9"}, key_name="wechat")
+    assert (again.id, again.created) == (first, False)
+    assert intake.submit(new, {**fields, "external_id": "wx-9"}, key_name="other").created
+    again = intake.submit(new, {**fields, "device_id": "d1", "client_request_id": "7"})
+    assert not again.created
+    new.dispose()

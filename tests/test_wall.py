@@ -10,6 +10,7 @@ import pytest
 
 from geo import deadlines, heat, updates
 from geo import wall as geo_wall
+from geo.access import Scope
 from geo.store import counts as store_counts
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
@@ -139,3 +140,34 @@ def test_supervision_and_claims_at_one_cutoff(engine, four_grids):
     before = geo_wall.supervision(engine, cutoff=datetime(2026, 11, 1))
     assert (before.supervised_open, before.recent.supervised, before.claims.claimable) == (
         1, 1, 0)
+
+
+RESIDENT = "我是王小明13912345678，身份证43090319900101123X，住3栋502，邻居打我"
+
+
+@pytest.mark.parametrize(("scope", "clear"), [
+    (Scope("wall", ("430903003001",), "wall:hall"), False),
+    (Scope("commander", None, "c"), False),
+    (Scope("planner", None, "p"), False),
+    (Scope("grid_head", (GRID,), "g"), True),  # the request is in their grid
+    (Scope("grid_head", (OTHER,), "g"), None),  # not theirs: not even read
+    (Scope("admin", None, "a"), True),
+])
+def test_ticker_masks_residents_phone_id_and_name_for_masked_readers(engine, four_grids,
+                                                                     scope, clear):
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)
+    row = _request("pii", reported=MINUTE - timedelta(minutes=5), due=MINUTE + timedelta(days=1))
+    _insert(engine, {**row, "description": RESIDENT, "reporter_name": "王 小明",
+                     "reporter_phone": "13912345678"})
+    area = heat.area_filter(engine, None, scope=scope)
+    got = geo_wall.ticker(engine, cutoff=MINUTE, policy=POLICY, area=area)
+    assert "reporter_name" not in got.columns and "reporter_phone" not in got.columns
+    if clear is None:
+        assert got.empty
+        return
+    text = got["description"].iloc[0]
+    if clear:
+        assert text == RESIDENT
+    else:
+        assert text == "我是王**139****5678，身份证430***********123X，住3栋502，邻居打我"

@@ -136,7 +136,9 @@ def test_post_then_resolve_shows_in_ticker_tiles_and_grid_within_one_refresh(app
             "attribute[severity]": "urgent"})
         assert posted.status_code == 200, posted.text
         request_id = posted.json()[0]["service_request_id"]
-        assert client.get(f"/requests/{request_id}.json").json()[0][
+        # Reading needs the key too (issue 17); a key still gets extended_attributes.
+        assert client.get(f"/requests/{request_id}.json").status_code == 401
+        assert client.get(f"/requests/{request_id}.json", params={"api_key": key}).json()[0][
             "extended_attributes"]["grid_code"] == target["code"]
 
         shown = _first_refresh_showing(

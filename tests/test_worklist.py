@@ -142,3 +142,16 @@ def test_a_wall_token_and_a_planner_can_act_on_nothing(engine, scope):
         assert err.value.reason == "role"
     assert store_updates.read_events(engine, ids=[ids["soon"]]).empty
     assert len(store_access.read_audit(engine, action="denied")) == len(actions.ACTIONS)
+
+
+def test_history_notes_mask_phone_and_id_unless_contacts_are_clear(engine):
+    ids = _seed(engine)
+    state = store_updates.read_states(engine, ids=[ids["late"]]).iloc[0]
+    actions.act(engine, Scope("admin", None, "admin"), request_id=ids["late"], action="note",
+                seen_status=state.status, seen_updated_at=None,
+                note="已回电13912345678，身份证43090319900101123X", now=NOW)
+    clear = worklist.history(engine, HEAD, ids["late"])["note"].iloc[-1]
+    masked = worklist.history(engine, Scope("commander", None, "c"), ids["late"])
+    assert clear == "已回电13912345678，身份证43090319900101123X"
+    assert masked["note"].iloc[-1] == "已回电139****5678，身份证430***********123X"
+    assert "grid_code" not in masked.columns

@@ -178,9 +178,12 @@ def test_a_grid_head_resolves_on_a_phone_and_the_wall_shows_it(app, chromium, tm
         page.locator(".gm-history").wait_for(timeout=60_000)
         history = page.locator(".gm-history").inner_text()
         assert "办结" in history and "已补装井盖" in history and "gridhead" in history
-        image = page.locator('[data-testid="stImage"] img').first
+        image = page.locator(".gm-photo img").first
         image.wait_for(timeout=30_000)
         assert image.evaluate("img => img.naturalWidth") == 64
+        # Inline in the page, not a /media/ URL that would answer anyone who had it.
+        assert image.get_attribute("src").startswith("data:image/")
+        assert page.locator('img[src*="/media/"]').count() == 0
         _no_sideways_scroll(page)
         page.locator(".gm-history").scroll_into_view_if_needed()
         _shot(page, "grid-detail-history-390")

@@ -17,6 +17,7 @@ import streamlit as st
 from geo import bulletin as geo_bulletin
 from geo import maps as geo_maps
 from geo import supervision
+from geo.access import Scope
 from ui import data, maps, widgets
 from ui.text import count, lang, local, number, rate, t
 
@@ -58,19 +59,39 @@ def in_progress(month: str) -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _bulletin(month: str, version: str, moment) -> geo_bulletin.Bulletin:
-    return geo_bulletin.monthly_bulletin(data.engine(), month=month,
+def _bulletin(month: str, version: str, moment, who: Scope) -> geo_bulletin.Bulletin:
+    return geo_bulletin.monthly_bulletin(data.engine(), month=month, scope=who,
                                          now=moment if moment is not None else data.now())
 
 
 def bulletin(month: str) -> geo_bulletin.Bulletin:
-    """The month's bulletin at all three levels (the current month: as of this minute)."""
-    return _bulletin(month, data.stamp(), data.minute() if in_progress(month) else None)
+    """The month's bulletin at all three levels (the current month: as of this minute).
+
+    Only the units the session's scope holds, with their city-wide ranks and the count of
+    units ranked (:attr:`geo.bulletin.Bulletin.ranked`).
+    """
+    return _bulletin(month, data.stamp(), data.minute() if in_progress(month) else None,
+                     data.cache_scope())
 
 
-def csv_bytes(month: str) -> bytes:
-    """The bulletin as CSV (:func:`geo.bulletin.bulletin_csv`)."""
-    return geo_bulletin.bulletin_csv(bulletin(month))
+def csv_bytes(month: str, area: str | None) -> bytes:
+    """The bulletin as CSV (:func:`geo.bulletin.bulletin_csv`), cut as the page is.
+
+    The units of every level that hold grids of ``area`` inside the reader's scope: a grid
+    head downloads their own units' rows, not the city's.
+    """
+    whole = bulletin(month)
+    if data.whole(area):
+        return geo_bulletin.bulletin_csv(whole)
+    units = {level: _units(level, area) for level in whole.rankings}
+    return geo_bulletin.bulletin_csv(geo_bulletin.restrict(whole, units))
+
+
+def _units(level: str, area: str | None) -> set[str]:
+    """The units of ``level`` that hold grids of ``area`` inside the session's scope."""
+    grids = data.hierarchy().grids
+    codes = data.area_codes(area)
+    return set(grids.loc[grids.index.intersection(codes), level].dropna())
 
 
 # --------------------------------------------------------------------------- text
@@ -134,10 +155,7 @@ def ranking(month: str, level: str, area: str | None) -> pd.DataFrame:
     table = bulletin(month).rankings[level]
     if data.whole(area):
         return table
-    grids = data.hierarchy().grids
-    codes = data.area_codes(area)
-    wanted = set(grids.loc[grids.index.intersection(codes), level].dropna())
-    return table[table["code"].isin(wanted)]
+    return table[table["code"].isin(_units(level, area))]
 
 
 def _parent_names(codes: pd.Series) -> pd.Series:
@@ -146,12 +164,19 @@ def _parent_names(codes: pd.Series) -> pd.Series:
     return codes.map(names).fillna(codes)
 
 
+def rank_cells(frame: pd.DataFrame) -> list[str]:
+    """The rank, or "样本不足 / small sample" for a unit below the minimum sample."""
+    return [t("bulletin.small_sample") if small else count(rank)
+            for rank, small in zip(frame["rank"], frame["small_sample"], strict=True)]
+
+
 def table(frame: pd.DataFrame) -> pd.DataFrame:
     """The ranking as the page shows it: formatted text, catalogue column names."""
     out = pd.DataFrame({
-        t("bulletin.col.rank"): frame["rank"].map(count),
+        t("bulletin.col.rank"): rank_cells(frame),
         t("bulletin.col.name"): frame["name"].fillna(frame["code"]),
         t("bulletin.col.parent"): _parent_names(frame["parent_code"]),
+        t("bulletin.col.sample"): frame["sample"].map(count),
         t("bulletin.col.score"): frame["score"].map(number),
         t("bulletin.col.score_change"): frame["score_change"].map(score_change_text),
         t("bulletin.col.rank_change"): frame["rank_change"].map(rank_change_text),
@@ -176,7 +201,7 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
 def short_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Rank, name, score and change: the top/bottom five call-outs."""
     return pd.DataFrame({
-        t("bulletin.col.rank"): frame["rank"].map(count),
+        t("bulletin.col.rank"): rank_cells(frame),
         t("bulletin.col.name"): frame["name"].fillna(frame["code"]),
         t("bulletin.col.score"): frame["score"].map(number),
         t("bulletin.col.rank_change"): frame["rank_change"].map(rank_change_text),
@@ -193,18 +218,63 @@ def top_and_bottom(frame: pd.DataFrame, *, n: int = 5) -> tuple[pd.DataFrame, pd
 # --------------------------------------------------------------------------- drawing
 
 
-def kpis(frame: pd.DataFrame, *, total: int) -> None:
-    """Units ranked, first place, median score, moved up / down, escalations, supervision."""
+def _own_tiles(unit: pd.Series, *, ranked_total: int) -> list[tuple]:
+    """One unit: its rank among all its peers, its score and the n its rates rest on.
+
+    Ranks are city-wide: an area or a scope cuts the table, never the field, so a unit
+    ranked 52nd of 98 reads "第 52 名 / 98", not "first of one".
+    """
+    name = str(unit["name"]) if pd.notna(unit["name"]) else str(unit["code"])
+    if bool(unit["small_sample"]):
+        value = t("bulletin.small_sample")
+    elif pd.notna(unit["rank"]):
+        value = t("bulletin.kpi.own_rank", rank=count(unit["rank"]), n=count(ranked_total))
+    else:
+        value = t("msg.no_data_value")
+    before = (f"{t('bulletin.col.rank_prev')} {count(unit['rank_prev'])} · "
+              f"{rank_change_text(unit['rank_change'])}" if pd.notna(unit["rank_prev"])
+              else None)
+    return [
+        (t("bulletin.kpi.own"), value, t("bulletin.kpi.own_note", unit=name,
+                                         n=count(ranked_total))),
+        (t("bulletin.col.score"), number(unit["score"]), before),
+        (t("bulletin.col.sample"), count(unit["sample"]),
+         t("bulletin.small_sample") if bool(unit["small_sample"]) else None),
+    ]
+
+
+def _field_tiles(frame: pd.DataFrame, *, ranked_total: int) -> list[tuple]:
+    """Several units: how many are ranked, the best of them with its city-wide rank, moves."""
     ranked = frame[frame["rank"].notna()]
     change = ranked["rank_change"].dropna()
+    small = int(frame["small_sample"].sum())
+    units = (t("bulletin.kpi.units"), count(len(ranked)),
+             t("bulletin.kpi.of_city", n=count(ranked_total))
+             + (" · " + t("bulletin.kpi.small_units", n=count(small)) if small else ""))
     first = ranked.iloc[0] if len(ranked) else None
+    if first is None:
+        best = (t("bulletin.kpi.top"), "—", None)
+    elif int(first["rank"]) == 1:
+        best = (t("bulletin.kpi.top"), str(first["name"]), number(first["score"]))
+    else:
+        best = (t("bulletin.kpi.best_in_area"), str(first["name"]),
+                t("bulletin.kpi.best_note", rank=count(first["rank"]), n=count(ranked_total),
+                  score=number(first["score"])))
+    return [units, best,
+            (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
+            (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
+            (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last"))]
+
+
+def kpis(frame: pd.DataFrame, *, ranked_total: int) -> None:
+    """Place tiles (the unit's own rank when one unit is shown), escalations, supervision.
+
+    ``ranked_total`` is the count of units of the level ranked city-wide.
+    """
+    place = (_own_tiles(frame.iloc[0], ranked_total=ranked_total) if len(frame) == 1
+             else _field_tiles(frame, ranked_total=ranked_total))
     widgets.kpi_tiles([
-        (t("bulletin.kpi.units"), count(len(ranked)), t("bulletin.kpi.of_city", n=count(total))),
-        (t("bulletin.kpi.top"), str(first["name"]) if first is not None else "—",
-         number(first["score"]) if first is not None else None),
-        (t("bulletin.kpi.median"), number(ranked["score"].median()), None),
-        (t("bulletin.kpi.up"), count(int((change > 0).sum())), t("bulletin.kpi.vs_last")),
-        (t("bulletin.kpi.down"), count(int((change < 0).sum())), t("bulletin.kpi.vs_last")),
+        *place,
         (t("bulletin.kpi.escalations"), count(int(frame["escalations_overdue"].sum())),
          t("bulletin.kpi.long_overdue",
            n=count(int(frame["escalations_long_overdue"].sum())))),
@@ -254,7 +324,10 @@ def score_map(frame_all: pd.DataFrame, *, level: str, area: str | None) -> None:
     unit_text = {}
     for code in unit_of.dropna().unique():
         unit = str(names.get(code, code))
-        if code in scores.index and pd.notna(scores[code]):
+        if code in scores.index and pd.notna(scores[code]) and pd.isna(ranks[code]):
+            unit_text[code] = t("bulletin.map_value.small", unit=unit,
+                                score=number(scores[code]))
+        elif code in scores.index and pd.notna(scores[code]):
             unit_text[code] = t("bulletin.map_value", unit=unit, score=number(scores[code]),
                                 rank=count(ranks[code]))
         else:
@@ -294,9 +367,9 @@ def method(weights: dict[str, float]) -> None:
         st.caption(t("bulletin.method.supervision", n=supervision.MIN_SAMPLE))
 
 
-def download(month: str) -> None:
-    """The CSV of the whole bulletin (all three levels)."""
-    st.download_button(t("bulletin.download"), data=csv_bytes(month),
+def download(month: str, area: str | None) -> None:
+    """The CSV of the bulletin (all three levels), for the units the page shows."""
+    st.download_button(t("bulletin.download"), data=csv_bytes(month, area),
                        file_name=f"gridmap_bulletin_{month.replace('-', '')}.csv",
                        mime="text/csv", icon=":material/file_download:",
                        key="bulletin_download", on_click="ignore")
@@ -310,10 +383,7 @@ def claims(month: str, level: str, area: str | None) -> None:
     st.markdown(f"**{t('alliance.bulletin')}**")
     st.caption(t("alliance.bulletin.intro"))
     if table is not None and not data.whole(area):
-        grids = data.hierarchy().grids
-        codes = data.area_codes(area)
-        wanted = set(grids.loc[grids.index.intersection(codes), level].dropna())
-        table = table[table["code"].isin(wanted)]
+        table = table[table["code"].isin(_units(level, area))]
     if table is None or table.empty:
         st.caption(t("alliance.bulletin.none"))
         return

@@ -91,6 +91,19 @@ def area_stations(area: str | None) -> pd.DataFrame:
     return frame[frame["grid_code"].isin(data.area_codes(area))]
 
 
+def visible_stations() -> pd.DataFrame:
+    """The stations the session may see: all, or those standing in the grids of its scope.
+
+    Coverage itself is computed from every station (one just outside a community covers
+    its edge); the markers, with names, officers and radius, follow the scope as every
+    other read of the page does.
+    """
+    frame = stations()
+    if data.everywhere():
+        return frame
+    return frame[frame["grid_code"].isin(data.area_codes(None))]
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def _recent_requests(day: str, version: str, who: Scope) -> pd.DataFrame:
     until = pd.Timestamp(day).to_pydatetime() + timedelta(days=1)
@@ -238,7 +251,7 @@ def _kind_colours(frame: pd.DataFrame) -> pd.Series:
 
 def _overlays(show_areas: bool, sites: pd.DataFrame, weight: str) -> list:
     """Coverage discs (optional), station markers, then the suggested sites on top."""
-    frame = stations()
+    frame = visible_stations()
     layers = []
     if show_areas and len(frame):
         layers.append(geo_maps.circle_layer(frame, radius_m=frame["radius_used"],

@@ -288,7 +288,13 @@ def _unit_shapes(version: str) -> gpd.GeoDataFrame:
     return pd.concat(parts)[["code", "name", "geometry"]]
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+#: Map files remembered per process. The folder keeps twice as many, so a file a cached
+#: view still names is never pruned (with more scopes than the folder kept, a grid head's
+#: map pointed at a deleted file).
+_MAP_FILES = 32
+
+
+@st.cache_resource(show_spinner=False, max_entries=_MAP_FILES)
 def _map_file(version: str, areas: tuple[str, ...] | None, choice: MapChoice) -> MapView:
     grids = _map_grids(version) if areas is None else _scoped_map_grids(version, areas)
     membership = (_hierarchy(version) if areas is None
@@ -299,7 +305,7 @@ def _map_file(version: str, areas: tuple[str, ...] | None, choice: MapChoice) ->
         shapes = map_shapes(choice, grids=grids, units=_unit_shapes(version),
                             membership=membership)
     body, file_id = pack_grids(shapes)
-    url = publish(body, name=f"grids-{file_id}.json")
+    url = publish(body, name=f"grids-{file_id}.json", keep=2 * _MAP_FILES)
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
     return MapView(choice.level, choice.area, file_id, f"/{base}{url}" if base else url,
                    pd.Index(shapes["code"]))

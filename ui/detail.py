@@ -124,7 +124,9 @@ def _points(code: str, at: datetime, version: str,
     rows = grid_requests(data.engine(), grid_code=code, since=since, until=at,
                          limit=POINT_LIMIT + 1, scope=who)
     capped = len(rows) > POINT_LIMIT
-    rows = rows.head(POINT_LIMIT).copy()
+    # Residents' text in the points' tooltips: phone and ID numbers masked as contacts are.
+    rows = access.mask_frame(rows.head(POINT_LIMIT).assign(grid_code=code), who,
+                             columns=access.FREE_TEXT).drop(columns="grid_code")
     rows["state"] = geo_detail.request_state(rows, now=at)
     level = escalation_levels(rows["reported_at"], rows["due_at"], now=at,
                               policy=data.deadline_policy())

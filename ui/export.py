@@ -21,6 +21,7 @@ import streamlit as st
 
 from geo import clock
 from geo import export as geo_export
+from geo import hotspots as geo_hotspots
 from geo.access import AccessDenied
 from geo.store.access import log_audit
 from ui import bulletin as ui_bulletin
@@ -31,8 +32,10 @@ from ui.text import count, number, rate, t
 INSIDE_COLOUR = "#1e88e5"
 #: How the map draws grids outside the area (ui.maps / geo.maps draw them faint).
 OUTSIDE_COLOUR = "#eceff1"
-#: Days in the default window, ending today (Asia/Shanghai).
+#: Days in the default window, ending today (Asia/Shanghai); hot spots take the days of
+#: the one hot-spot definition (the hotspots page's).
 DEFAULT_DAYS = 30
+LAYER_DAYS = {"hotspots": geo_hotspots.DEFAULT.window_days}
 #: The finished export kept for download: session key.
 _RESULT = "_export_result"
 
@@ -109,9 +112,17 @@ def controls() -> Choice:
     ready = True
     if window == "reported":
         today = _today()
+        days_back = LAYER_DAYS.get(layer, DEFAULT_DAYS)
+        if layer == "hotspots":
+            definition = geo_hotspots.DEFAULT
+            st.caption(t("export.hotspots.definition", days=definition.window_days,
+                         distance=f"{definition.distance_m or 0:,.0f}"))
+        # A layer with its own default keeps its own widget, so switching layers resets it.
         picked = st.date_input(t("export.window"),
-                               value=(today - timedelta(days=DEFAULT_DAYS - 1), today),
-                               max_value=today, format="YYYY-MM-DD", key="export_days")
+                               value=(today - timedelta(days=days_back - 1), today),
+                               max_value=today, format="YYYY-MM-DD",
+                               key="export_days" if layer not in LAYER_DAYS
+                               else f"export_days_{layer}")
         days = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
         if len(days) != 2 or days[0] is None or days[1] is None:
             st.info(t("export.window.incomplete"))

@@ -23,14 +23,14 @@ from geo.store.requests import read_requests
 from ui import data, maps, widgets
 from ui.text import count, literal, number, t
 
+#: The one hot-spot definition (neighbours, default window, p-value, FDR) the export uses too.
+DEFINITION = geo_hotspots.DEFAULT
 #: Analysis windows: key -> days, and the weekly steps of the trend analysis over it.
 WINDOWS = {"90d": 90, "180d": 180, "365d": 365}
 TREND_WEEKS = {"90d": 12, "180d": 26, "365d": 52}
-DEFAULT_WINDOW = "90d"
+DEFAULT_WINDOW = f"{DEFINITION.window_days}d"
 #: Map modes.
 MODES = ("gi", "trend")
-#: Neighbours: Queen contiguity plus grids within this distance (finds the demo's clusters).
-DISTANCE_M = 800.0
 #: Gi* classes, cold 99% … hot 99% (gi_bin + 3), ArcGIS's diverging colours.
 GI_COLOURS = ("#4575b4", "#91bfdb", "#e0f3f8", "#f4f4f4", "#fee090", "#fc8d59", "#d73027")
 GI_KEYS = ("cold99", "cold95", "cold90", "none", "hot90", "hot95", "hot99")
@@ -56,12 +56,12 @@ def until() -> datetime:
     A window then holds everything reported so far, and cached results last up to an hour
     (or until the data change).
     """
-    return (pd.Timestamp(data.now()).floor("h") + pd.Timedelta(hours=1)).to_pydatetime()
+    return DEFINITION.window_end(data.now())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _weights(version: str) -> geo_hotspots.GridWeights:
-    return geo_hotspots.grid_weights(data.analysis_grids(), distance_m=DISTANCE_M)
+    return DEFINITION.weights(data.analysis_grids())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -82,8 +82,7 @@ def _window_rows(window: str, end: datetime, version: str) -> pd.DataFrame:
 def _hotspots(window: str, end: datetime, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     grids = data.analysis_grids()
     weights = _weights(data.grid_part(version))
-    result = geo_hotspots.dispute_hotspots(grids, _window_rows(window, end, version),
-                                           weights=weights)
+    result = DEFINITION.hotspots(grids, _window_rows(window, end, version), weights=weights)
     clusters = geo_hotspots.hotspot_clusters(result, weights)
     frame = pd.DataFrame(result.drop(columns=result.geometry.name)).set_index("code",
                                                                              drop=False)
@@ -145,7 +144,7 @@ def trends(window: str, area: str | None) -> pd.DataFrame:
 def header(area: str | None) -> None:
     """Title with the area's name and how hot spots are found."""
     st.subheader(f"{t('hot.title')} · {data.area_name(area)}")
-    st.caption(t("hot.method", distance=f"{DISTANCE_M:,.0f}"))
+    st.caption(t("hot.method", distance=f"{DEFINITION.distance_m or 0:,.0f}"))
 
 
 def controls() -> tuple[str, str, bool]:

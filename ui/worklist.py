@@ -25,7 +25,7 @@ from geo import deadlines, heat
 from geo import worklist as geo_worklist
 from geo.access import AccessDenied
 from geo.deadlines import DeadlinePolicy
-from geo.photos import MAX_BYTES, PhotoError, clean_photo
+from geo.photos import MAX_BYTES, PhotoError, clean_photo, data_uri
 from geo.store.area import AreaFilter
 from geo.workdays import WorkCalendar
 from ui import data, state
@@ -424,8 +424,13 @@ def photos(request_id: int, media_url: Any = None) -> None:
     for p in stored.itertuples(index=False):
         found = geo_worklist.photo_for(data.engine(), who, int(p.id))
         if found is not None:
+            # Inline, not st.image: its /media/ URL would answer anyone who had it.
             # Natural size, at most the column's width (never blown up past the pixels).
-            st.image(found.data, caption=when(p.created_at))
+            uri = data_uri(found.data, found.content_type)
+            st.html(f'<figure class="gm-photo" style="margin:0 0 .5rem 0">'
+                    f'<img src="{uri}" alt="" style="max-width:100%;height:auto">'
+                    f'<figcaption style="font-size:.85em;opacity:.8">'
+                    f'{html.escape(when(p.created_at))}</figcaption></figure>')
     if url is not None:
         # A link, not an <img>: the picture lives on another host, fetched only on a click.
         st.markdown(f'{html.escape(t("work.media"))}: <a href="{html.escape(url, quote=True)}" '

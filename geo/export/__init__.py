@@ -89,7 +89,12 @@ neighbours, inside the area or not). Without an area, requests outside every gri
 exported too. The bulletin keeps the area's unit and the units under it.
 
 The window ``[since, until)`` is naive UTC on ``reported_at``. No ``since``: from the first
-request; no ``until``: up to now (the requests layer: with no upper bound).
+request; no ``until``: up to now (the requests layer: with no upper bound). Hot spots
+follow the one definition of :data:`geo.hotspots.DEFAULT` (the hotspots page's): with no
+``since`` the window is its 90 days up to ``until``, or up to the next full hour as on the
+page; each feature records the definition and window (``weights`` such as ``queen+800m``,
+``window_since``, ``window_until``, ``window_days``) and :attr:`ExportResult.definition`
+says it in words.
 :func:`local_days_window` turns Asia/Shanghai calendar days into such a window. Stations
 and coverage areas ignore the window. The bulletin covers one calendar month: ``month``,
 else the month holding ``since``, else the last complete month.
@@ -106,7 +111,7 @@ from typing import IO
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from geo import clock, heat
+from geo import clock, heat, hotspots
 from geo.access import AccessDenied, Scope
 from geo.export.catalogue import (
     CHUNK_ROWS,
@@ -326,11 +331,21 @@ def export_layer(
     try:
         report(0.0, "读取数据")
         where, hierarchy = _scoped_area(engine, area, scope)
+        definition = None
+        if layer == "hotspots" and since is None:
+            # The hotspots page's window: the definition's days up to ``until`` (or now).
+            since, until = hotspots.DEFAULT.window(now=now, until=until)
+        elif layer == "hotspots" and until is None:
+            until = hotspots.DEFAULT.window_end(now)
         ctx = Context(engine=engine, area=where, hierarchy=hierarchy, since=since,
                       until=until, now=now, personal=personal, chunk_rows=chunk_rows,
                       report=report)
         if layer == "bulletin":
             data, since, until = bulletin_layer(ctx, month=month, level=level)
+        elif layer == "hotspots":
+            data = BUILDERS[layer](ctx)
+            since, until = ctx.since, ctx.until
+            definition = hotspots.DEFAULT.describe()
         else:
             data = BUILDERS[layer](ctx)
         rows = WRITERS[fmt](data, target, report)
@@ -341,7 +356,8 @@ def export_layer(
     report(1.0, f"完成：{rows:,} 行")
     return ExportResult(rows=rows, path=target.name, format=fmt, layer=layer,
                         seconds=time.perf_counter() - start, area=where.code, since=since,
-                        until=until, columns=tuple(c for c, _ in data.schema))
+                        until=until, columns=tuple(c for c, _ in data.schema),
+                        definition=definition)
 
 
 # --------------------------------------------------------------------------- validation

@@ -149,6 +149,8 @@ class ExportResult:
         The window used (naive UTC); for the bulletin, its month's bounds.
     columns : tuple of str
         The attribute fields, in order (without the geometry).
+    definition : str or None
+        For hot spots, the definition used (:meth:`geo.hotspots.HotspotDefinition.describe`).
 
     """
 
@@ -161,6 +163,7 @@ class ExportResult:
     since: datetime | None = None
     until: datetime | None = None
     columns: tuple[str, ...] = field(default=())
+    definition: str | None = None
 
 
 class Area(NamedTuple):

@@ -22,6 +22,7 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from geo import alliance, bulletin, clock, coverage, deadlines, heat, hotspots, vocab
+from geo.access import FREE_TEXT, mask_text
 from geo.export.catalogue import PERSONAL_FIELDS, Area, LayerData, Reporter, split
 from geo.grids import GridIndex
 from geo.store import counts
@@ -214,6 +215,12 @@ def _requests_layer(ctx: Context) -> LayerData:
     def chunks() -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         for since, until in bounds:
             frame = _read_requests(ctx, since=since, until=until, columns=stored)
+            if not ctx.personal:
+                # Residents' free text without personal data: phone and ID numbers masked.
+                for col in FREE_TEXT:
+                    if col in frame.columns:
+                        frame[col] = pd.Series([mask_text(v) for v in frame[col]],
+                                               index=frame.index, dtype=object)
             for col, table in _VOCABS.items():
                 frame[f"{col}_name"] = _vocab_names(frame[col], table)
             frame["escalation"] = _escalation(frame, now=ctx.now, policy=policy)
@@ -325,6 +332,9 @@ _HOTSPOT_SCHEMA = _ADMIN_SCHEMA + [
     ("disputes", "int"), ("gi_z", "float"), ("gi_p", "float"), ("gi_bin", "int"),
     ("gi_class", "str"), ("gi_class_name", "str"), ("neighbours", "int"),
     ("island", "bool"), ("excluded", "bool"),
+    # The definition used (geo.hotspots.DEFAULT), so a file says how it was made.
+    ("weights", "str"), ("distance_m", "float"), ("p_value", "str"), ("fdr", "bool"),
+    ("window_since", "datetime"), ("window_until", "datetime"), ("window_days", "float"),
 ]
 
 #: Gi* bins as class codes and Chinese names.
@@ -339,11 +349,12 @@ GI_CLASSES = {
 def _hotspots_layer(ctx: Context) -> LayerData:
     ctx.report(0.02, "计算矛盾纠纷热点")
     grids = store_requests.read_grids(ctx.engine)
-    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since,
-                                                  until=ctx.until or ctx.now)
+    definition = hotspots.DEFAULT
+    until = ctx.until or definition.window_end(ctx.now)
+    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since, until=until)
     if len(grids):
-        spots = hotspots.dispute_hotspots(grids[["code", "population", "geometry"]],
-                                          counts[["grid_code", "disputes"]])
+        spots = definition.hotspots(grids[["code", "population", "geometry"]],
+                                    counts[["grid_code", "disputes"]])
     else:
         spots = gpd.GeoDataFrame({"code": pd.Series(dtype=object)},
                                  geometry=gpd.GeoSeries([], crs=store_schema.SRID))
@@ -357,6 +368,8 @@ def _hotspots_layer(ctx: Context) -> LayerData:
     bins = pd.Series(frame["gi_bin"].to_numpy(), index=frame.index)
     frame["gi_class"] = bins.map({b: c for b, (c, _) in GI_CLASSES.items()})
     frame["gi_class_name"] = bins.map({b: n for b, (_, n) in GI_CLASSES.items()})
+    for key, value in definition.properties(ctx.since, until).items():
+        frame[key] = value
     geoms = _multi(spots.geometry.to_numpy())
     return LayerData("hotspots", _HOTSPOT_SCHEMA, split(frame, geoms, ctx.chunk_rows),
                      len(frame), "MultiPolygon")
@@ -389,9 +402,9 @@ def _claims_layer(ctx: Context) -> LayerData:
 _BULLETIN_SCHEMA = [
     ("month", "str"), ("level", "str"), ("level_name", "str"), ("rank", "int"),
     ("code", "str"), ("name", "str"), ("parent_code", "str"), ("population", "int"),
-    ("requests", "int"), ("score", "float"), ("rank_prev", "int"), ("rank_change", "int"),
-    ("best_indicator", "str"), ("best_indicator_name", "str"),
-    ("worst_indicator", "str"), ("worst_indicator_name", "str"),
+    ("requests", "int"), ("sample", "int"), ("small_sample", "bool"), ("score", "float"),
+    ("rank_prev", "int"), ("rank_change", "int"), ("best_indicator", "str"),
+    ("best_indicator_name", "str"), ("worst_indicator", "str"), ("worst_indicator_name", "str"),
 ] + [(n, "float") for n in bulletin.INDICATORS] + [
     (f"{n}_score", "float") for n in bulletin.INDICATORS] + [
     (c, "int") for c in bulletin.ESCALATIONS]

@@ -14,6 +14,14 @@ DataFrames (no SQL: the caller reads dispute rows or per-grid counts through
   ArcGIS Emerging Hot Spot Analysis classes (new, consecutive, intensifying, persistent,
   diminishing, sporadic, oscillating, historical hot or cold spots).
 
+Definition
+----------
+:data:`DEFAULT` (a :class:`HotspotDefinition`) is the one definition every view uses: the
+hotspots page, ``gridmap export hotspots`` and the Export page. It holds the neighbours
+(Queen plus an 800 m band), the window (90 days ending at the next full hour), the p-value
+and the FDR correction; an export records it in each feature (``weights``,
+``window_since``, ``window_until``, ``window_days``).
+
 Neighbours
 ----------
 Grids are neighbours when they share a boundary point (Queen contiguity, libpysal
@@ -74,6 +82,7 @@ by its z-score.
 
 from __future__ import annotations
 
+from geo.hotspots.definition import DEFAULT, HotspotDefinition
 from geo.hotspots.density import DensitySurface, density_bandwidth, dispute_density
 from geo.hotspots.disputes import disputes_per_grid
 from geo.hotspots.gi import (
@@ -96,10 +105,12 @@ from geo.hotspots.weights import GridWeights, IslandPolicy, grid_weights
 
 __all__ = [
     "CONFIDENCE_LEVELS",
+    "DEFAULT",
     "NO_PATTERN",
     "PATTERNS",
     "DensitySurface",
     "GridWeights",
+    "HotspotDefinition",
     "IslandPolicy",
     "PValue",
     "classify_emerging",

@@ -95,16 +95,19 @@ def latest_requests(
 
 def newly_overdue_requests(
     bind: Bind, *, since: datetime, until: datetime, limit: int = 10,
-    area: AreaFilter = EVERYWHERE,
+    area: AreaFilter = EVERYWHERE, contacts: bool = False,
 ) -> pd.DataFrame:
     """Return the requests whose deadline passed in [since, until) and still open at ``until``.
 
-    The most recently overdue first; the columns of :func:`latest_requests`. Only rows that
-    can be open are read (no resolution, or one after ``until``: the ``resolved_at`` index).
+    The most recently overdue first; the columns of :func:`latest_requests` (``contacts``
+    as there). Only rows that can be open are read (no resolution, or one after ``until``:
+    the ``resolved_at`` index).
     """
     r = request.c
     cols = [r.id, r.external_id, r.grid_code, r.reported_at, r.due_at, r.resolved_at,
             r.category, r.severity, r.route, r.status, r.source, r.description]
+    if contacts:
+        cols += [r.reporter_name, r.reporter_phone]
     stmt = (select(*cols)
             .where(or_(r.resolved_at.is_(None), r.resolved_at >= until),
                    request_conditions(until)["overdue"], r.reported_at < until,

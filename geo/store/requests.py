@@ -333,6 +333,11 @@ _FIND_BY_ID = _PUBLIC_SELECT.where(request.c.id == bindparam("value"))
 _FIND_BY_EXTERNAL_ID = _PUBLIC_SELECT.where(request.c.external_id == bindparam("value"))
 
 
+_FIND_BY_CLIENT = select(*[request.c[n] for n in (*PUBLIC_REQUEST_COLUMNS,
+                                                    *REQUEST_PERSONAL)]).where(
+    request.c.client_key == bindparam("client"), request.c.client_ref == bindparam("value"))
+
+
 def find_request(bind: Bind, *, id: int | None = None,
                  external_id: str | None = None) -> dict[str, Any] | None:
     """Return one request's public columns by id or external id, or None when unknown."""
@@ -348,14 +353,31 @@ def find_request(bind: Bind, *, id: int | None = None,
     return dict(row) if row is not None else None
 
 
+def find_client_request(bind: Bind, *, client_key: str,
+                        client_ref: str) -> dict[str, Any] | None:
+    """Return the request a client stored under its own id, every column, or None.
+
+    The personal columns too: a resend is compared with what was first sent
+    (:func:`geo.intake.submit`), and nothing of them is returned to the client.
+    """
+    with connect(bind) as conn:
+        row = conn.execute(_FIND_BY_CLIENT, {"client": client_key,
+                                             "value": client_ref}).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def reporter_contacts(bind: Bind, ids: Iterable[int]) -> pd.DataFrame:
-    """Return the reporters' name, phone and e-mail of these requests (to mask them in text)."""
+    """Return the reporters' name, phone and e-mail of these requests (to mask them in text).
+
+    With each request's ``category``, which decides what a public reader sees of it.
+    """
     r = request.c
-    frames = [read_frame(bind, select(r.id, r.reporter_name, r.reporter_phone, r.reporter_email)
+    frames = [read_frame(bind, select(r.id, r.reporter_name, r.reporter_phone, r.reporter_email,
+                                      r.category)
                          .where(r.id.in_(chunk)))
               for chunk in chunks([int(i) for i in ids], 5000)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["id", "reporter_name", "reporter_phone", "reporter_email"])
+        columns=["id", "reporter_name", "reporter_phone", "reporter_email", "category"])
 
 
 def insert_request_row(conn: Connection, row: dict[str, Any], *, actor: str | None = None,

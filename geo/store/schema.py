@@ -161,6 +161,14 @@ request = Table(
     Column("assignee", String(64)),
     Column("suspended_at", DateTime),
     Column("supervised_at", DateTime),
+    # Migration 0011, resends recognised per client: the API key that sent the request
+    # ("" for an in-process caller) and the client's own id for it (its external_id, or
+    # "dev-" + a hash of device_id and client_request_id). Unique together, so a second
+    # client reusing the first one's numbers gets its own requests; NULL for files and
+    # the demo (NULLs never collide).
+    Column("client_key", String(64)),
+    Column("client_ref", String(64)),
+    Index("ux_request_client", "client_key", "client_ref", unique=True),
     Index("ix_request_grid_reported", "grid_code", "reported_at"),
     Index("ix_request_status", "status"),
     # With grid_code in it, the heat map's counts per grid read the index alone

@@ -28,6 +28,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bulletin.kpi.down": ("名次下降", "Moved down"),
     "bulletin.kpi.of_city": ("全市共 {n} 个", "{n} in the city"),
     "bulletin.kpi.vs_last": ("与上月相比", "against last month"),
+    "bulletin.kpi.own": ("本单位排名", "Your unit's rank"),
+    "bulletin.kpi.own_rank": ("第 {rank} 名 / {n}", "{rank} of {n}"),
+    "bulletin.kpi.own_note": ("{unit} · 全市同级 {n} 个单位排名", "{unit} · {n} units ranked"),
+    "bulletin.kpi.best_in_area": ("本区域最佳", "Best in the area"),
+    "bulletin.kpi.best_note": ("第 {rank} 名 / {n} · {score} 分", "rank {rank} of {n} · {score}"),
+    "bulletin.kpi.small_units": ("样本不足 {n} 个", "small sample: {n}"),
+    "bulletin.small_sample": ("样本不足", "small sample"),
+    "bulletin.col.sample": ("样本 n（应办结）", "n (requests due)"),
+    "bulletin.method.shrink": (
+        "比率按样本量向上级单位收缩后计分：(k + m·p) ÷ (n + m)，p 为上级比率，m 由同级数据估计"
+        "（经验贝叶斯）；表中为原始比率。应办结不足 {n} 件的单位标“样本不足”，列出但不参与排名。",
+        "Rates are scored shrunk toward the parent unit's: (k + m·p) ÷ (n + m), p the parent's "
+        "rate, m estimated from the peers (empirical Bayes); the table shows the observed rates. "
+        "Units with fewer than {n} requests due are marked “small sample”: listed, not ranked."),
     # Top and bottom
     "bulletin.top": ("前五名", "Top five"),
     "bulletin.bottom": ("后五名", "Bottom five"),
@@ -80,6 +94,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bulletin.map_label": ("{level}综合得分", "{level} score"),
     "bulletin.map_value": ("{unit}：{score} 分，第 {rank} 名", "{unit}: {score}, rank {rank}"),
     "bulletin.map_value.unranked": ("{unit}：无得分", "{unit}: no score"),
+    "bulletin.map_value.small": ("{unit}：{score} 分，样本不足，不排名",
+                                 "{unit}: {score}, small sample, not ranked"),
     "bulletin.legend": ("综合得分（五等分）", "Score (quintiles)"),
     # Method
     "bulletin.method": ("指标与权重", "Indicators and weights"),

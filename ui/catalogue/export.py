@@ -34,6 +34,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "export.layer_help.hotspots": ("每个网格一行：时段内矛盾纠纷的 Gi* 统计量、p 值和热点类别。",
                                    "One row per grid: Gi* z, p and hotspot class of the "
                                    "window's disputes."),
+    "export.hotspots.definition": (
+        "与热点页同一定义：Queen 邻接加 {distance} 米距离带，默认近 {days} 天，FDR 校正；"
+        "文件中每个网格记录所用邻接（weights）和时段。",
+        "The hotspots page's definition: Queen neighbours plus a {distance} m band, the last "
+        "{days} days by default, FDR-corrected; each grid in the file records the weights "
+        "and window used."),
     "export.layer_help.bulletin": ("区县、乡镇、社区三级的月度治理指数、排名和各项指标。",
                                    "The month's governance index, rank and indicators of "
                                    "counties, townships and communities."),
