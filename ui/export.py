@@ -230,7 +230,7 @@ def run(choice: Choice) -> None:
         st.session_state[_RESULT] = export_bytes(choice, progress=progress)
     except (ValueError, TypeError, OSError, AccessDenied) as exc:
         bar.empty()
-        st.error(t("export.failed", reason=str(exc)), icon="⚠️")
+        st.error(t("export.failed", reason=str(exc)), icon=widgets.ICON_WARN)
         return
     bar.empty()
 
@@ -244,7 +244,7 @@ def offer(choice: Choice) -> None:
         # The choice changed since: the file no longer matches what is on screen.
         st.session_state.pop(_RESULT, None)
         return
-    st.success(t("export.done", rows=count(done["rows"])), icon="✅")
+    st.success(t("export.done", rows=count(done["rows"])), icon=widgets.ICON_OK)
     st.download_button(t("export.download", name=done["name"]), data=done["body"],
                        file_name=done["name"], mime=done["mime"], type="primary",
                        icon=":material/file_download:", key="export_download",

@@ -13,6 +13,15 @@ import streamlit as st
 
 from ui.text import t
 
+# Icons from Streamlit's bundled Material Symbols font: an emoji (a check mark, a no-entry
+# sign) needs an emoji font, which intranet PCs often lack, and then shows as an empty box.
+#: Icon of a success message.
+ICON_OK = ":material/check_circle:"
+#: Icon of a refusal or an error that stops the page.
+ICON_DENIED = ":material/block:"
+#: Icon of a warning or a failure the user can fix.
+ICON_WARN = ":material/warning:"
+
 
 def legend(items: Sequence[tuple[str, str]], *, title: str | None = None,
            horizontal: bool = True) -> None:
