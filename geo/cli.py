@@ -191,6 +191,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     where = f" of area {result.area}" if result.area else ""
     print(f"{result.rows:,} rows of {info.name_en} ({info.name_zh}){where} written to "
           f"{result.path} as {export.FORMATS[result.format].name} in {result.seconds:.1f} s")
+    if result.repaired:
+        print(f"{result.repaired:,} invalid stored geometries were repaired for the file "
+              "(marked geometry_repaired=true)")
     return 0
 
 

@@ -211,7 +211,8 @@ def export_bytes(choice: Choice, *, progress=None) -> dict:
                       "month": choice.month, "level": choice.level, "via": "web"})
     return {"choice": choice, "name": name, "body": body, "rows": result.rows,
             "seconds": result.seconds, "since": result.since, "until": result.until,
-            "mime": geo_export.FORMATS[result.format].media_type}
+            "mime": geo_export.FORMATS[result.format].media_type,
+            "repaired": result.repaired}
 
 
 def run(choice: Choice) -> None:
@@ -251,6 +252,8 @@ def offer(choice: Choice) -> None:
                        on_click="ignore")
     if done["rows"] == 0:
         st.warning(t("export.summary.empty"))
+    if done.get("repaired"):
+        st.warning(t("export.repaired", n=count(done["repaired"])), icon=widgets.ICON_WARN)
     st.dataframe(summary(done), hide_index=True, width="stretch")
     st.caption(" · ".join([t("export.summary.seconds", s=number(done["seconds"])),
                            t("export.summary.personal" if choice.personal

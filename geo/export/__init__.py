@@ -110,6 +110,7 @@ from geo import clock, heat
 from geo.access import AccessDenied, Scope
 from geo.export.catalogue import (
     CHUNK_ROWS,
+    FIELD_ALIASES,
     FORMATS,
     LAYERS,
     PERSONAL_FIELDS,
@@ -121,13 +122,15 @@ from geo.export.catalogue import (
     Reporter,
     check_format,
     export_layers,
+    field_alias,
 )
 from geo.export.layers import BUILDERS, GI_CLASSES, Context, bulletin_layer
-from geo.export.writers import DECIMALS, TEXT_BATCH_ROWS, WRITERS, Target
+from geo.export.writers import DECIMALS, TEXT_BATCH_ROWS, WRITERS, Target, prepare
 
 __all__ = [
     "CHUNK_ROWS",
     "DECIMALS",
+    "FIELD_ALIASES",
     "FORMATS",
     "GI_CLASSES",
     "LAYERS",
@@ -141,6 +144,7 @@ __all__ = [
     "default_filename",
     "export_layer",
     "export_layers",
+    "field_alias",
     "local_days_window",
     "resolve_area",
 ]
@@ -333,6 +337,7 @@ def export_layer(
             data, since, until = bulletin_layer(ctx, month=month, level=level)
         else:
             data = BUILDERS[layer](ctx)
+        data = prepare(data, fmt=fmt)
         rows = WRITERS[fmt](data, target, report)
         target.commit()
     except BaseException:
@@ -341,7 +346,8 @@ def export_layer(
     report(1.0, f"完成：{rows:,} 行")
     return ExportResult(rows=rows, path=target.name, format=fmt, layer=layer,
                         seconds=time.perf_counter() - start, area=where.code, since=since,
-                        until=until, columns=tuple(c for c, _ in data.schema))
+                        until=until, columns=tuple(c for c, _ in data.schema),
+                        repaired=data.repaired)
 
 
 # --------------------------------------------------------------------------- validation
