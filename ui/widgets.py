@@ -52,6 +52,9 @@ def kpi_tiles(tiles: Sequence[tuple[str, str, str | None]], *, alert: Sequence[b
 CSS = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+/* Streamlit's "Press Enter to submit form" is English and covers a narrow box's text; the
+   search form has its own button. */
+[data-testid="stSidebar"] [data-testid="InputInstructions"] { display:none; }
 .gm-legend { display:flex; flex-wrap:wrap; gap:.35rem 1rem; align-items:center;
   font-size:.9rem; margin:.25rem 0 .5rem; }
 .gm-legend-col { flex-direction:column; align-items:flex-start; }
