@@ -29,7 +29,7 @@ data.ensure_assets()
 try:
     data.ensure_data()
 except ConfigError as exc:  # the demo's deadlines need the site's files (see below)
-    st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon="⛔")
+    st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon=widgets.ICON_DENIED)
     st.stop()
 widgets.page_css()
 # Who is asking: a wall token, an OIDC identity or a local account; otherwise the sign-in
@@ -63,8 +63,8 @@ try:
 except AccessDenied as exc:
     # A scope check below the page refused (a revoked wall token mid-run, an area outside
     # the account): say so instead of a traceback.
-    st.error(t("auth.refused", reason=literal(str(exc))), icon="⛔")
+    st.error(t("auth.refused", reason=literal(str(exc))), icon=widgets.ICON_DENIED)
 except ConfigError as exc:
     # GRIDMAP_DEADLINES or GRIDMAP_HOLIDAYS names a file that does not parse: the message
     # names the file and the key, for the admin who edited it.
-    st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon="⛔")
+    st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon=widgets.ICON_DENIED)

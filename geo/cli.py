@@ -196,6 +196,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         window = " – ".join("…" if t is None else str(clock.iso_local(t))
                             for t in (result.since, result.until))
         print(f"hot spots: {result.definition}; window {window} (Asia/Shanghai)")
+    if result.repaired:
+        print(f"{result.repaired:,} invalid stored geometries were repaired for the file "
+              "(marked geometry_repaired=true)")
     return 0
 
 

@@ -3,11 +3,11 @@ month, a score map, the top and bottom five and the CSV of the ranking."""
 
 import streamlit as st
 
-from ui import bulletin, data, state
+from ui import bulletin, data, links, state
 from ui.text import t
 
 if not data.has_grids():
-    st.info(t("msg.empty_db"))
+    links.empty_db_note()
     st.stop()
 
 months = bulletin.months()

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from ui import data, export
+from ui import data, export, links
 from ui.text import t
 
 if not data.has_grids():
-    st.info(t("msg.empty_db"))
+    links.empty_db_note()
     st.stop()
 
 st.subheader(t("export.title"))

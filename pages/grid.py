@@ -5,11 +5,10 @@ Reached by clicking a grid on any map, by the sidebar search, or by URL ``?grid=
 
 import streamlit as st
 
-from ui import data, detail, worklist
-from ui.text import t
+from ui import data, detail, links, worklist
 
 if not data.has_grids():
-    st.info(t("msg.empty_db"))
+    links.empty_db_note()
     st.stop()
 
 code, unknown = detail.requested_grid()

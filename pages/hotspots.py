@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from ui import data, hotspots, state
-from ui.text import t
+from ui import data, hotspots, links, state
 
 if not data.has_grids():
-    st.info(t("msg.empty_db"))
+    links.empty_db_note()
     st.stop()
 
 area = state.area()

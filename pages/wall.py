@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from ui import data, state, wall
-from ui.text import t
+from ui import data, links, state, wall
 
 params = st.session_state.get("_params") or state.read_params()
 if not data.has_grids():
-    st.info(t("msg.empty_db"))
+    links.empty_db_note()
     st.stop()
 
 window, measure = wall.controls(kiosk=params.kiosk)

@@ -6,11 +6,10 @@ Phone first (a grid head on the street): one card per request, actions under it.
 
 import streamlit as st
 
-from ui import data, worklist
-from ui.text import t
+from ui import data, links, worklist
 
 if not data.has_grids():
-    st.info(t("msg.empty_db"))
+    links.empty_db_note()
     st.stop()
 
 worklist.page()

@@ -92,6 +92,24 @@ def test_page_paints_grids_offline(app, tab, name):
     assert watch.problems() == []
 
 
+def test_enter_in_the_grid_search_opens_the_grid(app, tab):
+    page, watch = tab
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{app.url}/")
+    _script_done(page)
+    box = page.locator('[data-testid="stSidebar"] input[aria-label="查找网格"]')
+    box.fill("石码头社区第1网格")
+    box.press("Enter")  # no click: Enter alone submits the search
+    deadline = time.time() + 30
+    while time.time() < deadline and not re.search(r"/grid\?grid=430902005001\d{3}", page.url):
+        page.wait_for_timeout(200)
+    assert re.search(r"/grid\?grid=430902005001\d{3}", page.url), page.url
+    _script_done(page)
+    page.get_by_text("石码头社区第1网格").first.wait_for(timeout=30_000)
+    b.screenshot(page, "search_enter_1440")
+    assert watch.problems() == []
+
+
 def test_click_grid_opens_detail_and_back_returns(app, tab):
     page, watch = tab
     page.goto(f"{app.url}/")

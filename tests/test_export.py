@@ -21,6 +21,7 @@ import re
 from datetime import date, datetime
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -594,3 +595,102 @@ def test_free_text_is_exported_with_phone_and_id_masked_unless_personal(engine, 
     _, data = run(engine, "requests", "csv", personal=True)
     frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
     assert frame["description"].tolist() == [said]
+
+
+# --------------------------------------------------------------------------- readers' needs
+
+#: A bow-tie: the ring crosses itself at (112.315, 28.555), as stored grid 430921125238002.
+BOWTIE = shapely.Polygon([(112.31, 28.55), (112.32, 28.56), (112.32, 28.55), (112.31, 28.56)])
+
+
+@pytest.fixture
+def bowtie_city(city):
+    """The tiny city with grid D's outline replaced by a self-intersecting ring."""
+    grids = store_requests.read_grids(city)
+    grids.loc[grids["code"] == D, "geometry"] = shapely.MultiPolygon([BOWTIE])
+    assert not shapely.is_valid(grids.loc[grids["code"] == D, "geometry"].iloc[0])
+    with store_engine.transaction(city) as conn:
+        store_requests.write_grids(conn, grids)
+    return city
+
+
+def test_gpkg_is_version_1_2_with_chinese_field_aliases(city, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "q.gpkg"
+    export.export_layer(city, layer="grids", fmt="gpkg", path_or_buffer=path)
+    export.export_layer(city, layer="requests", fmt="gpkg", path_or_buffer=path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # "GPKG"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 10200
+        aliases = dict(conn.execute(
+            "SELECT table_name || '.' || column_name, name FROM gpkg_data_columns"))
+        schema_ext = conn.execute(
+            "SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_schema'"
+            " AND table_name = 'gpkg_data_columns'").fetchone()[0]
+    conn.close()
+    assert aliases["grids.community_name"] == "社区"
+    assert aliases["grids.area_km2"] == "面积(平方公里)"
+    assert aliases["grids.geometry_repaired"] == "几何已修复"
+    assert aliases["requests.reported_at"] == "上报时间"
+    assert schema_ext == 1
+    # The layers still read back whole, with their ASCII field names.
+    assert pyogrio.read_info(path, layer="grids")["features"] == 4
+    assert "community_name" in pyogrio.read_info(path, layer="grids")["fields"]
+
+
+def test_field_aliases_name_indicator_scores_after_their_indicator():
+    assert export.field_alias("resolution_rate_score") == "办结率得分"
+    assert export.field_alias("no_such_field") is None
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
+def test_invalid_stored_geometry_is_repaired_and_flagged(bowtie_city, fmt, tmp_path):
+    path = tmp_path / f"g.{fmt}"
+    result = export.export_layer(bowtie_city, layer="grids", fmt=fmt, path_or_buffer=path)
+    assert result.repaired == 1 and "geometry_repaired" in result.columns
+    back = pyogrio.read_dataframe(path).set_index("code")
+    assert back["geometry_repaired"].tolist() == [False, False, False, True]  # A, B, C, D
+    fixed = back.geometry[D]
+    assert fixed.is_valid and fixed.geom_type == "MultiPolygon"
+    # Both triangles of the bow-tie, each a quarter of the 0.01° square.
+    assert len(fixed.geoms) == 2
+    assert fixed.area == pytest.approx(0.01 * 0.01 / 2)
+    assert back.geometry[A].is_valid and shapely.equals(back.geometry[C], shapely.box(
+        112.30, 28.55, 112.31, 28.56))
+
+
+def test_repair_keeps_only_polygonal_parts():
+    spike = shapely.Polygon([(0, 0), (2, 0), (2, 2), (0, 2), (0, 0), (-1, -1), (0, 0)])
+    fixed, bad = export.writers.repair(np.array([spike, BOWTIE, None], dtype=object),
+                                       multi=True)
+    assert bad.tolist() == [True, True, False]
+    assert all(g.is_valid and g.geom_type == "MultiPolygon" for g in fixed[:2])
+    assert fixed[0].area == pytest.approx(4.0) and fixed[2] is None
+
+
+def test_properties_are_rounded_to_sensible_precision(city):
+    grids = store_requests.read_grids(city)
+    grids["area_km2"] = [0.04721803676017894, 0.1, 1 / 3, 2 / 7]  # areas as computed
+    with store_engine.transaction(city) as conn:
+        store_requests.write_grids(conn, grids)
+    _, data = run(city, "grids", since=NOV[0], until=NOV[1])
+    text = data.decode()
+    assert not re.search(r"\d\.\d{7,}", text)  # nothing anywhere past 6 decimals
+    props = by_code(features(data))
+    assert [props[c]["properties"]["area_km2"] for c in (A, B, C, D)] == [
+        0.0472, 0.1, 0.3333, 0.2857]
+    assert props[B]["properties"]["requests_per_1k"] == 1.54  # 1 of 650 residents
+    _, data = run(city, "coverage", since=NOV[0], until=NOV[1])
+    for p in (f["properties"] for f in features(data)):
+        assert round(p["covered_share"], 3) == p["covered_share"]
+        assert round(p["covered_km2"], 4) == p["covered_km2"]
+    _, data = run(city, "requests", fmt="csv")
+    assert not re.search(r"\d\.\d{7,}", data.decode("utf-8-sig"))
+
+
+def test_decimals_per_field():
+    decimals = export.writers.decimals
+    assert (decimals("area_km2"), decimals("on_time_rate"), decimals("covered_share")) == (
+        4, 3, 3)
+    assert (decimals("lon"), decimals("nearest_station_m"), decimals("gi_p")) == (6, 1, 6)

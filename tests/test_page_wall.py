@@ -1,9 +1,12 @@
 """AppTests of the command wall: default, filtered, kiosk, bad parameters, empty database."""
 
+import os
+
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import ui.data
-from tests.pages import COMMANDER, map_file, run_page, texts
+from tests.pages import ADMIN, COMMANDER, map_file, run_page, texts
 
 WALL = "pages/wall.py"
 
@@ -101,8 +104,56 @@ def test_sidebar_search_finds_a_grid_by_name(demo_url):
     # on a second run of an st.navigation app, so the query cannot be typed in a rerun).
     at = run_page(demo_url, WALL, session={"grid_query": "石码头社区第1网格"})
     assert not at.exception
-    assert [b.key for b in at.sidebar.button if b.key != "logout"] == ["grid_open"]
+    assert [b.key for b in at.sidebar.button
+            if b.key != "logout" and not b.key.startswith("FormSubmitter")] == ["grid_open"]
     assert not [c for c in at.sidebar.caption if "没有找到" in c.value]
+
+
+def _search_box():
+    """The sidebar's grid search alone, with navigation recorded instead of followed."""
+    import streamlit as st
+
+    from ui import links, sidebar
+
+    went = st.session_state.setdefault("went", [])
+    follow = links.switch_page
+    links.switch_page = lambda page, *, query_params=None: went.append(
+        (page, dict(query_params or {})))
+    try:
+        with st.sidebar:
+            sidebar._grid_search()
+    finally:
+        links.switch_page = follow
+
+
+def _search(demo_url, query: str) -> AppTest:
+    at = AppTest.from_function(_search_box, default_timeout=120)
+    at.session_state["_account"] = ADMIN
+    os.environ["GRIDMAP_DATABASE_URL"] = demo_url  # put back by tests/conftest.py
+    at.run()
+    at.sidebar.text_input(key="grid_query").input(query)
+    # Enter in a form's text box submits the form, as its submit button does.
+    submit = [b for b in at.sidebar.button if b.key.startswith("FormSubmitter:grid_search")]
+    submit[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_enter_in_the_search_opens_the_single_match(demo_url):
+    at = _search(demo_url, "石码头社区第1网格")
+    [(page, query)] = at.session_state["went"]
+    code = query["grid"]
+    assert page == "grid" and code.startswith("430902005001") and len(code) == 15
+    # A full code opens its grid even where it prefixes nothing else.
+    at = _search(demo_url, code)
+    assert at.session_state["went"] == [("grid", {"grid": code})]
+
+
+def test_enter_in_the_search_lists_several_matches_without_leaving(demo_url):
+    at = _search(demo_url, "石码头社区")
+    assert at.session_state["went"] == []
+    assert any("找到" in c.value for c in at.sidebar.caption)
+    assert len(at.sidebar.selectbox) == 1
 
 
 def test_sidebar_search_lists_several_matches(demo_url):

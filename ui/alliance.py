@@ -15,7 +15,7 @@ import streamlit as st
 from geo import alliance, vocab
 from geo.access import AccessDenied
 from geo.actions import ActionRefused
-from ui import data
+from ui import data, widgets
 from ui.text import count, literal, number, rate, t, when
 
 #: The window of the claim figures in grid detail (days).
@@ -88,11 +88,11 @@ def manage_members() -> None:
                                     account=account or None, now=data.now())
             except alliance.MemberError as exc:
                 st.error(t("alliance.add.failed", field=t(f"alliance.field.{exc.field}"),
-                           reason=literal(str(exc), limit=200)), icon="⚠️")
+                           reason=literal(str(exc), limit=200)), icon=widgets.ICON_WARN)
             except AccessDenied as exc:
-                st.error(refusal(exc), icon="⛔")
+                st.error(refusal(exc), icon=widgets.ICON_DENIED)
             else:
-                st.success(t("alliance.added", name=literal(name)), icon="✅")
+                st.success(t("alliance.added", name=literal(name)), icon=widgets.ICON_OK)
     with change:
         names = alliance.members(data.engine(), data.scope())["name"].tolist()
         if names:
@@ -105,7 +105,7 @@ def manage_members() -> None:
                         alliance.set_member_disabled(data.engine(), data.scope(), name=chosen,
                                                      disabled=disabled)
                     except (alliance.MemberError, AccessDenied) as exc:
-                        st.error(refusal(exc), icon="⛔")
+                        st.error(refusal(exc), icon=widgets.ICON_DENIED)
                     else:
                         st.rerun()
 
@@ -129,7 +129,7 @@ def grid_cards(code: str) -> None:
     st.markdown(f"**{t('alliance.cards')}**")
     flash = st.session_state.pop(_FLASH, None)
     if flash:
-        st.success(flash, icon="✅")
+        st.success(flash, icon=widgets.ICON_OK)
     if who.role not in alliance.CLAIM_ROLES | {"commander"}:
         return
     claim_figures(code)
@@ -175,7 +175,7 @@ def grid_cards(code: str) -> None:
                                seen_status=str(row["status"]), seen_updated_at=seen,
                                note=note or None, now=data.now())
             except (AccessDenied, ActionRefused) as exc:
-                st.error(refusal(exc), icon="⛔")
+                st.error(refusal(exc), icon=widgets.ICON_DENIED)
             else:
                 data.refresh()
                 st.session_state[_FLASH] = t("alliance.claimed", card=literal(labels[chosen]),

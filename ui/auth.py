@@ -19,7 +19,7 @@ import streamlit as st
 from geo import accounts
 from geo.access import AccessDenied, Scope
 from geo.store.engine import database_url
-from ui import data, kiosk
+from ui import data, kiosk, widgets
 from ui.text import LANG_NAMES, LANGS, catalogue, literal, t, when
 
 SESSION_FAILURES = 5
@@ -45,7 +45,8 @@ def gate() -> Scope:
     """Return the session's scope, or show the sign-in form (or a refusal) and stop."""
     problems = data.password_problems(database_url())
     if problems:
-        st.error(t("auth.demo_passwords", names=literal(", ".join(problems))), icon="⛔")
+        st.error(t("auth.demo_passwords", names=literal(", ".join(problems))),
+                 icon=widgets.ICON_DENIED)
         st.stop()
     token = st.query_params.get("token")
     if token:
@@ -105,7 +106,7 @@ def _wall_token(token: str) -> Scope:
     except AccessDenied as exc:
         st.session_state.pop(data.WALL_TOKEN_KEY, None)
         kiosk.apply()  # a wall screen stays dark, also when it is refused
-        st.error(token_refusal(exc), icon="⛔")
+        st.error(token_refusal(exc), icon=widgets.ICON_DENIED)
         st.stop()
         raise
 

@@ -19,7 +19,7 @@ from geo import maps as geo_maps
 from geo.access import Scope
 from geo.grids import GridIndex
 from geo.store.requests import read_requests, read_stations
-from ui import data, maps, widgets
+from ui import data, links, maps, widgets
 from ui.text import count, distance, rate, t, vocab
 
 #: What the map can show (the first is the default).
@@ -324,6 +324,8 @@ def uncovered_table(area: str | None) -> None:
     st.dataframe(table, hide_index=True, width="stretch", height=380)
     note = "cov.uncovered.note_cut" if len(gaps) > TABLE_ROWS else "cov.uncovered.note"
     st.caption(t(note, n=count(len(gaps)), shown=count(len(shown))))
+    if len(gaps) > TABLE_ROWS:
+        links.page_link("export", label=t("cov.uncovered.export"), icon=":material/download:")
 
 
 def sites_table(area: str | None, sites: pd.DataFrame, *, n: int, weight: str) -> None:
@@ -364,3 +366,4 @@ def no_stations_note() -> None:
     """Say so when no station is loaded (the map then shows every grid uncovered)."""
     if stations().empty:
         st.info(t("cov.no_stations"))
+        links.page_link("data", label=t("cov.no_stations.import"), icon=":material/upload:")

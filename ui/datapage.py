@@ -195,7 +195,7 @@ def problems_frame(report: importer.ImportReport) -> pd.DataFrame:
 def problems(report: importer.ImportReport) -> None:
     """The validation report's table and its CSV."""
     if not report.problems:
-        st.success(t("data.problems.none"), icon="✅")
+        st.success(t("data.problems.none"), icon=widgets.ICON_OK)
         return
     st.markdown(f"**{t('data.problems', n=count(len(report.problems)))}**")
     st.dataframe(problems_frame(report), hide_index=True, width="stretch",
@@ -329,12 +329,12 @@ def import_button(upload, found: Checked, *, kind: str, crs: str | None) -> None
     outcome = held[1]
     if not outcome.ok():
         reason = outcome.file_error.reason if outcome.file_error else ""
-        st.error(t("data.import.failed", reason=reason), icon="⚠️")
+        st.error(t("data.import.failed", reason=reason), icon=widgets.ICON_WARN)
         return
     st.success(t("data.imported", new=count(outcome.rows_new),
                  updated=count(outcome.rows_updated),
                  unchanged=count(outcome.rows_unchanged),
-                 refused=count(outcome.rows_rejected)), icon="✅")
+                 refused=count(outcome.rows_rejected)), icon=widgets.ICON_OK)
     report_kpis(outcome, done=True)
 
 
@@ -343,7 +343,7 @@ def file_error(found: Checked) -> bool:
     problem = found.report.file_error
     if problem is None:
         return False
-    st.error(t("data.file_rejected", reason=problem.reason), icon="⚠️")
+    st.error(t("data.file_rejected", reason=problem.reason), icon=widgets.ICON_WARN)
     return True
 
 

@@ -26,7 +26,7 @@ from geo.store.area import AreaFilter
 from geo.store.counts import request_counts_by
 from geo.store.live import grid_requests, latest_requests, read_volunteer_activities
 from geo.store.requests import read_grids, read_stations
-from ui import data, maps, state, widgets
+from ui import data, links, maps, state, widgets
 from ui.text import count, distance, duration, literal, number, points, rate, t, time_left, when
 from ui.text import vocab as vocab_text
 
@@ -227,18 +227,18 @@ def _unknown(code: str) -> None:
     A real grid outside the account's areas gets a refusal instead, logged for the admin.
     """
     if data.outside_scope(code):
-        st.error(t("auth.area_denied", code=literal(code)), icon="⛔")
+        st.error(t("auth.area_denied", code=literal(code)), icon=widgets.ICON_DENIED)
         who = data.scope()
         log_audit(data.engine(), actor=who.actor, action="denied", area=code[:15],
                   detail={"page": "grid", "role": who.role})
         return
-    st.warning(t("msg.unknown_grid", code=literal(code)), icon="⚠️")
+    st.warning(t("msg.unknown_grid", code=literal(code)), icon=widgets.ICON_WARN)
     found = data.search_grids(code, limit=5) if len(code) >= 2 else pd.DataFrame()
     if not found.empty:
         st.caption(t("detail.did_you_mean"))
         for c, name in zip(found["code"], found["name"], strict=True):
-            st.page_link("pages/grid.py", label=f"{name} · {c}", query_params={"grid": c},
-                         icon=":material/grid_view:")
+            links.page_link("grid", label=f"{name} · {c}", query_params={"grid": c},
+                            icon=":material/grid_view:")
 
 
 def prompt(*, unknown: str | None = None) -> None:
@@ -455,8 +455,8 @@ def _neighbour_links(code: str) -> None:
     names = data.hierarchy().grids["name"]
     with st.expander(t("detail.neighbours", n=len(codes))):
         for c in codes:
-            st.page_link("pages/grid.py", label=f"{names.get(c, c)} · {c}",
-                         query_params={"grid": c}, icon=":material/grid_view:")
+            links.page_link("grid", label=f"{names.get(c, c)} · {c}",
+                            query_params={"grid": c}, icon=":material/grid_view:")
 
 
 def stations(code: str) -> None:

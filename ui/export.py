@@ -222,7 +222,8 @@ def export_bytes(choice: Choice, *, progress=None) -> dict:
                       "month": choice.month, "level": choice.level, "via": "web"})
     return {"choice": choice, "name": name, "body": body, "rows": result.rows,
             "seconds": result.seconds, "since": result.since, "until": result.until,
-            "mime": geo_export.FORMATS[result.format].media_type}
+            "mime": geo_export.FORMATS[result.format].media_type,
+            "repaired": result.repaired}
 
 
 def run(choice: Choice) -> None:
@@ -241,7 +242,7 @@ def run(choice: Choice) -> None:
         st.session_state[_RESULT] = export_bytes(choice, progress=progress)
     except (ValueError, TypeError, OSError, AccessDenied) as exc:
         bar.empty()
-        st.error(t("export.failed", reason=str(exc)), icon="⚠️")
+        st.error(t("export.failed", reason=str(exc)), icon=widgets.ICON_WARN)
         return
     bar.empty()
 
@@ -255,13 +256,15 @@ def offer(choice: Choice) -> None:
         # The choice changed since: the file no longer matches what is on screen.
         st.session_state.pop(_RESULT, None)
         return
-    st.success(t("export.done", rows=count(done["rows"])), icon="✅")
+    st.success(t("export.done", rows=count(done["rows"])), icon=widgets.ICON_OK)
     st.download_button(t("export.download", name=done["name"]), data=done["body"],
                        file_name=done["name"], mime=done["mime"], type="primary",
                        icon=":material/file_download:", key="export_download",
                        on_click="ignore")
     if done["rows"] == 0:
         st.warning(t("export.summary.empty"))
+    if done.get("repaired"):
+        st.warning(t("export.repaired", n=count(done["repaired"])), icon=widgets.ICON_WARN)
     st.dataframe(summary(done), hide_index=True, width="stretch")
     st.caption(" · ".join([t("export.summary.seconds", s=number(done["seconds"])),
                            t("export.summary.personal" if choice.personal

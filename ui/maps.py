@@ -20,7 +20,7 @@ from streamlit_folium import st_folium
 
 from geo import maps
 from geo.wall import Refresh
-from ui import data, state
+from ui import data, links, state
 from ui.text import t
 
 #: Where a click asks to go; read by :func:`follow_click` after the map is drawn.
@@ -204,7 +204,7 @@ def follow_click(*, current: str | None = None) -> None:
     """
     code = st.session_state.pop(_GOTO, None)
     if code and code != current:
-        st.switch_page("pages/grid.py", query_params={"grid": code})
+        links.switch_page("grid", query_params={"grid": code})
     area = st.session_state.pop(_ZOOM, None)
     if area:
         state.set_area(area)

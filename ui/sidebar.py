@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import auth, data, state
+from ui import auth, data, links, state
 from ui.text import LANG_NAMES, LANGS, literal, t, when
 
 
@@ -19,9 +19,10 @@ def render() -> None:
         _area_picker()
         _grid_search()
         st.caption(t("sidebar.data_as_of", time=when(data.now())))
-        area = state.area()
-        link = "?kiosk=1&refresh=30" + (f"&area={area}" if area else "")
-        st.caption(f"{t('sidebar.kiosk')}: [{link}](/{link})")
+        if links.may_open("wall"):  # the kiosk link opens the wall
+            area = state.area()
+            link = "?kiosk=1&refresh=30" + (f"&area={area}" if area else "")
+            st.caption(f"{t('sidebar.kiosk')}: [{link}](/{link})")
 
 
 def _area_picker() -> None:
@@ -59,16 +60,28 @@ def _area_picker() -> None:
 
 
 def _grid_search() -> None:
-    query = st.text_input(t("sidebar.search"), placeholder=t("sidebar.search.placeholder"),
-                          key="grid_query")
-    if not query.strip():
+    """Find a grid by code or name: Enter (or the search button) opens a single match.
+
+    A form, so that Enter submits; several matches are listed to pick from.
+    """
+    with st.form("grid_search", border=False, enter_to_submit=True):
+        st.text_input(t("sidebar.search"), placeholder=t("sidebar.search.placeholder"),
+                      key="grid_query")
+        submitted = st.form_submit_button(t("sidebar.search.go"), icon=":material/search:")
+    query = str(st.session_state.get("grid_query") or "").strip()
+    if not query:
         return
     found = data.search_grids(query)
     if found.empty:
-        st.caption(t("sidebar.search.none", query=literal(query.strip())))
+        st.caption(t("sidebar.search.none", query=literal(query)))
         return
+    exact = found[found["code"] == query]  # a full code names one grid, whatever else matches
+    if len(exact):
+        found = exact
     if len(found) == 1:
         code = found["code"].iloc[0]
+        if submitted:
+            links.switch_page("grid", query_params={"grid": code})
     else:
         st.caption(t("sidebar.search.many", n=len(found)))
         names = dict(zip(found["code"], found["name"], strict=True))
@@ -76,4 +89,4 @@ def _grid_search() -> None:
                             format_func=lambda c: f"{names[c]} · {c}",
                             label_visibility="collapsed", key="grid_pick")
     if st.button(t("sidebar.search.open"), key="grid_open", type="primary"):
-        st.switch_page("pages/grid.py", query_params={"grid": code})
+        links.switch_page("grid", query_params={"grid": code})

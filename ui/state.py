@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from ui import data
+from ui import data, widgets
 from ui.text import LANGS, literal, t
 
 KNOWN = ("kiosk", "refresh", "rotate", "area", "grid", "lang", "window", "month", "layer",
@@ -119,9 +119,9 @@ def area() -> str | None:
             st.session_state["area"] = code
             return code
         if data.outside_scope(code):
-            st.error(t("auth.area_denied", code=literal(code)), icon="⛔")
+            st.error(t("auth.area_denied", code=literal(code)), icon=widgets.ICON_DENIED)
             return None
-        st.warning(t("msg.unknown_area", code=literal(code)), icon="⚠️")
+        st.warning(t("msg.unknown_area", code=literal(code)), icon=widgets.ICON_WARN)
         return None
     code = st.session_state.get("area")
     if code and data.is_area(code):
@@ -144,4 +144,4 @@ def set_area(code: str | None) -> None:
 def show_problems(params: Params) -> None:
     """Show the URL problems found by :func:`read_params`."""
     for message in params.problems:
-        st.warning(message, icon="⚠️")
+        st.warning(message, icon=widgets.ICON_WARN)

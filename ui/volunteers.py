@@ -14,7 +14,7 @@ import streamlit as st
 from geo import clock, volunteers
 from geo.access import AccessDenied
 from geo.actions import ActionRefused
-from ui import data
+from ui import data, widgets
 from ui.text import count, literal, number, t, when
 
 _FLASH = "_tasks_flash"
@@ -47,7 +47,7 @@ def grid_tasks(code: str) -> None:
     st.markdown(f"**{t('tasks.title')}**")
     flash = st.session_state.pop(_FLASH, None)
     if flash:
-        st.success(flash, icon="✅")
+        st.success(flash, icon=widgets.ICON_OK)
     tasks, claims = volunteers.grid_tasks(data.engine(), who, grid_code=code)
     if tasks.empty:
         st.caption(t("tasks.none"))
@@ -86,7 +86,7 @@ def grid_tasks(code: str) -> None:
                                         day=day, places=int(places), hours=float(planned),
                                         now=data.now())
             except (AccessDenied, ActionRefused) as exc:
-                st.error(_refusal(exc), icon="⛔")
+                st.error(_refusal(exc), icon=widgets.ICON_DENIED)
             else:
                 _done(t("tasks.published", title=literal(title)))
     open_tasks = tasks[tasks["status"] == "open"] if len(tasks) else tasks
@@ -105,7 +105,7 @@ def grid_tasks(code: str) -> None:
                         volunteers.claim_task(data.engine(), who, task_id=chosen,
                                               volunteer=name or None, now=data.now())
                     except (AccessDenied, ActionRefused) as exc:
-                        st.error(_refusal(exc), icon="⛔")
+                        st.error(_refusal(exc), icon=widgets.ICON_DENIED)
                     else:
                         _done(t("tasks.claimed", name=literal(name or who.actor)))
     with hours:
@@ -129,6 +129,6 @@ def grid_tasks(code: str) -> None:
                     volunteers.record_hours(data.engine(), who, task_id=chosen,
                                             hours=served, now=data.now())
                 except (AccessDenied, ActionRefused) as exc:
-                    st.error(_refusal(exc), icon="⛔")
+                    st.error(_refusal(exc), icon=widgets.ICON_DENIED)
                 else:
                     _done(t("tasks.recorded", n=count(len(names))))

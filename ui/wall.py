@@ -38,7 +38,7 @@ def still_allowed() -> bool:
     except AccessDenied as exc:
         from ui.auth import token_refusal  # ui.auth imports the pages' helpers
 
-        st.error(token_refusal(exc), icon="⛔")
+        st.error(token_refusal(exc), icon=widgets.ICON_DENIED)
         return False
     return True
 
@@ -87,7 +87,8 @@ def refresh() -> Refresh | None:
     try:
         return data.wall_refresh()
     except ConfigError as exc:
-        st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon="⛔")
+        st.error(t("msg.config_error", reason=literal(str(exc), limit=300)),
+                 icon=widgets.ICON_DENIED)
         return None
 
 

@@ -13,6 +13,15 @@ import streamlit as st
 
 from ui.text import t
 
+# Icons from Streamlit's bundled Material Symbols font: an emoji (a check mark, a no-entry
+# sign) needs an emoji font, which intranet PCs often lack, and then shows as an empty box.
+#: Icon of a success message.
+ICON_OK = ":material/check_circle:"
+#: Icon of a refusal or an error that stops the page.
+ICON_DENIED = ":material/block:"
+#: Icon of a warning or a failure the user can fix.
+ICON_WARN = ":material/warning:"
+
 
 def legend(items: Sequence[tuple[str, str]], *, title: str | None = None,
            horizontal: bool = True) -> None:
@@ -43,6 +52,9 @@ def kpi_tiles(tiles: Sequence[tuple[str, str, str | None]], *, alert: Sequence[b
 CSS = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+/* Streamlit's "Press Enter to submit form" is English and covers a narrow box's text; the
+   search form has its own button. */
+[data-testid="stSidebar"] [data-testid="InputInstructions"] { display:none; }
 .gm-legend { display:flex; flex-wrap:wrap; gap:.35rem 1rem; align-items:center;
   font-size:.9rem; margin:.25rem 0 .5rem; }
 .gm-legend-col { flex-direction:column; align-items:flex-start; }

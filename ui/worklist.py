@@ -28,7 +28,7 @@ from geo.deadlines import DeadlinePolicy
 from geo.photos import MAX_BYTES, PhotoError, clean_photo, data_uri
 from geo.store.area import AreaFilter
 from geo.workdays import WorkCalendar
-from ui import data, state
+from ui import data, links, state, widgets
 from ui.text import literal, short_when, t, when
 from ui.text import vocab as vocab_text
 
@@ -114,7 +114,7 @@ def requested_id() -> int | None:
         return None
     if not raw.strip().isdigit() or len(raw.strip()) > 18:
         st.warning(t("msg.bad_param", name="request", value=literal(raw), reason="id"),
-                   icon="⚠️")
+                   icon=widgets.ICON_WARN)
         return None
     return int(raw.strip())
 
@@ -185,7 +185,7 @@ def _focus(request_id: int) -> None:
         row = geo_worklist.work_item(data.engine(), who, request_id, now=data.now(),
                                      policy=policy())
     except AccessDenied:
-        st.error(t("work.denied"), icon="⛔")
+        st.error(t("work.denied"), icon=widgets.ICON_DENIED)
         return
     if row is None:
         st.info(t("work.gone", ref=request_id))
@@ -262,8 +262,8 @@ def card(row: pd.Series, *, link: bool = True) -> None:
         f'<div class="gm-card-meta">{html.escape(" · ".join(meta))}</div>{reporter}</div>',
         unsafe_allow_html=True)
     if link and grid:
-        st.page_link("pages/grid.py", label=t("work.map"), icon=":material/map:",
-                     query_params={"grid": grid, "request": str(int(row["id"]))})
+        links.page_link("grid", label=t("work.map"), icon=":material/map:",
+                        query_params={"grid": grid, "request": str(int(row["id"]))})
 
 
 def _reporter(row: pd.Series) -> str:
@@ -372,10 +372,10 @@ def _message(key: str | None = None) -> None:
         return
     kind, text, _ = st.session_state.pop(_MESSAGE)
     if kind == "success":
-        st.success(text, icon="✅")
-        st.toast(text, icon="✅")
+        st.success(text, icon=widgets.ICON_OK)
+        st.toast(text, icon=widgets.ICON_OK)
     else:
-        st.error(text, icon="⛔")
+        st.error(text, icon=widgets.ICON_DENIED)
 
 
 # --------------------------------------------------------------------------- history, photos
@@ -452,7 +452,7 @@ def grid_panel(code: str) -> None:
         try:
             grid = geo_worklist.check_request(data.engine(), who, wanted)
         except AccessDenied:
-            st.error(t("work.denied"), icon="⛔")
+            st.error(t("work.denied"), icon=widgets.ICON_DENIED)
             wanted = None
         else:
             if grid != code:

@@ -43,7 +43,11 @@ GeoJSON
 GeoPackage
     One layer per kind, named after it (``grids``, ``requests`` …), EPSG:4326, field names
     in English snake_case. Writing into an existing .gpkg adds that layer, or replaces a
-    layer of the same name, and keeps the others. Coordinates keep full precision.
+    layer of the same name, and keeps the others. Coordinates keep full precision. A new
+    file is GeoPackage 1.2 (``user_version`` 10200), which GDAL reads in full from 2.2 on
+    (GDAL 3.6 in QGIS LTR warns about the 1.4 it writes by default). Each field has its
+    Chinese name (:data:`FIELD_ALIASES`) in ``gpkg_data_columns``, the standard's schema
+    extension, which GDAL reads as the field's alternative name and QGIS as its alias.
 CSV
     UTF-8 with a byte-order mark, so Excel shows the Chinese; RFC 4180 quoting, CRLF line
     ends. Point layers carry ``lon``/``lat`` columns. Polygon layers end with a ``wkt``
@@ -60,7 +64,11 @@ CSV
 
 Values
 ------
-Rates are fractions in [0, 1], as in :mod:`geo.heat`. Times are ISO 8601 in Asia/Shanghai
+Rates are fractions in [0, 1], as in :mod:`geo.heat`, written with 3 decimals; areas in km²
+have 4, distances in metres 1 (:func:`geo.export.writers.decimals`). Polygon layers carry
+``geometry_repaired``: True where the stored outline was invalid (a self-intersecting ring)
+and is written repaired by ``shapely.make_valid``, keeping its polygonal parts; the result
+counts them (``repaired``). Times are ISO 8601 in Asia/Shanghai
 time with their offset (``2026-11-01T10:00:00+08:00``) in GeoJSON and CSV; GeoPackage
 datetime fields hold UTC, as the GeoPackage standard requires (QGIS shows their zone).
 Vocabulary codes (category, severity …) are accompanied by their Chinese names in
@@ -115,6 +123,7 @@ from geo import clock, heat, hotspots
 from geo.access import AccessDenied, Scope
 from geo.export.catalogue import (
     CHUNK_ROWS,
+    FIELD_ALIASES,
     FORMATS,
     LAYERS,
     PERSONAL_FIELDS,
@@ -126,13 +135,15 @@ from geo.export.catalogue import (
     Reporter,
     check_format,
     export_layers,
+    field_alias,
 )
 from geo.export.layers import BUILDERS, GI_CLASSES, Context, bulletin_layer
-from geo.export.writers import DECIMALS, TEXT_BATCH_ROWS, WRITERS, Target
+from geo.export.writers import DECIMALS, TEXT_BATCH_ROWS, WRITERS, Target, prepare
 
 __all__ = [
     "CHUNK_ROWS",
     "DECIMALS",
+    "FIELD_ALIASES",
     "FORMATS",
     "GI_CLASSES",
     "LAYERS",
@@ -146,6 +157,7 @@ __all__ = [
     "default_filename",
     "export_layer",
     "export_layers",
+    "field_alias",
     "local_days_window",
     "resolve_area",
 ]
@@ -348,6 +360,7 @@ def export_layer(
             definition = hotspots.DEFAULT.describe()
         else:
             data = BUILDERS[layer](ctx)
+        data = prepare(data, fmt=fmt)
         rows = WRITERS[fmt](data, target, report)
         target.commit()
     except BaseException:
@@ -357,7 +370,7 @@ def export_layer(
     return ExportResult(rows=rows, path=target.name, format=fmt, layer=layer,
                         seconds=time.perf_counter() - start, area=where.code, since=since,
                         until=until, columns=tuple(c for c, _ in data.schema),
-                        definition=definition)
+                        definition=definition, repaired=data.repaired)
 
 
 # --------------------------------------------------------------------------- validation

@@ -18,6 +18,7 @@ import pandas as pd
 
 __all__ = [
     "CHUNK_ROWS",
+    "FIELD_ALIASES",
     "FORMATS",
     "LAYERS",
     "PERSONAL_FIELDS",
@@ -29,6 +30,7 @@ __all__ = [
     "Progress",
     "Reporter",
     "check_format",
+    "field_alias",
     "export_layers",
     "split",
 ]
@@ -124,6 +126,63 @@ LAYERS: dict[str, LayerInfo] = {info.key: info for info in (
 )}
 
 
+#: Chinese names of the exported fields: GeoPackage column aliases (gpkg_data_columns),
+#: which QGIS shows in the attribute table and forms. The field names stay ASCII for tools.
+FIELD_ALIASES: dict[str, str] = {
+    "code": "编码", "name": "名称", "community_code": "社区编码", "community_name": "社区",
+    "township_code": "乡镇街道编码", "township_name": "乡镇街道", "county_code": "区县编码",
+    "county_name": "区县", "population": "人口", "households": "户数", "area_km2": "面积(平方公里)",
+    "wechat_groups": "微信群数", "wechat_members": "微信群成员数", "volunteers": "志愿者数",
+    "head_name": "网格长", "head_phone": "网格长电话",
+    "requests": "诉求数", "requests_per_1k": "每千人诉求数", "open": "未办结", "overdue": "超期",
+    "due": "应办结", "resolved": "已办结", "on_time": "按期办结", "rated": "已评价",
+    "satisfied": "满意", "resolution_rate": "办结率", "on_time_rate": "按期办结率",
+    "satisfaction_rate": "满意率", "disputes": "矛盾纠纷数", "disputes_open": "未化解矛盾纠纷",
+    "dispute_resolution_rate": "矛盾纠纷化解率",
+    "id": "序号", "external_id": "外部编号", "grid_code": "网格编码", "outside_grid": "网格外",
+    "lon": "经度", "lat": "纬度", "source_crs": "原坐标系", "source": "来源",
+    "source_name": "来源名称", "category": "类别", "category_name": "类别名称",
+    "severity": "紧急程度", "severity_name": "紧急程度名称", "route": "解决途径",
+    "route_name": "解决途径名称", "status": "状态", "status_name": "状态名称",
+    "reported_at": "上报时间", "due_at": "办结期限", "resolved_at": "办结时间",
+    "closed_at": "关闭时间", "satisfaction": "评价", "satisfaction_name": "评价名称",
+    "address": "地址", "description": "内容", "escalation": "督办级别",
+    "escalation_name": "督办级别名称", "reporter_name": "上报人", "reporter_phone": "上报人电话",
+    "kind": "类型", "kind_name": "类型名称", "officers": "警力",
+    "radius_override_m": "指定半径(米)",
+    "coverage_radius_m": "覆盖半径(米)", "covered_km2": "覆盖面积(平方公里)",
+    "covered_share": "覆盖比例", "covered_population": "覆盖人口",
+    "uncovered_population": "未覆盖人口", "uncovered": "未覆盖",
+    "nearest_station_code": "最近警务点编码", "nearest_station_name": "最近警务点",
+    "nearest_station_kind": "最近警务点类型", "nearest_station_m": "最近警务点距离(米)",
+    "covered_requests": "覆盖范围内诉求", "uncovered_requests": "覆盖范围外诉求",
+    "gi_z": "Gi*统计量z值", "gi_p": "Gi*显著性p值", "gi_bin": "热冷点等级",
+    "gi_class": "热冷点分类",
+    "gi_class_name": "热冷点分类名称", "neighbours": "邻接网格数", "island": "孤立网格",
+    "excluded": "未参与分析", "claimable": "可认领诉求", "claimed": "已认领",
+    "claim_rate": "认领率", "median_hours_to_claim": "认领用时中位数(小时)",
+    "month": "月份", "level": "层级", "level_name": "层级名称", "rank": "排名",
+    "parent_code": "上级编码", "score": "综合得分", "rank_prev": "上月排名",
+    "rank_change": "排名变化", "best_indicator": "最优指标", "best_indicator_name": "最优指标名称",
+    "worst_indicator": "最弱指标", "worst_indicator_name": "最弱指标名称",
+    "wechat_coverage": "微信群覆盖率", "volunteer_hours_per_1k": "每千人志愿服务时长",
+    "escalations_overdue": "超期督办", "escalations_long_overdue": "严重超期",
+    "geometry_repaired": "几何已修复",
+}
+
+
+def field_alias(name: str) -> str | None:
+    """Return the Chinese name of an exported field, or None where there is none.
+
+    An indicator's score (``resolution_rate_score``) is named after its indicator.
+    """
+    if name in FIELD_ALIASES:
+        return FIELD_ALIASES[name]
+    if name.endswith("_score") and name.removesuffix("_score") in FIELD_ALIASES:
+        return f"{FIELD_ALIASES[name.removesuffix('_score')]}得分"
+    return None
+
+
 def export_layers() -> list[LayerInfo]:
     """Return the exportable layers in display order (see the module docstring)."""
     return list(LAYERS.values())
@@ -151,6 +210,8 @@ class ExportResult:
         The attribute fields, in order (without the geometry).
     definition : str or None
         For hot spots, the definition used (:meth:`geo.hotspots.HotspotDefinition.describe`).
+    repaired : int
+        Invalid stored geometries written repaired (flagged ``geometry_repaired``).
 
     """
 
@@ -164,6 +225,7 @@ class ExportResult:
     until: datetime | None = None
     columns: tuple[str, ...] = field(default=())
     definition: str | None = None
+    repaired: int = 0
 
 
 class Area(NamedTuple):
@@ -226,6 +288,8 @@ class LayerData:
     total: int
     geometry_type: str
     csv_geometry: bool = True
+    #: Invalid stored geometries repaired while writing (see geo.export.writers.prepare).
+    repaired: int = 0
 
 
 def split(frame: pd.DataFrame, geoms: np.ndarray, rows: int

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -25,13 +26,101 @@ import pandas as pd
 import shapely
 
 from geo import clock
-from geo.export.catalogue import LayerData, Reporter, split
+from geo.export.catalogue import LayerData, Reporter, field_alias, split
 from geo.store import schema as store_schema
 
-__all__ = ["DECIMALS", "TEXT_BATCH_ROWS", "WRITERS", "Target"]
+__all__ = ["DECIMALS", "GPKG_VERSION", "REPAIRED", "TEXT_BATCH_ROWS", "WRITERS", "Target",
+           "decimals", "prepare", "repair"]
 
 #: Decimals of GeoJSON and WKT coordinates (1e-6° is about 0.1 m).
 DECIMALS = 6
+
+#: GeoPackage version written: 1.2 is read in full by GDAL 2.2 and later (QGIS LTR builds
+#: with GDAL 3.6 warn that the 1.4 GDAL writes by default "may only be partially supported").
+GPKG_VERSION = "1.2"
+
+#: The flag field of polygon layers: True where the stored geometry was invalid (a
+#: self-intersecting ring, say) and is written repaired.
+REPAIRED = "geometry_repaired"
+
+#: Decimals kept of float fields, by name; :func:`decimals` has the rules for the rest.
+_FIELD_DECIMALS = {
+    "lon": DECIMALS, "lat": DECIMALS,
+    "gi_p": 6,  # p-values down to 1e-6 decide the FDR classes
+    "requests_per_1k": 2, "score": 2, "median_hours_to_claim": 1,
+}
+
+# --------------------------------------------------------------------------- precision
+
+
+def decimals(name: str) -> int:
+    """Decimals a float field is rounded to on export.
+
+    Areas in km² keep 4 (100 m²), rates and shares 3 (0.1 %), metres and estimated counts 1,
+    coordinates 6 (about 0.1 m); anything else 4. More digits than that are noise of the
+    computation, not information (an area_km2 of 0.04721803676017894).
+    """
+    if name in _FIELD_DECIMALS:
+        return _FIELD_DECIMALS[name]
+    if name.endswith("_km2"):
+        return 4
+    if name.endswith(("_rate", "_share")):
+        return 3
+    if name.endswith(("_m", "_population", "_requests")):
+        return 1
+    return 4
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def repair(geoms: np.ndarray, *, multi: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Make invalid polygons valid, keeping their polygonal parts.
+
+    Returns the geometries (a copy where any changed) and a mask of those repaired.
+    ``shapely.make_valid`` with the "structure" method keeps polygonal input polygonal (a
+    bow-tie becomes its two triangles); any stray lines or points are dropped, and with
+    ``multi`` a single polygon is written as a MultiPolygon, as the layer's type says.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
+    if not bad.any():
+        return geoms, bad
+    fixed = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    out = geoms.copy()
+    out[bad] = [_polygonal(g, multi=multi) for g in fixed]
+    return out, bad
+
+
+def _polygonal(geom, *, multi: bool):
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [q for p in parts for q in shapely.get_parts(p)]
+    if not multi and len(polys) == 1:
+        return polys[0]
+    return shapely.MultiPolygon(polys)
+
+
+def prepare(data: LayerData, *, fmt: str) -> LayerData:
+    """Repair the invalid geometries of a polygon layer and flag them in :data:`REPAIRED`.
+
+    Layers of points, and the CSV of a layer written without geometry, pass unchanged.
+    The count of repaired features is kept in the returned layer's ``repaired``.
+    """
+    if "Polygon" not in data.geometry_type or (fmt == "csv" and not data.csv_geometry):
+        return data
+    out = LayerData(data.key, [*data.schema, (REPAIRED, "bool")], [], data.total,
+                    data.geometry_type, data.csv_geometry)
+    multi = data.geometry_type.startswith("Multi")
+
+    def chunks() -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        for attrs, geoms in data.chunks:
+            fixed, bad = repair(geoms, multi=multi)
+            out.repaired += int(bad.sum())
+            yield attrs.assign(**{REPAIRED: bad}), fixed
+
+    out.chunks = chunks()
+    return out
+
 
 # --------------------------------------------------------------------------- values
 
@@ -48,7 +137,7 @@ def _conform(frame: pd.DataFrame, schema: list[tuple[str, str]]) -> pd.DataFrame
         elif kind == "int":
             s = pd.to_numeric(s, errors="coerce").round().astype("Int64")
         elif kind == "float":
-            s = pd.to_numeric(s, errors="coerce").astype("float64")
+            s = pd.to_numeric(s, errors="coerce").astype("float64").round(decimals(name))
         elif kind == "bool":
             s = s.astype(object).where(s.notna(), None).astype("boolean")
         elif kind == "datetime":
@@ -327,9 +416,12 @@ def _write_gpkg(data: LayerData, target: Target, report: Reporter) -> int:
                 frame[name] = frame[name].dt.tz_localize("UTC")
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(
             _orient(np.asarray(geoms, dtype=object)), index=frame.index, crs=store_schema.SRID))
-        # mode "w" on an existing GeoPackage replaces this layer only and keeps the others.
+        # mode "w" on an existing GeoPackage replaces this layer only and keeps the others;
+        # the version is chosen when the file is created (a file added to keeps its own).
+        created: dict[str, Any] = ({} if os.path.exists(path) else
+                                   {"dataset_options": {"VERSION": GPKG_VERSION}})
         gdf.to_file(path, layer=data.key, driver="GPKG", engine="pyogrio", mode=mode,
-                    geometry_type=data.geometry_type, index=False)
+                    geometry_type=data.geometry_type, index=False, **created)
 
     for attrs, geoms in data.chunks:
         write(attrs, geoms, "w" if first else "a")
@@ -338,7 +430,36 @@ def _write_gpkg(data: LayerData, target: Target, report: Reporter) -> int:
         report.written(rows, data.total)
     if first:
         write(pd.DataFrame(), np.empty(0, dtype=object), "w")
+    _write_aliases(path, data.key, [name for name, _ in data.schema])
     return rows
+
+
+def _write_aliases(path: str, table: str, columns: list[str]) -> None:
+    """Give the layer's columns their Chinese names in ``gpkg_data_columns``.
+
+    The GeoPackage schema extension (gpkg_schema, in the 1.2 standard): ``name`` and
+    ``title`` hold the alias, which GDAL reads as the field's alternative name and QGIS
+    shows as its alias. pyogrio has no option for field aliases, so the table is written
+    here, with SQLite, after the layer.
+    """
+    rows = [(table, c, alias, alias) for c in columns if (alias := field_alias(c))]
+    with sqlite3.connect(path) as conn:
+        conn.execute("""CREATE TABLE IF NOT EXISTS gpkg_data_columns (
+            table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT,
+            description TEXT, mime_type TEXT, constraint_name TEXT,
+            CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),
+            CONSTRAINT gdc_tn UNIQUE (table_name, name))""")
+        conn.execute("DELETE FROM gpkg_data_columns WHERE table_name = ?", (table,))
+        conn.executemany("INSERT INTO gpkg_data_columns (table_name, column_name, name, title)"
+                         " VALUES (?, ?, ?, ?)", rows)
+        known = conn.execute("SELECT 1 FROM gpkg_extensions WHERE table_name = "
+                             "'gpkg_data_columns' AND extension_name = 'gpkg_schema'").fetchone()
+        if known is None:
+            conn.execute(
+                "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, "
+                "definition, scope) VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
+                "'http://www.geopackage.org/spec120/#extension_schema', 'read-write')")
+    conn.close()
 
 
 WRITERS: dict[str, Callable[[LayerData, Target, Reporter], int]] = {

@@ -25,6 +25,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sidebar.search.none": ("没有找到“{query}”对应的网格。", "No grid matches “{query}”."),
     "sidebar.search.many": ("找到 {n} 个网格，请选择：", "{n} grids match; pick one:"),
     "sidebar.search.open": ("打开网格详情", "Open grid detail"),
+    "sidebar.search.go": ("查找", "Find"),
     "sidebar.data_as_of": ("数据截至 {time}", "Data as of {time}"),
     "sidebar.kiosk": ("大屏模式链接", "Wall-screen link"),
     # Messages
@@ -40,6 +41,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.empty_db": ("数据库中还没有网格。请在“数据管理”页导入网格边界，或运行 gridmap init-demo。",
                      "The database holds no grids yet. Import grid boundaries on the Data "
                      "page, or run gridmap init-demo."),
+    "msg.empty_db.ask": ("数据库中还没有网格。请联系管理员导入网格边界。",
+                         "The database holds no grids yet. Ask an administrator to import "
+                         "the grid boundaries."),
     "msg.no_requests": ("所选时间段内没有诉求。", "No requests in the chosen window."),
     "msg.no_residents": ("该网格没有登记常住人口，按人口计算的指标不可用。",
                          "No residents are recorded for this grid; per-resident figures are "

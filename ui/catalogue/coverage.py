@@ -40,20 +40,19 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "Suggested site #{rank}\n{name} {code}\nAdds {gain} {unit}"),
     "cov.legend.stations": ("警务点", "Stations"),
     "cov.legend.site": ("建议新站点", "Suggested site"),
-    "cov.no_stations": ("尚未导入派出所、警务站或警务室，所有网格均显示为未覆盖。"
-                        "可在“数据管理”页导入。",
-                        "No police stations are loaded, so every grid shows as uncovered. "
-                        "Import them on the Data page."),
+    "cov.no_stations": ("尚未导入派出所、警务站或警务室，所有网格均显示为未覆盖。",
+                        "No police stations are loaded, so every grid shows as uncovered."),
+    "cov.no_stations.import": ("在“数据管理”页导入警务站点", "Import stations on the Data page"),
     "cov.nearest": ("{name}（{kind}）", "{name} ({kind})"),
     # Uncovered grids
     "cov.uncovered.title": ("未覆盖网格（按未覆盖人口排序）",
                             "Uncovered grids (most residents not covered first)"),
     "cov.uncovered.none": ("所选区域内所有网格均已覆盖。", "Every grid in the area is covered."),
     "cov.uncovered.note": ("共 {n} 个未覆盖网格。", "{n} uncovered grids."),
-    "cov.uncovered.note_cut": ("共 {n} 个未覆盖网格，显示前 {shown} 个；"
-                               "完整名单可在“数据导出”页导出。",
-                               "{n} uncovered grids; the first {shown} are shown. Export the "
-                               "full list on the Export page."),
+    "cov.uncovered.note_cut": ("共 {n} 个未覆盖网格，显示前 {shown} 个。",
+                               "{n} uncovered grids; the first {shown} are shown."),
+    "cov.uncovered.export": ("在“数据导出”页导出完整名单（警务覆盖图层）",
+                             "Export the full list on the Export page (police coverage layer)"),
     "cov.col.uncovered_pop": ("未覆盖人口", "Not covered"),
     "cov.col.share": ("覆盖比例", "Share covered"),
     "cov.col.distance": ("最近警务点距离", "Nearest station"),

@@ -61,6 +61,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "export.run": ("生成导出文件", "Make the export file"),
     "export.progress": ("正在导出… {pct}", "Exporting… {pct}"),
     "export.done": ("导出完成：{rows} 行。", "Export ready: {rows} rows."),
+    "export.repaired": ("{n} 个要素的存储几何无效（如边界自相交），已修复后导出，"
+                        "并在 geometry_repaired 字段中标为 true。",
+                        "{n} features had an invalid stored geometry (a self-intersecting "
+                        "outline, say); they were repaired for the file and marked true in "
+                        "the geometry_repaired field."),
     "export.failed": ("导出失败，未生成文件：{reason}", "The export failed; no file was made: {reas"
                                                         "on}"),
     "export.download": ("下载 {name}", "Download {name}"),
