@@ -4,7 +4,9 @@
 CSV text, GeoJSON, a GeoPackage (SQLite), an Excel workbook or a zipped Shapefile (ZIP), and
 a known extension must agree. CSV is decoded as UTF-8 (with or without BOM), else GB18030
 (which covers GBK); a Shapefile without a code page is tried the same way. Every reader
-returns text columns indexed by the 1-based data row number, ``row``, that problems cite.
+returns text columns indexed by the row number that problems cite, ``row``: for CSV and
+Excel the line of the spreadsheet (the header is line 1, so the first data row is 2), for a
+vector file the 1-based feature number.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ _MAGIC = [
     (b"7z\xbc\xaf", "a 7-Zip archive"),
 ]
 _BOM = b"\xef\xbb\xbf"
+#: The number of a CSV or Excel file's first data row, as the spreadsheet shows it (the
+#: header is line 1).
+FIRST_ROW = 2
 
 
 def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.DataFrame:
@@ -67,8 +72,9 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
     Returns
     -------
     pandas.DataFrame or geopandas.GeoDataFrame
-        Attribute columns as text (missing cells are NaN), indexed by the 1-based data row
-        number (``row``). Vector formats return a GeoDataFrame with the file's declared CRS.
+        Attribute columns as text (missing cells are NaN), indexed by the row number
+        (``row``): the spreadsheet line for CSV/Excel (first data row 2), else the feature
+        number from 1. Vector formats return a GeoDataFrame with the file's declared CRS.
         ``attrs`` holds ``format``, ``encoding`` (CSV), ``layer`` and ``read_problems`` (rows
         lost to malformed CSV lines, extra layers ignored).
 
@@ -113,7 +119,8 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
         raise ImportFileError(f"{name}: no {what}: the file holds no {kind}"
                               + (" (only a header)" if len(frame.columns) else ""))
     if frame.index.name != "row":
-        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+        first = FIRST_ROW if found in ("csv", "xlsx") else 1
+        frame.index = pd.RangeIndex(first, len(frame) + first, name="row")
     frame.attrs.update(format=found, encoding=encoding, layer=layer,
                        read_problems=read_problems)
     return frame
@@ -205,11 +212,11 @@ def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, s
     skipped: list[int] = []
     for w in caught:
         for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
-            skipped.append(int(line) - 1)
-            read_problems.append(Problem(int(line) - 1, None, None,
+            skipped.append(int(line))
+            read_problems.append(Problem(int(line), None, None,
                                          f"malformed CSV line ({why.strip()}); row skipped"))
     if skipped:
-        numbers = np.arange(1, len(frame) + len(skipped) + 1)
+        numbers = np.arange(FIRST_ROW, len(frame) + len(skipped) + FIRST_ROW)
         numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]
         frame.index = pd.Index(numbers, name="row")
     return frame, encoding
