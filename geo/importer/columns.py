@@ -118,6 +118,10 @@ EXPORT_COMPUTED = {
     }),
 }
 
+#: The column of reasons added to the refused rows handed back (中文, English); a file fixed
+#: and imported again may still carry it, and it is ignored without a word.
+REASON_COLUMN = ("导入问题", "import problem")
+
 #: One example row per kind for the templates: column -> value, in template order.
 EXAMPLES: dict[str, dict[str, str]] = {
     "grids": {
@@ -292,7 +296,8 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
         if col == geom_name:
             continue
         canon = lookup.get(_key(col))
-        if canon is None and _key(col) in exported:
+        if canon is None and (_key(col) in exported
+                              or _key(col) in {_key(n) for n in REASON_COLUMN}):
             continue
         if canon is None:
             problems.append(Problem(None, str(col), None, Reason("column_unknown"),
@@ -391,7 +396,7 @@ class TemplateColumn:
 
 
 def template_columns(kind: str) -> list[TemplateColumn]:
-    """The columns of ``kind``'s template, from the tables above.
+    """Return the columns of ``kind``'s template, from the tables above.
 
     Computed columns are left out; points are given as lon/lat (a ``wkt`` column is
     accepted too), grid and unit outlines as WKT.

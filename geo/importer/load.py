@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import cast
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-
-import numpy as np
-import shapely
 
 from geo.grids import GridIndex
 from geo.importer import updates as file_updates
@@ -236,7 +235,7 @@ def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stored_rows(bind: Engine | Connection, valid: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """The stored grids, stations or units with the keys of ``valid``, indexed by key."""
+    """Return the stored grids, stations or units with the keys of ``valid``, by key."""
     keys = list(valid["code"]) if len(valid) else []
     if kind == "grids":
         stored = store_requests.read_grids(bind, codes=keys if len(keys) <= 5000 else None,
@@ -281,7 +280,9 @@ def _same_as_stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str
 
 
 def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, (str, bytes)) and bool(pd.isna(value)))
+    if value is None or isinstance(value, (str, bytes)):
+        return value is None
+    return bool(pd.isna(value))  # type: ignore[call-overload]  # NaN, NaT, pd.NA
 
 
 def _equal(a: object, b: object) -> bool:

@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.importer.reasons import Reason
 from geo.importer.report import ImportFileError, Problem, check_kind
 
 _LABELS = {
@@ -214,7 +215,7 @@ def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, s
         for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
             skipped.append(int(line))
             read_problems.append(Problem(int(line), None, None,
-                                         f"malformed CSV line ({why.strip()}); row skipped"))
+                                         Reason("malformed_line", detail=why.strip())))
     if skipped:
         numbers = np.arange(FIRST_ROW, len(frame) + len(skipped) + FIRST_ROW)
         numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]

@@ -39,7 +39,8 @@ REASONS: dict[str, tuple[str, str]] = {
                            "hours)"),
     "before_reported": ("{field} 早于上报时间", "{field} is before reported_at"),
     "more_rows": ("另有 {n} 行同样问题未列出：{reason}", "{n} more rows not listed: {reason}"),
-    "malformed_line": ("CSV 行格式错误（{detail}），已跳过", "malformed CSV line ({detail}); row skipped"),
+    "malformed_line": ("CSV 行格式错误（{detail}），已跳过",
+                       "malformed CSV line ({detail}); row skipped"),
     # Points and polygons
     "expected_point": ("应为点，实为 {found}", "expected a point, found a {found}"),
     "expected_point_wkt": ("应为 POINT", "expected a POINT"),
@@ -76,7 +77,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "grid_overlap": ("网格 {grid} 与网格 {other} 重叠 {area}",
                      "grid {grid} overlaps grid {other} by {area}"),
     # Requests and activities
-    "outside_grid": ("点不在任何网格内；保留待分派", "point is outside every grid; kept for triage"),
+    "outside_grid": ("点不在任何网格内；保留待分派",
+                     "point is outside every grid; kept for triage"),
     "outside_grid_activity": ("点不在任何网格内；活动必须属于一个网格",
                               "point is outside every grid; an activity needs a grid"),
     "unknown_grid": ("未知网格：库中没有此网格编码", "unknown grid: no stored grid has this code"),
@@ -92,8 +94,9 @@ REASONS: dict[str, tuple[str, str]] = {
                              "a satisfaction value needs a resolved or rated request"),
     "flow": ("办理流程不允许：{detail}", "{detail}"),
     # Admin units
-    "unit_code_form": ("区划编码应为 6、9 或 12 位数字", "admin unit code must be 6, 9 or 12 digits"),
-    "unit_level_code": ("{level} 的编码应为 {digits} 位数字",
+    "unit_code_form": ("区划编码应为 6、9 或 12 位数字",
+                       "admin unit code must be 6, 9 or 12 digits"),
+    "unit_level_code": ("{level}的编码应为 {digits} 位数字",
                         "a {level_en}'s code must be {digits} digits"),
     "unit_parent_unknown": ("上级 {parent} 不在文件中，也不在库中",
                             "parent {parent} is neither in the file nor stored"),

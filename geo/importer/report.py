@@ -6,6 +6,7 @@ of them and import none but :mod:`~geo.importer.reasons`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,8 @@ class Problem:
     reason: str
     severity: str = "error"
     code: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    # dataclasses.field: ``field`` is an attribute of this class.
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.reason, Reason):

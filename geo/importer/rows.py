@@ -211,7 +211,7 @@ class Rows:
 
 
 def more_rows(n: int, reason: object) -> Reason | str:
-    """The line that sums up ``n`` rows not listed with the same ``reason``."""
+    """Return the line that sums up ``n`` rows not listed with the same ``reason``."""
     if isinstance(reason, Reason):
         return Reason("more_rows", n=n, reason=reason)
     return f"{n:,} more rows not listed: {reason}"

@@ -20,7 +20,6 @@ A requests file without what a new request needs (category, reported_at, a locat
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,7 +277,7 @@ _FLOW = (
 
 
 def _flow_reason(reason: str) -> Reason:
-    """The reason code of a refusal (or staleness) by :func:`geo.lifecycle.judge`."""
+    """Return the reason code of a refusal (or staleness) by :mod:`geo.lifecycle`."""
     for pattern, code, names in _FLOW:
         match = pattern.match(reason)
         if match:

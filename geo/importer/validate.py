@@ -134,12 +134,14 @@ OVERLAP_TOLERANCE = 0.01
 
 def _check_communities(grids: gpd.GeoDataFrame, outlines: gpd.GeoSeries, rows: Rows) -> None:
     """Warn about grids lying mostly outside the outline of their community."""
-    outlines = outlines[outlines.notna() & ~outlines.index.duplicated()]
-    has = grids["community_code"].isin(outlines.index).to_numpy()
+    keep = (outlines.notna() & ~outlines.index.duplicated()).to_numpy(dtype=bool)
+    shapes = pd.Series(np.asarray(outlines.values, dtype=object)[keep],
+                       index=outlines.index[keep], dtype=object)
+    has = grids["community_code"].isin(shapes.index).to_numpy()
     if not has.any():
         return
-    geoms = grids.geometry.to_numpy()[has]
-    comm = outlines.reindex(grids["community_code"][has]).to_numpy()
+    geoms = np.asarray(grids.geometry.values, dtype=object)[has]
+    comm = shapes.reindex(grids["community_code"][has]).to_numpy(dtype=object)
     inside = shapely.area(shapely.intersection(geoms, comm)) / shapely.area(geoms)
     low = np.zeros(rows.n, dtype=bool)
     positions = np.flatnonzero(np.isin(rows.numbers, grids.index[has][inside
@@ -598,12 +600,12 @@ def validate_units(frame: pd.DataFrame, *, crs: str | None = None,
         rows.flag(unknown, "parent_code", parent, [Reason("unit_parent_unknown", parent=p)
                                                     for p in parents])
         order = np.array([
-            bool(t and not u and rank.get(levels_known.get(p), 9) >= rank.get(lv, -1))
+            bool(t and not u and rank.get(str(levels_known.get(p)), 9) >= rank.get(lv, -1))
             for t, u, p, lv in zip(todo, unknown, parents, levels, strict=True)])
         rows.flag(order, "parent_code", parent, [
             Reason("unit_parent_level", parent=p,
-                   parent_level=LEVEL_WORDS.get(levels_known.get(p, ""), ("?", "?"))[0],
-                   parent_level_en=LEVEL_WORDS.get(levels_known.get(p, ""), ("?", "?"))[1],
+                   parent_level=LEVEL_WORDS.get(str(levels_known.get(p)), ("?", "?"))[0],
+                   parent_level_en=LEVEL_WORDS.get(str(levels_known.get(p)), ("?", "?"))[1],
                    level=LEVEL_WORDS.get(lv, ("?", "?"))[0],
                    level_en=LEVEL_WORDS.get(lv, ("?", "?"))[1])
             for p, lv in zip(parents, levels, strict=True)])
