@@ -1065,3 +1065,44 @@ def test_column_names_activity_grid_code_is_data_and_missing_columns_named():
         canonical(pd.DataFrame({"code": ["c"], "name": ["n"], "kind": ["k"], "x": ["1"]}),
                   "stations", [])
     assert str(err.value).startswith("missing required column: lat (纬度).")
+
+
+# ------------------------------------------------------------------ grids against communities
+
+
+def _grid_file(tmp_path, rows):
+    lines = ["code,name,wkt"] + [f'{code},{name},"{shape.wkt}"' for code, name, shape in rows]
+    return write(tmp_path / "grids.csv", "\n".join(lines) + "\n")
+
+
+def test_a_grid_outside_its_community_is_warned_about_naming_both(engine, tmp_path):
+    outline = shapely.MultiPolygon([shapely.box(112.30, 28.55, 112.32, 28.57)])
+    units = pd.DataFrame({"code": [COMMUNITY], "name": ["资阳社区"], "level": ["community"],
+                          "parent_code": [COMMUNITY[:9]], "population": [None],
+                          "geom": [outline]})
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, units)
+    path = _grid_file(tmp_path, [(CODES[0], "里", square(112.30, 28.56)),
+                                 (CODES[1], "外", square(112.40, 28.56))])
+    report = import_file(engine, path, kind="grids")
+    assert report.rows_inserted == 2  # a warning: the grid is kept
+    [warning] = [p for p in report.warnings if p.row is not None]
+    assert (warning.row, warning.code) == (3, "grid_outside_community")
+    assert warning.text("zh") == f"网格 {CODES[1]} 的大部分面积（0%）不在社区 {COMMUNITY} 范围内"
+    assert CODES[1] in warning.reason and COMMUNITY in warning.reason
+
+
+def test_overlapping_grids_are_warned_about_and_neighbours_are_not():
+    frame = pd.DataFrame({
+        "code": CODES[:4], "name": ["甲", "乙", "丙", "市"],
+        "wkt": [square(112.30, 28.56).wkt, square(112.31, 28.56).wkt,  # neighbours
+                square(112.305, 28.56).wkt,                              # half over both
+                square(112.29, 28.55, size=0.04).wkt]})                  # a city outline
+    valid, problems = importer.validate_grids(frame)
+    assert len(valid) == 4  # warnings only
+    pairs = sorted((p.params["grid"], p.params["other"]) for p in problems
+                   if p.code == "grid_overlap")
+    assert pairs == sorted([(CODES[2], CODES[0]), (CODES[2], CODES[1]), (CODES[3], CODES[0]),
+                            (CODES[3], CODES[1]), (CODES[3], CODES[2])])
+    first = next(p for p in problems if p.code == "grid_overlap")
+    assert first.params["area"].endswith(" km²") and float(first.params["area"][:-4]) > 0.1

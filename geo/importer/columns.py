@@ -111,7 +111,7 @@ _REQUIRED = {
 #: its figures): a re-imported export carries them, and they are ignored without a word.
 EXPORT_COMPUTED = {
     "grids": frozenset({
-        "community_name", "township_code", "township_name", "county_code", "county_name",
+        "area_km2", "community_name", "township_code", "township_name", "county_code", "county_name",
         "requests", "requests_per_1k", "open", "overdue", "due", "resolved", "on_time",
         "rated", "satisfied", "resolution_rate", "on_time_rate", "satisfaction_rate",
         "disputes", "disputes_open", "dispute_resolution_rate",
@@ -175,6 +175,9 @@ def _key(name: object) -> str:
     text = str(name).replace("\ufeff", "").strip()
     text = re.sub(r"\s*[（(][^()（）]*[)）]\s*$", "", text)  # "人口（人）" -> "人口"
     return re.sub(r"[\s\-]+", "_", text.lower())
+
+
+_REASON_KEYS = frozenset(_key(n) for n in REASON_COLUMN)
 
 
 def _hint(kind: str, canonical: str) -> str:
@@ -295,10 +298,9 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
     for col in frame.columns:
         if col == geom_name:
             continue
-        canon = lookup.get(_key(col))
-        if canon is None and (_key(col) in exported
-                              or _key(col) in {_key(n) for n in REASON_COLUMN}):
+        if _key(col) in exported or _key(col) in _REASON_KEYS:
             continue
+        canon = lookup.get(_key(col))
         if canon is None:
             problems.append(Problem(None, str(col), None, Reason("column_unknown"),
                                     "warning"))
