@@ -116,6 +116,18 @@ def test_gbk_csv_is_read_and_encoding_reported(tmp_path):
     assert frame.loc[2, "description"] == "邻里吵架"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_with_tabs_is_read(tmp_path, codec):
+    bom = "\ufeff".encode(codec)
+    text = "编号\t经度\t纬度\t类别\t上报时间\r\nW1\t112.305\t28.565\t道路交通\t2024-05-01 08:30\r\n"
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(bom + text.encode(codec))
+    frame = read_table(path, kind="requests")
+    assert frame.attrs["encoding"] == "UTF-16 (BOM)"
+    assert list(frame.columns) == ["编号", "经度", "纬度", "类别", "上报时间"]
+    assert frame.loc[2, "类别"] == "道路交通"
+
+
 def test_utf8_bom_csv_header_is_clean(tmp_path):
     path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x"],
                         encoding="utf-8-sig")

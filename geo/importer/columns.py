@@ -111,7 +111,8 @@ _REQUIRED = {
 #: its figures): a re-imported export carries them, and they are ignored without a word.
 EXPORT_COMPUTED = {
     "grids": frozenset({
-        "area_km2", "community_name", "township_code", "township_name", "county_code", "county_name",
+        "area_km2", "community_name", "township_code", "township_name", "county_code",
+        "county_name",
         "requests", "requests_per_1k", "open", "overdue", "due", "resolved", "on_time",
         "rated", "satisfied", "resolution_rate", "on_time_rate", "satisfaction_rate",
         "disputes", "disputes_open", "dispute_resolution_rate",

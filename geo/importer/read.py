@@ -3,7 +3,8 @@
 :func:`read_table` trusts the content, not the name: the first bytes say whether a file is
 CSV text, GeoJSON, a GeoPackage (SQLite), an Excel workbook or a zipped Shapefile (ZIP), and
 a known extension must agree. CSV is decoded as UTF-8 (with or without BOM), else GB18030
-(which covers GBK); a Shapefile without a code page is tried the same way. Every reader
+(which covers GBK), or as UTF-16 when it starts with its BOM (Excel's "Unicode text", tab
+separated); a Shapefile without a code page is tried the same way. Every reader
 returns text columns indexed by the row number that problems cite, ``row``: for CSV and
 Excel the line of the spreadsheet (the header is line 1, so the first data row is 2), for a
 vector file the 1-based feature number.
@@ -52,6 +53,7 @@ _MAGIC = [
     (b"7z\xbc\xaf", "a 7-Zip archive"),
 ]
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: The number of a CSV or Excel file's first data row, as the spreadsheet shows it (the
 #: header is line 1).
 FIRST_ROW = 2
@@ -129,6 +131,8 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
 
 def _sniff(path: Path, head: bytes) -> tuple[str | None, str]:
     """Return (format or None, what the content looks like in words)."""
+    if head.startswith(_UTF16_BOMS):  # Excel's "Unicode text": UTF-16 with tabs
+        return "csv", "UTF-16 text"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _sniff_zip(path)
     if head.startswith(b"SQLite format 3\x00"):
@@ -182,12 +186,21 @@ def _sniff_sqlite(path: Path) -> tuple[str | None, str]:
 def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, str]:
     name = path.name
     data = path.read_bytes()
+    utf16 = data.startswith(_UTF16_BOMS)
+    if utf16:  # Excel saves "Unicode text" as UTF-16 with a BOM, tab-separated
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{name}: damaged UTF-16 text (bad bytes at position "
+                                  f"{exc.start}); save the file as UTF-8 CSV") from None
     # The whole file is decoded once to choose the encoding: a GBK file often starts with
     # plain ASCII headers, so the first kilobytes prove nothing.
     try:
         data.decode("utf-8")
         encoding, codec = ("UTF-8 (BOM)", "utf-8-sig") if data.startswith(_BOM) else (
             "UTF-8", "utf-8")
+        if utf16:
+            encoding = "UTF-16 (BOM)"
     except UnicodeDecodeError as utf8_error:
         try:
             data.decode("gb18030")
