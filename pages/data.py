@@ -17,9 +17,11 @@ with left:
     kind_col, crs_col = st.columns(2)
     with kind_col:
         choice = st.selectbox(t("data.kind"), datapage.KIND_CHOICES,
-                              format_func=lambda k: datapage.kind_label(k, found_kind),
-                              help=t("data.kind_help"), key="data_kind")
+                              format_func=datapage.kind_label, help=t("data.kind_help"),
+                              key="data_kind")
         kind = (found_kind or "requests") if choice == "auto" else choice
+        if choice == "auto" and upload is not None:
+            datapage.detected_note(found_kind)
     with crs_col:
         crs_choice = st.selectbox(t("data.crs"), datapage.CRS_CHOICES,
                                   format_func=lambda c: t(f"data.crs.{c}"), key="data_crs")

@@ -227,14 +227,14 @@ def test_the_kind_is_detected_and_reasons_are_in_the_ui_language(tiny_url):
     _run(at, tiny_url)  # the kind left at its default: detected from the columns
     assert not at.exception
     assert at.selectbox(key="data_kind").value == "auto"
-    assert "自动识别：警务站点" in at.selectbox(key="data_kind").options
+    assert "按文件的列和几何识别为：警务站点" in texts(at)
     report = next(df.value for df in at.dataframe if "原因" in df.value.columns)
     reasons = dict(zip(report["行号"], report["原因"], strict=True))
     assert reasons["4"] == "不是数字"
     assert reasons["5"].startswith("坐标不在中国境内")
     refused = at.get("download_button")
     labels = [b.proto.label for b in refused]
-    assert "下载被拒绝的 2 行及原因（改正后可重新导入）" in labels
+    assert "下载被拒绝的 2 行（附原因）" in labels
     assert at.button(key="data_import").label == "正式导入：写入 2 行（新增 2，更新 0）"
 
 
@@ -246,7 +246,7 @@ def test_reasons_in_english(tiny_url, monkeypatch):
     at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
     _run(at, tiny_url)
     assert not at.exception
-    assert "Detected: Police stations" in at.selectbox(key="data_kind").options
+    assert "Detected from the file's columns and geometry: Police stations" in texts(at)
     report = next(df.value for df in at.dataframe if "Reason" in df.value.columns)
     assert dict(zip(report["Row"], report["Reason"], strict=True))["4"] == "not a number"
 
@@ -260,7 +260,7 @@ def test_a_grid_reimport_counts_only_what_changes(tiny_url, four_grids, tmp_path
                                                "application/geo+json")
     _run(at, tiny_url)
     assert not at.exception
-    assert "自动识别：网格边界" in at.selectbox(key="data_kind").options
+    assert "按文件的列和几何识别为：网格边界" in texts(at)
     button = at.button(key="data_import")
     assert button.label == "正式导入：写入 1 行（新增 0，更新 1）"
     button.click()

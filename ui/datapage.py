@@ -101,7 +101,7 @@ def preview(path: Path, kind: str) -> tuple[pd.DataFrame | None, int]:
         geom = head.geometry.geom_type.fillna(t("msg.no_data_value"))
         head = pd.DataFrame(head.drop(columns=head.geometry.name))
         head[t("data.preview.geometry")] = geom.to_numpy()
-    head = head.reset_index()
+    head = head.reset_index().rename(columns={"row": t("data.preview.row")})
     return head.astype(str).replace({"nan": ""}), total
 
 
@@ -124,12 +124,15 @@ def detected(upload) -> str | None:
     return kind
 
 
-def kind_label(choice: str, found: str | None) -> str:
-    """The kind selectbox's label of ``choice`` ("auto" says what was detected)."""
-    if choice != "auto":
-        return t(f"data.kind.{choice}")
-    return t("data.kind.auto", kind=t(f"data.kind.{found}")) if found else t(
-        "data.kind.auto.none")
+def kind_label(choice: str) -> str:
+    """The kind selectbox's label of ``choice``."""
+    return t(f"data.kind.{choice}")
+
+
+def detected_note(found: str | None) -> None:
+    """Say under the kind box what "detect" found."""
+    st.caption(t("data.kind.detected", kind=t(f"data.kind.{found}")) if found
+               else t("data.kind.undetected"))
 
 
 def check(name: str, body: bytes, *, kind: str, crs: str | None) -> Checked:
@@ -256,6 +259,7 @@ def problems(found: Checked) -> None:
         with refused_col:
             st.download_button(
                 t("data.refused.download", n=count(report.rows_rejected)), data=body,
+                help=t("data.refused.help"),
                 file_name=f"{t('data.refused.file', stem=stem)}.{ext}",
                 mime=_MIME.get(ext, "application/octet-stream"), key="data_refused",
                 icon=":material/download:", on_click="ignore")

@@ -25,8 +25,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.kind.stations": ("警务站点", "Police stations"),
     "data.kind.activities": ("志愿服务活动", "Volunteer activities"),
     "data.kind.units": ("行政区划", "Admin units"),
-    "data.kind.auto": ("自动识别：{kind}", "Detected: {kind}"),
-    "data.kind.auto.none": ("自动识别（默认诉求）", "Detect (requests by default)"),
+    "data.kind.auto": ("自动识别", "Detect from the file"),
+    "data.kind.detected": ("按文件的列和几何识别为：{kind}", "Detected from the file's columns "
+                           "and geometry: {kind}"),
+    "data.kind.undetected": ("未能识别，按诉求检查", "Not recognised; checked as requests"),
     "data.kind_help": ("按文件的列和几何自动识别；识别不对时请手动选择。",
                        "Guessed from the file's columns and geometry; choose another if it "
                        "is wrong."),
@@ -42,9 +44,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.templates.csv": ("CSV 模板", "CSV template"),
     "data.templates.xlsx": ("Excel 模板", "Excel template"),
     "data.templates.file": ("模板_{kind}", "template_{kind}"),
-    "data.refused.download": ("下载被拒绝的 {n} 行及原因（改正后可重新导入）",
-                              "Download the {n} refused rows with their reasons (fix them "
-                              "and import again)"),
+    "data.refused.download": ("下载被拒绝的 {n} 行（附原因）",
+                              "Download the {n} refused rows (with reasons)"),
+    "data.refused.help": ("与上传的文件格式相同，最后一列写明原因；改正后可直接重新导入。",
+                          "In the format uploaded, with the reason in a last column; fix "
+                          "the rows and import that file again."),
     "data.refused.file": ("{stem}_被拒绝的行", "{stem}_refused_rows"),
     "data.crs": ("坐标系", "Coordinates"),
     "data.crs.auto": ("WGS84（文件声明其他坐标系时按文件）", "WGS84 (or the file's declared CRS)"),
@@ -61,6 +65,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.preview": ("文件前 {n} 行（共 {total} 行）",
                      "First {n} rows of the file ({total} in all)"),
     "data.preview.geometry": ("几何", "geometry"),
+    "data.preview.row": ("行号", "Row"),
     "data.check": ("检查结果（试导入，未写入）", "Check (dry run, nothing written)"),
     "data.file_rejected": ("整个文件被拒绝，未写入任何数据：{reason}",
                            "The whole file was rejected and nothing was written: {reason}"),
