@@ -250,10 +250,14 @@ def problems(found: Checked) -> None:
         return
     st.markdown(f"**{t('data.problems', n=count(len(report.problems)))}**")
     st.dataframe(problems_frame(report), hide_index=True, width="stretch",
-                 height=min(420, 38 + 35 * len(report.problems)))
+                 height=min(420, 38 + 35 * len(report.problems)),
+                 column_config={t("data.col.row"): st.column_config.TextColumn(width="small"),
+                                t("data.col.reason"): st.column_config.TextColumn(
+                                    width="large")})
     st.caption(t("data.problems.note"))
     stem = Path(found.name).stem
-    refused_col, report_col = st.columns(2)
+    # One above the other: side by side, the longer label is cut at 1440 px.
+    refused_col, report_col = st.container(), st.container()
     if found.refused is not None:
         body, ext = found.refused
         with refused_col:
