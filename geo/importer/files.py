@@ -19,7 +19,6 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geo.export.writers import defuse
 from geo.importer.columns import REASON_COLUMN, template, template_columns
 from geo.importer.read import read_table
 from geo.importer.report import ImportReport, check_kind
@@ -35,6 +34,9 @@ _GUIDE = {  # the Excel template's second sheet: heading -> (中文, English)
 
 
 def _defused(frame: pd.DataFrame) -> pd.DataFrame:
+    # Imported here: geo.export pulls in the figures, which an import does not need.
+    from geo.export.writers import defuse
+
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
