@@ -127,12 +127,29 @@ def test_polygons_with_levels_are_units_and_without_are_grids():
         "units", "grids", "stations")
 
 
-def test_every_reason_has_both_languages_with_the_same_placeholders():
+def test_every_reason_has_both_languages_and_renders_with_its_params():
     import string
 
     for code, (zh, en) in REASONS.items():
-        names = [{f for _, f, _, _ in string.Formatter().parse(text) if f}
-                 for text in (zh, en)]
-        # Only a word the English sentence needs in English may differ (what_en, level_en…).
-        assert {n.removesuffix("_en") for n in names[1]} <= names[0] | {"what"}, code
-        assert zh and en and zh != en or code == "flow", code
+        names = {f for text in (zh, en) for _, f, _, _ in string.Formatter().parse(text) if f}
+        params = {n: "x" for n in names}
+        assert importer.Reason(code, **params)  # English: no placeholder left unfilled
+        assert importer.Problem(1, None, None, importer.Reason(code, **params)).text("zh")
+        assert zh and en and (zh != en or code == "flow"), code
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.replace("{", "")) or \
+            code == "flow", code  # the English text is English
+
+
+def test_a_rejected_file_says_why_in_both_languages(engine, tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_text("编码,名称\nS1,所\n", encoding="utf-8")
+    report = import_file(engine, path, kind="stations")
+    problem = report.file_error
+    assert problem.code == "missing_columns"
+    assert problem.text("zh").startswith("缺少必需的列：kind (类型)")
+    assert "missing required columns: kind (类型)" in problem.reason
+    png = tmp_path / "grids.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n0000")
+    report = import_file(engine, png, kind="grids")
+    assert report.file_error.text("zh") == ("grids.csv：扩展名 .csv 表示 CSV 文本，但内容是 "
+                                            "a PNG image")

@@ -440,7 +440,8 @@ def file_error(found: Checked) -> bool:
     problem = found.report.file_error
     if problem is None:
         return False
-    st.error(t("data.file_rejected", reason=problem.reason), icon=":material/error:")
+    reason = reason_text(problem.code, problem.params, problem.reason)
+    st.error(t("data.file_rejected", reason=reason), icon=":material/error:")
     return True
 
 

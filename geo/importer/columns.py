@@ -333,10 +333,12 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
                    " (a file of updates to stored requests needs only external_id (编号) and "
                    "what changed: status (状态), updated_at (更新时间), resolved_at, closed_at, "
                    "satisfaction or note)")
-        raise ImportFileError(
-            f"missing required column{'s' if len(missing) > 1 else ''}: "
-            f"{'; '.join(missing)}{updates}. The file has: {available or 'no columns'}"
-        )
+        zh_updates = ("" if kind != "requests" else
+                      "（更新库中已有诉求的文件只需 编号 和变化的列：状态、更新时间、办结时间、"
+                      "关闭时间、满意度或备注）")
+        raise ImportFileError(Reason(
+            "missing_columns", s="s" if len(missing) > 1 else "", missing="; ".join(missing),
+            updates=zh_updates, updates_en=updates, available=available or "no columns"))
     return Columns(out, names, geometry)
 
 

@@ -34,6 +34,10 @@ _LABELS = {
     "shpzip": "a zipped Shapefile (a ZIP archive with a .shp inside)",
     "shp": "a Shapefile",
 }
+_LABELS_ZH = {
+    "csv": " CSV 文本", "xlsx": " Excel 工作簿（.xlsx）", "geojson": " GeoJSON",
+    "gpkg": " GeoPackage", "shpzip": "压缩的 Shapefile（内含 .shp 的 ZIP）", "shp": " Shapefile",
+}
 _SUFFIXES = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
     ".xlsx": "xlsx", ".xlsm": "xlsx",
@@ -95,20 +99,16 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
     with path.open("rb") as fh:
         head = fh.read(65536)
     if not head.replace(_BOM, b"").strip():
-        raise ImportFileError(f"{name}: the file is empty"
-                              + (" (0 bytes)" if not head else " (only white space)"))
+        raise ImportFileError(Reason("file_empty", name=name, detail_en=" (0 bytes)" if not head
+                                     else " (only white space)"))
     found, found_label = _sniff(path, head)
     expected = _SUFFIXES.get(path.suffix.lower())
     if expected is not None and found != expected:
-        raise ImportFileError(
-            f"{name}: expected {_LABELS[expected]} (from the extension {path.suffix}) "
-            f"but found {found_label}"
-        )
+        raise ImportFileError(Reason("file_mismatch", name=name, suffix=path.suffix,
+                                     expected=_LABELS_ZH[expected],
+                                     expected_en=_LABELS[expected], found=found_label))
     if found is None:
-        raise ImportFileError(
-            f"{name}: unsupported file: found {found_label}; expected CSV, Excel .xlsx, "
-            "GeoJSON, GeoPackage or a zipped Shapefile"
-        )
+        raise ImportFileError(Reason("file_unsupported", name=name, found=found_label))
     read_problems: list[Problem] = []
     encoding = None
     if found == "csv":
@@ -119,8 +119,10 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
         frame, layer, encoding = _read_vector(path, found, layer, read_problems)
     if frame.empty:
         what = "features" if found in ("geojson", "gpkg", "shpzip", "shp") else "data rows"
-        raise ImportFileError(f"{name}: no {what}: the file holds no {kind}"
-                              + (" (only a header)" if len(frame.columns) else ""))
+        header = bool(len(frame.columns))
+        raise ImportFileError(Reason("file_no_rows", name=name, what=what, kind=kind,
+                                     detail="（只有表头）" if header else "",
+                                     detail_en=" (only a header)" if header else ""))
     if frame.index.name != "row":
         first = FIRST_ROW if found in ("csv", "xlsx") else 1
         frame.index = pd.RangeIndex(first, len(frame) + first, name="row")

@@ -14,6 +14,20 @@ from typing import Any
 
 #: Reason code -> (中文, English) template.
 REASONS: dict[str, tuple[str, str]] = {
+    # The whole file
+    "file_empty": ("{name}：文件是空的", "{name}: the file is empty{detail_en}"),
+    "file_mismatch": ("{name}：扩展名 {suffix} 表示{expected}，但内容是 {found}",
+                      "{name}: expected {expected_en} (from the extension {suffix}) but found "
+                      "{found}"),
+    "file_unsupported": ("{name}：不支持的文件（内容是 {found}）；请使用 CSV、Excel .xlsx、"
+                         "GeoJSON、GeoPackage 或压缩的 Shapefile",
+                         "{name}: unsupported file: found {found}; expected CSV, Excel .xlsx, "
+                         "GeoJSON, GeoPackage or a zipped Shapefile"),
+    "file_no_rows": ("{name}：文件中没有数据行{detail}",
+                     "{name}: no {what}: the file holds no {kind}{detail_en}"),
+    "missing_columns": ("缺少必需的列：{missing}{updates}。文件中的列：{available}",
+                        "missing required column{s}: {missing}{updates_en}. The file has: "
+                        "{available}"),
     # Columns
     "column_unknown": ("未知列，已忽略", "unknown column, ignored"),
     "column_repeated": ("与列 {other} 是同一字段，已忽略", "same field as column {other}; ignored"),
