@@ -1118,3 +1118,16 @@ def test_overlapping_grids_are_warned_about_and_neighbours_are_not():
                             (CODES[3], CODES[1]), (CODES[3], CODES[2])])
     first = next(p for p in problems if p.code == "grid_overlap")
     assert first.params["area"].endswith(" km²") and float(first.params["area"][:-4]) > 0.1
+
+
+def test_a_city_outline_over_stored_grids_is_warned_about(engine, grids, tmp_path):
+    city = shapely.box(112.29, 28.54, 112.33, 28.58)
+    path = _grid_file(tmp_path, [("430903003009001", "全市", city),
+                                 (CODES[0], "甲（重画）", square(112.30, 28.56))])
+    report = import_file(engine, path, kind="grids", dry_run=True)
+    stored = sorted(p.params["other"] for p in report.warnings if p.code == "grid_overlap_stored")
+    assert stored == CODES[1:]  # CODES[0] is replaced by the file: compared within it
+    inside = [p for p in report.warnings if p.code == "grid_overlap"]
+    assert [(p.row, p.params["grid"], p.params["other"]) for p in inside] == [
+        (3, CODES[0], "430903003009001")]
+    assert report.rows_to_write == 2  # warnings: the rows are still written

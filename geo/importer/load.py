@@ -311,8 +311,10 @@ def _validate(engine: Engine, frame: pd.DataFrame, *, kind: str, crs: str
         communities = store_requests.read_admin_units(engine, level="community")
         known = set(communities["code"]) if len(communities) else None
         outlines = (communities.set_index("code").geometry if len(communities) else None)
+        stored = store_requests.read_grids(engine)
         valid, problems = validate_grids(frame, crs=crs, known_communities=known,
-                                         community_outlines=outlines)
+                                         community_outlines=outlines,
+                                         stored_grids=stored.set_index("code").geometry)
         if known is None:
             problems.append(Problem(None, "community_code", None, Reason("no_communities"),
                                     "warning"))

@@ -90,6 +90,8 @@ REASONS: dict[str, tuple[str, str]] = {
                                "(only {share} inside)"),
     "grid_overlap": ("网格 {grid} 与网格 {other} 重叠 {area}",
                      "grid {grid} overlaps grid {other} by {area}"),
+    "grid_overlap_stored": ("网格 {grid} 与库中网格 {other} 重叠 {area}",
+                            "grid {grid} overlaps the stored grid {other} by {area}"),
     # Requests and activities
     "outside_grid": ("点不在任何网格内；保留待分派",
                      "point is outside every grid; kept for triage"),

@@ -32,7 +32,8 @@ MAX_DESCRIPTION = 4000
 
 def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
                    known_communities: set[str] | None = None,
-                   community_outlines: gpd.GeoSeries | None = None
+                   community_outlines: gpd.GeoSeries | None = None,
+                   stored_grids: gpd.GeoSeries | None = None
                    ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Check grid rows and return the valid ones ready for :func:`geo.store.write_grids`.
 
@@ -50,6 +51,9 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
         :data:`MIN_INSIDE_COMMUNITY` of its area inside its community's outline gets a
         warning naming both. Grids of the file that overlap one another by more than
         :data:`OVERLAP_TOLERANCE` of the smaller one's area are warned about in any case.
+    stored_grids : GeoSeries, optional
+        The stored grids' polygons (EPSG:4326) indexed by code: a grid of the file that
+        overlaps a stored grid it does not replace is warned about the same way.
 
     Returns
     -------
@@ -120,7 +124,7 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
     grids["area_km2"] = metric_area_km2(grids.geometry) if len(grids) else []
     if community_outlines is not None:
         _check_communities(grids, community_outlines, rows)
-    _check_overlaps(grids, rows)
+    _check_overlaps(grids, rows, stored_grids)
     return grids, problems
 
 
@@ -160,33 +164,55 @@ def _check_communities(grids: gpd.GeoDataFrame, outlines: gpd.GeoSeries, rows: R
               reasons, severity="warning")
 
 
-def _check_overlaps(grids: gpd.GeoDataFrame, rows: Rows) -> None:
-    """Warn about each pair of the file's grids that overlap (named on the later row)."""
-    if len(grids) < 2:
-        return
-    geoms = grids.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    pairs = left < right
-    left, right = left[pairs], right[pairs]
-    if not len(left):
-        return
-    shared = shapely.intersection(geoms[left], geoms[right])
-    area = shapely.area(shared)
-    smaller = np.minimum(shapely.area(geoms[left]), shapely.area(geoms[right]))
-    big = area > OVERLAP_TOLERANCE * smaller
+def _overlaps(geoms: np.ndarray, others: np.ndarray, *, same: bool
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i in geoms, j in others) overlapping by more than the tolerance, and km².
+
+    ``same``: ``others`` is ``geoms`` itself; each pair is given once, with i > j.
+    """
+    empty = np.zeros(0, dtype=int)
+    if not len(geoms) or not len(others):
+        return empty, empty, np.zeros(0)
+    tree = shapely.STRtree(others)
+    mine, theirs = tree.query(geoms, predicate="intersects")
+    if same:
+        keep = mine > theirs
+        mine, theirs = mine[keep], theirs[keep]
+    if not len(mine):
+        return empty, empty, np.zeros(0)
+    shared = shapely.intersection(geoms[mine], others[theirs])
+    smaller = np.minimum(shapely.area(geoms[mine]), shapely.area(others[theirs]))
+    big = shapely.area(shared) > OVERLAP_TOLERANCE * smaller
     if not big.any():
-        return
-    left, right = left[big], right[big]
+        return empty, empty, np.zeros(0)
     km2 = metric_area_km2(gpd.GeoSeries(shared[big], crs=store_schema.SRID))
+    return mine[big], theirs[big], km2
+
+
+def _check_overlaps(grids: gpd.GeoDataFrame, rows: Rows,
+                    stored: gpd.GeoSeries | None = None) -> None:
+    """Warn about grids of the file overlapping each other or a stored grid.
+
+    A pair within the file is named on its later row; a stored grid the file replaces
+    (same code) is not compared.
+    """
+    geoms = np.asarray(grids.geometry.values, dtype=object)
     codes = grids["code"].to_numpy()
-    numbers = grids.index.to_numpy()
     position = {n: i for i, n in enumerate(rows.numbers)}
-    for a, b, size in zip(left, right, km2, strict=True):
-        where = "wkt" if rows.cols.geometry is None else "geometry"
-        rows.flag(_one(rows.n, position[numbers[b]]), where, codes[b],
-                  Reason("grid_overlap", grid=str(codes[b]), other=str(codes[a]),
-                         area=f"{size:.3f} km²"), severity="warning")
+    where = "wkt" if rows.cols.geometry is None else "geometry"
+    mine, theirs, km2 = _overlaps(geoms, geoms, same=True)
+    found = [(a, str(codes[b]), size, "grid_overlap")
+             for a, b, size in zip(mine, theirs, km2, strict=True)]
+    if stored is not None and len(stored):
+        kept = stored[~stored.index.isin(codes) & stored.notna()]
+        others = np.asarray(kept.values, dtype=object)
+        mine, theirs, km2 = _overlaps(geoms, others, same=False)
+        found += [(a, str(kept.index[b]), size, "grid_overlap_stored")
+                  for a, b, size in zip(mine, theirs, km2, strict=True)]
+    for a, other, size, code in found:
+        rows.flag(_one(rows.n, position[grids.index[a]]), where, codes[a],
+                  Reason(code, grid=str(codes[a]), other=other, area=f"{size:.3f} km²"),
+                  severity="warning")
 
 
 def _one(n: int, i: int) -> np.ndarray:
