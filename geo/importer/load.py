@@ -266,8 +266,8 @@ def _same_as_stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str
     for col in _COMPARED[kind]:
         if col not in mine.columns or col not in theirs.columns:
             continue
-        a, b = mine[col].to_numpy(dtype=object), theirs[col].to_numpy(dtype=object)
-        same[found] &= np.array([_equal(x, y) for x, y in zip(a, b, strict=True)], dtype=bool)
+        same[found] &= _same_column(mine[col].reset_index(drop=True).astype(object),
+                                    theirs[col].reset_index(drop=True).astype(object))
     if isinstance(valid, gpd.GeoDataFrame) and (kind != "units" or valid.attrs.get("outlines")):
         a = np.asarray(mine.geometry.values, dtype=object)
         b = np.asarray(theirs.geometry.values, dtype=object)
@@ -279,19 +279,16 @@ def _same_as_stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str
     return same, int(found.sum())
 
 
-def _missing(value: object) -> bool:
-    if value is None or isinstance(value, (str, bytes)):
-        return value is None
-    return bool(pd.isna(value))  # type: ignore[call-overload]  # NaN, NaT, pd.NA
-
-
-def _equal(a: object, b: object) -> bool:
-    """Equal cell values, a missing value equal only to a missing one (1 == 1.0)."""
-    if _missing(a) or _missing(b):
-        return _missing(a) and _missing(b)
-    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
-        return bool(np.isclose(float(a), float(b), rtol=0, atol=1e-9))
-    return str(a) == str(b)
+def _same_column(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Equal cells, vectorised: missing equals only missing, numbers by value (1 == 1.0)."""
+    a_missing, b_missing = a.isna().to_numpy(), b.isna().to_numpy()
+    a_num = pd.to_numeric(a, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    b_num = pd.to_numeric(b, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numeric = ~np.isnan(a_num) & ~np.isnan(b_num)
+    with np.errstate(invalid="ignore"):
+        equal = np.where(numeric, np.abs(a_num - b_num) <= 1e-9,
+                         a.astype(str).to_numpy() == b.astype(str).to_numpy())
+    return np.where(a_missing | b_missing, a_missing & b_missing, equal)
 
 
 def _failed(report: ImportReport, problem: Problem, started: float,
