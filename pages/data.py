@@ -41,7 +41,7 @@ with left:
             datapage.report_kpis(found.report)
             datapage.problems(found)
             datapage.import_button(upload, found, kind=kind, crs=crs)
-    datapage.templates()
+    datapage.templates(kind)
 
 with right:
     st.markdown(f"**{t('data.loaded')}**")

@@ -280,11 +280,14 @@ _MIME = {"csv": "text/csv",
          "geojson": "application/geo+json"}
 
 
-def templates() -> None:
-    """Downloadable templates of every kind (CSV with a BOM, Excel), with their columns."""
+def templates(current: str = "requests") -> None:
+    """Downloadable templates of every kind (CSV with a BOM, Excel), with their columns.
+
+    The kind offered first is ``current``, the kind of the upload being checked.
+    """
     with st.expander(t("data.templates"), icon=":material/description:"):
         st.caption(t("data.templates.intro"))
-        kind = st.selectbox(t("data.templates.kind"), KINDS,
+        kind = st.selectbox(t("data.templates.kind"), KINDS, index=KINDS.index(current),
                             format_func=lambda k: t(f"data.kind.{k}"), key="data_template_kind")
         st.dataframe(importer.files.guide(kind, lang=ui_text.lang()), hide_index=True,
                      width="stretch")
