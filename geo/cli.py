@@ -14,7 +14,7 @@ from geo import clock
 from geo.store import access as store_access
 from geo.store import engine as store_engine
 
-IMPORT_KINDS = ("grids", "requests", "stations", "activities")
+IMPORT_KINDS = ("grids", "requests", "stations", "activities", "units", "auto")
 
 
 def _progress(prefix: str):
@@ -55,12 +55,28 @@ def _cmd_init_demo(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from geo import importer
 
+    if args.template:
+        if args.kind == "auto":
+            print("gridmap import: error: --template needs a kind, not auto", file=sys.stderr)
+            return 2
+        Path(args.file).write_bytes(importer.template_file(args.kind, args.template,
+                                                           lang=args.lang or "zh"))
+        print(f"template for {args.kind}: {args.file}")
+        return 0
     engine = store_engine.make_engine(args.database)
-    report = importer.import_file(engine, args.file, kind=args.kind, crs=args.crs,
+    kind = args.kind
+    lang = args.lang or ("zh" if os.environ.get("LANG", "").lower().startswith("zh") else "en")
+    if kind == "auto":
+        try:
+            kind = importer.detect_kind(importer.read_table(args.file, kind="requests"))
+        except importer.ImportFileError:
+            kind = "requests"  # the import below reports why the file cannot be read
+        print(f"import: {args.file}: detected {kind}", file=sys.stderr)
+    report = importer.import_file(engine, args.file, kind=kind, crs=args.crs,
                                   dry_run=args.dry_run, progress=_progress("import: "))
     shown = report.problems[:args.show]
     for problem in shown:
-        print(f"  {problem}", file=sys.stderr)
+        print(f"  {problem.line(lang)}", file=sys.stderr)
     if len(report.problems) > len(shown):
         print(f"  … {len(report.problems) - len(shown):,} more problems"
               + ("" if args.report else " (write them all with --report FILE.csv)"),
@@ -68,12 +84,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if not args.dry_run:
         store_access.log_audit(
             engine, actor=_cli_actor(), action="import", rows=report.rows_to_write,
-            detail={"kind": args.kind, "file": str(args.file), "ok": report.ok(),
+            detail={"kind": kind, "file": str(args.file), "ok": report.ok(),
                     "rows_read": report.rows_read, "new": report.rows_new,
                     "updated": report.rows_updated, "unchanged": report.rows_unchanged,
                     "refused": report.rows_rejected})
     if args.report:
-        report.to_frame().to_csv(args.report, index=False, encoding="utf-8-sig")
+        Path(args.report).write_bytes(importer.problems_file(report, lang=lang))
         print(f"full report: {args.report}", file=sys.stderr)
     print(report.summary())
     return 0 if report.ok() else 2
@@ -524,9 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the benchmark suite: `gridmap bench --help` (= python -m bench)")
     p.set_defaults(func=_cmd_bench, bench_args=[])
 
-    p = sub.add_parser("import", help="import grids, requests, stations or volunteer "
-                                      "activities; a requests file may update stored ones")
-    p.add_argument("kind", choices=IMPORT_KINDS)
+    p = sub.add_parser("import", help="import grids, requests, stations, volunteer "
+                                      "activities or admin units; a requests file may "
+                                      "update stored ones")
+    p.add_argument("kind", choices=IMPORT_KINDS,
+                   help="what the file holds; auto: guess from its columns and geometry "
+                        "(requests when unsure)")
     p.add_argument("file", type=Path)
     p.add_argument("--crs", default=None,
                    help="coordinates of the file: wgs84, cgcs2000, gcj02, bd09 or EPSG:n "
@@ -537,6 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None,
                    help="write every problem (row, field, value, reason) to this CSV")
     p.add_argument("--show", type=int, default=50, help="problems to print (default 50)")
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the problems printed and of --report's reasons "
+                        "(default: zh when LANG starts with zh, else en)")
+    p.add_argument("--template", choices=("csv", "xlsx"), default=None,
+                   help="write the template of KIND to FILE instead of importing "
+                        "(CSV with a UTF-8 BOM, or Excel with a sheet of the accepted columns)")
     p.set_defaults(func=_cmd_import)
 
     from geo.export import FORMATS, LAYERS

@@ -13,10 +13,15 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     upload = st.file_uploader(t("data.upload"), type=datapage.FILE_TYPES,
                               help=t("data.upload_help"), key="data_upload")
+    found_kind = datapage.detected(upload) if upload is not None else None
     kind_col, crs_col = st.columns(2)
     with kind_col:
-        kind = st.selectbox(t("data.kind"), datapage.KINDS,
-                            format_func=lambda k: t(f"data.kind.{k}"), key="data_kind")
+        choice = st.selectbox(t("data.kind"), datapage.KIND_CHOICES,
+                              format_func=datapage.kind_label, help=t("data.kind_help"),
+                              key="data_kind")
+        kind = (found_kind or "requests") if choice == "auto" else choice
+        if choice == "auto" and upload is not None:
+            datapage.detected_note(found_kind)
     with crs_col:
         crs_choice = st.selectbox(t("data.crs"), datapage.CRS_CHOICES,
                                   format_func=lambda c: t(f"data.crs.{c}"), key="data_crs")
@@ -34,8 +39,9 @@ with left:
         if not datapage.file_error(found):
             st.markdown(f"**{t('data.check')}**")
             datapage.report_kpis(found.report)
-            datapage.problems(found.report)
+            datapage.problems(found)
             datapage.import_button(upload, found, kind=kind, crs=crs)
+    datapage.templates(kind)
 
 with right:
     st.markdown(f"**{t('data.loaded')}**")

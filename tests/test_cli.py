@@ -49,7 +49,7 @@ def test_import_reports_bad_rows_and_exit_code(tmp_path, four_grids, capsys):
     assert cli.main(["--database", url, "import", "requests", str(csv),
                      "--report", str(report)]) == 0
     err = capsys.readouterr().err
-    assert "row 2, field lon" in err
+    assert "row 3, field lon" in err  # the spreadsheet's line: the header is 1
     assert "row" in report.read_text(encoding="utf-8-sig").splitlines()[0]
     assert store_engine.table_counts(eng)["request"] == 1
     empty = tmp_path / "e.csv"
@@ -433,3 +433,49 @@ def test_alliance_add_list_disable_with_contacts_masked(engine, four_grids, caps
     assert cli.main(db + ["alliance", "disable", "无此成员"]) == 2
     actions = set(store_access.read_audit(engine).action)
     assert {"alliance.add", "alliance.list", "alliance.disable"} <= actions
+
+
+def test_import_units_prints_reasons_in_chinese_and_writes_one_transaction(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/u.db"
+    units = tmp_path / "units.csv"
+    units.write_text("区划编码,区划名称,层级,上级编码\n"
+                     "430900,益阳市,市,\n"
+                     "430903,赫山区,区,430900\n"
+                     "430903003,甲街道,街道,430903\n"
+                     "430903003001,甲社区,社区,430903003\n"
+                     "430903004001,孤村,村,430903004\n", encoding="utf-8")
+    assert cli.main(["--database", url, "import", "auto", str(units), "--lang", "zh"]) == 0
+    captured = capsys.readouterr()
+    assert "detected units" in captured.err
+    assert "错误：第 6 行，字段 上级编码，值 '430903004'：上级 430903004 不在文件中，也不在库中" \
+        in captured.err
+    assert "4 new, 0 updated, 0 unchanged, 1 refused" in captured.out
+    eng = store_engine.make_engine(url)
+    stored = store_requests.read_admin_unit_attributes(eng).set_index("code")
+    assert stored.loc["430903003001", ["name", "level", "parent_code"]].tolist() == [
+        "甲社区", "community", "430903003"]
+    assert cli.main(["--database", url, "import", "units", str(units), "--dry-run"]) == 0
+    assert "0 new, 0 updated, 4 unchanged, 1 refused" in capsys.readouterr().out
+
+
+def test_import_template_written_for_each_format(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    assert cli.main(["import", "stations", str(out), "--template", "csv"]) == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf" + "编码,名称,类型".encode())
+    assert cli.main(["import", "auto", str(out), "--template", "xlsx"]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
+def test_a_grid_export_imports_again_without_unknown_columns(engine, four_grids, tmp_path,
+                                                             capsys, fmt):
+    from geo.importer import import_file
+
+    db = _export_city(engine, four_grids)
+    out = tmp_path / f"grids.{fmt}"
+    assert cli.main(db + ["export", "grids", "-o", str(out)]) == 0
+    report = import_file(engine, out, kind="grids", dry_run=True)
+    assert report.ok(), report.summary()
+    assert [p for p in report.problems if p.code == "column_unknown"] == []
+    assert [p.reason for p in report.warnings if p.row is None] == [
+        "no community admin units stored; community codes not checked"]
+    assert (report.rows_new, report.rows_updated, report.rows_unchanged) == (0, 0, 4)

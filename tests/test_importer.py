@@ -93,14 +93,14 @@ def zip_shapefile(gdf, tmp_path, stem="layer", *, cpg=True, **kwargs):
 # ---------------------------------------------------------------------------- reading
 
 
-def test_csv_read_as_text_with_one_based_rows(tmp_path):
+def test_csv_read_as_text_numbered_as_the_spreadsheet_shows(tmp_path):
     path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x",
                                    "R2,112.315,28.555,road,routine,2024-05-02 09:00,y"])
     frame = read_table(path, kind="requests")
-    assert list(frame.index) == [1, 2]
+    assert list(frame.index) == [2, 3]  # the header is line 1
     assert frame.index.name == "row"
-    assert frame.loc[2, "external_id"] == "R2"
-    assert frame.loc[1, "lon"] == "112.305"  # text, not float: the validators parse it
+    assert frame.loc[3, "external_id"] == "R2"
+    assert frame.loc[2, "lon"] == "112.305"  # text, not float: the validators parse it
     assert frame.attrs["format"] == "csv"
     assert frame.attrs["encoding"] == "UTF-8"
 
@@ -112,8 +112,20 @@ def test_gbk_csv_is_read_and_encoding_reported(tmp_path):
         path.read_bytes().decode("utf-8")  # the fixture really is not UTF-8
     frame = read_table(path, kind="requests")
     assert frame.attrs["encoding"] == "GB18030"
-    assert frame.loc[1, "category"] == "矛盾纠纷"
-    assert frame.loc[1, "description"] == "邻里吵架"
+    assert frame.loc[2, "category"] == "矛盾纠纷"
+    assert frame.loc[2, "description"] == "邻里吵架"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_with_tabs_is_read(tmp_path, codec):
+    bom = "\ufeff".encode(codec)
+    text = "编号\t经度\t纬度\t类别\t上报时间\r\nW1\t112.305\t28.565\t道路交通\t2024-05-01 08:30\r\n"
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(bom + text.encode(codec))
+    frame = read_table(path, kind="requests")
+    assert frame.attrs["encoding"] == "UTF-16 (BOM)"
+    assert list(frame.columns) == ["编号", "经度", "纬度", "类别", "上报时间"]
+    assert frame.loc[2, "类别"] == "道路交通"
 
 
 def test_utf8_bom_csv_header_is_clean(tmp_path):
@@ -197,10 +209,10 @@ def test_malformed_csv_line_rejected_and_rows_stay_aligned(tmp_path):
         "R3,112.315,28.555,noise,routine,2024-05-02 09:00,z",
     ])
     frame = read_table(path, kind="requests")
-    assert list(frame.index) == [1, 3]
-    assert frame.loc[3, "external_id"] == "R3"
+    assert list(frame.index) == [2, 4]
+    assert frame.loc[4, "external_id"] == "R3"
     [bad] = frame.attrs["read_problems"]
-    assert bad.row == 2 and "malformed" in bad.reason
+    assert bad.row == 3 and "malformed" in bad.reason
 
 
 # ---------------------------------------------------------------------------- columns
@@ -213,7 +225,7 @@ def test_chinese_headers_accepted(tmp_path, grid_index):
     valid, problems = importer.validate_requests(read_table(path, kind="requests"),
                                                  grid_index=grid_index)
     assert problems == []
-    row = valid.loc[1]
+    row = valid.loc[2]
     assert (row.external_id, row.category, row.severity, row.status, row.source) == (
         "W1", "road", "pressing", "accepted", "hotline")
     assert row.description == "路灯坏了"
@@ -300,10 +312,10 @@ def test_duplicate_external_id_keeps_first(tmp_path, grid_index):
     valid, problems = importer.validate_requests(read_table(path, kind="requests"),
                                                  grid_index=grid_index)
     assert list(valid.external_id) == ["A", "B"]
-    assert valid.loc[1, "description"] == "first"
+    assert valid.loc[2, "description"] == "first"
     [dup] = problems
-    assert (dup.row, dup.field, dup.value) == (3, "external_id", "A")
-    assert "duplicate of row 1" in dup.reason
+    assert (dup.row, dup.field, dup.value) == (4, "external_id", "A")
+    assert "duplicate of row 2" in dup.reason
 
 
 def test_missing_external_id_derived_stably(tmp_path, grid_index):
@@ -317,11 +329,11 @@ def test_missing_external_id_derived_stably(tmp_path, grid_index):
     again, _ = importer.validate_requests(read_table(path, kind="requests"),
                                           grid_index=grid_index)
     assert list(first.external_id) == list(again.external_id)
-    assert list(first.index) == [1, 3]
+    assert list(first.index) == [2, 4]
     assert first.external_id.str.startswith("imp-").all()
     assert first.external_id.nunique() == 2
     [dup] = problems
-    assert dup.row == 2 and "duplicate of row 1" in dup.reason
+    assert dup.row == 3 and "duplicate of row 2" in dup.reason
 
 
 def test_times_shanghai_local_and_offsets_to_naive_utc(grid_index):
@@ -602,7 +614,7 @@ def test_outside_grid_request_stored_and_flagged(engine, grids, tmp_path):
     report = import_file(engine, path, kind="requests")
     assert report.rows_inserted == 2
     [warning] = report.warnings
-    assert warning.row == 2 and "outside every grid" in warning.reason
+    assert warning.row == 3 and "outside every grid" in warning.reason
     stored = stored_requests(engine).set_index("external_id")
     assert not stored.loc["IN", "outside_grid"] and stored.loc["IN", "grid_code"] == CODES[0]
     assert stored.loc["OUT", "outside_grid"] and pd.isna(stored.loc["OUT", "grid_code"])
@@ -693,16 +705,24 @@ def test_grids_reimport_updates_in_place(engine, tmp_path):
     g.to_file(path, engine="pyogrio")
     first = import_file(engine, path, kind="grids")
     assert (first.rows_inserted, first.rows_updated) == (4, 0)
-    second = import_file(engine, path, kind="grids")
-    assert (second.rows_inserted, second.rows_updated) == (0, 4)
+    second = import_file(engine, path, kind="grids")  # the same file: nothing to write
+    assert (second.rows_inserted, second.rows_updated, second.rows_unchanged) == (0, 0, 4)
+    assert second.rows_to_write == 0
+    g["name"] = ["甲", "乙", "丙", "戊"]
+    g.to_file(path, engine="pyogrio")
+    third = import_file(engine, path, kind="grids", dry_run=True)
+    assert (third.rows_new, third.rows_updated, third.rows_unchanged) == (0, 1, 3)
+    fourth = import_file(engine, path, kind="grids")
+    assert (fourth.rows_inserted, fourth.rows_updated, fourth.rows_unchanged) == (0, 1, 3)
     assert store_engine.table_counts(engine)["grid"] == 4
-    assert list(store_requests.read_grids(engine).name) == ["甲", "乙", "丙", "丁"]
+    assert list(store_requests.read_grids(engine).name) == ["甲", "乙", "丙", "戊"]
 
 
 def test_boundary_reimport_keeps_attributes_the_file_lacks(engine, tmp_path):
     with_population = _grids_csv(tmp_path, literal_grids())
     assert import_file(engine, with_population, kind="grids").rows_inserted == 4
     g = literal_grids()[["code", "name", "geometry"]]
+    g["geometry"] = g.geometry.translate(0.0005, 0)  # redrawn boundaries
     path = tmp_path / "boundaries.geojson"
     g.to_file(path, engine="pyogrio")
     report = import_file(engine, path, kind="grids")
@@ -883,7 +903,7 @@ def test_bow_tie_grid_imported_with_warning(engine, tmp_path):
     path = write(tmp_path / "grids.csv", f'code,name,wkt\n{CODES[0]},领结,"{BOW_TIE}"\n')
     report = import_file(engine, path, kind="grids")
     assert report.rows_inserted == 1
-    assert any("repaired" in p.reason and p.row == 1 for p in report.warnings)
+    assert any("repaired" in p.reason and p.row == 2 for p in report.warnings)
     assert store_requests.read_grids(engine).geometry.iloc[0].is_valid
 
 
@@ -899,7 +919,7 @@ def test_unknown_community_is_a_warning(engine, tmp_path):
     report = import_file(engine, path, kind="grids")
     assert report.rows_inserted == 2
     [warning] = [p for p in report.warnings if p.row is not None]
-    assert (warning.row, warning.field, warning.value) == (2, "community_code", other[:12])
+    assert (warning.row, warning.field, warning.value) == (3, "community_code", other[:12])
     assert "not a known community" in warning.reason
 
 
@@ -911,10 +931,13 @@ def test_stations_import_and_upsert(engine, tmp_path):
     first = import_file(engine, path, kind="stations")
     assert (first.rows_inserted, first.rows_updated) == (2, 0), first.summary()
     second = import_file(engine, path, kind="stations")
-    assert (second.rows_inserted, second.rows_updated) == (0, 2)
+    assert (second.rows_inserted, second.rows_updated, second.rows_unchanged) == (0, 0, 2)
+    moved = path.read_text().replace("40\n", "41\n")
+    third = import_file(engine, write(tmp_path / "stations.csv", moved), kind="stations")
+    assert (third.rows_inserted, third.rows_updated, third.rows_unchanged) == (0, 1, 1)
     stations = store_requests.read_stations(engine).set_index("code")
     assert len(stations) == 2
-    assert stations.loc["PCS1", "kind"] == "station" and stations.loc["PCS1", "officers"] == 40
+    assert stations.loc["PCS1", "kind"] == "station" and stations.loc["PCS1", "officers"] == 41
     assert pd.isna(stations.loc["JWS1", "officers"])
 
 
@@ -926,7 +949,7 @@ def test_activities_import(engine, grids, tmp_path):
                  "430903003009001,2024-05-05,走错网格,4,2,\n")
     report = import_file(engine, path, kind="activities")
     assert (report.rows_inserted, report.rows_rejected) == (2, 1), report.summary()
-    assert report.errors[0].row == 3 and "unknown grid" in report.errors[0].reason
+    assert report.errors[0].row == 4 and "unknown grid" in report.errors[0].reason
     activity = store_schema.volunteer_activity
     stored = store_engine.read_frame(engine, activity.select().order_by(activity.c.grid_code))
     assert list(stored.points) == [15.0, 10.0]
@@ -950,7 +973,7 @@ def test_report_frame_and_summary(engine, grids, tmp_path):
     report = import_file(engine, path, kind="requests")
     frame = report.to_frame()
     assert list(frame.columns) == ["row", "field", "value", "reason", "severity"]
-    assert frame.iloc[0].to_dict() == {"row": 2, "field": "lon", "value": "abc",
+    assert frame.iloc[0].to_dict() == {"row": 3, "field": "lon", "value": "abc",
                                        "reason": "not a number", "severity": "error"}
     text = report.summary()
     assert text.startswith("requests.csv: 2 rows read: 1 new, 0 updated, 0 unchanged, "
@@ -1054,3 +1077,57 @@ def test_column_names_activity_grid_code_is_data_and_missing_columns_named():
         canonical(pd.DataFrame({"code": ["c"], "name": ["n"], "kind": ["k"], "x": ["1"]}),
                   "stations", [])
     assert str(err.value).startswith("missing required column: lat (纬度).")
+
+
+# ------------------------------------------------------------------ grids against communities
+
+
+def _grid_file(tmp_path, rows):
+    lines = ["code,name,wkt"] + [f'{code},{name},"{shape.wkt}"' for code, name, shape in rows]
+    return write(tmp_path / "grids.csv", "\n".join(lines) + "\n")
+
+
+def test_a_grid_outside_its_community_is_warned_about_naming_both(engine, tmp_path):
+    outline = shapely.MultiPolygon([shapely.box(112.30, 28.55, 112.32, 28.57)])
+    units = pd.DataFrame({"code": [COMMUNITY], "name": ["资阳社区"], "level": ["community"],
+                          "parent_code": [COMMUNITY[:9]], "population": [None],
+                          "geom": [outline]})
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_admin_units(conn, units)
+    path = _grid_file(tmp_path, [(CODES[0], "里", square(112.30, 28.56)),
+                                 (CODES[1], "外", square(112.40, 28.56))])
+    report = import_file(engine, path, kind="grids")
+    assert report.rows_inserted == 2  # a warning: the grid is kept
+    [warning] = [p for p in report.warnings if p.row is not None]
+    assert (warning.row, warning.code) == (3, "grid_outside_community")
+    assert warning.text("zh") == f"网格 {CODES[1]} 的大部分面积（0%）不在社区 {COMMUNITY} 范围内"
+    assert CODES[1] in warning.reason and COMMUNITY in warning.reason
+
+
+def test_overlapping_grids_are_warned_about_and_neighbours_are_not():
+    frame = pd.DataFrame({
+        "code": CODES[:4], "name": ["甲", "乙", "丙", "市"],
+        "wkt": [square(112.30, 28.56).wkt, square(112.31, 28.56).wkt,  # neighbours
+                square(112.305, 28.56).wkt,                              # half over both
+                square(112.29, 28.55, size=0.04).wkt]})                  # a city outline
+    valid, problems = importer.validate_grids(frame)
+    assert len(valid) == 4  # warnings only
+    pairs = sorted((p.params["grid"], p.params["other"]) for p in problems
+                   if p.code == "grid_overlap")
+    assert pairs == sorted([(CODES[2], CODES[0]), (CODES[2], CODES[1]), (CODES[3], CODES[0]),
+                            (CODES[3], CODES[1]), (CODES[3], CODES[2])])
+    first = next(p for p in problems if p.code == "grid_overlap")
+    assert first.params["area"].endswith(" km²") and float(first.params["area"][:-4]) > 0.1
+
+
+def test_a_city_outline_over_stored_grids_is_warned_about(engine, grids, tmp_path):
+    city = shapely.box(112.29, 28.54, 112.33, 28.58)
+    path = _grid_file(tmp_path, [("430903003009001", "全市", city),
+                                 (CODES[0], "甲（重画）", square(112.30, 28.56))])
+    report = import_file(engine, path, kind="grids", dry_run=True)
+    stored = sorted(p.params["other"] for p in report.warnings if p.code == "grid_overlap_stored")
+    assert stored == CODES[1:]  # CODES[0] is replaced by the file: compared within it
+    inside = [p for p in report.warnings if p.code == "grid_overlap"]
+    assert [(p.row, p.params["grid"], p.params["other"]) for p in inside] == [
+        (3, CODES[0], "430903003009001")]
+    assert report.rows_to_write == 2  # warnings: the rows are still written

@@ -140,7 +140,7 @@ def test_a_later_file_moves_the_wall_and_the_grids_to_exactly_its_figures(engine
     assert [getattr(older, c) for c in counts] == [0, 0, 1000, 1000, 0]
     assert "1,000 unchanged (1,000 stale)" in older.summary()
     stale = older.warnings[0]
-    assert (stale.row, stale.field, stale.value, stale.severity) == (1, "状态", "reported",
+    assert (stale.row, stale.field, stale.value, stale.severity) == (2, "状态", "reported",
                                                                      "warning")
     assert stale.reason == ("older than the stored state (updated 2026-12-03 00:00 UTC); "
                             "not applied")
@@ -181,7 +181,7 @@ def test_bad_updates_are_refused_with_row_field_and_reason(engine, grids, tmp_pa
     report = import_file(engine, path, kind="requests")
     for r in (preview, report):
         assert (r.rows_new, r.rows_updated, r.rows_unchanged, r.rows_rejected) == (0, 1, 0, 6)
-    errors = {p.row: (p.field, p.reason) for p in report.errors}
+    errors = {p.row - 1: (p.field, p.reason) for p in report.errors}  # line 1: the header
     assert sorted(errors) == [1, 2, 3, 4, 6, 7]
     assert errors[1][0] == "状态" and "cannot move back from rated" in errors[1][1]
     assert errors[2] == ("办结时间", "before the request was reported (2026-12-01 08:00)")
@@ -190,7 +190,12 @@ def test_bad_updates_are_refused_with_row_field_and_reason(engine, grids, tmp_pa
     assert "category (类别)" in errors[4][1]  # what the file lacks to create one
     assert errors[6] == ("更新时间", "before the request was reported (2026-12-01 08:00)")
     assert errors[7] == ("满意度", "a rating needs a satisfaction value")
-    assert report.to_frame().query("row == 2").value.tolist() == ["2026-11-30 08:00"]
+    assert report.to_frame().query("row == 3").value.tolist() == ["2026-11-30 08:00"]
+    # The same reasons in Chinese, for the Data page.
+    zh = {p.row - 1: p.text("zh") for p in report.errors}
+    assert zh[1].startswith("状态不能从 rated (评价) 倒退到 reported (上报)")
+    assert zh[2] == "早于诉求上报时间（2026-12-01 08:00）"
+    assert zh[4].startswith("未知诉求") and zh[7] == "评价状态需要满意度"
     # Only R3 moved; nothing else was written.
     after = _snapshot(engine)
     assert [a for a, b in zip(after, before, strict=True) if a != b] == [after[3]]

@@ -54,7 +54,7 @@ def test_data_page_shows_what_is_loaded(demo_url):
     assert not at.exception
     page = texts(at)
     assert "数据管理" in page and "请选择要导入的文件" in page
-    loaded = at.dataframe[0].value
+    loaded = next(df.value for df in at.dataframe if "数据表" in df.value.columns)
     counts = dict(zip(loaded["数据表"], loaded["行数"], strict=True))
     assert counts["网格"] == "6,017" and counts["诉求"] == "80,787"
     assert "缺少人口" in page and "已登记人口" in page
@@ -80,7 +80,7 @@ def test_dry_run_reports_problems_then_import_writes_valid_rows(tiny_url):
     preview = next(f for f in frames if "编码" in f.columns)
     assert list(preview["编码"]) == ["S1", "S2", "S3", "S4"]
     report = next(f for f in frames if "原因" in f.columns)
-    assert {"3", "4"} <= set(report["行号"])
+    assert {"4", "5"} <= set(report["行号"])  # the spreadsheet's rows: the header is 1
     assert set(report["级别"]) <= {"错误", "警告"}
     button = at.button(key="data_import")
     assert "2" in button.label
@@ -187,8 +187,8 @@ def test_an_updates_file_shows_the_four_counts_and_writes_only_what_changed(tiny
         assert tile in page
     report = next(df.value for df in at.dataframe if "原因" in df.value.columns)
     refused = report[report["级别"] == "错误"]
-    assert refused[["行号", "字段"]].values.tolist() == [["3", "编号"]]
-    assert refused["原因"].iloc[0].startswith("unknown request")
+    assert refused[["行号", "字段"]].values.tolist() == [["4", "编号"]]
+    assert refused["原因"].iloc[0].startswith("未知诉求：库中没有此编号")
     button = at.button(key="data_import")
     assert button.label == "正式导入：写入 1 行（新增 0，更新 1）"
     button.click()
@@ -219,3 +219,57 @@ def test_the_import_counts_in_english(tiny_url, monkeypatch):
     for tile in ("Would be new", "Would be updated", "Unchanged", "Refused"):
         assert tile in page
     assert at.button(key="data_import").label == "Import: write 2 rows (2 new, 0 updated)"
+
+
+def test_the_kind_is_detected_and_reasons_are_in_the_ui_language(tiny_url):
+    at = run_page(tiny_url, DATA)
+    at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
+    _run(at, tiny_url)  # the kind left at its default: detected from the columns
+    assert not at.exception
+    assert at.selectbox(key="data_kind").value == "auto"
+    assert "按文件的列和几何识别为：警务站点" in texts(at)
+    report = next(df.value for df in at.dataframe if "原因" in df.value.columns)
+    reasons = dict(zip(report["行号"], report["原因"], strict=True))
+    assert reasons["4"] == "不是数字"
+    assert reasons["5"].startswith("坐标不在中国境内")
+    refused = at.get("download_button")
+    labels = [b.proto.label for b in refused]
+    assert "下载被拒绝的 2 行（附原因）" in labels
+    assert at.button(key="data_import").label == "正式导入：写入 2 行（新增 2，更新 0）"
+
+
+def test_reasons_in_english(tiny_url, monkeypatch):
+    import ui.text
+
+    monkeypatch.setattr(ui.text, "lang", lambda: "en")
+    at = run_page(tiny_url, DATA)
+    at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "Detected from the file's columns and geometry: Police stations" in texts(at)
+    report = next(df.value for df in at.dataframe if "Reason" in df.value.columns)
+    assert dict(zip(report["Row"], report["Reason"], strict=True))["4"] == "not a number"
+
+
+def test_a_grid_reimport_counts_only_what_changes(tiny_url, four_grids, tmp_path):
+    # The stored grid 004 has no residents; the file gives 900: one grid to update.
+    path = tmp_path / "grids.geojson"
+    four_grids.to_file(path, engine="pyogrio")
+    at = run_page(tiny_url, DATA)
+    at.file_uploader(key="data_upload").upload("grids.geojson", path.read_bytes(),
+                                               "application/geo+json")
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "按文件的列和几何识别为：网格边界" in texts(at)
+    button = at.button(key="data_import")
+    assert button.label == "正式导入：写入 1 行（新增 0，更新 1）"
+    button.click()
+    _run(at, tiny_url)
+    assert "导入完成：新增 0 行，更新 1 行，未变 3 行，拒绝 0 行" in texts(at)
+    # The same file again: nothing to write, so a message and no button.
+    at.file_uploader(key="data_upload").upload("grids-again.geojson", path.read_bytes(),
+                                               "application/geo+json")
+    _run(at, tiny_url)
+    assert not at.exception
+    assert "无需导入：4 行与库中相同或比库中旧，不会写入任何数据。" in texts(at)
+    assert not [b for b in at.button if b.key == "data_import"]

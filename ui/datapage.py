@@ -28,10 +28,13 @@ from geo import accounts, importer
 from geo.store.access import log_audit, read_audit
 from geo.store.engine import table_counts as stored_table_counts
 from ui import data, maps, widgets
-from ui.text import count, t, when
+from ui import text as ui_text
+from ui.text import catalogue, count, t, when
 
 #: Kinds of file, in the order offered.
 KINDS = importer.KINDS
+#: The kind choices: "auto" (detected from the file) first, then every kind.
+KIND_CHOICES = ("auto", *KINDS)
 #: Coordinate systems offered ("auto": the file's declared CRS, else WGS84).
 CRS_CHOICES = ("auto", "wgs84", "gcj02", "bd09", "cgcs2000", "epsg")
 #: Extensions the uploader accepts.
@@ -43,6 +46,7 @@ HAS_COLOUR = "#90caf9"
 MISSING_COLOUR = "#e53935"
 _CHECKED = "_data_checked"
 _IMPORTED = "_data_imported"
+_DETECTED = "_data_detected"
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Checked:
     preview: pd.DataFrame | None
     total: int
     report: importer.ImportReport
+    refused: tuple[bytes, str] | None = None  # the refused rows with reasons, extension
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,20 +101,54 @@ def preview(path: Path, kind: str) -> tuple[pd.DataFrame | None, int]:
         geom = head.geometry.geom_type.fillna(t("msg.no_data_value"))
         head = pd.DataFrame(head.drop(columns=head.geometry.name))
         head[t("data.preview.geometry")] = geom.to_numpy()
-    head = head.reset_index()
+    head = head.reset_index().rename(columns={"row": t("data.preview.row")})
     return head.astype(str).replace({"nan": ""}), total
 
 
+def detect(name: str, body: bytes) -> str | None:
+    """The kind the upload looks like (:func:`geo.importer.detect_kind`); None if unreadable."""
+    with saved(name, body) as path:
+        try:
+            return importer.detect_kind(importer.read_table(path, kind="requests"))
+        except importer.ImportFileError:
+            return None
+
+
+def detected(upload) -> str | None:
+    """:func:`detect` for the current upload, once per file."""
+    held = st.session_state.get(_DETECTED)
+    if held is not None and held[0] == upload.file_id:
+        return held[1]
+    kind = detect(upload.name, upload.getvalue())
+    st.session_state[_DETECTED] = (upload.file_id, kind)
+    return kind
+
+
+def kind_label(choice: str) -> str:
+    """The kind selectbox's label of ``choice``."""
+    return t(f"data.kind.{choice}")
+
+
+def detected_note(found: str | None) -> None:
+    """Say under the kind box what "detect" found."""
+    st.caption(t("data.kind.detected", kind=t(f"data.kind.{found}")) if found
+               else t("data.kind.undetected"))
+
+
 def check(name: str, body: bytes, *, kind: str, crs: str | None) -> Checked:
-    """Dry-run an upload: preview and validation report, nothing written."""
+    """Dry-run an upload: preview, validation report and refused rows, nothing written."""
     eng = data.engine()
+    refused = None
     with saved(name, body) as path:
         shown, total = preview(path, kind)
         try:
             report = importer.import_file(eng, path, kind=kind, crs=crs, dry_run=True)
+            if report.ok():
+                refused = importer.refused_rows(path, report, lang=ui_text.lang())
         except Exception as exc:  # noqa: BLE001 the page reports, never a traceback
             report = _failed_report(path, kind, crs, exc)
-    return Checked(key=(), name=safe_name(name), preview=shown, total=total, report=report)
+    return Checked(key=(), name=safe_name(name), preview=shown, total=total, report=report,
+                   refused=refused)
 
 
 def _failed_report(path: Path, kind: str, crs: str | None, exc: Exception
@@ -121,7 +160,7 @@ def _failed_report(path: Path, kind: str, crs: str | None, exc: Exception
 
 def checked(upload, *, kind: str, crs: str | None) -> Checked:
     """The dry run of the current upload, computed once per file, kind, CRS and data."""
-    key = (upload.file_id, upload.name, kind, crs, data.stamp())
+    key = (upload.file_id, upload.name, kind, crs, data.stamp(), ui_text.lang())
     held = st.session_state.get(_CHECKED)
     if held is not None and held.key == key:
         return held
@@ -178,33 +217,94 @@ def report_kpis(report: importer.ImportReport, *, done: bool = False) -> None:
                                     report.rows_rejected > 0 and not done, False])
 
 
+def reason_text(code: str | None, params: dict, fallback: str) -> str:
+    """A reason in the UI language, through the catalogue's ``data.reason.<code>``."""
+    key = f"data.reason.{code}"
+    if code is None or key not in catalogue():
+        return fallback
+    values = {k: reason_text(v.code, v.params, str(v)) if isinstance(v, importer.Reason)
+              else f"{v:,}" if isinstance(v, int) else v for k, v in params.items()}
+    return t(key, **values)
+
+
 def problems_frame(report: importer.ImportReport) -> pd.DataFrame:
     """Every problem as row, field, value, reason, severity, with catalogue column names."""
     frame = report.to_frame()
     severity = frame["severity"].map(lambda s: t(f"data.severity.{s}")
                                      if s in ("error", "warning") else str(s))
     return pd.DataFrame({
-        t("data.col.row"): frame["row"].map(lambda r: "" if pd.isna(r) else count(r)),
+        t("data.col.row"): frame["row"].map(lambda r: "" if pd.isna(r) else str(int(r))),
         t("data.col.field"): frame["field"].fillna(""),
         t("data.col.value"): frame["value"].fillna(""),
-        t("data.col.reason"): frame["reason"],
+        t("data.col.reason"): [reason_text(p.code, p.params, p.reason)
+                               for p in report.problems],
         t("data.col.severity"): severity,
     })
 
 
-def problems(report: importer.ImportReport) -> None:
-    """The validation report's table and its CSV."""
+def problems(found: Checked) -> None:
+    """The validation report's table, its CSV, and the refused rows to fix."""
+    report = found.report
     if not report.problems:
         st.success(t("data.problems.none"), icon=widgets.ICON_OK)
         return
     st.markdown(f"**{t('data.problems', n=count(len(report.problems)))}**")
     st.dataframe(problems_frame(report), hide_index=True, width="stretch",
-                 height=min(420, 38 + 35 * len(report.problems)))
+                 height=min(420, 38 + 35 * len(report.problems)),
+                 column_config={t("data.col.row"): st.column_config.TextColumn(width="small"),
+                                t("data.col.reason"): st.column_config.TextColumn(
+                                    width="large")})
     st.caption(t("data.problems.note"))
-    body = report.to_frame().to_csv(index=False).encode("utf-8-sig")
-    st.download_button(t("data.problems.download"), data=body,
-                       file_name=f"{Path(report.path).stem}_problems.csv", mime="text/csv",
-                       key="data_problems_csv", on_click="ignore")
+    stem = Path(found.name).stem
+    # One above the other: side by side, the longer label is cut at 1440 px.
+    refused_col, report_col = st.container(), st.container()
+    if found.refused is not None:
+        body, ext = found.refused
+        with refused_col:
+            st.download_button(
+                t("data.refused.download", n=count(report.rows_rejected)), data=body,
+                help=t("data.refused.help"),
+                file_name=f"{t('data.refused.file', stem=stem)}.{ext}",
+                mime=_MIME.get(ext, "application/octet-stream"), key="data_refused",
+                icon=":material/download:", on_click="ignore")
+    with report_col:
+        st.download_button(t("data.problems.download"),
+                           data=importer.problems_file(report, lang=ui_text.lang()),
+                           file_name=f"{stem}_problems.csv", mime="text/csv",
+                           key="data_problems_csv", icon=":material/download:",
+                           on_click="ignore")
+
+
+_MIME = {"csv": "text/csv",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "geojson": "application/geo+json"}
+
+
+def templates(current: str = "requests") -> None:
+    """Downloadable templates of every kind (CSV with a BOM, Excel), with their columns.
+
+    The kind offered first is ``current``, the kind of the upload being checked.
+    """
+    with st.expander(t("data.templates"), icon=":material/description:"):
+        st.caption(t("data.templates.intro"))
+        kind = st.selectbox(t("data.templates.kind"), KINDS, index=KINDS.index(current),
+                            format_func=lambda k: t(f"data.kind.{k}"), key="data_template_kind")
+        st.dataframe(importer.files.guide(kind, lang=ui_text.lang()), hide_index=True,
+                     width="stretch")
+        name = t("data.templates.file", kind=t(f"data.kind.{kind}"))
+        csv_col, xlsx_col = st.columns(2)
+        with csv_col:
+            st.download_button(t("data.templates.csv"),
+                               data=importer.template_file(kind, "csv"),
+                               file_name=f"{name}.csv", mime=_MIME["csv"],
+                               key="data_template_csv", icon=":material/download:",
+                               on_click="ignore")
+        with xlsx_col:
+            st.download_button(t("data.templates.xlsx"),
+                               data=importer.template_file(kind, "xlsx", lang=ui_text.lang()),
+                               file_name=f"{name}.xlsx", mime=_MIME["xlsx"],
+                               key="data_template_xlsx", icon=":material/download:",
+                               on_click="ignore")
 
 
 def table_counts() -> pd.DataFrame:
@@ -343,7 +443,8 @@ def file_error(found: Checked) -> bool:
     problem = found.report.file_error
     if problem is None:
         return False
-    st.error(t("data.file_rejected", reason=problem.reason), icon=widgets.ICON_WARN)
+    reason = reason_text(problem.code, problem.params, problem.reason)
+    st.error(t("data.file_rejected", reason=reason), icon=widgets.ICON_WARN)
     return True
 
 

@@ -371,7 +371,11 @@ def _write_geojson(data: LayerData, target: Target, report: Reporter) -> int:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _defuse(value: object) -> object:
+def defuse(value: object) -> object:
+    """Prefix text that Excel would run as a formula with a quote (OWASP CSV injection).
+
+    Used by every CSV or Excel file GridMap writes from stored or uploaded text.
+    """
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -386,7 +390,7 @@ def _write_csv(data: LayerData, target: Target, report: Reporter) -> int:
         frame = _as_text_values(_conform(attrs, data.schema), data.schema)
         for name, kind in data.schema:
             if kind == "str":
-                frame[name] = frame[name].map(_defuse)
+                frame[name] = frame[name].map(defuse)
         if wkt:
             frame["wkt"] = shapely.to_wkt(_rounded(geoms), rounding_precision=DECIMALS,
                                           trim=True)

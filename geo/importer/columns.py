@@ -4,6 +4,8 @@ A file may name a column in English (the store's name, any case, spaces or hyphe
 underscores), by a Chinese alias, or cut to ten characters by a Shapefile's DBF; a unit in
 brackets is dropped ("人口（人）"). :func:`canonical` renames by table look-up, warns about
 columns it ignores, and rejects the file when a required column is missing.
+:func:`detect_kind` guesses what a file holds from the same tables, and :func:`template`
+builds the downloadable template of each kind from them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.importer.report import ImportFileError, Problem
+from geo.importer.reasons import Reason
+from geo.importer.report import KINDS, ImportFileError, Problem
 
 _POINT = {
     "lon": ("lng", "long", "longitude", "x", "经度"),
@@ -87,12 +90,69 @@ _FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "points": ("积分",),
         **_POINT,
     },
+    "units": {
+        "code": ("区划编码", "区划代码", "行政区划代码", "统计用区划代码", "编码", "代码"),
+        "name": ("区划名称", "名称", "单位名称"),
+        "level": ("层级", "级别", "区划层级"),
+        "parent_code": ("上级编码", "上级代码", "上级区划编码", "父级编码"),
+        "population": ("人口", "常住人口", "人口数"),
+        "wkt": _POINT["wkt"] + ("边界", "范围", "轮廓"),
+    },
 }
 _REQUIRED = {
     "grids": ("code", "name"),
     "requests": ("category", "reported_at"),
     "stations": ("code", "name", "kind"),
     "activities": ("date", "title", "volunteers", "hours"),
+    "units": ("code", "name", "level"),
+}
+
+#: Columns that GridMap's own grid export computes (names of the units above a grid and
+#: its figures): a re-imported export carries them, and they are ignored without a word.
+EXPORT_COMPUTED = {
+    "grids": frozenset({
+        "area_km2", "community_name", "township_code", "township_name", "county_code",
+        "county_name",
+        "requests", "requests_per_1k", "open", "overdue", "due", "resolved", "on_time",
+        "rated", "satisfied", "resolution_rate", "on_time_rate", "satisfaction_rate",
+        "disputes", "disputes_open", "dispute_resolution_rate",
+    }),
+}
+
+#: The column of reasons added to the refused rows handed back (中文, English); a file fixed
+#: and imported again may still carry it, and it is ignored without a word.
+REASON_COLUMN = ("导入问题", "import problem")
+
+#: One example row per kind for the templates: column -> value, in template order.
+EXAMPLES: dict[str, dict[str, str]] = {
+    "grids": {
+        "code": "430903003001001", "name": "甲社区第一网格", "community_code": "430903003001",
+        "population": "1200", "households": "420", "head_name": "张三",
+        "head_phone": "13800000000", "wechat_groups": "2", "wechat_members": "380",
+        "volunteers": "12",
+        "wkt": "POLYGON ((112.35 28.55, 112.36 28.55, 112.36 28.56, 112.35 28.56, "
+               "112.35 28.55))",
+    },
+    "requests": {
+        "external_id": "GD-2024-0001", "category": "矛盾纠纷", "severity": "操心事",
+        "route": "政府解决类", "status": "上报", "source": "热线",
+        "reported_at": "2024-05-01 08:30", "due_at": "", "resolved_at": "", "closed_at": "",
+        "satisfaction": "", "updated_at": "", "note": "", "address": "甲社区 3 栋",
+        "description": "楼道堆放杂物", "reporter_name": "李四",
+        "reporter_phone": "13900000000", "lon": "112.355", "lat": "28.555",
+    },
+    "stations": {
+        "code": "PS001", "name": "甲街道派出所", "kind": "派出所", "officers": "25",
+        "radius_m": "3000", "address": "甲街道 1 号", "lon": "112.355", "lat": "28.555",
+    },
+    "activities": {
+        "external_id": "HD-0001", "grid_code": "430903003001001", "date": "2024-05-04",
+        "title": "清扫楼道", "volunteers": "8", "hours": "2", "points": "",
+    },
+    "units": {
+        "code": "430903003001", "name": "甲社区", "level": "社区",
+        "parent_code": "430903003", "population": "3600", "wkt": "",
+    },
 }
 #: The columns a file of updates to stored requests may carry besides ``external_id``: a
 #: requests file with ``external_id`` and one of these, but without what a new request
@@ -101,10 +161,10 @@ UPDATE_COLUMNS = ("status", "updated_at", "resolved_at", "closed_at", "satisfact
 
 # Store columns that the importer computes itself; a value in the file is ignored.
 _COMPUTED = {
-    "area_km2": "computed from the geometry",
-    "source_crs": "recorded from the coordinate system of the import",
-    "grid_code": "assigned from the point",
-    "outside_grid": "assigned from the point",
+    "area_km2": ("由几何计算", "computed from the geometry"),
+    "source_crs": ("按导入时的坐标系记录", "recorded from the coordinate system of the import"),
+    "grid_code": ("按点位分配", "assigned from the point"),
+    "outside_grid": ("按点位分配", "assigned from the point"),
 }
 # An activity's grid_code is data; a request's grid comes from its point.
 _IGNORED = {kind: {c: why for c, why in _COMPUTED.items()
@@ -116,6 +176,9 @@ def _key(name: object) -> str:
     text = str(name).replace("\ufeff", "").strip()
     text = re.sub(r"\s*[（(][^()（）]*[)）]\s*$", "", text)  # "人口（人）" -> "人口"
     return re.sub(r"[\s\-]+", "_", text.lower())
+
+
+_REASON_KEYS = frozenset(_key(n) for n in REASON_COLUMN)
 
 
 def _hint(kind: str, canonical: str) -> str:
@@ -167,6 +230,7 @@ _LOCATION: dict[str, Callable[[set[str], bool], list[str]]] = {
     "requests": _point_missing("requests"),
     "stations": _point_missing("stations"),
     "activities": _grid_missing,
+    "units": lambda _columns, _has_geometry: [],  # the outline is optional
 }
 
 
@@ -228,24 +292,29 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
 
     """
     lookup, ignored = _LOOKUP[kind], _IGNORED[kind]
+    exported = EXPORT_COMPUTED.get(kind, frozenset())
     geom_name, geometry = _geometry(frame)
     data: dict[str, pd.Series] = {}
     names: dict[str, str] = {}
     for col in frame.columns:
         if col == geom_name:
             continue
+        if _key(col) in exported or _key(col) in _REASON_KEYS:
+            continue
         canon = lookup.get(_key(col))
         if canon is None:
-            problems.append(Problem(None, str(col), None, "unknown column, ignored", "warning"))
+            problems.append(Problem(None, str(col), None, Reason("column_unknown"),
+                                    "warning"))
         elif canon in names:
             problems.append(Problem(None, str(col), None,
-                                    f"same field as column {names[canon]!r}; ignored",
+                                    Reason("column_repeated", other=repr(names[canon])),
                                     "warning"))
         else:
             names[canon] = str(col)
             if canon in ignored:
+                zh, en = ignored[canon]
                 problems.append(Problem(None, str(col), None,
-                                        f"{ignored[canon]}; the file's values are ignored",
+                                        Reason("column_computed", what=zh, what_en=en),
                                         "warning"))
             else:
                 s = frame[col]
@@ -264,8 +333,95 @@ def canonical(frame: pd.DataFrame, kind: str, problems: list[Problem]) -> Column
                    " (a file of updates to stored requests needs only external_id (编号) and "
                    "what changed: status (状态), updated_at (更新时间), resolved_at, closed_at, "
                    "satisfaction or note)")
-        raise ImportFileError(
-            f"missing required column{'s' if len(missing) > 1 else ''}: "
-            f"{'; '.join(missing)}{updates}. The file has: {available or 'no columns'}"
-        )
+        zh_updates = ("" if kind != "requests" else
+                      "（更新库中已有诉求的文件只需 编号 和变化的列：状态、更新时间、办结时间、"
+                      "关闭时间、满意度或备注）")
+        raise ImportFileError(Reason(
+            "missing_columns", s="s" if len(missing) > 1 else "", missing="; ".join(missing),
+            updates=zh_updates, updates_en=updates, available=available or "no columns"))
     return Columns(out, names, geometry)
+
+
+def detect_kind(frame: pd.DataFrame) -> str:
+    """Guess which kind of data a file holds from its columns and geometry.
+
+    Each kind scores by whether its geometry fits (polygons: grids or admin units; points:
+    the others), whether its required columns and location are all there, and how many of
+    its columns the file has. Without a clear winner the answer is ``"requests"``, the
+    file an admin imports most often.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`geo.importer.read.read_table`.
+
+    Returns
+    -------
+    str
+        One of :data:`~geo.importer.report.KINDS`.
+
+    """
+    geom_name, geometry = _geometry(frame)
+    keys = {_key(c) for c in frame.columns if c != geom_name}
+    shapes: set[int] = set()
+    if geometry is not None:
+        present = ~shapely.is_missing(geometry)
+        shapes = {int(t) for t in shapely.get_type_id(geometry[present])}
+    elif "wkt" in {_LOOKUP["grids"].get(k) for k in keys}:
+        wkt_col = next(c for c in frame.columns if _LOOKUP["grids"].get(_key(c)) == "wkt")
+        sample = frame[wkt_col].dropna().astype(str).head(20).tolist()
+        parsed = shapely.from_wkt(sample, on_invalid="ignore")
+        shapes = {int(t) for t in shapely.get_type_id(parsed) if t >= 0}
+    polygons = bool(shapes) and shapes <= {3, 6}
+    points = bool(shapes) and shapes <= {0, 4}
+    order = ("requests", *[k for k in KINDS if k != "requests"])
+    best, best_score = "requests", (False, False, 0, 0)
+    for kind in order:
+        found = {_LOOKUP[kind][k] for k in keys if k in _LOOKUP[kind]}
+        named = found - {"wkt", "lon", "lat", "source_crs"}
+        has_geometry = geometry is not None
+        complete = (all(c in found for c in _REQUIRED[kind])
+                    and not _LOCATION[kind](found, has_geometry))
+        fits = (kind in ("grids", "units")) == polygons if (polygons or points) else True
+        score = (fits, complete, len(named & set(_REQUIRED[kind])), len(named))
+        if score > best_score:
+            best, best_score = kind, score
+    return best if best_score[1] else "requests"
+
+
+@dataclass(frozen=True)
+class TemplateColumn:
+    """One column of a kind's template: what to call it and what else is accepted."""
+
+    name: str  # the canonical (store) name
+    title: str  # the Chinese heading the template uses
+    aliases: tuple[str, ...]  # every other name accepted
+    required: bool
+    example: str
+
+
+def template_columns(kind: str) -> list[TemplateColumn]:
+    """Return the columns of ``kind``'s template, from the tables above.
+
+    Computed columns are left out; points are given as lon/lat (a ``wkt`` column is
+    accepted too), grid and unit outlines as WKT.
+    """
+    example = EXAMPLES[kind]
+    out = []
+    for canon in example:
+        aliases = _FIELDS[kind][canon]
+        chinese = [a for a in aliases if not a.isascii()]
+        title = chinese[0] if chinese else canon
+        out.append(TemplateColumn(
+            name=canon, title=title,
+            aliases=tuple(a for a in (canon, *aliases) if a != title),
+            required=canon in _REQUIRED[kind] or (kind == "grids" and canon == "wkt")
+            or (kind in ("requests", "stations") and canon in ("lon", "lat")),
+            example=example[canon]))
+    return out
+
+
+def template(kind: str) -> pd.DataFrame:
+    """Return ``kind``'s template: the Chinese headings and one example row."""
+    columns = template_columns(kind)
+    return pd.DataFrame([[c.example for c in columns]], columns=[c.title for c in columns])

@@ -15,6 +15,7 @@ import shapely
 
 from geo import coords
 from geo.grids import as_multipolygon
+from geo.importer.reasons import Reason
 from geo.importer.report import ImportFileError
 from geo.importer.rows import Rows, object_values
 
@@ -93,16 +94,16 @@ def wgs84_points(rows: Rows, crs: str) -> tuple[np.ndarray, np.ndarray]:
         y[is_point] = shapely.get_y(geom[is_point])
         field_of[has] = "geometry"
         rows.flag(has & ~is_point, "geometry", lambda i: [g.geom_type for g in geom[i]],
-                  lambda i: [f"expected a point, found a {g.geom_type}" for g in geom[i]])
+                  lambda i: [Reason("expected_point", found=g.geom_type) for g in geom[i]])
         need = ~has
     if need.any() and cols.has("lon") and cols.has("lat"):
         for col, out in (("lon", x), ("lat", y)):
             s = rows.text(col)
             assert s is not None  # cols.has(col)
             present = s.notna().to_numpy()
-            rows.flag(need & ~present, col, None, "missing required value")
+            rows.flag(need & ~present, col, None, Reason("required"))
             num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-            rows.flag(need & present & ~np.isfinite(num), col, s, "not a number")
+            rows.flag(need & present & ~np.isfinite(num), col, s, Reason("not_number"))
             out[need] = num[need]
     elif need.any() and cols.has("wkt"):
         s = rows.text("wkt")
@@ -110,15 +111,15 @@ def wgs84_points(rows: Rows, crs: str) -> tuple[np.ndarray, np.ndarray]:
         parsed = shapely.from_wkt(object_values(s), on_invalid="ignore")
         present = s.notna().to_numpy()
         ok = need & ~shapely.is_missing(parsed) & ~shapely.is_empty(parsed)
-        rows.flag(need & ~present, "wkt", None, "missing required value")
-        rows.flag(need & present & shapely.is_missing(parsed), "wkt", s, "not valid WKT")
+        rows.flag(need & ~present, "wkt", None, Reason("required"))
+        rows.flag(need & present & shapely.is_missing(parsed), "wkt", s, Reason("bad_wkt"))
         point = ok & (shapely.get_type_id(parsed) == 0)
-        rows.flag(ok & ~point, "wkt", s, "expected a POINT")
+        rows.flag(ok & ~point, "wkt", s, Reason("expected_point_wkt"))
         x[point] = shapely.get_x(parsed[point])
         y[point] = shapely.get_y(parsed[point])
         field_of[need] = "wkt"
     elif need.any():
-        rows.flag(need, "geometry", None, "empty geometry")
+        rows.flag(need, "geometry", None, Reason("empty_geometry"))
     return _convert_points(rows, x, y, crs, field_of)
 
 
@@ -130,12 +131,11 @@ def _convert_points(rows: Rows, x: np.ndarray, y: np.ndarray, crs: str,
     lon[ok], lat[ok] = _to_wgs84(x[ok], y[ok], crs)
     outside = ok & ~np.asarray(coords.in_china(lon, lat), dtype=bool)
 
-    def reasons(idx: np.ndarray) -> list[str]:
-        base = "coordinate outside China" + ("" if crs in _GEOGRAPHIC
-                                              else f" after conversion from {crs}")
-        swapped = np.asarray(coords.in_china(lat[idx], lon[idx]), dtype=bool) & (
-            crs in _GEOGRAPHIC)
-        return [base + ("; lon and lat swapped?" if s else "") for s in swapped]
+    def reasons(idx: np.ndarray) -> list[Reason]:
+        if crs not in _GEOGRAPHIC:
+            return [Reason("outside_china_converted", crs=crs)] * len(idx)
+        swapped = np.asarray(coords.in_china(lat[idx], lon[idx]), dtype=bool)
+        return [Reason("outside_china_swapped" if s else "outside_china") for s in swapped]
 
     def values(idx: np.ndarray) -> list[str]:
         return [f"{x[i]:g}, {y[i]:g}" for i in idx]
@@ -147,29 +147,32 @@ def _convert_points(rows: Rows, x: np.ndarray, y: np.ndarray, crs: str,
     return lon, lat
 
 
-def wgs84_polygons(rows: Rows, crs: str) -> np.ndarray:
-    """WGS84 MultiPolygons for each row (None where rejected)."""
+def wgs84_polygons(rows: Rows, crs: str, *, optional: bool = False) -> np.ndarray:
+    """WGS84 MultiPolygons for each row (None where rejected, or blank and ``optional``)."""
     cols = rows.cols
     n = rows.n
+    if cols.geometry is None and not cols.has("wkt"):  # an admin unit file without outlines
+        return np.full(n, None, dtype=object)
     if cols.geometry is not None:
         geom = cols.geometry.copy()
         label = "geometry"
         missing = shapely.is_missing(geom) | shapely.is_empty(geom)
-        rows.flag(missing, label, None, "empty geometry")
+        if not optional:
+            rows.flag(missing, label, None, Reason("empty_geometry"))
     else:
         label = "wkt"
         s = rows.text("wkt")
-        assert s is not None  # canonical() rejects a grid file with neither geometry nor wkt
-        present = rows.required("wkt", s)
+        assert s is not None  # cols.has("wkt")
+        present = s.notna().to_numpy() if optional else rows.required("wkt", s)
         geom = shapely.from_wkt(object_values(s), on_invalid="ignore")
-        rows.flag(present & shapely.is_missing(geom), label, s, "not valid WKT")
+        rows.flag(present & shapely.is_missing(geom), label, s, Reason("bad_wkt"))
         empty = present & ~shapely.is_missing(geom) & shapely.is_empty(geom)
-        rows.flag(empty, label, s, "empty geometry")
+        rows.flag(empty, label, s, Reason("empty_geometry"))
         missing = ~present | shapely.is_missing(geom) | shapely.is_empty(geom)
     types = shapely.get_type_id(geom)
     polygonal = ~missing & np.isin(types, (3, 6))  # Polygon, MultiPolygon
     rows.flag(~missing & ~polygonal, label, lambda i: [g.wkt for g in geom[i]],
-              lambda i: [f"expected a polygon, found a {g.geom_type}" for g in geom[i]])
+              lambda i: [Reason("expected_polygon", found=g.geom_type) for g in geom[i]])
     out = np.full(n, None, dtype=object)
     if not polygonal.any():
         return out
@@ -187,10 +190,10 @@ def wgs84_polygons(rows: Rows, crs: str) -> np.ndarray:
     idx = np.flatnonzero(polygonal)
     bad = np.zeros(n, dtype=bool)
     bad[idx[~inside]] = True
-    where = "" if crs in _GEOGRAPHIC else f" after conversion from {crs}"
     rows.flag(bad, label, lambda i: [f"bounds {shapely.bounds(g).round(4).tolist()}"
                                      for g in geom[i]],
-              f"polygon outside China{where}")
+              Reason("polygon_outside_china") if crs in _GEOGRAPHIC
+              else Reason("polygon_outside_china_converted", crs=crs))
     valid = shapely.is_valid(work)
     repaired_ok = np.zeros(n, dtype=bool)
     unrepairable = np.zeros(n, dtype=bool)
@@ -207,9 +210,9 @@ def wgs84_polygons(rows: Rows, crs: str) -> np.ndarray:
     def wkt(i: np.ndarray) -> list[str]:
         return [shapely.to_wkt(geom[j], rounding_precision=6) for j in i]
 
-    rows.flag(repaired_ok, label, wkt, [f"invalid polygon repaired ({w})" for w in why],
-              severity="warning")
+    rows.flag(repaired_ok, label, wkt,
+              [Reason("polygon_repaired", detail=w) for w in why], severity="warning")
     rows.flag(unrepairable, label, wkt,
-              [f"invalid polygon could not be repaired ({w})" for w in why])
+              [Reason("polygon_unrepairable", detail=w) for w in why])
     return out
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import cast
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,12 +23,14 @@ from geo.grids import GridIndex
 from geo.importer import updates as file_updates
 from geo.importer.geometry import resolve_crs
 from geo.importer.read import read_table
+from geo.importer.reasons import Reason
 from geo.importer.report import ImportFileError, ImportReport, Problem, Progress, check_kind
 from geo.importer.validate import (
     validate_activities,
     validate_grids,
     validate_requests,
     validate_stations,
+    validate_units,
 )
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
@@ -43,7 +47,16 @@ except ImportError:  # pragma: no cover - PostgreSQL support not installed
     _DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
 
 _KEYS = {"grids": ("grid", "code"), "requests": ("request", "external_id"),
-         "stations": ("station", "code"), "activities": ("volunteer_activity", "external_id")}
+         "stations": ("station", "code"), "activities": ("volunteer_activity", "external_id"),
+         "units": ("admin_unit", "code")}
+# The columns compared with the stored row to tell an updated grid, station or unit from an
+# unchanged one (besides the geometry); computed ones (area, source CRS) are left out.
+_COMPARED = {
+    "grids": ("name", "community_code", "population", "households", "head_name",
+              "head_phone", "wechat_groups", "wechat_members", "volunteers"),
+    "stations": ("name", "kind", "lon", "lat", "officers", "radius_m", "address"),
+    "units": ("name", "level", "parent_code", "population"),
+}
 
 def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None = None,
                 dry_run: bool = False, progress: Progress | None = None,
@@ -62,7 +75,8 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
     path : str or Path
         CSV, Excel .xlsx, GeoJSON, GeoPackage or zipped Shapefile.
     kind : str
-        ``"grids"``, ``"requests"``, ``"stations"`` or ``"activities"``.
+        ``"grids"``, ``"requests"``, ``"stations"``, ``"activities"`` or ``"units"`` (admin
+        units: names, codes, levels, parents, optional outlines).
     crs : str, optional
         The CRS of the file's coordinates (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``,
         ``EPSG:n``). None: the file's declared CRS, else WGS84 (see :func:`resolve_crs`).
@@ -149,12 +163,15 @@ def _preview(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
             plan = file_updates.plan_file(conn, valid, actor=_actor(report), dry_run=True)
         _account(report, plan, inserted=None)
         return
+    if report.kind in _COMPARED:
+        same, stored = _same_as_stored(engine, valid, report.kind)
+        report.rows_new = len(valid) - stored
+        report.rows_unchanged = int(same.sum())
+        report.rows_updated = stored - report.rows_unchanged
+        return
     stored = _stored(engine, valid, report.kind)
     report.rows_new = len(valid) - stored
-    if report.kind in ("grids", "stations"):
-        report.rows_updated = stored
-    else:
-        report.rows_unchanged = stored
+    report.rows_unchanged = stored
 
 
 def _account(report: ImportReport, plan: file_updates.FilePlan, *,
@@ -182,12 +199,16 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
             report.rows_inserted = report.rows_new = inserted
             report.rows_unchanged = len(valid) - inserted
         else:
-            stored = _stored(conn, valid, kind)
+            same, stored = _same_as_stored(conn, valid, kind)
+            changed = valid[~same]  # an unchanged row is not written again
             if kind == "grids":  # validate_grids returns a GeoDataFrame
-                store_requests.write_grids(conn, cast(gpd.GeoDataFrame, valid))
+                store_requests.write_grids(conn, cast(gpd.GeoDataFrame, changed))
+            elif kind == "units":
+                store_requests.write_admin_units(conn, _unit_rows(changed))
             else:
-                store_requests.write_stations(conn, valid)
-            report.rows_updated = stored
+                store_requests.write_stations(conn, changed)
+            report.rows_unchanged = int(same.sum())
+            report.rows_updated = stored - report.rows_unchanged
             report.rows_inserted = report.rows_new = len(valid) - stored
 
 
@@ -203,6 +224,71 @@ def _write_requests(conn: Connection, valid: pd.DataFrame, report: ImportReport,
         done = min(start + WRITE_CHUNK, len(new))
         step(0.7 + 0.3 * done / max(len(new), 1), f"written {done:,} of {len(new):,} new rows")
     _account(report, plan, inserted=inserted)
+
+
+def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
+    """Admin units as :func:`geo.store.write_admin_units` takes them (outline as ``geom``)."""
+    frame = pd.DataFrame(units.drop(columns=units.geometry.name))
+    if units.attrs.get("outlines"):  # without outlines in the file, keep the stored ones
+        frame["geom"] = units.geometry.to_numpy()
+    return frame
+
+
+def _stored_rows(bind: Engine | Connection, valid: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Return the stored grids, stations or units with the keys of ``valid``, by key."""
+    keys = list(valid["code"]) if len(valid) else []
+    if kind == "grids":
+        stored = store_requests.read_grids(bind, codes=keys if len(keys) <= 5000 else None,
+                                           personal=True)
+    elif kind == "units":
+        stored = store_requests.read_admin_units(bind)
+    else:
+        stored = store_requests.read_stations(bind)
+    return stored[stored["code"].isin(keys)].set_index("code")
+
+
+def _same_as_stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str
+                    ) -> tuple[np.ndarray, int]:
+    """Return which valid rows equal their stored row (mask), and how many are stored.
+
+    Only the columns the file gives are compared (the others are kept as stored), and the
+    geometry to within 1e-7° (about 1 cm).
+    """
+    if not len(valid):
+        return np.zeros(0, dtype=bool), 0
+    stored = _stored_rows(bind, valid, kind)
+    found = valid["code"].isin(stored.index).to_numpy()
+    same = found.copy()
+    if not found.any():
+        return same, 0
+    mine = valid[found]
+    theirs = stored.reindex(mine["code"])
+    for col in _COMPARED[kind]:
+        if col not in mine.columns or col not in theirs.columns:
+            continue
+        same[found] &= _same_column(mine[col].reset_index(drop=True).astype(object),
+                                    theirs[col].reset_index(drop=True).astype(object))
+    if isinstance(valid, gpd.GeoDataFrame) and (kind != "units" or valid.attrs.get("outlines")):
+        a = np.asarray(mine.geometry.values, dtype=object)
+        b = np.asarray(theirs.geometry.values, dtype=object)
+        both = ~(shapely.is_missing(a) | shapely.is_missing(b))
+        equal = shapely.is_missing(a) & shapely.is_missing(b)
+        equal[both] = shapely.equals_exact(shapely.normalize(a[both]),
+                                           shapely.normalize(b[both]), tolerance=1e-7)
+        same[found] &= equal
+    return same, int(found.sum())
+
+
+def _same_column(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Equal cells, vectorised: missing equals only missing, numbers by value (1 == 1.0)."""
+    a_missing, b_missing = a.isna().to_numpy(), b.isna().to_numpy()
+    a_num = pd.to_numeric(a, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    b_num = pd.to_numeric(b, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numeric = ~np.isnan(a_num) & ~np.isnan(b_num)
+    with np.errstate(invalid="ignore"):
+        equal = np.where(numeric, np.abs(a_num - b_num) <= 1e-9,
+                         a.astype(str).to_numpy() == b.astype(str).to_numpy())
+    return np.where(a_missing | b_missing, a_missing & b_missing, equal)
 
 
 def _failed(report: ImportReport, problem: Problem, started: float,
@@ -221,12 +307,18 @@ def _validate(engine: Engine, frame: pd.DataFrame, *, kind: str, crs: str
     if kind == "grids":
         communities = store_requests.read_admin_units(engine, level="community")
         known = set(communities["code"]) if len(communities) else None
-        valid, problems = validate_grids(frame, crs=crs, known_communities=known)
+        outlines = (communities.set_index("code").geometry if len(communities) else None)
+        stored = store_requests.read_grids(engine)
+        valid, problems = validate_grids(frame, crs=crs, known_communities=known,
+                                         community_outlines=outlines,
+                                         stored_grids=stored.set_index("code").geometry)
         if known is None:
-            problems.append(Problem(None, "community_code", None,
-                                    "no community admin units stored; community codes "
-                                    "not checked", "warning"))
+            problems.append(Problem(None, "community_code", None, Reason("no_communities"),
+                                    "warning"))
         return valid, problems
+    if kind == "units":
+        return validate_units(frame, crs=crs,
+                              stored=store_requests.read_admin_unit_attributes(engine))
     if kind == "stations":
         return validate_stations(frame, crs=crs)
     grids = store_requests.read_grids(engine)

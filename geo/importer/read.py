@@ -3,8 +3,11 @@
 :func:`read_table` trusts the content, not the name: the first bytes say whether a file is
 CSV text, GeoJSON, a GeoPackage (SQLite), an Excel workbook or a zipped Shapefile (ZIP), and
 a known extension must agree. CSV is decoded as UTF-8 (with or without BOM), else GB18030
-(which covers GBK); a Shapefile without a code page is tried the same way. Every reader
-returns text columns indexed by the 1-based data row number, ``row``, that problems cite.
+(which covers GBK), or as UTF-16 when it starts with its BOM (Excel's "Unicode text", tab
+separated); a Shapefile without a code page is tried the same way. Every reader
+returns text columns indexed by the row number that problems cite, ``row``: for CSV and
+Excel the line of the spreadsheet (the header is line 1, so the first data row is 2), for a
+vector file the 1-based feature number.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.importer.reasons import Reason
 from geo.importer.report import ImportFileError, Problem, check_kind
 
 _LABELS = {
@@ -29,6 +33,10 @@ _LABELS = {
     "gpkg": "a GeoPackage",
     "shpzip": "a zipped Shapefile (a ZIP archive with a .shp inside)",
     "shp": "a Shapefile",
+}
+_LABELS_ZH = {
+    "csv": " CSV 文本", "xlsx": " Excel 工作簿（.xlsx）", "geojson": " GeoJSON",
+    "gpkg": " GeoPackage", "shpzip": "压缩的 Shapefile（内含 .shp 的 ZIP）", "shp": " Shapefile",
 }
 _SUFFIXES = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
@@ -49,6 +57,10 @@ _MAGIC = [
     (b"7z\xbc\xaf", "a 7-Zip archive"),
 ]
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: The number of a CSV or Excel file's first data row, as the spreadsheet shows it (the
+#: header is line 1).
+FIRST_ROW = 2
 
 
 def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.DataFrame:
@@ -67,8 +79,9 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
     Returns
     -------
     pandas.DataFrame or geopandas.GeoDataFrame
-        Attribute columns as text (missing cells are NaN), indexed by the 1-based data row
-        number (``row``). Vector formats return a GeoDataFrame with the file's declared CRS.
+        Attribute columns as text (missing cells are NaN), indexed by the row number
+        (``row``): the spreadsheet line for CSV/Excel (first data row 2), else the feature
+        number from 1. Vector formats return a GeoDataFrame with the file's declared CRS.
         ``attrs`` holds ``format``, ``encoding`` (CSV), ``layer`` and ``read_problems`` (rows
         lost to malformed CSV lines, extra layers ignored).
 
@@ -86,20 +99,16 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
     with path.open("rb") as fh:
         head = fh.read(65536)
     if not head.replace(_BOM, b"").strip():
-        raise ImportFileError(f"{name}: the file is empty"
-                              + (" (0 bytes)" if not head else " (only white space)"))
+        raise ImportFileError(Reason("file_empty", name=name, detail_en=" (0 bytes)" if not head
+                                     else " (only white space)"))
     found, found_label = _sniff(path, head)
     expected = _SUFFIXES.get(path.suffix.lower())
     if expected is not None and found != expected:
-        raise ImportFileError(
-            f"{name}: expected {_LABELS[expected]} (from the extension {path.suffix}) "
-            f"but found {found_label}"
-        )
+        raise ImportFileError(Reason("file_mismatch", name=name, suffix=path.suffix,
+                                     expected=_LABELS_ZH[expected],
+                                     expected_en=_LABELS[expected], found=found_label))
     if found is None:
-        raise ImportFileError(
-            f"{name}: unsupported file: found {found_label}; expected CSV, Excel .xlsx, "
-            "GeoJSON, GeoPackage or a zipped Shapefile"
-        )
+        raise ImportFileError(Reason("file_unsupported", name=name, found=found_label))
     read_problems: list[Problem] = []
     encoding = None
     if found == "csv":
@@ -110,10 +119,13 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
         frame, layer, encoding = _read_vector(path, found, layer, read_problems)
     if frame.empty:
         what = "features" if found in ("geojson", "gpkg", "shpzip", "shp") else "data rows"
-        raise ImportFileError(f"{name}: no {what}: the file holds no {kind}"
-                              + (" (only a header)" if len(frame.columns) else ""))
+        header = bool(len(frame.columns))
+        raise ImportFileError(Reason("file_no_rows", name=name, what=what, kind=kind,
+                                     detail="（只有表头）" if header else "",
+                                     detail_en=" (only a header)" if header else ""))
     if frame.index.name != "row":
-        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+        first = FIRST_ROW if found in ("csv", "xlsx") else 1
+        frame.index = pd.RangeIndex(first, len(frame) + first, name="row")
     frame.attrs.update(format=found, encoding=encoding, layer=layer,
                        read_problems=read_problems)
     return frame
@@ -121,6 +133,8 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
 
 def _sniff(path: Path, head: bytes) -> tuple[str | None, str]:
     """Return (format or None, what the content looks like in words)."""
+    if head.startswith(_UTF16_BOMS):  # Excel's "Unicode text": UTF-16 with tabs
+        return "csv", "UTF-16 text"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _sniff_zip(path)
     if head.startswith(b"SQLite format 3\x00"):
@@ -174,12 +188,21 @@ def _sniff_sqlite(path: Path) -> tuple[str | None, str]:
 def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, str]:
     name = path.name
     data = path.read_bytes()
+    utf16 = data.startswith(_UTF16_BOMS)
+    if utf16:  # Excel saves "Unicode text" as UTF-16 with a BOM, tab-separated
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{name}: damaged UTF-16 text (bad bytes at position "
+                                  f"{exc.start}); save the file as UTF-8 CSV") from None
     # The whole file is decoded once to choose the encoding: a GBK file often starts with
     # plain ASCII headers, so the first kilobytes prove nothing.
     try:
         data.decode("utf-8")
         encoding, codec = ("UTF-8 (BOM)", "utf-8-sig") if data.startswith(_BOM) else (
             "UTF-8", "utf-8")
+        if utf16:
+            encoding = "UTF-16 (BOM)"
     except UnicodeDecodeError as utf8_error:
         try:
             data.decode("gb18030")
@@ -205,11 +228,11 @@ def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, s
     skipped: list[int] = []
     for w in caught:
         for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
-            skipped.append(int(line) - 1)
-            read_problems.append(Problem(int(line) - 1, None, None,
-                                         f"malformed CSV line ({why.strip()}); row skipped"))
+            skipped.append(int(line))
+            read_problems.append(Problem(int(line), None, None,
+                                         Reason("malformed_line", detail=why.strip())))
     if skipped:
-        numbers = np.arange(1, len(frame) + len(skipped) + 1)
+        numbers = np.arange(FIRST_ROW, len(frame) + len(skipped) + FIRST_ROW)
         numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]
         frame.index = pd.Index(numbers, name="row")
     return frame, encoding

@@ -1,19 +1,23 @@
 """What an import reports: one :class:`Problem` per line, the file-level error, the totals.
 
 Every other module of :mod:`geo.importer` records into these types, so they sit below all
-of them and import none.
+of them and import none but :mod:`~geo.importer.reasons`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from geo.importer.reasons import Reason, render
+
 #: What can be imported.
-KINDS = ("grids", "requests", "stations", "activities")
+KINDS = ("grids", "requests", "stations", "activities", "units")
 
 #: ``progress(fraction, message)``: how :func:`geo.importer.import_file` reports progress.
 Progress = Callable[[float, str], None]
@@ -36,16 +40,21 @@ class Problem:
     Attributes
     ----------
     row : int or None
-        1-based data row (CSV/Excel, header not counted) or feature number; None for a
-        problem with the whole file or a whole column.
+        The spreadsheet line (CSV/Excel: the header is line 1, the first data row 2) or the
+        feature number; None for a problem with the whole file or a whole column.
     field : str or None
         The column as named in the file (or the store column when the file has none).
     value : str or None
         The offending raw value, cut to about 60 characters.
     reason : str
-        What is wrong, in English.
+        What is wrong, in English. A :class:`~geo.importer.reasons.Reason` gives its code
+        and params to the fields below.
     severity : str
         ``"error"``: the row is rejected. ``"warning"``: the row is kept.
+    code : str or None
+        The reason's code in :data:`~geo.importer.reasons.REASONS` (None: English only).
+    params : dict
+        What fills the code's text.
 
     """
 
@@ -54,6 +63,18 @@ class Problem:
     value: str | None
     reason: str
     severity: str = "error"
+    code: str | None = None
+    # dataclasses.field: ``field`` is an attribute of this class.
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reason, Reason):
+            self.code, self.params = self.reason.code, self.reason.params
+            self.reason = str(self.reason)
+
+    def text(self, lang: str = "en") -> str:
+        """Return the reason in ``lang`` ("zh" or "en"); English when it has no code."""
+        return render(self.code, self.params, lang=lang, fallback=self.reason)
 
     def __str__(self) -> str:
         where = "file" if self.row is None else f"row {self.row}"
@@ -62,6 +83,18 @@ class Problem:
         if self.value is not None:
             where += f", value {self.value!r}"
         return f"{self.severity}: {where}: {self.reason}"
+
+    def line(self, lang: str = "en") -> str:
+        """Return the problem as one line in ``lang`` (the CLI's ``--lang``)."""
+        if lang != "zh":
+            return str(self)
+        where = "文件" if self.row is None else f"第 {self.row} 行"
+        if self.field:
+            where += f"，字段 {self.field}"
+        if self.value is not None:
+            where += f"，值 {self.value!r}"
+        severity = "错误" if self.severity == "error" else "警告"
+        return f"{severity}：{where}：{self.text('zh')}"
 
 
 class ImportFileError(Exception):

@@ -17,6 +17,7 @@ from sqlalchemy import Table
 
 from geo import clock, vocab
 from geo.importer.columns import Columns
+from geo.importer.reasons import Reason
 from geo.importer.report import Problem
 
 #: Per field and reason, the report lists this many rows and summarises the rest in one line,
@@ -84,13 +85,14 @@ class Rows:
         reasons = _take(reason, shown)
         label = self.label(col)
         self.problems.extend(
-            Problem(self.number(i), label, _short(v), str(r), severity)
+            Problem(self.number(i), label, _short(v), r if isinstance(r, Reason) else str(r),
+                    severity)
             for i, v, r in zip(shown, vals, reasons, strict=True)
         )
         if len(hits) > len(shown):
-            self.problems.append(Problem(
-                None, label, None,
-                f"{len(hits) - len(shown):,} more rows not listed: {reasons[0]}", severity))
+            self.problems.append(Problem(None, label, None,
+                                         more_rows(len(hits) - len(shown), reasons[0]),
+                                         severity))
 
     def text(self, col: str, *, strip: bool = True) -> pd.Series | None:
         """Return the column as text without NULs, blanks as NaN; None if absent."""
@@ -111,10 +113,10 @@ class Rows:
     def required(self, col: str, s: pd.Series | None) -> np.ndarray:
         """Reject rows where a required value is blank; return the mask of present ones."""
         if s is None:
-            self.flag(np.ones(self.n, bool), col, None, "missing required value")
+            self.flag(np.ones(self.n, bool), col, None, Reason("required"))
             return np.zeros(self.n, dtype=bool)
         present = s.notna().to_numpy()
-        self.flag(~present, col, None, "missing required value")
+        self.flag(~present, col, None, Reason("required"))
         return present
 
     def number_column(self, col: str, *, integer: bool = False, required: bool = False,
@@ -131,11 +133,11 @@ class Rows:
         bad = present & ~np.isfinite(num)
         if integer:
             bad |= present & np.isfinite(num) & (num != np.floor(num))
-        self.flag(bad, col, s, "not a whole number" if integer else "not a number")
+        self.flag(bad, col, s, Reason("not_integer" if integer else "not_number"))
         if minimum is not None:
             low = present & ~bad & (num < minimum)
-            self.flag(low, col, s, "must not be negative" if minimum == 0
-                      else f"must be at least {minimum:g}")
+            self.flag(low, col, s, Reason("negative") if minimum == 0
+                      else Reason("at_least", minimum=f"{minimum:g}"))
             bad |= low
         num[bad | ~present] = np.nan
         return num
@@ -155,7 +157,7 @@ class Rows:
         known = codes.notna().to_numpy()
         allowed = ", ".join(
             f"{code} ({v[0] if isinstance(v, tuple) else v})" for code, v in table.items())
-        self.flag(present & ~known, col, s, f"unknown {what}; allowed: {allowed}")
+        self.flag(present & ~known, col, s, Reason("vocab", what=what, allowed=allowed))
         if required:
             self.required(col, s)
         out[known] = codes.to_numpy(dtype=object)[known]
@@ -171,7 +173,7 @@ class Rows:
             return pd.Series(pd.NaT, index=range(self.n), dtype="datetime64[us]")
         parsed = _parse_times(s.reset_index(drop=True), local=local)
         bad = s.notna().to_numpy() & parsed.isna().to_numpy()
-        self.flag(bad, col, s, "not a date/time (expected e.g. 2024-05-01 08:30)")
+        self.flag(bad, col, s, Reason("not_time"))
         return parsed
 
     def max_length(self, col: str, s: pd.Series | None, limit: int | None, *,
@@ -183,15 +185,17 @@ class Rows:
         if not long.any():
             return s
         if cut:
-            self.flag(long, col, s, f"longer than {limit:,} characters; cut to {limit:,}",
-                      severity="warning")
+            self.flag(long, col, s, Reason("cut", limit=limit), severity="warning")
             return s.where(~long, s.str.slice(0, limit))
-        self.flag(long, col, s, f"longer than {limit:,} characters")
+        self.flag(long, col, s, Reason("too_long", limit=limit))
         return s
 
     def duplicates(self, col: str, keys: pd.Series, *, among: np.ndarray,
-                   what: str = "") -> None:
-        """Reject every row ``among`` whose key repeats an earlier one (keep the first)."""
+                   what: str = "duplicate") -> None:
+        """Reject every row ``among`` whose key repeats an earlier one (keep the first).
+
+        ``what`` is the reason code (``duplicate`` or one saying what a derived key is).
+        """
         keys = keys.reset_index(drop=True)
         candidates = keys.where(pd.Series(among)).dropna()
         dup = candidates.duplicated(keep="first")
@@ -202,9 +206,15 @@ class Rows:
         mask = np.zeros(self.n, dtype=bool)
         mask[later] = True
         reasons = np.full(self.n, None, dtype=object)
-        reasons[later] = [f"duplicate of row {self.number(first[keys[i]])}{what}"
-                          for i in later]
+        reasons[later] = [Reason(what, row=self.number(first[keys[i]])) for i in later]
         self.flag(mask, col, keys, reasons)
+
+
+def more_rows(n: int, reason: object) -> Reason | str:
+    """Return the line that sums up ``n`` rows not listed with the same ``reason``."""
+    if isinstance(reason, Reason):
+        return Reason("more_rows", n=n, reason=reason)
+    return f"{n:,} more rows not listed: {reason}"
 
 
 def _take(values: Any, idx: np.ndarray) -> list[Any]:

@@ -19,6 +19,7 @@ A requests file without what a new request needs (category, reported_at, a locat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,9 @@ from sqlalchemy.engine import Connection
 from geo import clock, vocab
 from geo import updates as geo_updates
 from geo.importer.columns import Columns
+from geo.importer.reasons import Reason
 from geo.importer.report import Problem
-from geo.importer.rows import MAX_PROBLEMS_PER_REASON, Rows, max_len, object_values
+from geo.importer.rows import MAX_PROBLEMS_PER_REASON, Rows, max_len, more_rows, object_values
 from geo.store import schema as store_schema
 from geo.store import updates as store_updates
 
@@ -182,8 +184,7 @@ def plan_file(conn: Connection, valid: pd.DataFrame, *, actor: str,
     if missing:  # a file of updates only: an unknown request is a refused row
         unknown = valid.index[~stored]
         verdicts = pd.concat([verdicts, pd.Series("refused", index=unknown, dtype=object)])
-        why = ("unknown request: no stored request has this external id, and the file lacks "
-               f"{'; '.join(missing)} to create one")
+        why = Reason("unknown_request", missing="; ".join(missing))
         problems += _listed(unknown, names.get("external_id", "external_id"),
                             valid.loc[unknown, "external_id"], why)
         new = valid.iloc[0:0]
@@ -236,7 +237,7 @@ def _before_reported(todo: pd.DataFrame, reported: pd.Series, names: dict[str, s
             continue
         label = names.get("updated_at" if col == "changed_at" else col, col)
         firsts = reported.loc[hit]
-        reasons = [f"before the request was reported ({_local(r)})" for r in firsts]
+        reasons = [Reason("before_request", at=_local(r)) for r in firsts]
         problems += _listed(hit, label, when.loc[hit].map(_local), reasons)
         refused = refused.append(hit)
     return refused
@@ -257,10 +258,34 @@ def _judged_problems(todo: pd.DataFrame, judged: pd.DataFrame,
             stale, index=hit.index)
         for col, part in reasons.groupby(columns.to_numpy()):
             values = _values(todo.loc[part.index], str(col))
-            why = [r if verdict == "refused" else f"{r}; not applied" for r in part]
+            why = [_flow_reason(r) for r in part]
             problems += _listed(part.index, names.get(str(col), str(col)), values, why,
                                 severity=severity)
     return problems
+
+
+# geo.lifecycle's English reasons, as reason codes with their params.
+_FLOW = (
+    (re.compile(r"older than the stored state \(updated (.+) UTC\)"), "stale", ("at",)),
+    (re.compile(r"dated before the request was reported \((.+) UTC\)"), "before_request",
+     ("at",)),
+    (re.compile(r"cannot move back from (\S+).* to (\S+)"), "status_backwards",
+     ("old", "new")),
+    (re.compile(r"a rating needs"), "rating_needs_value", ()),
+    (re.compile(r"a satisfaction value needs"), "value_needs_resolved", ()),
+)
+
+
+def _flow_reason(reason: str) -> Reason:
+    """Return the reason code of a refusal (or staleness) by :mod:`geo.lifecycle`."""
+    for pattern, code, names in _FLOW:
+        match = pattern.match(reason)
+        if match:
+            params = dict(zip(names, match.groups(), strict=True))
+            if code == "status_backwards":
+                params = {k: f"{v} ({vocab.STATUSES.get(v, v)})" for k, v in params.items()}
+            return Reason(code, **params)
+    return Reason("flow", detail=reason)
 
 
 def _field_of(reason: str) -> str:
@@ -289,6 +314,5 @@ def _listed(index: pd.Index, label: str, values: pd.Series | list, reasons: str 
     out = [Problem(int(index[i]), label, None if pd.isna(vals[i]) else str(vals[i])[:60],
                    whys[i], severity) for i in range(shown)]
     if len(index) > shown:
-        out.append(Problem(None, label, None,
-                           f"{len(index) - shown:,} more rows not listed: {whys[0]}", severity))
+        out.append(Problem(None, label, None, more_rows(len(index) - shown, whys[0]), severity))
     return out

@@ -13,11 +13,13 @@ import hashlib
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo import deadlines, vocab
 from geo.grids import GridIndex, grid_code_problem, metric_area_km2
 from geo.importer.columns import Columns, canonical
 from geo.importer.geometry import crs_label, resolve_crs, wgs84_points, wgs84_polygons
+from geo.importer.reasons import LEVEL_WORDS, Reason
 from geo.importer.report import Problem
 from geo.importer.rows import Rows, max_len, object_values
 from geo.importer.updates import changed_times, note_column, validate_updates
@@ -29,7 +31,9 @@ MAX_DESCRIPTION = 4000
 
 
 def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
-                   known_communities: set[str] | None = None
+                   known_communities: set[str] | None = None,
+                   community_outlines: gpd.GeoSeries | None = None,
+                   stored_grids: gpd.GeoSeries | None = None
                    ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Check grid rows and return the valid ones ready for :func:`geo.store.write_grids`.
 
@@ -42,6 +46,14 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
     known_communities : set of str, optional
         Community admin-unit codes; a grid whose community is not among them gets a
         warning. None skips the check.
+    community_outlines : GeoSeries, optional
+        Community outlines (EPSG:4326) indexed by code: a grid with less than
+        :data:`MIN_INSIDE_COMMUNITY` of its area inside its community's outline gets a
+        warning naming both. Grids of the file that overlap one another by more than
+        :data:`OVERLAP_TOLERANCE` of the smaller one's area are warned about in any case.
+    stored_grids : GeoSeries, optional
+        The stored grids' polygons (EPSG:4326) indexed by code: a grid of the file that
+        overlaps a stored grid it does not replace is warned about the same way.
 
     Returns
     -------
@@ -71,12 +83,12 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
     if community is not None:
         well_formed = community.str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
         rows.flag(comm_given & ~well_formed, "community_code", community,
-                  "community code must be 12 digits")
+                  Reason("community_code_form"))
     codes = object_values(code)
     comms = (object_values(community) if community is not None
              else np.full(rows.n, None, dtype=object))
     # grid_code_problem is per value; grid files have thousands of rows, not millions.
-    reasons = np.array([grid_code_problem(c, k) if ok else None
+    reasons = np.array([_grid_code_reason(c, k) if ok else None
                         for c, k, ok in zip(codes, comms, present, strict=True)], dtype=object)
     rows.flag([r is not None for r in reasons], "code", code, reasons)
     rows.duplicates("code", code, among=present)
@@ -94,8 +106,7 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
     keep = ~rows.rejected
     if known_communities is not None:
         unknown = keep & ~np.isin(comm_final.astype(str), list(known_communities))
-        rows.flag(unknown, "community_code", comm_final,
-                  "community code is not a known community (admin unit); grid kept",
+        rows.flag(unknown, "community_code", comm_final, Reason("community_unknown"),
                   severity="warning")
     optional = {**{c: _int_objects(v[keep]) for c, v in ints.items()},
                 "head_name": _objects(head_name, keep), "head_phone": _objects(head_phone, keep)}
@@ -111,7 +122,103 @@ def validate_grids(frame: pd.DataFrame, *, crs: str | None = None,
     grids = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms[keep], index=out.index,
                                                          crs=store_schema.SRID))
     grids["area_km2"] = metric_area_km2(grids.geometry) if len(grids) else []
+    if community_outlines is not None:
+        _check_communities(grids, community_outlines, rows)
+    _check_overlaps(grids, rows, stored_grids)
     return grids, problems
+
+
+#: A grid with less than this share of its area inside its community's outline is warned
+#: about (a grid on the wrong community, or drawn in another coordinate system).
+MIN_INSIDE_COMMUNITY = 0.5
+#: Two grids of a file overlapping by more than this share of the smaller one's area are
+#: warned about; below it, digitising slivers along shared edges pass.
+OVERLAP_TOLERANCE = 0.01
+
+
+def _check_communities(grids: gpd.GeoDataFrame, outlines: gpd.GeoSeries, rows: Rows) -> None:
+    """Warn about grids lying mostly outside the outline of their community."""
+    keep = (outlines.notna() & ~outlines.index.duplicated()).to_numpy(dtype=bool)
+    shapes = pd.Series(np.asarray(outlines.values, dtype=object)[keep],
+                       index=outlines.index[keep], dtype=object)
+    has = grids["community_code"].isin(shapes.index).to_numpy()
+    if not has.any():
+        return
+    geoms = np.asarray(grids.geometry.values, dtype=object)[has]
+    comm = shapes.reindex(grids["community_code"][has]).to_numpy(dtype=object)
+    inside = shapely.area(shapely.intersection(geoms, comm)) / shapely.area(geoms)
+    low = np.zeros(rows.n, dtype=bool)
+    positions = np.flatnonzero(np.isin(rows.numbers, grids.index[has][inside
+                                                                    < MIN_INSIDE_COMMUNITY]))
+    low[positions] = True
+    share = dict(zip(grids.index[has], inside, strict=True))
+    codes = dict(zip(grids.index, grids["code"], strict=True))
+    comms = dict(zip(grids.index, grids["community_code"], strict=True))
+
+    def reasons(idx: np.ndarray) -> list[Reason]:
+        return [Reason("grid_outside_community", grid=codes[rows.number(i)],
+                       community=comms[rows.number(i)],
+                       share=f"{share[rows.number(i)]:.0%}") for i in idx]
+
+    rows.flag(low, "community_code", lambda idx: [comms[rows.number(i)] for i in idx],
+              reasons, severity="warning")
+
+
+def _overlaps(geoms: np.ndarray, others: np.ndarray, *, same: bool
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i in geoms, j in others) overlapping by more than the tolerance, and km².
+
+    ``same``: ``others`` is ``geoms`` itself; each pair is given once, with i > j.
+    """
+    empty = np.zeros(0, dtype=int)
+    if not len(geoms) or not len(others):
+        return empty, empty, np.zeros(0)
+    tree = shapely.STRtree(others)
+    mine, theirs = tree.query(geoms, predicate="intersects")
+    if same:
+        keep = mine > theirs
+        mine, theirs = mine[keep], theirs[keep]
+    if not len(mine):
+        return empty, empty, np.zeros(0)
+    shared = shapely.intersection(geoms[mine], others[theirs])
+    smaller = np.minimum(shapely.area(geoms[mine]), shapely.area(others[theirs]))
+    big = shapely.area(shared) > OVERLAP_TOLERANCE * smaller
+    if not big.any():
+        return empty, empty, np.zeros(0)
+    km2 = metric_area_km2(gpd.GeoSeries(shared[big], crs=store_schema.SRID))
+    return mine[big], theirs[big], km2
+
+
+def _check_overlaps(grids: gpd.GeoDataFrame, rows: Rows,
+                    stored: gpd.GeoSeries | None = None) -> None:
+    """Warn about grids of the file overlapping each other or a stored grid.
+
+    A pair within the file is named on its later row; a stored grid the file replaces
+    (same code) is not compared.
+    """
+    geoms = np.asarray(grids.geometry.values, dtype=object)
+    codes = grids["code"].to_numpy()
+    position = {n: i for i, n in enumerate(rows.numbers)}
+    where = "wkt" if rows.cols.geometry is None else "geometry"
+    mine, theirs, km2 = _overlaps(geoms, geoms, same=True)
+    found = [(a, str(codes[b]), size, "grid_overlap")
+             for a, b, size in zip(mine, theirs, km2, strict=True)]
+    if stored is not None and len(stored):
+        kept = stored[~stored.index.isin(codes) & stored.notna()]
+        others = np.asarray(kept.values, dtype=object)
+        mine, theirs, km2 = _overlaps(geoms, others, same=False)
+        found += [(a, str(kept.index[b]), size, "grid_overlap_stored")
+                  for a, b, size in zip(mine, theirs, km2, strict=True)]
+    for a, other, size, code in found:
+        rows.flag(_one(rows.n, position[grids.index[a]]), where, codes[a],
+                  Reason(code, grid=str(codes[a]), other=other, area=f"{size:.3f} km²"),
+                  severity="warning")
+
+
+def _one(n: int, i: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = True
+    return mask
 
 
 def validate_requests(frame: pd.DataFrame, *, crs: str | None = None,
@@ -192,7 +299,7 @@ def _new_requests(rows: Rows, cols: Columns, *, crs: str, grid_index: GridIndex 
     for col, when in (("due_at", due), ("resolved_at", resolved), ("closed_at", closed),
                       ("updated_at", updated)):
         rows.flag((when < reported).to_numpy(dtype=bool), col, rows.text(col),
-                  f"{col} is before reported_at")
+                  Reason("before_reported", field=rows.label(col)))
     note = note_column(rows)
     status_text = rows.text("status")  # blank: keep a stored request's status
     status_given = (status_text.notna().to_numpy() if status_text is not None
@@ -221,8 +328,7 @@ def _new_requests(rows: Rows, cols: Columns, *, crs: str, grid_index: GridIndex 
                                      desc[derive], strict=True)
         ]
     rows.duplicates("external_id", pd.Series(ext), among=~rows.rejected,
-                    what="" if external is not None else
-                    " (same time, place, category and description)")
+                    what="duplicate" if external is not None else "duplicate_derived")
     keep = ~rows.rejected
     grid_code = (grid_index.assign(lon[keep], lat[keep]) if grid_index is not None
                  else np.full(int(keep.sum()), None, dtype=object))
@@ -231,7 +337,7 @@ def _new_requests(rows: Rows, cols: Columns, *, crs: str, grid_index: GridIndex 
     where = ("geometry" if cols.geometry is not None
              else "lon/lat" if cols.has("lon") else "wkt")
     rows.flag(outside, where, lambda i: [f"{lon[j]:.6f}, {lat[j]:.6f}" for j in i],
-              "point is outside every grid; kept for triage", severity="warning")
+              Reason("outside_grid"), severity="warning")
     out = pd.DataFrame({
         "external_id": ext[keep],
         "grid_code": grid_code,
@@ -356,7 +462,7 @@ def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
         present = rows.required("grid_code", grid)
         grid_codes = object_values(grid)
         unknown = present & ~np.isin(grid_codes.astype(str), list(known_grids))
-        rows.flag(unknown, "grid_code", grid, "unknown grid: no stored grid has this code")
+        rows.flag(unknown, "grid_code", grid, Reason("unknown_grid"))
     else:
         lon, lat = wgs84_points(rows, resolve_crs(frame, crs))
         grid_codes = np.full(rows.n, None, dtype=object)
@@ -365,7 +471,7 @@ def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
             grid_codes[ok] = grid_index.assign(lon[ok], lat[ok])
         rows.flag(ok & pd.isna(grid_codes), "lon/lat",
                   lambda i: [f"{lon[j]:.6f}, {lat[j]:.6f}" for j in i],
-                  "point is outside every grid; an activity needs a grid")
+                  Reason("outside_grid_activity"))
     day = rows.times("date", required=True, local=True)
     title = rows.max_length("title", rows.text("title"), max_len(table, "title"))
     assert title is not None  # a required column: canonical() checked
@@ -389,8 +495,7 @@ def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
                                      volunteers[derive], hours[derive], strict=True)
         ]
     rows.duplicates("external_id", pd.Series(ext), among=~rows.rejected,
-                    what="" if external is not None else
-                    " (same grid, date, title, volunteers and hours)")
+                    what="duplicate" if external is not None else "duplicate_activity")
     keep = ~rows.rejected
     out = pd.DataFrame({
         "external_id": ext[keep],
@@ -402,6 +507,148 @@ def validate_activities(frame: pd.DataFrame, *, known_grids: set[str],
         "points": points[keep],
     }, index=pd.Index(rows.numbers[keep], name="row"))
     return out, problems
+
+
+def _grid_code_reason(code: object, community: object) -> Reason | None:
+    """:func:`geo.grids.grid_code_problem` as a reason code."""
+    why = grid_code_problem(code, community)
+    if why is None:
+        return None
+    if why.startswith("grid code must be"):
+        return Reason("grid_code_form")
+    if why.startswith("grid sequence 000"):
+        return Reason("grid_code_000")
+    return Reason("grid_code_community", community=community)
+
+
+#: Admin levels as files name them (besides the codes of :data:`geo.vocab.ADMIN_LEVELS`).
+LEVEL_NAMES = {
+    "市": "city", "地级市": "city", "州": "city", "地区": "city", "盟": "city",
+    "县": "county", "区": "county", "县级市": "county", "旗": "county", "县（区）": "county",
+    "县区": "county", "区县": "county",
+    "乡": "township", "镇": "township", "街道": "township", "乡镇": "township",
+    "乡镇（街道）": "township", "苏木": "township",
+    "社区": "community", "村": "community", "居委会": "community", "村委会": "community",
+    "社区（村）": "community", "嘎查": "community",
+}
+#: Digits of an admin unit's code (统计用区划代码, cut) by level.
+UNIT_CODE_DIGITS = {"city": 6, "county": 6, "township": 9, "community": 12}
+
+
+def _level(value: object) -> str | None:
+    text = str(value).strip()
+    if text.lower() in vocab.ADMIN_LEVELS:
+        return text.lower()
+    return LEVEL_NAMES.get(text.replace("(", "（").replace(")", "）"))
+
+
+def validate_units(frame: pd.DataFrame, *, crs: str | None = None,
+                   stored: pd.DataFrame | None = None
+                   ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Check admin unit rows; return the valid ones for :func:`geo.store.write_admin_units`.
+
+    Parameters
+    ----------
+    frame : DataFrame or GeoDataFrame
+        From :func:`read_table`: code, name, level (city/county/township/community or 市,
+        县/区, 乡镇/街道, 社区/村…); optional parent_code, population and an outline
+        (a polygon geometry, or a ``wkt`` column).
+    crs : str, optional
+        The outlines' CRS; see :func:`resolve_crs`.
+    stored : DataFrame, optional
+        The stored units (code, level): a parent may be stored rather than in the file.
+
+    Returns
+    -------
+    units : GeoDataFrame
+        code, name, level, parent_code, and population and ``geom`` where the file has
+        them (a re-import without outlines keeps the stored ones), indexed by row number.
+    problems : list of Problem
+
+    Notes
+    -----
+    A code is 6 (city, county), 9 (township) or 12 (community) digits; codes are unique in
+    a file; a parent must be in the file or stored and of a higher level; only a city may
+    lack a parent (a warning). A child of a refused row is refused too.
+
+    """
+    problems: list[Problem] = []
+    crs = resolve_crs(frame, crs)
+    cols = canonical(frame, "units", problems)
+    rows = Rows(cols, problems)
+    table = store_schema.admin_unit
+    code = rows.code("code")
+    assert code is not None  # a required column: canonical() checked
+    present = rows.required("code", code)
+    form = code.str.fullmatch(r"\d{6}|\d{9}|\d{12}").fillna(False).to_numpy(dtype=bool)
+    rows.flag(present & ~form, "code", code, Reason("unit_code_form"))
+    rows.duplicates("code", code, among=present & form)
+    name = rows.max_length("name", rows.text("name"), max_len(table, "name"))
+    rows.required("name", name)
+    level_text = rows.text("level")
+    assert level_text is not None  # a required column
+    level = level_text.map(_level, na_action="ignore")
+    given = level_text.notna().to_numpy()
+    known = level.notna().to_numpy()
+    allowed = "city (市), county (县/区), township (乡镇/街道), community (社区/村)"
+    rows.flag(given & ~known, "level", level_text,
+              Reason("vocab", what="admin level", allowed=allowed))
+    rows.required("level", level_text)
+    levels = object_values(level)
+    codes = object_values(code)
+    digits = np.array([UNIT_CODE_DIGITS.get(lv, 0) if lv else 0 for lv in levels])
+    lengths = np.array([len(c) if c else 0 for c in codes])
+    wrong = known & form & (digits != lengths)
+    rows.flag(wrong, "code", code, [
+        Reason("unit_level_code", level=LEVEL_WORDS[lv][0], level_en=LEVEL_WORDS[lv][1],
+               digits=UNIT_CODE_DIGITS[lv]) if lv else None for lv in levels])
+    population = rows.number_column("population", integer=True)
+    parent = rows.code("parent_code")
+    parents = (object_values(parent) if parent is not None
+               else np.full(rows.n, None, dtype=object))
+    geoms = wgs84_polygons(rows, crs, optional=True)
+    rank = {lv: i for i, lv in enumerate(vocab.ADMIN_LEVELS)}
+    stored_levels = ({} if stored is None or stored.empty
+                     else dict(zip(stored["code"], stored["level"], strict=True)))
+    has_parent = pd.notna(parents)
+    top = np.array([lv == "city" for lv in levels])
+    rows.flag(~rows.rejected & ~has_parent & ~top & known, "parent_code", None,
+              Reason("unit_parent_missing"), severity="warning")
+    # A parent refused in this file refuses its children: repeat until nothing changes
+    # (at most once per level).
+    for _ in vocab.ADMIN_LEVELS:
+        levels_known = dict(stored_levels)
+        levels_known.update({c: lv for c, lv, bad in zip(codes, levels, rows.rejected,
+                                                            strict=True) if not bad})
+        todo = ~rows.rejected & has_parent
+        unknown = np.array([t and p not in levels_known for t, p in
+                            zip(todo, parents, strict=True)], dtype=bool)
+        rows.flag(unknown, "parent_code", parent, [Reason("unit_parent_unknown", parent=p)
+                                                    for p in parents])
+        order = np.array([
+            bool(t and not u and rank.get(str(levels_known.get(p)), 9) >= rank.get(lv, -1))
+            for t, u, p, lv in zip(todo, unknown, parents, levels, strict=True)])
+        rows.flag(order, "parent_code", parent, [
+            Reason("unit_parent_level", parent=p,
+                   parent_level=LEVEL_WORDS.get(str(levels_known.get(p)), ("?", "?"))[0],
+                   parent_level_en=LEVEL_WORDS.get(str(levels_known.get(p)), ("?", "?"))[1],
+                   level=LEVEL_WORDS.get(lv, ("?", "?"))[0],
+                   level_en=LEVEL_WORDS.get(lv, ("?", "?"))[1])
+            for p, lv in zip(parents, levels, strict=True)])
+        if not (unknown | order).any():
+            break
+    keep = ~rows.rejected
+    out = pd.DataFrame({
+        "code": codes[keep],
+        "name": _objects(name, keep),
+        "level": levels[keep],
+        "parent_code": parents[keep],
+        **({"population": _int_objects(population[keep])} if cols.has("population") else {}),
+    }, index=pd.Index(rows.numbers[keep], name="row"))
+    units = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms[keep], index=out.index,
+                                                         crs=store_schema.SRID))
+    units.attrs["outlines"] = cols.geometry is not None or cols.has("wkt")
+    return units, problems
 
 
 def _objects(s: pd.Series | None, keep: np.ndarray) -> np.ndarray:

@@ -1,12 +1,18 @@
-"""Text of the data page: key -> (中文, English)."""
+"""Text of the data page: key -> (中文, English).
+
+The import's reasons (``data.reason.<code>``) come from :data:`geo.importer.reasons.REASONS`,
+so that the page, the CLI and the refused-rows file say the same thing.
+"""
+
+from geo.importer.reasons import REASONS
 
 STRINGS: dict[str, tuple[str, str]] = {
     "data.title": ("数据管理", "Data"),
-    "data.intro": ("导入网格边界、诉求、警务站点和志愿服务记录。先试导入检查，确认无误后再正式写入"
-                   "；每次导入记入审计日志。",
-                   "Import grid boundaries, requests, police stations and volunteer activities. "
-                   "Check a file first (a dry run), then import it; every import is recorded "
-                   "in the audit log."),
+    "data.intro": ("导入网格边界、诉求、警务站点、志愿服务记录和行政区划。先试导入检查，确认无误后"
+                   "再正式写入；每次导入记入审计日志。",
+                   "Import grid boundaries, requests, police stations, volunteer activities "
+                   "and admin units. Check a file first (a dry run), then import it; every "
+                   "import is recorded in the audit log."),
     # Upload
     "data.upload": ("选择文件", "File"),
     "data.upload_help": ("CSV（UTF-8 或 GBK）、Excel .xlsx、GeoJSON、GeoPackage 或压缩的 Shapefile"
@@ -18,6 +24,32 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.kind.requests": ("诉求", "Requests"),
     "data.kind.stations": ("警务站点", "Police stations"),
     "data.kind.activities": ("志愿服务活动", "Volunteer activities"),
+    "data.kind.units": ("行政区划", "Admin units"),
+    "data.kind.auto": ("自动识别", "Detect from the file"),
+    "data.kind.detected": ("按文件的列和几何识别为：{kind}", "Detected from the file's columns "
+                           "and geometry: {kind}"),
+    "data.kind.undetected": ("未能识别，按诉求检查", "Not recognised; checked as requests"),
+    "data.kind_help": ("按文件的列和几何自动识别；识别不对时请手动选择。",
+                       "Guessed from the file's columns and geometry; choose another if it "
+                       "is wrong."),
+    # Templates
+    "data.templates": ("下载导入模板", "Download an import template"),
+    "data.templates.intro": ("模板含可接受的列（中文列名，英文列名和其他写法也可以）和一行示例；"
+                             "Excel 模板另有一页列说明。",
+                             "A template holds the accepted columns (Chinese headings; the "
+                             "English names and the other spellings listed work too) and one "
+                             "example row; the Excel template has a sheet describing each "
+                             "column."),
+    "data.templates.kind": ("模板类型", "Template for"),
+    "data.templates.csv": ("CSV 模板", "CSV template"),
+    "data.templates.xlsx": ("Excel 模板", "Excel template"),
+    "data.templates.file": ("模板_{kind}", "template_{kind}"),
+    "data.refused.download": ("下载被拒绝的 {n} 行（附原因）",
+                              "Download the {n} refused rows (with reasons)"),
+    "data.refused.help": ("与上传的文件格式相同，最后一列写明原因；改正后可直接重新导入。",
+                          "In the format uploaded, with the reason in a last column; fix "
+                          "the rows and import that file again."),
+    "data.refused.file": ("{stem}_被拒绝的行", "{stem}_refused_rows"),
     "data.crs": ("坐标系", "Coordinates"),
     "data.crs.auto": ("WGS84（文件声明其他坐标系时按文件）", "WGS84 (or the file's declared CRS)"),
     "data.crs.wgs84": ("WGS84（GPS）", "WGS84 (GPS)"),
@@ -33,6 +65,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.preview": ("文件前 {n} 行（共 {total} 行）",
                      "First {n} rows of the file ({total} in all)"),
     "data.preview.geometry": ("几何", "geometry"),
+    "data.preview.row": ("行号", "Row"),
     "data.check": ("检查结果（试导入，未写入）", "Check (dry run, nothing written)"),
     "data.file_rejected": ("整个文件被拒绝，未写入任何数据：{reason}",
                            "The whole file was rejected and nothing was written: {reason}"),
@@ -48,9 +81,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.kpi.crs": ("坐标：{crs}", "coordinates: {crs}"),
     "data.problems": ("问题清单（{n} 条）", "Problems ({n})"),
     "data.problems.none": ("没有发现问题。", "No problems found."),
-    "data.problems.note": ("问题说明由导入模块给出（英文）。被拒绝的行不会写入；只有警告的行照常写"
-                           "入。库中已有的诉求按编号更新：比库中旧的行不改变任何数据，状态不能"
-                           "倒退。",
+    "data.problems.note": ("行号即表格中的行号（第 1 行为表头）。被拒绝的行不会写入；只有警告的行"
+                           "照常写入。库中已有的诉求按编号更新：比库中旧的行不改变任何数据，状态"
+                           "不能倒退。",
+                           "Row numbers are the spreadsheet's (the header is row 1). "
                            "Rows with an error are not written; rows with only a warning are. "
                            "Requests already stored are updated by their id: a row older than "
                            "the stored state changes nothing, and a status never moves back."),
@@ -64,7 +98,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.severity.warning": ("警告", "Warning"),
     "data.import": ("正式导入：写入 {n} 行（新增 {new}，更新 {updated}）",
                     "Import: write {n} rows ({new} new, {updated} updated)"),
-    "data.import.nothing": ("没有可导入的有效行。", "There are no valid rows to import."),
+    "data.import.nothing": ("没有可导入的有效行，不会写入任何数据。",
+                            "There are no valid rows to import; nothing would be written."),
     "data.import.unchanged": ("无需导入：{n} 行与库中相同或比库中旧，不会写入任何数据。",
                               "Nothing to import: {n} rows are the same as stored or older, "
                               "so nothing would be written."),
@@ -143,3 +178,5 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "Grids without residents get no per-1,000 figures or covered "
                       "population: add them and import the grids again."),
 }
+
+STRINGS.update({f"data.reason.{code}": pair for code, pair in REASONS.items()})
