@@ -13,7 +13,7 @@ def test_python_m_geo_is_an_alias(tmp_path):
     url = f"sqlite:///{tmp_path}/c.db"
     out = subprocess.run([sys.executable, "-m", "geo", "--database", url, "db", "upgrade"],
                          capture_output=True, text=True, check=True)
-    assert "schema revision 0009" in out.stdout
+    assert "schema revision 0010" in out.stdout
 
 
 def test_init_demo_refuses_to_overwrite(tmp_path, four_grids, capsys):

@@ -28,7 +28,7 @@ def _request(ext, **kw):
 
 
 def test_schema_is_at_head_and_matches_metadata(engine):
-    assert store_engine.schema_revision(engine) == "0009"
+    assert store_engine.schema_revision(engine) == "0010"
     with engine.connect() as conn, warnings.catch_warnings():
         # SQLAlchemy's reflection does not know PostGIS's type name; the type is ours.
         warnings.filterwarnings("ignore", "Did not recognize type 'geometry'")
@@ -178,7 +178,7 @@ def test_upgrade_from_0001_adds_the_backlog_index_and_keeps_rows(tmp_path, four_
     assert "ix_request_resolved" not in {i["name"] for i in inspect(old).get_indexes("request")}
     old.dispose()
     new = store_engine.make_engine(url)
-    assert store_engine.schema_revision(new) == "0009"
+    assert store_engine.schema_revision(new) == "0010"
     indexes = {i["name"] for i in inspect(new).get_indexes("request")}
     assert "ix_request_resolved" in indexes
     # 0005 replaced the reported_at index by one that also holds the grid.

@@ -131,12 +131,22 @@ def grid_part(version: str) -> str:
 #: Session keys that ui/auth.py fills after a sign-in or a wall token.
 ACCOUNT_KEY = "_account"
 WALL_TOKEN_KEY = "_wall_token"
+#: The signed-in browser's server-side session (the cookie value; see geo.accounts).
+SESSION_KEY = "_session"
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=64)
 def _wall_scope(token: str, at: datetime, url: str) -> Scope:
     # Re-checked at most once a minute per screen, so a revoked token stops within one.
     return accounts.check_wall_token(engine(), token)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=256)
+def _session_account(token: str, at: datetime, url: str) -> accounts.Account:
+    # Re-checked at most once a minute per session (like wall tokens), so sign-out
+    # elsewhere, a password change, disabling the account or an admin's end-sessions
+    # stops a running session within a minute.
+    return accounts.account_for_session(engine(), token)
 
 
 def scope() -> Scope:
@@ -148,11 +158,15 @@ def scope() -> Scope:
     Raises
     ------
     geo.access.AccessDenied
-        Nobody is signed in, or the wall token was revoked or has expired.
+        Nobody is signed in, the account's session was ended or has expired, or the wall
+        token was revoked or has expired.
 
     """
     account = st.session_state.get(ACCOUNT_KEY)
     if isinstance(account, accounts.Account):
+        session = st.session_state.get(SESSION_KEY)
+        if session:  # an account signed in through ui/auth.py always has one
+            account = _session_account(session, minute(), database_url())
         return account.scope
     token = st.session_state.get(WALL_TOKEN_KEY)
     if token:
