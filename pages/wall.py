@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import data, state, wall
+from ui import data, errors, state, wall
 from ui.text import t
 
 params = st.session_state.get("_params") or state.read_params()
@@ -14,6 +14,7 @@ window, measure = wall.controls(kiosk=params.kiosk)
 
 
 @st.fragment(run_every=wall.run_every(params))
+@errors.guarded("wall")  # a fragment's reruns bypass app.py's error handling
 def live() -> None:
     if not wall.still_allowed():
         return

@@ -167,7 +167,7 @@ def _sign_in_form() -> None:
             username = st.text_input(t("auth.username"), key="login_user", max_chars=64)
             password = st.text_input(t("auth.password"), type="password", key="login_password",
                                      max_chars=256)
-            submitted = st.form_submit_button(t("auth.submit"), type="primary")
+            submitted = st.form_submit_button(t("auth.submit"), type="primary", key="login_submit")
         if accounts.is_demo(data.engine()):
             st.caption(t("auth.demo_hint"))
         if submitted:

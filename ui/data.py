@@ -22,6 +22,7 @@ from geo import wall as geo_wall
 from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
 from geo.deadlines import DeadlinePolicy, policy_and_calendar
+from geo.hierarchy import check_area
 from geo.maps import MapChoice, map_level, map_shapes, pack_grids, simplified
 from geo.store.engine import database_url, is_empty, make_engine
 from geo.store.live import data_stamp
@@ -221,6 +222,19 @@ def hierarchy() -> heat.UnitHierarchy:
     if areas is None:
         return full_hierarchy()
     return _scoped_hierarchy(grid_part(stamp()), areas)
+
+
+def may_read_area(code: str) -> bool:
+    """True when the session may read area ``code`` as a whole (the check every read makes).
+
+    A grid head's county is among the units they see (it names their grids), but reading
+    the whole county is refused: this tells the pages before a read raises.
+    """
+    try:
+        check_area(full_hierarchy(), code, scope())
+    except AccessDenied:
+        return False
+    return True
 
 
 def outside_scope(code: str) -> bool:
