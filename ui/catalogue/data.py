@@ -101,6 +101,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.accounts.col.areas": ("管辖区域", "Areas"),
     "data.accounts.col.state": ("状态", "State"),
     "data.accounts.col.last_login": ("最近登录", "Last sign-in"),
+    "data.accounts.col.sessions": ("在线会话", "Live sessions"),
     "data.accounts.state.active": ("正常", "active"),
     "data.accounts.state.disabled": ("已停用", "disabled"),
     "data.accounts.state.locked": ("锁定中", "locked"),
