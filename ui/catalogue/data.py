@@ -80,6 +80,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.col.table": ("数据表", "Table"),
     "data.col.rows": ("行数", "Rows"),
     "data.table.admin_unit": ("行政区划", "Admin units"),
+    "data.table.account_session": ("登录会话", "Sign-in sessions"),
+    "data.table.login_throttle": ("登录失败限速", "Sign-in throttle"),
     "data.table.grid": ("网格", "Grids"),
     "data.table.request": ("诉求", "Requests"),
     "data.table.request_event": ("流转记录", "Request events"),
