@@ -7,7 +7,7 @@ import streamlit as st
 
 from geo.access import AccessDenied
 from geo.deadlines import ConfigError
-from ui import auth, data, kiosk, sidebar, state, widgets
+from ui import auth, data, errors, kiosk, sidebar, state, widgets
 from ui.text import literal, t
 
 # A local file: an icon name like ":material/map:" makes the browser fetch the favicon from
@@ -68,3 +68,5 @@ except ConfigError as exc:
     # GRIDMAP_DEADLINES or GRIDMAP_HOLIDAYS names a file that does not parse: the message
     # names the file and the key, for the admin who edited it.
     st.error(t("msg.config_error", reason=literal(str(exc), limit=300)), icon=widgets.ICON_DENIED)
+except Exception as exc:  # noqa: BLE001 - anything else: an id for the user, details in the log
+    errors.report(exc, where=page.url_path or "wall")

@@ -1,8 +1,18 @@
-"""Local accounts, logins with lockout, demo accounts and wall-screen tokens (DESIGN §8).
+"""Local accounts, sign-ins with a stored throttle, browser sessions, demo accounts, wall tokens.
 
 Passwords are hashed with argon2id (argon2-cffi's :class:`~argon2.PasswordHasher`), never
-stored or logged in clear. A login that fails :data:`MAX_FAILURES` times in a row locks the
-account for :data:`LOCKOUT`; every login and failed login goes to the audit log.
+stored or logged in clear. Failed sign-ins are throttled in the database, per client
+address and per account name: each failure doubles the wait before the next try of that
+address or name is heard (from :data:`THROTTLE_FIRST` up to a cap), and tries made while
+waiting are refused unheard, so they do not grow the wait. There is no hard lock an
+outsider could renew forever: the most they can impose on an account is
+:data:`ACCOUNT_WAIT_CAP` per try, and an admin can clear it (``gridmap users unlock``).
+Every sign-in and failed sign-in goes to the audit log.
+
+A signed-in browser holds a server-side session (table ``account_session``): the cookie
+carries only a random id and its HMAC, the database only the id's SHA-256. Sign-out, a
+password change, disabling the account and ``gridmap users end-sessions`` end sessions at
+once; a running session re-checks its session row at least once a minute (ui/data.py).
 
 The demo database gets one account per role with the documented passwords of
 :data:`DEMO_ACCOUNTS`. :func:`demo_password_problems` finds accounts that still use one
@@ -16,7 +26,6 @@ area until it expires or is revoked.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -36,9 +45,14 @@ from geo.access import ROLES, AccessDenied, Scope, restricted
 from geo.store import access as db
 from geo.store.engine import get_setting, set_setting, transaction
 
-#: Consecutive failures before an account locks, and for how long.
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
+#: The wait after a first failed sign-in; each further failure doubles it, up to a cap:
+#: one minute per account name (the most an outsider can impose on a real user), five
+#: minutes per client address (a guesser from one address gets 12 tries an hour).
+THROTTLE_FIRST = timedelta(seconds=1)
+ACCOUNT_WAIT_CAP = timedelta(minutes=1)
+ADDRESS_WAIT_CAP = timedelta(minutes=5)
+#: Failures older than this are forgotten: the next one waits THROTTLE_FIRST again.
+THROTTLE_MEMORY = timedelta(hours=1)
 MIN_PASSWORD = 10
 
 #: The demo database's accounts: username -> (role, areas, password, display name).
@@ -58,7 +72,10 @@ _DURATION = re.compile(r"^(\d+)\s*([dhm])$")
 
 
 class LoginError(Exception):
-    """A refused login; ``reason`` is ``unknown``, ``bad_password``, ``locked`` or ``disabled``."""
+    """A refused login: ``reason`` is ``unknown``, ``bad_password``, ``throttled`` or ``disabled``.
+
+    ``until`` is when the next try of this name (or address) will be heard.
+    """
 
     def __init__(self, reason: str, *, until: datetime | None = None) -> None:
         super().__init__(reason)
@@ -160,30 +177,66 @@ def add_user(conn: Connection, *, username: str, role: str, password: str,
                       areas=codes, now=clock.now(precision="s"))
 
 
-def set_password(conn: Connection, *, username: str, password: str) -> None:
-    """Change a password (and unlock the account); ValueError if unknown or weak."""
+def set_password(conn: Connection, *, username: str, password: str,
+                 now: datetime | None = None) -> None:
+    """Change a password, clear the account's sign-in throttle and end its sessions.
+
+    Raises
+    ------
+    ValueError
+        An unknown account or a weak password.
+
+    """
+    now = now or clock.now(precision="s")
     check_password_strength(password, username=username)
     done = db.update_account(conn, username=username, password_hash=hash_password(password),
-                             failed_logins=0, locked_until=None,
-                             password_changed_at=clock.now(precision="s"))
+                             failed_logins=0, locked_until=None, password_changed_at=now)
     if not done:
         raise ValueError(f"no account {username!r}")
+    db.clear_throttle(conn, [_account_key(username)])
+    end_account_sessions(conn, username=username, reason="password", now=now)
 
 
-def set_disabled(conn: Connection, *, username: str, disabled: bool = True) -> None:
-    """Disable (or enable) an account; ValueError if unknown."""
+def set_disabled(conn: Connection, *, username: str, disabled: bool = True,
+                 now: datetime | None = None) -> None:
+    """Disable (ending its sessions) or enable an account; ValueError if unknown."""
     if not db.update_account(conn, username=username, disabled=disabled):
         raise ValueError(f"no account {username!r}")
+    if disabled:
+        end_account_sessions(conn, username=username, reason="disabled", now=now)
 
 
-def list_users(bind: Engine | Connection) -> pd.DataFrame:
-    """Accounts with role, areas, state and last login (never the hash)."""
+def unlock(conn: Connection, *, username: str, actor: str | None = None) -> bool:
+    """Clear an account's sign-in throttle; return whether it had failures (ValueError if unknown).
+
+    Clears only the account name's wait, not that of the addresses the failures came from.
+    """
+    if not db.update_account(conn, username=username, failed_logins=0, locked_until=None):
+        raise ValueError(f"no account {username!r}")
+    had = db.clear_throttle(conn, [_account_key(username)]) > 0
+    db.log_audit(conn, actor=actor, action="unlock", detail={"account": username})
+    return had
+
+
+def list_users(bind: Engine | Connection, *, now: datetime | None = None) -> pd.DataFrame:
+    """Accounts with role, areas, state, live sessions and last login (never the hash).
+
+    ``locked_until`` is when the account name's sign-in throttle ends (if it still waits
+    at ``now``), ``sessions`` the number of live sessions.
+    """
     frame = db.read_accounts(bind)
     scopes = db.read_account_scopes(bind)
     areas = scopes.groupby("account_id")["admin_code"].agg(lambda c: ",".join(sorted(c)))
     # A dict look-up, not map + fillna: with no scope rows map gives float64, and pandas
     # deprecates filling that with a string.
     frame["areas"] = [areas.get(i, "") for i in frame["id"]]
+    # "Locked" now means: the name's sign-in throttle still makes it wait.
+    now = now or clock.now(precision="s")
+    waits = db.read_throttle_waits(bind, "account:", now)
+    frame["locked_until"] = pd.Series([waits.get(u) for u in frame["username"]],
+                                      index=frame.index, dtype="datetime64[ns]")
+    live = db.live_session_counts(bind, now)
+    frame["sessions"] = [live.get(u, 0) for u in frame["username"]]
     return frame.drop(columns="id")
 
 
@@ -192,55 +245,111 @@ def _account(conn: Connection, row: Row[Any]) -> Account:
     return Account(row.username, row.display_name or row.username, row.role, areas)
 
 
+def _account_key(username: str) -> str:
+    return f"account:{username[:64]}"
+
+
+def throttle_wait(failures: int, *, cap: timedelta) -> timedelta:
+    """Return the wait after ``failures`` failures in a row: 1 s, 2 s, 4 s… up to ``cap``."""
+    if failures <= 0:
+        return timedelta(0)
+    # min() on the exponent first: 2**failures of a long attack would overflow timedelta.
+    return min(THROTTLE_FIRST * 2 ** min(failures - 1, 30), cap)
+
+
 def authenticate(engine: Engine, username: str, password: str, *,
-                 now: datetime | None = None) -> Account:
-    """Check a password, count failures, lock after :data:`MAX_FAILURES`, audit both ways.
+                 client: str | None = None, now: datetime | None = None) -> Account:
+    """Check a password under the stored throttle, audit both ways.
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    username, password : str
+        What the user typed.
+    client : str, optional
+        The client's address (:func:`geo.client.client_address`); its failures are
+        throttled as well as the account name's. None throttles by name only.
+    now : datetime, optional
+        Naive UTC (tests pass their own clock).
 
     Raises
     ------
     LoginError
-        With ``reason`` ``unknown``, ``bad_password``, ``locked`` (and ``until``) or
-        ``disabled``. The message shown to the user should not tell ``unknown`` from
-        ``bad_password``.
+        ``throttled`` (with ``until``) when the name or the address must still wait: the
+        password is not even checked; ``unknown``, ``bad_password`` or ``disabled``
+        otherwise, with ``until`` the time the next try will be heard. The message shown
+        to the user should not tell ``unknown`` from ``bad_password``.
 
     """
     now = now or clock.now(precision="s")
+    caps = {_account_key(username): ACCOUNT_WAIT_CAP}
+    if client:
+        caps[f"ip:{client[:100]}"] = ADDRESS_WAIT_CAP
+    actor = username[:64]
     # The refusal is raised after the commit: raised inside, it would roll back the failure
-    # count and the audit line with it, and the lockout would never trigger.
+    # count and the audit line with it, and the throttle would never grow.
     refusal: LoginError | None = None
     with transaction(engine) as conn:
-        row = db.find_account(conn, username=username, for_update=True)
-        if row is None:
-            db.log_audit(conn, actor=username[:64], action="login_failed",
-                            detail={"reason": "unknown"})
-            refusal = LoginError("unknown")
-        elif row.disabled:
-            db.log_audit(conn, actor=username, action="login_failed",
-                            detail={"reason": "disabled"})
-            refusal = LoginError("disabled")
-        elif row.locked_until is not None and row.locked_until > now:
-            db.log_audit(conn, actor=username, action="login_failed",
-                            detail={"reason": "locked"})
-            refusal = LoginError("locked", until=row.locked_until)
-        elif not _verify(row.password_hash, password):
-            failures = int(row.failed_logins or 0) + 1
-            until = now + LOCKOUT if failures >= MAX_FAILURES else None
-            db.update_account(conn, account_id=row.id, failed_logins=0 if until else failures,
-                              locked_until=until)
-            db.log_audit(conn, actor=username, action="login_failed",
-                            detail={"reason": "bad_password", "failures": failures})
-            refusal = LoginError("locked", until=until) if until else LoginError("bad_password")
+        throttle = db.read_throttle(conn, caps)
+        waits = [r.next_allowed_at for r in throttle.values() if r.next_allowed_at > now]
+        if waits:
+            db.log_audit(conn, actor=actor, action="login_failed",
+                         detail={"reason": "throttled", "client": client})
+            refusal = LoginError("throttled", until=max(waits))
         else:
-            if _hasher.check_needs_rehash(row.password_hash):
-                db.update_account(conn, account_id=row.id,
-                                  password_hash=hash_password(password))
-            db.update_account(conn, account_id=row.id, failed_logins=0, locked_until=None,
-                              last_login_at=now)
-            db.log_audit(conn, actor=username, action="login")
-            account = _account(conn, row)
+            row = db.find_account(conn, username=username, for_update=True)
+            if row is not None and row.disabled:
+                # Refused without a password check, so not counted: the throttle slows
+                # password guessing, and this answer reveals nothing about the password.
+                db.log_audit(conn, actor=actor, action="login_failed",
+                             detail={"reason": "disabled", "client": client})
+                refusal = LoginError("disabled")
+            elif row is None or not _verify(row.password_hash, password):
+                reason = "unknown" if row is None else "bad_password"
+                failures = _failures(throttle, caps, now)
+                until = _count_failure(conn, caps, failures, now)
+                db.log_audit(conn, actor=actor, action="login_failed",
+                             detail={"reason": reason, "client": client,
+                                     **{k.split(":")[0]: n for k, n in failures.items()}})
+                refusal = LoginError(reason, until=until)
+            else:
+                if _hasher.check_needs_rehash(row.password_hash):
+                    db.update_account(conn, account_id=row.id,
+                                      password_hash=hash_password(password))
+                db.update_account(conn, account_id=row.id, failed_logins=0, locked_until=None,
+                                  last_login_at=now)
+                db.clear_throttle(conn, caps)
+                db.log_audit(conn, actor=actor, action="login", detail={"client": client})
+                account = _account(conn, row)
     if refusal is not None:
         raise refusal
     return account
+
+
+def _failures(throttle: dict[str, Row[Any]], keys: Iterable[str],
+              now: datetime) -> dict[str, int]:
+    """Each key's failure count including the one being recorded."""
+    out = {}
+    for key in keys:
+        prior = throttle.get(key)
+        if prior is None or now - prior.last_failure_at > THROTTLE_MEMORY:
+            out[key] = 1
+        else:
+            out[key] = int(prior.failures) + 1
+    return out
+
+
+def _count_failure(conn: Connection, caps: dict[str, timedelta],
+                   failures: dict[str, int], now: datetime) -> datetime:
+    """Store each key's new failure count; return when the next try will be heard."""
+    until = now
+    for key, failures_of_key in failures.items():
+        next_allowed = now + throttle_wait(failures_of_key, cap=caps[key])
+        db.write_throttle(conn, key=key, failures=failures_of_key, now=now,
+                          next_allowed=next_allowed)
+        until = max(until, next_allowed)
+    return until
 
 
 def account_for_email(engine: Engine, email: str) -> Account:
@@ -277,46 +386,97 @@ def _session_secret(engine: Engine) -> bytes:
     return bytes.fromhex(value)
 
 
-def _session_mac(secret: bytes, username: str, expires: int, changed: object) -> str:
-    message = f"{username}|{expires}|{changed}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+def _session_mac(secret: bytes, session_id: str) -> str:
+    return hmac.new(secret, session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _session_id(engine: Engine, token: str) -> str:
+    """Return the session id of a cookie value whose HMAC verifies (AccessDenied otherwise)."""
+    session_id, _, mac = (token or "").partition(".")
+    if not session_id or not mac or len(token) > 200:
+        raise AccessDenied("malformed session token")
+    if not hmac.compare_digest(_session_mac(_session_secret(engine), session_id), mac):
+        raise AccessDenied("session token does not verify")
+    return session_id
 
 
 def issue_session(engine: Engine, account: Account, *, now: datetime | None = None) -> str:
-    """Return a signed token that lets a browser resume ``account`` until it expires.
+    """Start a server-side session for ``account``; return the cookie value.
 
-    The token holds the name and expiry and an HMAC over them and the time the password
-    last changed, so changing the password ends every session of the account.
+    The value is a random id and its HMAC under the database's session secret; the
+    database keeps only the id's SHA-256, with the account and the expiry
+    (:data:`SESSION_LIFETIME`).
+
+    Raises
+    ------
+    AccessDenied
+        The account is unknown or disabled.
+
     """
     now = now or clock.now(precision="s")
+    session_id = secrets.token_urlsafe(32)
     with transaction(engine) as conn:
         row = db.find_account(conn, username=account.username)
-    changed = None if row is None else row.password_changed_at
-    expires = int((now + SESSION_LIFETIME).timestamp())
-    name = base64.urlsafe_b64encode(account.username.encode()).decode().rstrip("=")
-    mac = _session_mac(_session_secret(engine), account.username, expires, changed)
-    return f"{name}.{expires}.{mac}"
+        if row is None or row.disabled:
+            raise AccessDenied("no session for an unknown or disabled account")
+        db.insert_session(conn, token_hash=_token_hash(session_id), account_id=row.id,
+                          now=now, expires_at=now + SESSION_LIFETIME)
+    return f"{session_id}.{_session_mac(_session_secret(engine), session_id)}"
 
 
 def account_for_session(engine: Engine, token: str, *, now: datetime | None = None) -> Account:
-    """Return the account a session token resumes (AccessDenied: forged, expired, disabled)."""
+    """Return the account a session cookie resumes.
+
+    Raises
+    ------
+    AccessDenied
+        Forged or malformed, unknown, ended (sign-out, password change, disabled, ended by
+        an admin), expired, or the account is disabled.
+
+    """
     now = now or clock.now(precision="s")
-    try:
-        name, expires_s, mac = (token or "").split(".")
-        username = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
-        expires = int(expires_s)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AccessDenied("malformed session token") from exc
-    if expires <= int(now.timestamp()):
-        raise AccessDenied("session expired")
+    session_id = _session_id(engine, token)
     with transaction(engine) as conn:
-        row = db.find_account(conn, username=username)
-        if row is None or row.disabled:
+        row = db.find_session(conn, _token_hash(session_id))
+        if row is None:
+            raise AccessDenied("unknown session")
+        if row.ended_at is not None:
+            raise AccessDenied("session ended")
+        if row.expires_at <= now:
+            raise AccessDenied("session expired")
+        owner = db.find_account(conn, username=row.username)
+        if owner is None or owner.disabled:
             raise AccessDenied("session of an unknown or disabled account")
-        want = _session_mac(_session_secret(engine), username, expires, row.password_changed_at)
-        if not hmac.compare_digest(want, mac):
-            raise AccessDenied("session token does not verify")
-        return _account(conn, row)
+        # At most one write a minute per session, not one per rerun.
+        if now - row.last_seen_at > timedelta(minutes=1):
+            db.touch_session(conn, row.id, now)
+        return _account(conn, owner)
+
+
+def end_session(engine: Engine, token: str, *, reason: str = "sign_out",
+                now: datetime | None = None) -> bool:
+    """End the session of a cookie value (sign-out); False if it was not live or is forged."""
+    try:
+        session_id = _session_id(engine, token)
+    except AccessDenied:
+        return False
+    with transaction(engine) as conn:
+        return db.end_sessions(conn, token_hash=_token_hash(session_id), reason=reason,
+                               now=now or clock.now(precision="s")) > 0
+
+
+def end_account_sessions(conn: Connection, *, username: str, reason: str = "admin",
+                         actor: str | None = None, now: datetime | None = None) -> int:
+    """End every live session of an account; return how many (ValueError if unknown)."""
+    row = db.find_account(conn, username=username)
+    if row is None:
+        raise ValueError(f"no account {username!r}")
+    ended = db.end_sessions(conn, account_id=row.id, reason=reason,
+                            now=now or clock.now(precision="s"))
+    if ended:
+        db.log_audit(conn, actor=actor, action="sessions_end",
+                     detail={"account": username, "reason": reason, "sessions": ended})
+    return ended
 
 
 # --------------------------------------------------------------------------- demo
@@ -435,7 +595,7 @@ def list_wall_tokens(bind: Engine | Connection) -> pd.DataFrame:
 
 
 def account_state(row: Any, now: datetime) -> str:
-    """"disabled", "locked" (until its lockout ends) or "active", for a :func:`list_users` row.
+    """"disabled", "locked" (while its sign-in throttle lasts) or "active", for a user row.
 
     ``now`` is naive UTC, as the stored times are.
     """

@@ -374,13 +374,24 @@ def _cmd_users(args: argparse.Namespace) -> int:
             elif args.action == "passwd":
                 accounts.set_password(conn, username=args.name, password=password)
                 detail = {"name": args.name}
-                message = f"password of {args.name!r} changed (and the account unlocked)"
+                message = (f"password of {args.name!r} changed (the account is unlocked and "
+                           "its sessions ended)")
+            elif args.action == "unlock":
+                had = accounts.unlock(conn, username=args.name, actor=actor)
+                detail = {"name": args.name}
+                message = (f"account {args.name!r} unlocked" if had
+                           else f"account {args.name!r} had no failed sign-ins to clear")
+            elif args.action == "end-sessions":
+                ended = accounts.end_account_sessions(conn, username=args.name, actor=actor)
+                detail = {"name": args.name, "sessions": ended}
+                message = f"{ended} session(s) of {args.name!r} ended"
             else:
                 disabled = args.action == "disable"
                 accounts.set_disabled(conn, username=args.name, disabled=disabled)
                 detail = {"name": args.name}
                 message = f"account {args.name!r} {args.action}d"
-            store_access.log_audit(conn, actor=actor, action=f"user_{args.action}", detail=detail)
+            store_access.log_audit(conn, actor=actor,
+                                   action=f"user_{args.action.replace('-', '_')}", detail=detail)
     except ValueError as exc:
         print(f"gridmap users {args.action}: error: {exc}", file=sys.stderr)
         return 2
@@ -652,12 +663,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--email", default=None, help="e-mail an OIDC sign-in maps to")
     u.add_argument("--password-stdin", action="store_true", help=stdin_help)
     u.set_defaults(func=_cmd_users)
-    u = users.add_parser("passwd", help="change a password (also unlocks the account)")
+    u = users.add_parser("passwd", help="change a password (also unlocks the account and "
+                                        "ends its sessions)")
     u.add_argument("name")
     u.add_argument("--password-stdin", action="store_true", help=stdin_help)
     u.set_defaults(func=_cmd_users)
-    for action, text in (("disable", "stop an account signing in"),
-                         ("enable", "let a disabled account sign in again")):
+    for action, text in (("disable", "stop an account signing in (ends its sessions)"),
+                         ("enable", "let a disabled account sign in again"),
+                         ("unlock", "clear the wait that failed sign-ins put on an account"),
+                         ("end-sessions", "sign an account out everywhere at once")):
         u = users.add_parser(action, help=text)
         u.add_argument("name")
         u.set_defaults(func=_cmd_users)

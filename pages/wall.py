@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import data, links, state, wall
+from ui import data, errors, links, state, wall
 
 params = st.session_state.get("_params") or state.read_params()
 if not data.has_grids():
@@ -13,6 +13,7 @@ window, measure = wall.controls(kiosk=params.kiosk)
 
 
 @st.fragment(run_every=wall.run_every(params))
+@errors.guarded("wall")  # a fragment's reruns bypass app.py's error handling
 def live() -> None:
     if not wall.still_allowed():
         return

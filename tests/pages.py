@@ -16,8 +16,14 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+import ui  # noqa: F401 - see below
 from geo.accounts import Account
 from geo.assets import CACHE_DIR
+
+# ui/__init__.py reruns the script when it is first imported inside a script run (a fix
+# for deep links on a fresh server). In an AppTest that rerun eats the first run's widget
+# triggers, so a form submitted on the next run reads as not submitted: import ui here,
+# outside any script run, as a long-running server has done long before a user clicks.
 
 TIMEOUT = 120
 DEFAULT_PAGE = "pages/wall.py"

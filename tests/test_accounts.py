@@ -118,34 +118,93 @@ def test_disabled_account_is_refused_even_with_the_right_password(db):
         accounts.set_disabled(conn, username="nobody")
 
 
-def _fail(db, n, now=T0):
-    for _ in range(n):
-        with pytest.raises(accounts.LoginError):
-            accounts.authenticate(db, "wang", "wrong-password", now=now)
+def _fail(db, n, now=T0, *, name="wang", client=None, step=timedelta(0)):
+    """``n`` wrong passwords, ``step`` apart; return the last refusal."""
+    for i in range(n):
+        with pytest.raises(accounts.LoginError) as err:
+            accounts.authenticate(db, name, "wrong-password", client=client, now=now + i * step)
+    return err.value
 
 
-def test_lockout_after_five_failures_and_unlock_after_the_lockout(db):
-    _fail(db, accounts.MAX_FAILURES - 1)
-    # four failures: the right password still works, and resets the count
-    assert accounts.authenticate(db, "wang", PASSWORD, now=T0).username == "wang"
-    _fail(db, accounts.MAX_FAILURES - 1)
-    with pytest.raises(accounts.LoginError) as err:
-        accounts.authenticate(db, "wang", "wrong-password", now=T0)
-    assert err.value.reason == "locked" and err.value.until == T0 + accounts.LOCKOUT
-    # locked: even the right password is refused until the lockout ends
-    just_before = T0 + accounts.LOCKOUT - timedelta(seconds=1)
-    with pytest.raises(accounts.LoginError, match="locked"):
-        accounts.authenticate(db, "wang", PASSWORD, now=just_before)
-    assert accounts.authenticate(db, "wang", PASSWORD,
-                                 now=T0 + accounts.LOCKOUT).username == "wang"
+def test_each_failure_doubles_the_wait_of_the_account_up_to_its_cap(db):
+    t = T0
+    waits = []
+    for _ in range(9):
+        refused = _fail(db, 1, t)
+        assert refused.reason == "bad_password"
+        waits.append(refused.until - t)
+        # A try before the wait is over is refused unheard (even with the right password)
+        # and does not grow the wait.
+        with pytest.raises(accounts.LoginError) as early:
+            accounts.authenticate(db, "wang", PASSWORD, now=refused.until - timedelta(seconds=1))
+        assert early.value.reason == "throttled" and early.value.until == refused.until
+        t = refused.until
+    assert [w.total_seconds() for w in waits] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    # Once the wait is over the right password works at once, and clears the count.
+    assert accounts.authenticate(db, "wang", PASSWORD, now=t).username == "wang"
+    assert _fail(db, 1, t).until == t + accounts.THROTTLE_FIRST
     reasons = [json.loads(d)["reason"] for d in
                store_access.read_audit(db).query("action == 'login_failed'").detail]
-    assert reasons.count("bad_password") == 2 * accounts.MAX_FAILURES - 1
-    assert reasons.count("locked") == 1
+    assert reasons.count("bad_password") == 10 and reasons.count("throttled") == 9
+
+
+def test_an_outsider_cannot_lock_the_account_for_long(db):
+    """Failures from many addresses slow the name by at most ACCOUNT_WAIT_CAP per try."""
+    t = T0
+    for i in range(50):  # a long attack, each try as soon as it is heard
+        t = _fail(db, 1, t, client=f"203.0.113.{i}").until
+    assert accounts.authenticate(db, "wang", PASSWORD, client="198.51.100.7",
+                                 now=t).username == "wang"
+    assert accounts.throttle_wait(10**6, cap=accounts.ACCOUNT_WAIT_CAP) == timedelta(minutes=1)
+
+
+def test_an_address_is_slowed_whatever_names_it_tries(db):
+    guesser, other = "203.0.113.9", "198.51.100.7"
+    t = T0
+    for i in range(12):
+        refused = _fail(db, 1, t, name=f"guess{i}", client=guesser)
+        t = refused.until
+    # the address waits the capped five minutes now, for any name, right password or not
+    assert _fail(db, 1, t - timedelta(seconds=1), name="plan",
+                 client=guesser).reason == "throttled"
+    with pytest.raises(accounts.LoginError, match="throttled"):
+        accounts.authenticate(db, "plan", PASSWORD, client=guesser, now=t - timedelta(seconds=1))
+    # another address is not slowed, and neither is the name "plan"
+    assert accounts.authenticate(db, "plan", PASSWORD, client=other,
+                                 now=t - timedelta(seconds=1)).username == "plan"
+    with store_engine.transaction(db) as conn:
+        rows = store_access.read_throttle(conn, [f"ip:{guesser}"])
+    row = rows[f"ip:{guesser}"]
+    assert row.failures == 12 and row.next_allowed_at - row.last_failure_at == timedelta(minutes=5)
+
+
+def test_old_failures_are_forgotten(db):
+    refused = _fail(db, 5, T0, step=timedelta(minutes=1))
+    assert refused.until - (T0 + timedelta(minutes=4)) == timedelta(seconds=16)
+    later = T0 + accounts.THROTTLE_MEMORY + timedelta(minutes=10)
+    assert _fail(db, 1, later).until == later + accounts.THROTTLE_FIRST
+
+
+def test_an_admin_unlocks_an_account(db):
+    t = T0
+    for _ in range(8):
+        t = _fail(db, 1, t).until
+    before = t - timedelta(seconds=1)
+    users = accounts.list_users(db, now=before).set_index("username")
+    assert accounts.account_state(users.loc["wang"], before) == "locked"
+    assert accounts.account_state(users.loc["plan"], before) == "active"
+    with store_engine.transaction(db) as conn:
+        assert accounts.unlock(conn, username="wang", actor="cli:root") is True
+        assert accounts.unlock(conn, username="wang") is False
+        with pytest.raises(ValueError, match="no account"):
+            accounts.unlock(conn, username="nobody")
+    # at once, not at t
+    assert accounts.authenticate(db, "wang", PASSWORD, now=t - timedelta(seconds=30))
+    assert "unlock" in store_access.read_audit(db).action.tolist()
 
 
 def test_set_password_unlocks_and_replaces_the_old_one(db):
-    _fail(db, accounts.MAX_FAILURES)
+    _fail(db, 5, step=timedelta(seconds=20))
     with store_engine.transaction(db) as conn:
         accounts.set_password(conn, username="wang", password="another-secret-9")
     assert accounts.authenticate(db, "wang", "another-secret-9", now=T0).username == "wang"
@@ -162,6 +221,86 @@ def test_account_for_email_maps_case_insensitively(db):
     with pytest.raises(AccessDenied):
         accounts.account_for_email(db, "someone@else.cn")
     assert store_access.read_audit(db).action.tolist() == ["login_failed", "login"]
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def _session(db, name="wang", now=T0):
+    account = accounts.authenticate(db, name, PASSWORD, now=now)
+    return accounts.issue_session(db, account, now=now)
+
+
+def test_a_session_resumes_until_it_expires_and_stores_only_a_hash(db):
+    token = _session(db)
+    assert accounts.account_for_session(db, token, now=T0 + timedelta(hours=1)).username == "wang"
+    with db.connect() as conn:
+        stored = conn.execute(select(schema.account_session)).one()
+    session_id = token.split(".")[0]
+    assert session_id not in stored.token_hash and token not in stored.token_hash
+    assert stored.last_seen_at == T0 + timedelta(hours=1)  # touched (at most once a minute)
+    with pytest.raises(AccessDenied, match="expired"):
+        accounts.account_for_session(db, token, now=T0 + accounts.SESSION_LIFETIME)
+
+
+def test_forged_and_malformed_session_cookies_are_refused(db):
+    token = _session(db)
+    session_id, mac = token.split(".")
+    forged_mac = ("0" if mac[0] != "0" else "1") + mac[1:]
+    for bad, why in ((f"{session_id}.{forged_mac}", "does not verify"),
+                     (f"{session_id[:-1]}x.{mac}", "does not verify"),
+                     ("", "malformed"), (session_id, "malformed"), ("a.b.c" * 100, "malformed")):
+        with pytest.raises(AccessDenied, match=why):
+            accounts.account_for_session(db, bad, now=T0)
+
+
+def test_sign_out_ends_the_session_and_only_that_one(db):
+    first, second = _session(db), _session(db)
+    assert accounts.end_session(db, first, now=T0) is True
+    with pytest.raises(AccessDenied, match="ended"):
+        accounts.account_for_session(db, first, now=T0)
+    assert accounts.end_session(db, first, now=T0) is False  # already ended
+    assert accounts.account_for_session(db, second, now=T0).username == "wang"
+
+
+def test_a_password_change_ends_every_session_of_the_account(db):
+    mine, other = _session(db), _session(db, "plan")
+    with store_engine.transaction(db) as conn:
+        accounts.set_password(conn, username="wang", password="another-secret-9", now=T0)
+    with pytest.raises(AccessDenied, match="ended"):
+        accounts.account_for_session(db, mine, now=T0)
+    assert accounts.account_for_session(db, other, now=T0).username == "plan"
+
+
+def test_disabling_an_account_ends_its_sessions_for_good(db):
+    token = _session(db)
+    with store_engine.transaction(db) as conn:
+        accounts.set_disabled(conn, username="wang", now=T0)
+        accounts.set_disabled(conn, username="wang", disabled=False, now=T0)
+    with pytest.raises(AccessDenied, match="ended"):  # enabling does not revive it
+        accounts.account_for_session(db, token, now=T0)
+    with store_engine.transaction(db) as conn:
+        accounts.set_disabled(conn, username="wang", now=T0)
+    with pytest.raises(AccessDenied, match="disabled"):
+        accounts.issue_session(db, accounts.Account("wang", "王", "grid_head", (COMMUNITY,)))
+
+
+def test_an_admin_ends_all_sessions_of_an_account(db):
+    tokens = [_session(db) for _ in range(3)]
+    other = _session(db, "plan")
+    assert accounts.list_users(db, now=T0).set_index("username").loc["wang", "sessions"] == 3
+    with store_engine.transaction(db) as conn:
+        assert accounts.end_account_sessions(conn, username="wang", actor="cli:root",
+                                             now=T0) == 3
+        assert accounts.end_account_sessions(conn, username="wang", now=T0) == 0
+        with pytest.raises(ValueError, match="no account"):
+            accounts.end_account_sessions(conn, username="nobody")
+    for token in tokens:
+        with pytest.raises(AccessDenied, match="ended"):
+            accounts.account_for_session(db, token, now=T0)
+    assert accounts.account_for_session(db, other, now=T0).username == "plan"
+    line = store_access.read_audit(db, action="sessions_end").iloc[0]
+    assert line.actor == "cli:root" and json.loads(line.detail)["sessions"] == 3
 
 
 # --------------------------------------------------------------------------- demo passwords

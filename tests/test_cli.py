@@ -273,6 +273,40 @@ def test_users_list_passwd_disable_enable(acl_db, monkeypatch, capsys):
         "user_add", "user_disable", "user_enable", "user_passwd"]
 
 
+def test_users_unlock_and_end_sessions(acl_db, monkeypatch, capsys):
+    from datetime import timedelta
+
+    from geo import accounts, clock
+    from geo.access import AccessDenied
+
+    url, eng = acl_db
+    db = ["--database", url]
+    _stdin(monkeypatch, SECRET + "\n")
+    assert cli.main(db + ["users", "add", "plan", "--role", "planner", "--password-stdin"]) == 0
+    now = clock.now(precision="s")
+    token = accounts.issue_session(eng, accounts.authenticate(eng, "plan", SECRET, now=now),
+                                   now=now)
+    t = now
+    for _ in range(6):  # a wait of 32 s on the name
+        with pytest.raises(accounts.LoginError) as err:
+            accounts.authenticate(eng, "plan", "wrong-password", now=t)
+        t = err.value.until
+    with pytest.raises(accounts.LoginError, match="throttled"):
+        accounts.authenticate(eng, "plan", SECRET, now=t - timedelta(seconds=1))
+    capsys.readouterr()
+    assert cli.main(db + ["users", "unlock", "plan"]) == 0
+    assert "account 'plan' unlocked" in capsys.readouterr().out
+    assert accounts.authenticate(eng, "plan", SECRET, now=t - timedelta(seconds=1))
+    assert cli.main(db + ["users", "end-sessions", "plan"]) == 0
+    assert "1 session(s) of 'plan' ended" in capsys.readouterr().out
+    with pytest.raises(AccessDenied, match="ended"):
+        accounts.account_for_session(eng, token)
+    assert cli.main(db + ["users", "end-sessions", "nobody"]) == 2
+    assert "no account 'nobody'" in capsys.readouterr().err
+    actions = store_access.read_audit(eng).action.tolist()
+    assert "user_unlock" in actions and "user_end_sessions" in actions
+
+
 def test_users_refuses_a_password_on_the_command_line(acl_db, capsys):
     url, _ = acl_db
     with pytest.raises(SystemExit) as exc:

@@ -312,7 +312,9 @@ def test_sign_in_form_and_wrong_password(app, session):
     assert b.session_cookie(page.context) is None
     assert b.login_form(page).count() == 1
     assert watch.problems() == []
-    # The right password then works in the same session (one failure does not lock).
+    # The right password then works in the same session once the first failure's wait
+    # (1 s, stored on the server) is over.
+    page.wait_for_timeout(1200)
     b.sign_in(page, app, "admin")
     assert b.session_cookie(page.context)
 
@@ -355,4 +357,53 @@ def test_revoked_wall_token_is_refused(app, session):
     assert page.locator('iframe[title*="st_folium"]').count() == 0
     assert page.locator(".gm-kpis").count() == 0
     assert b.login_form(page).count() == 0
+    assert watch.problems() == []
+
+
+def test_sign_out_ends_the_session_so_a_replayed_cookie_fails(app, session, chromium):
+    page, _, _ = session("commander")
+    cookie = b.session_cookie(page.context)
+    assert cookie
+
+    def replay() -> bool:
+        """Open the app in a fresh browser holding only the cookie: signed in?"""
+        context = chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+        try:
+            context.add_cookies([{"name": b.SESSION_COOKIE, "value": cookie, "url": app.url}])
+            fresh = context.new_page()
+            fresh.goto(f"{app.url}/")
+            b.script_done(fresh)
+            fresh.wait_for_timeout(500)
+            return b.login_form(fresh).count() == 0
+        finally:
+            context.close()
+
+    assert replay()  # the control: before sign-out the copied cookie resumes the session
+    page.goto(f"{app.url}/grid")
+    b.script_done(page)
+    page.locator('[data-testid="stSidebar"] button', has_text="退出登录").click()
+    b.login_form(page).wait_for(timeout=30_000)
+    assert not replay()  # after it, the same cookie signs nobody in
+    assert b.session_cookie(page.context) is None  # and the browser dropped it
+
+
+def test_a_county_wall_token_rotates_only_within_its_county(app, session):
+    _, token = b.wall_token(app.db_url, "430903")  # 赫山区
+    page, watch, _ = session(None, width=1920, height=1080)
+    page.goto(f"{app.url}/?kiosk=1&token={token}&rotate=5&refresh=5")
+    b.script_done(page)
+    header = page.locator("h2", has_text="更新于").first
+    seen = set()
+    for _ in range(16):  # about 24 s: several turns
+        header.wait_for(timeout=30_000)
+        seen.add(header.inner_text().split("·")[1].split()[0])
+        page.wait_for_timeout(1500)
+    text = _main_text(page)
+    assert "Traceback" not in text and 'File "' not in text
+    assert "已拒绝" not in text and "无权查看" not in text
+    with sqlite3.connect(app.db_url.removeprefix("sqlite:///")) as db:
+        inside = {name for (name,) in db.execute(
+            "SELECT name FROM admin_unit WHERE code = '430903' OR parent_code = '430903'")}
+    assert seen <= inside, seen - inside  # the county and its townships, nothing else
+    assert len(seen) > 1, seen  # and it does rotate
     assert watch.problems() == []

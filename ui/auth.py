@@ -5,26 +5,25 @@
 may read is enforced below the UI (geo/ takes it on every read, and ui/data.py passes it);
 the gate only decides who the session is.
 
-Repeated failures are slowed twice over: the account locks after five in a row
-(geo.accounts), and a browser session that fails five times in five minutes must wait,
-whatever names it tries.
+Failed sign-ins are throttled in the database by client address and by account name
+(geo.accounts), so neither a reload nor a fresh browser resets the wait. A signed-in
+browser holds a server-side session: the cookie carries only its signed id, and sign-out
+ends it on the server, so a copied cookie is worthless afterwards.
+
+The cookie is written by the page's own script (Streamlit gives a page no way to set a
+response header), so it cannot be HttpOnly; README.md says what mitigates that.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from geo import accounts
+from geo import accounts, client, clock
 from geo.access import AccessDenied, Scope
 from geo.store.engine import database_url
 from ui import data, kiosk, widgets
-from ui.text import LANG_NAMES, LANGS, catalogue, literal, t, when
+from ui.text import LANG_NAMES, LANGS, catalogue, literal, t
 
-SESSION_FAILURES = 5
-SESSION_WINDOW_S = 300
-_FAILS_KEY = "_login_failures"
 #: The browser cookie that resumes a signed-in account after a reload or a new tab
 #: (a Streamlit session lives only as long as its websocket).
 COOKIE = "gridmap_session"
@@ -54,11 +53,18 @@ def gate() -> Scope:
     account = st.session_state.get(data.ACCOUNT_KEY) or _resume()
     if isinstance(account, accounts.Account):
         try:
-            return account.scope
+            account.scope  # noqa: B018 - a grid head without areas may not sign in
         except AccessDenied:
             sign_out()
             st.error(t("auth.no_areas"))
             st.stop()
+        try:
+            return data.scope()  # re-checks the server-side session once a minute
+        except AccessDenied:
+            # Signed out elsewhere, password changed, account disabled or sessions ended
+            # by an admin: back to the sign-in form.
+            sign_out()
+            st.warning(t("auth.session_ended"))
     if _oidc_configured() and getattr(st.user, "is_logged_in", False):
         _map_oidc_identity()
     _sign_in_form()
@@ -66,7 +72,7 @@ def gate() -> Scope:
 
 
 def _resume() -> accounts.Account | None:
-    """The account of the browser's session cookie, if it verifies (never after sign-out)."""
+    """The account of the browser's session cookie, if its session is live."""
     if st.session_state.get(_SIGNED_OUT):
         return None
     token = st.context.cookies.get(COOKIE) if st.context.cookies else None
@@ -77,16 +83,34 @@ def _resume() -> accounts.Account | None:
     except AccessDenied:
         return None
     st.session_state[data.ACCOUNT_KEY] = account
+    st.session_state[data.SESSION_KEY] = token
     return account
 
 
-def _cookie_script(value: str, max_age: int) -> str:
-    # The value is our own token (base64url, digits, dots, hex) or empty: nothing to escape,
-    # but it is checked so that no other text can reach the script.
+def _header(name: str) -> str | None:
+    headers = st.context.headers
+    return headers.get(name) if headers else None
+
+
+def client_address() -> str:
+    """The browser's address, through as many proxies as ``GRIDMAP_PROXY_HOPS`` trusts."""
+    return client.client_address(st.context.ip_address, _header("X-Forwarded-For"),
+                                 hops=client.proxy_hops())
+
+
+def _https() -> bool:
+    return client.is_https(st.context.url, _header("X-Forwarded-Proto"),
+                           hops=client.proxy_hops())
+
+
+def _cookie_script(value: str, max_age: int, *, secure: bool = False) -> str:
+    # The value is our own token (base64url and hex joined by a dot) or empty: nothing to
+    # escape, but it is checked so that no other text can reach the script.
     if not all(c.isalnum() or c in "-_." for c in value):
         raise ValueError("unexpected characters in a session token")
+    flags = "; Secure" if secure else ""
     return (f"<script>document.cookie = '{COOKIE}={value}; path=/; max-age={max_age}; "
-            "SameSite=Strict';</script>")
+            f"SameSite=Strict{flags}';</script>")
 
 
 def write_cookie() -> None:
@@ -95,7 +119,7 @@ def write_cookie() -> None:
     if token is None:
         return
     max_age = int(accounts.SESSION_LIFETIME.total_seconds()) if token else 0
-    st.html(_cookie_script(token, max_age), unsafe_allow_javascript=True)
+    st.html(_cookie_script(token, max_age, secure=_https()), unsafe_allow_javascript=True)
 
 
 def _wall_token(token: str) -> Scope:
@@ -127,18 +151,8 @@ def _map_oidc_identity() -> None:
         if st.button(t("auth.logout"), key="oidc_logout"):
             st.logout()
         st.stop()
-    st.session_state[data.ACCOUNT_KEY] = account
+    _start_session(account)
     st.rerun()
-
-
-def _throttled() -> int:
-    """Seconds this browser session must still wait, 0 when it may try again."""
-    now = time.time()
-    recent = [x for x in st.session_state.get(_FAILS_KEY, []) if now - x < SESSION_WINDOW_S]
-    st.session_state[_FAILS_KEY] = recent
-    if len(recent) < SESSION_FAILURES:
-        return 0
-    return int(SESSION_WINDOW_S - (now - recent[0])) + 1
 
 
 def _sign_in_form() -> None:
@@ -154,7 +168,7 @@ def _sign_in_form() -> None:
             username = st.text_input(t("auth.username"), key="login_user", max_chars=64)
             password = st.text_input(t("auth.password"), type="password", key="login_password",
                                      max_chars=256)
-            submitted = st.form_submit_button(t("auth.submit"), type="primary")
+            submitted = st.form_submit_button(t("auth.submit"), type="primary", key="login_submit")
         if accounts.is_demo(data.engine()):
             st.caption(t("auth.demo_hint"))
         if submitted:
@@ -162,16 +176,14 @@ def _sign_in_form() -> None:
 
 
 def _try_sign_in(username: str, password: str) -> None:
-    wait = _throttled()
-    if wait:
-        st.error(t("auth.throttled", seconds=wait))
-        return
     try:
-        account = accounts.authenticate(data.engine(), username, password)
+        account = accounts.authenticate(data.engine(), username, password,
+                                        client=client_address())
     except accounts.LoginError as exc:
-        st.session_state.setdefault(_FAILS_KEY, []).append(time.time())
-        if exc.reason == "locked":
-            st.error(t("auth.locked", until=when(exc.until)))
+        if exc.reason == "throttled":
+            left = (exc.until - clock.now(precision="s")).total_seconds() if exc.until else 1
+            seconds = max(1, int(left + 0.999))
+            st.error(t("auth.throttled", seconds=seconds))
         elif exc.reason == "disabled":
             st.error(t("auth.disabled"))
         else:  # unknown and bad_password look the same to the user
@@ -182,15 +194,24 @@ def _try_sign_in(username: str, password: str) -> None:
     except AccessDenied:
         st.error(t("auth.no_areas"))
         return
-    st.session_state.pop(_FAILS_KEY, None)
-    st.session_state.pop(_SIGNED_OUT, None)
-    st.session_state[data.ACCOUNT_KEY] = account
-    st.session_state[_COOKIE_PENDING] = accounts.issue_session(data.engine(), account)
+    _start_session(account)
     st.rerun()
 
 
+def _start_session(account: accounts.Account) -> None:
+    """Hold ``account`` in this Streamlit session with a new server-side session."""
+    token = accounts.issue_session(data.engine(), account)
+    st.session_state.pop(_SIGNED_OUT, None)
+    st.session_state[data.ACCOUNT_KEY] = account
+    st.session_state[data.SESSION_KEY] = token
+    st.session_state[_COOKIE_PENDING] = token
+
+
 def sign_out() -> None:
-    """Forget the session's account (and the OIDC session where there is one)."""
+    """End the server-side session and forget the account (and the OIDC session, if any)."""
+    token = st.session_state.pop(data.SESSION_KEY, None)
+    if token:
+        accounts.end_session(data.engine(), token)
     st.session_state.pop(data.ACCOUNT_KEY, None)
     st.session_state.pop(data.WALL_TOKEN_KEY, None)
     st.session_state[_SIGNED_OUT] = True

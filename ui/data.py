@@ -22,6 +22,7 @@ from geo import wall as geo_wall
 from geo.access import AccessDenied, Scope
 from geo.assets import assets_ready, install_assets, publish
 from geo.deadlines import DeadlinePolicy, policy_and_calendar
+from geo.hierarchy import check_area
 from geo.maps import MapChoice, map_level, map_shapes, pack_grids, simplified
 from geo.store.engine import database_url, is_empty, make_engine
 from geo.store.live import data_stamp
@@ -131,12 +132,22 @@ def grid_part(version: str) -> str:
 #: Session keys that ui/auth.py fills after a sign-in or a wall token.
 ACCOUNT_KEY = "_account"
 WALL_TOKEN_KEY = "_wall_token"
+#: The signed-in browser's server-side session (the cookie value; see geo.accounts).
+SESSION_KEY = "_session"
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=64)
 def _wall_scope(token: str, at: datetime, url: str) -> Scope:
     # Re-checked at most once a minute per screen, so a revoked token stops within one.
     return accounts.check_wall_token(engine(), token)
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=256)
+def _session_account(token: str, at: datetime, url: str) -> accounts.Account:
+    # Re-checked at most once a minute per session (like wall tokens), so sign-out
+    # elsewhere, a password change, disabling the account or an admin's end-sessions
+    # stops a running session within a minute.
+    return accounts.account_for_session(engine(), token)
 
 
 def scope() -> Scope:
@@ -148,11 +159,15 @@ def scope() -> Scope:
     Raises
     ------
     geo.access.AccessDenied
-        Nobody is signed in, or the wall token was revoked or has expired.
+        Nobody is signed in, the account's session was ended or has expired, or the wall
+        token was revoked or has expired.
 
     """
     account = st.session_state.get(ACCOUNT_KEY)
     if isinstance(account, accounts.Account):
+        session = st.session_state.get(SESSION_KEY)
+        if session:  # an account signed in through ui/auth.py always has one
+            account = _session_account(session, minute(), database_url())
         return account.scope
     token = st.session_state.get(WALL_TOKEN_KEY)
     if token:
@@ -207,6 +222,19 @@ def hierarchy() -> heat.UnitHierarchy:
     if areas is None:
         return full_hierarchy()
     return _scoped_hierarchy(grid_part(stamp()), areas)
+
+
+def may_read_area(code: str) -> bool:
+    """True when the session may read area ``code`` as a whole (the check every read makes).
+
+    A grid head's county is among the units they see (it names their grids), but reading
+    the whole county is refused: this tells the pages before a read raises.
+    """
+    try:
+        check_area(full_hierarchy(), code, scope())
+    except AccessDenied:
+        return False
+    return True
 
 
 def outside_scope(code: str) -> bool:

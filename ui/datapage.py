@@ -316,9 +316,9 @@ def table_counts() -> pd.DataFrame:
 
 
 def accounts_table() -> pd.DataFrame:
-    """Accounts with role, areas, state and last sign-in (never a password hash)."""
-    users = accounts.list_users(data.engine())
+    """Accounts with role, areas, state, live sessions and last sign-in (never a hash)."""
     now = data.now()
+    users = accounts.list_users(data.engine(), now=now)
 
     def state(row) -> str:
         return t(f"data.accounts.state.{accounts.account_state(row, now)}")
@@ -330,6 +330,7 @@ def accounts_table() -> pd.DataFrame:
         t("data.accounts.col.areas"): users["areas"].map(
             lambda a: "、".join(data.area_name(c) for c in a.split(",")) if a else "—"),
         t("data.accounts.col.state"): [state(r) for r in users.itertuples()],
+        t("data.accounts.col.sessions"): users["sessions"],
         t("data.accounts.col.last_login"): users["last_login_at"].map(when),
     })
 

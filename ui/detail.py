@@ -26,7 +26,7 @@ from geo.store.area import AreaFilter
 from geo.store.counts import request_counts_by
 from geo.store.live import grid_requests, latest_requests, read_volunteer_activities
 from geo.store.requests import read_grids, read_stations
-from ui import data, links, maps, state, widgets
+from ui import data, errors, links, maps, state, widgets
 from ui.text import count, distance, duration, literal, number, points, rate, t, time_left, when
 from ui.text import vocab as vocab_text
 
@@ -360,6 +360,7 @@ def _overlays(code: str, colour_by: str, rows: pd.DataFrame, spots: pd.DataFrame
 
 
 @st.fragment
+@errors.guarded("grid")  # a fragment's reruns bypass app.py's error handling
 def map_section(code: str) -> None:
     """The map: the grid outlined among its neighbours, its requests and nearest posts."""
     colour_by = st.segmented_control(

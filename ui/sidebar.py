@@ -27,8 +27,12 @@ def render() -> None:
 
 def _area_picker() -> None:
     units = data.units()
-    counties = units[units["level"] == "county"]
-    townships = units[units["level"] == "township"]
+    # The units naming an account's grids include their county and township; offer only
+    # those it may read as a whole.
+    upper = units[units["level"].isin(["county", "township"])]
+    upper = upper[[data.may_read_area(c) for c in upper.index]]
+    counties = upper[upper["level"] == "county"]
+    townships = upper[upper["level"] == "township"]
     # Only an account that sees everything may choose "the whole city".
     options: list[str | None] = [None, *counties.index] if data.everywhere() else [
         *counties.index]

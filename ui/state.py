@@ -115,16 +115,16 @@ def area() -> str | None:
         code = raw.strip()
         if not code:
             return None
-        if data.is_area(code):
+        if data.is_area(code) and data.may_read_area(code):
             st.session_state["area"] = code
             return code
-        if data.outside_scope(code):
+        if data.outside_scope(code) or data.is_area(code):
             st.error(t("auth.area_denied", code=literal(code)), icon=widgets.ICON_DENIED)
             return None
         st.warning(t("msg.unknown_area", code=literal(code)), icon=widgets.ICON_WARN)
         return None
     code = st.session_state.get("area")
-    if code and data.is_area(code):
+    if code and data.is_area(code) and data.may_read_area(code):
         return code
     # An account or wall token bound to one area starts there, not at "the whole city"
     # (which it could not see anyway): the titles and the picker then name that area.

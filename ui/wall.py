@@ -72,11 +72,27 @@ def run_every(params: state.Params) -> int:
 def current_area(params: state.Params) -> str | None:
     """The area on screen now: the chosen one, or the county whose turn it is."""
     if params.kiosk and params.rotate:
-        counties = data.units()
-        codes = list(counties.index[counties["level"] == "county"])
+        codes = rotation()
         if codes:
             return codes[int(time.time() // params.rotate) % len(codes)]
     return state.area()
+
+
+def rotation() -> list[str]:
+    """The areas a rotating wall cycles through, all inside the session's scope.
+
+    The counties it may read, when there are several; otherwise its own area and the
+    units one level below (a county's wall shows the county, then each township).
+    """
+    units = data.units()
+    counties = [c for c in units.index[units["level"] == "county"] if data.may_read_area(c)]
+    if len(counties) > 1:
+        return counties
+    home = state.area()
+    if home is None:
+        return counties
+    below = [c for c in units.index[units["parent_code"] == home] if data.may_read_area(c)]
+    return [home, *below]
 
 
 def refresh() -> Refresh | None:

@@ -21,10 +21,12 @@ from geo.store._sql import AnySelect, Bind, connect, inserted_id, read_frame
 from geo.store.schema import (
     account,
     account_scope,
+    account_session,
     admin_unit,
     api_key,
     audit_log,
     grid,
+    login_throttle,
     wall_token,
 )
 
@@ -231,6 +233,7 @@ def delete_accounts(conn: Connection, usernames: Iterable[str]) -> int:
     ids = conn.execute(select(a.id).where(a.username.in_(list(usernames)))).scalars().all()
     if ids:
         conn.execute(delete(account_scope).where(account_scope.c.account_id.in_(ids)))
+        conn.execute(delete(account_session).where(account_session.c.account_id.in_(ids)))
         conn.execute(delete(account).where(a.id.in_(ids)))
     return len(ids)
 
@@ -298,3 +301,95 @@ def read_wall_tokens(bind: Bind) -> pd.DataFrame:
     w = wall_token.c
     return read_frame(bind, select(w.name, w.area, w.created_at, w.expires_at, w.revoked_at,
                                    w.last_used_at, w.created_by).order_by(w.name))
+
+
+# --------------------------------------------------------------------------- browser sessions
+
+
+def insert_session(conn: Connection, *, token_hash: str, account_id: int, now: datetime,
+                   expires_at: datetime) -> None:
+    """Store a new browser session's id hash for an account."""
+    conn.execute(insert(account_session).values(
+        token_hash=token_hash, account_id=account_id, created_at=now, last_seen_at=now,
+        expires_at=expires_at))
+
+
+def find_session(conn: Connection, token_hash: str) -> Row[Any] | None:
+    """Return the session row for an id hash, with its account's ``username``, or None."""
+    s = account_session.c
+    stmt = (select(s.id, s.account_id, s.expires_at, s.ended_at, s.last_seen_at,
+                   account.c.username)
+            .join_from(account_session, account, account.c.id == s.account_id)
+            .where(s.token_hash == token_hash))
+    return conn.execute(stmt).first()  # type: ignore[return-value]
+
+
+def touch_session(conn: Connection, session_id: int, now: datetime) -> None:
+    """Record that a session was used at ``now``."""
+    conn.execute(update(account_session).where(account_session.c.id == session_id)
+                 .values(last_seen_at=now))
+
+
+def end_sessions(conn: Connection, *, now: datetime, reason: str,
+                 token_hash: str | None = None, account_id: int | None = None) -> int:
+    """End the live session with this id hash, or every live session of an account.
+
+    Returns how many sessions were live and are now ended.
+    """
+    s = account_session.c
+    if token_hash is not None:
+        cond = s.token_hash == token_hash
+    elif account_id is not None:
+        cond = s.account_id == account_id
+    else:
+        raise ValueError("give token_hash or account_id")
+    result = conn.execute(update(account_session)
+                          .where(cond, s.ended_at.is_(None), s.expires_at > now)
+                          .values(ended_at=now, ended_reason=reason[:32]))
+    return int(result.rowcount)
+
+
+def live_session_counts(bind: Bind, now: datetime) -> dict[str, int]:
+    """Live (not ended, not expired) sessions per account name."""
+    s = account_session.c
+    stmt = (select(account.c.username, func.count())
+            .join_from(account_session, account, account.c.id == s.account_id)
+            .where(s.ended_at.is_(None), s.expires_at > now)
+            .group_by(account.c.username))
+    with connect(bind) as conn:
+        return {name: int(n) for name, n in conn.execute(stmt)}
+
+
+# --------------------------------------------------------------------------- sign-in throttle
+
+
+def read_throttle(conn: Connection, keys: Iterable[str]) -> dict[str, Row[Any]]:
+    """Return the throttle rows (failures, last failure, next allowed) of ``keys``."""
+    t = login_throttle.c
+    rows = conn.execute(select(login_throttle).where(t.key.in_(list(keys)))).all()
+    return {row.key: row for row in rows}
+
+
+def write_throttle(conn: Connection, *, key: str, failures: int, now: datetime,
+                   next_allowed: datetime) -> None:
+    """Set a key's failure count and the time its next try is heard (insert or update)."""
+    t = login_throttle.c
+    values = {"failures": failures, "last_failure_at": now, "next_allowed_at": next_allowed}
+    done = conn.execute(update(login_throttle).where(t.key == key).values(**values)).rowcount
+    if not done:
+        conn.execute(insert(login_throttle).values(key=key, **values))
+
+
+def clear_throttle(conn: Connection, keys: Iterable[str]) -> int:
+    """Forget the failures of ``keys``; return how many keys had any."""
+    t = login_throttle.c
+    return int(conn.execute(delete(login_throttle).where(t.key.in_(list(keys)))).rowcount)
+
+
+def read_throttle_waits(bind: Bind, prefix: str, now: datetime) -> dict[str, datetime]:
+    """Keys starting with ``prefix`` (prefix removed) that must still wait, with until when."""
+    t = login_throttle.c
+    stmt = select(t.key, t.next_allowed_at).where(t.key.startswith(prefix, autoescape=True),
+                                                  t.next_allowed_at > now)
+    with connect(bind) as conn:
+        return {k[len(prefix):]: at for k, at in conn.execute(stmt)}

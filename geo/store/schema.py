@@ -328,6 +328,36 @@ wall_token = Table(
     Column("created_by", String(64)),
 )
 
+#: Signed-in browser sessions (migration 0010). The cookie carries the random id (signed);
+#: only its SHA-256 is stored. Sign-out, a password change, disabling the account and an
+#: admin's ``gridmap users end-sessions`` set ``ended_at``; a session is live while it is
+#: not ended and not expired.
+account_session = Table(
+    "account_session",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("account.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("ended_reason", String(32)),
+)
+
+#: Failed sign-ins per client address (``ip:…``) and per account name (``account:…``)
+#: (migration 0010): each failure doubles the wait before the next try is heard, up to a
+#: cap, instead of a hard lock that an outsider could renew forever.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime, nullable=False),
+    Column("next_allowed_at", DateTime, nullable=False),
+)
+
 
 #: 解忧联盟 members (migration 0008): units, NGOs and shops that claim market and charity
 #: requests. The contact is personal data, masked like reporters' (geo.access.mask_frame);

@@ -9,8 +9,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "auth.oidc_unmapped": ("统一身份 {email} 没有对应的网格一张图账号，请联系管理员。",
                            "The identity {email} has no GridMap account; ask an admin."),
     "auth.failed": ("账号或密码不正确。", "Wrong account or password."),
-    "auth.locked": ("连续登录失败次数过多，账号已锁定至 {until}。",
-                    "Too many failed sign-ins: the account is locked until {until}."),
+    "auth.session_ended": ("登录已结束（已在别处退出、改了密码或被管理员结束），请重新登录。",
+                           "Your session has ended (signed out elsewhere, password changed "
+                           "or ended by an admin); please sign in again."),
     "auth.throttled": ("登录失败次数过多，请 {seconds} 秒后再试。",
                        "Too many failed sign-ins; try again in {seconds} s."),
     "auth.disabled": ("该账号已停用，请联系管理员。",

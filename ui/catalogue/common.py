@@ -161,6 +161,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "time.late": ("超期 {time}", "{time} overdue"),
     "time.no_deadline": ("无时限", "no deadline"),
     # Configuration
+    "msg.unexpected": ("出错了，本页未能显示。请刷新重试；如仍出错，请把错误编号 {id} 告诉管理员。",
+                       "Something went wrong and this page could not be shown. Reload to "
+                       "try again; if it happens again, give the admin the error id {id}."),
     "msg.config_error": ("期限或节假日配置文件有误，请管理员修正后刷新：{reason}",
                          "The deadline or holiday file is wrong; an admin must fix it, then "
                          "reload: {reason}"),

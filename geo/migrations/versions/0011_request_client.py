@@ -7,14 +7,14 @@ before keep their external_id as their client_ref, with the key named by their
 "reported" event (``api:NAME``; ``api`` alone for an in-process caller).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
