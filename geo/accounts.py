@@ -323,8 +323,13 @@ def account_for_session(engine: Engine, token: str, *, now: datetime | None = No
 
 
 def is_demo(bind: Engine | Connection) -> bool:
-    """Return True when the database was built by ``gridmap init-demo``."""
-    return get_setting(bind, "demo") is not None
+    """Return True when the database is the demo: built by ``gridmap init-demo`` and since
+    given none of the site's own grids or requests.
+
+    A file import of grids or requests (:mod:`geo.importer`) records the ``real_data``
+    setting; from then on the demo's documented passwords are refused like any default.
+    """
+    return get_setting(bind, "demo") is not None and get_setting(bind, "real_data") is None
 
 
 def add_demo_accounts(conn: Connection) -> int:

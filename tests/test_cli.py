@@ -281,17 +281,19 @@ def test_users_refuses_a_password_on_the_command_line(acl_db, capsys):
     assert exc.value.code == 2
 
 
-def test_wall_token_create_prints_a_working_token_once(acl_db, capsys):
+def test_wall_token_create_prints_a_working_token_once(acl_db, capsys, monkeypatch):
     from geo import accounts
     from geo.access import AccessDenied, Scope
 
     url, eng = acl_db
     db = ["--database", url]
+    monkeypatch.setenv("GRIDMAP_PUBLIC_URL", "https://wall.example.cn/")
     assert cli.main(db + ["wall-token", "create", "--area", "430903003001", "--expires", "90d",
                           "--name", "lobby"]) == 0
     captured = capsys.readouterr()
-    token, path = captured.out.splitlines()
-    assert path == f"/?kiosk=1&refresh=30&area=430903003001&token={token}"
+    token, kiosk = captured.out.splitlines()
+    assert kiosk == ("https://wall.example.cn/?kiosk=1&refresh=30&area=430903003001"
+                     f"&token={token}")
     assert "only this once" in captured.err
     assert accounts.check_wall_token(eng, token) == Scope("wall", ("430903003001",),
                                                           "wall:lobby")
@@ -308,6 +310,23 @@ def test_wall_token_create_prints_a_working_token_once(acl_db, capsys):
     log = store_access.read_audit(eng)
     assert log.action.tolist()[:2] == ["wall_token_revoke", "wall_token_create"]
     assert log.actor.str.startswith("cli:").all()
+
+
+def test_wall_token_url_from_the_option_or_this_host(acl_db, capsys, monkeypatch):
+    import socket
+
+    url, _eng = acl_db
+    monkeypatch.setenv("GRIDMAP_PUBLIC_URL", "http://ignored:1")
+    assert cli.main(["--database", url, "wall-token", "create", "--area", "430903003001",
+                     "--expires", "1d", "--url", "10.1.2.3:8600"]) == 0
+    token, kiosk = capsys.readouterr().out.splitlines()
+    assert kiosk == f"http://10.1.2.3:8600/?kiosk=1&refresh=30&area=430903003001&token={token}"
+    monkeypatch.delenv("GRIDMAP_PUBLIC_URL")
+    assert cli.main(["--database", url, "wall-token", "create", "--area", "430903003001",
+                     "--expires", "1d"]) == 0
+    token, kiosk = capsys.readouterr().out.splitlines()
+    assert kiosk == (f"http://{socket.gethostname()}:8501/?kiosk=1&refresh=30"
+                     f"&area=430903003001&token={token}")
 
 
 @pytest.mark.parametrize("argv, message", [
