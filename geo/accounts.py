@@ -323,8 +323,10 @@ def account_for_session(engine: Engine, token: str, *, now: datetime | None = No
 
 
 def is_demo(bind: Engine | Connection) -> bool:
-    """Return True when the database is the demo: built by ``gridmap init-demo`` and since
-    given none of the site's own grids or requests.
+    """Return True when the database is the demo, with none of the site's own data.
+
+    The demo is what ``gridmap init-demo`` built, as long as no grids or requests of the
+    site's own were imported since.
 
     A file import of grids or requests (:mod:`geo.importer`) records the ``real_data``
     setting; from then on the demo's documented passwords are refused like any default.

@@ -390,7 +390,7 @@ DEFAULT_PORT = 8501
 
 
 def public_url(option: str | None = None) -> str:
-    """The address wall screens open the dashboard at, without a trailing slash.
+    """Return the address wall screens open the dashboard at (no trailing slash).
 
     ``--url`` first, then ``GRIDMAP_PUBLIC_URL``, else ``http://HOSTNAME:8501`` (this
     machine's name on the default port: right for a wall on the same network).
@@ -406,7 +406,7 @@ def public_url(option: str | None = None) -> str:
 
 
 def kiosk_url(base: str, *, area: str, token: str, refresh: int = 30) -> str:
-    """The full kiosk URL of a wall token: ``BASE/?kiosk=1&refresh=30&area=…&token=…``."""
+    """Return the full kiosk URL of a wall token: ``BASE/?kiosk=1&refresh=30&area=…&token=…``."""
     from urllib.parse import urlencode
 
     query = urlencode({"kiosk": 1, "refresh": refresh, "area": area, "token": token})

@@ -1,7 +1,7 @@
 """Helpers of the real-browser tests and the wall benchmark: a Streamlit server, Chromium.
 
 ``start_app(db_url)`` runs ``streamlit run app.py`` on a free port against a database URL
-(``GRIDMAP_DATABASE_URL``; never the demo switch ``GRIDMAP_DEMO``) and waits for ``/_stcore/health``;
+(``GRIDMAP_DATABASE_URL``, never ``GRIDMAP_DEMO``) and waits for ``/_stcore/health``;
 ``copy_demo(dir)`` copies the demo database so that tests that write disturb nobody.
 ``launch(playwright)`` starts Debian's chromium headless; ``Watch`` blocks and records every
 request to another host and collects console errors, page errors, responses and websocket

@@ -24,6 +24,10 @@ def test_init_demo_refuses_to_overwrite(tmp_path, four_grids, capsys):
     assert cli.main(["--database", url, "init-demo"]) == 1
     assert "--force" in capsys.readouterr().err
     assert len(store_requests.read_grids(eng)) == 4
+    # What scripts/start.sh --demo runs on every start: a database with data is left alone.
+    assert cli.main(["--database", url, "init-demo", "--if-empty"]) == 0
+    assert "not built again" in capsys.readouterr().err
+    assert len(store_requests.read_grids(eng)) == 4
 
 
 def test_info_prints_counts(tmp_path, four_grids, capsys):
@@ -318,12 +322,12 @@ def test_wall_token_url_from_the_option_or_this_host(acl_db, capsys, monkeypatch
     url, _eng = acl_db
     monkeypatch.setenv("GRIDMAP_PUBLIC_URL", "http://ignored:1")
     assert cli.main(["--database", url, "wall-token", "create", "--area", "430903003001",
-                     "--expires", "1d", "--url", "10.1.2.3:8600"]) == 0
+                     "--expires", "1d", "--url", "10.1.2.3:8600", "--name", "hall"]) == 0
     token, kiosk = capsys.readouterr().out.splitlines()
     assert kiosk == f"http://10.1.2.3:8600/?kiosk=1&refresh=30&area=430903003001&token={token}"
     monkeypatch.delenv("GRIDMAP_PUBLIC_URL")
     assert cli.main(["--database", url, "wall-token", "create", "--area", "430903003001",
-                     "--expires", "1d"]) == 0
+                     "--expires", "1d", "--name", "lobby"]) == 0
     token, kiosk = capsys.readouterr().out.splitlines()
     assert kiosk == (f"http://{socket.gethostname()}:8501/?kiosk=1&refresh=30"
                      f"&area=430903003001&token={token}")

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - PostgreSQL support not installed
 
 #: Imports that make a database the site's own rather than the demo (geo.accounts.is_demo).
 REAL_KINDS = ("grids", "requests")
-#: The setting recording when the latest such import was written (Asia/Shanghai time).
+#: The setting recording when the latest such import was written (naive UTC).
 REAL_DATA_SETTING = "real_data"
 
 _KEYS = {"grids": ("grid", "code"), "requests": ("request", "external_id"),
@@ -198,7 +198,7 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
         if kind in REAL_KINDS and report.rows_inserted + report.rows_updated > 0:
             # The site's own grids or requests: from now on this is not the demo (its
             # documented passwords are refused, its sign-in page stops advertising them).
-            store_engine.set_setting(conn, REAL_DATA_SETTING, clock.iso_local(clock.now()))
+            store_engine.set_setting(conn, REAL_DATA_SETTING, clock.now().isoformat())
 
 
 def _write_requests(conn: Connection, valid: pd.DataFrame, report: ImportReport,

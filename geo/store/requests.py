@@ -119,7 +119,7 @@ def bulk_insert_requests(conn: Connection, requests: pd.DataFrame) -> int:
 
 
 def _sqlite_rows(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
-    """The rows of ``frame[cols]`` as tuples the sqlite3 driver takes, converted by column."""
+    """Return the rows of ``frame[cols]`` as tuples for sqlite3, converted column by column."""
     values = []
     for c in cols:
         s = frame[c]
@@ -190,7 +190,7 @@ BULK_EVENTS = 1000
 
 
 def _naive_times(events: pd.DataFrame) -> bool:
-    """True when the event times are naive datetime64 columns (what the bulk path formats)."""
+    """Return True when the event times are naive datetime64 (what the bulk path writes)."""
     times = [events[c] for c in ("at", "recorded_at") if c in events.columns]
     return bool(times) and all(pd.api.types.is_datetime64_dtype(t) and
                                not isinstance(t.dtype, pd.DatetimeTZDtype) for t in times)
@@ -218,8 +218,8 @@ def insert_events(conn: Connection, events: pd.DataFrame) -> int:
                f"VALUES ({', '.join('?' for _ in out)})")
         cur = raw_connection(conn).cursor()
         try:
-            for chunk in chunks(_sqlite_rows(frame, out), 50000):
-                cur.executemany(sql, chunk)
+            for batch in chunks(_sqlite_rows(frame, out), 50000):
+                cur.executemany(sql, batch)
         finally:
             cur.close()
         return len(frame)
