@@ -101,7 +101,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.database:
         env["GRIDMAP_DATABASE_URL"] = args.database
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+    # ui.serve is `streamlit run app.py` that imports the app while waiting for a browser.
+    cmd = [sys.executable, "-m", "ui.serve", "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true"]
     return subprocess.call(cmd, env=env, cwd=app.parent)
 
@@ -600,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["upgrade", "current"])
     p.set_defaults(func=_cmd_db)
 
-    p = sub.add_parser("serve", help="start the dashboard (streamlit run app.py)")
+    p = sub.add_parser("serve", help="start the dashboard (streamlit run app.py, see ui/serve.py)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--address", default="0.0.0.0")
     p.set_defaults(func=_cmd_serve)

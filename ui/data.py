@@ -27,6 +27,7 @@ from geo.store.engine import database_url, is_empty, make_engine
 from geo.store.live import data_stamp
 from geo.store.requests import read_admin_units, read_grids
 from geo.store.updates import open_for_escalation
+from ui import ACCOUNT_KEY, WALL_TOKEN_KEY
 from ui.text import t
 
 
@@ -135,9 +136,6 @@ def grid_part(version: str) -> str:
 
 # --------------------------------------------------------------------------- who is asking
 
-#: Session keys that ui/auth.py fills after a sign-in or a wall token.
-ACCOUNT_KEY = "_account"
-WALL_TOKEN_KEY = "_wall_token"
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=64)
