@@ -5,10 +5,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from geo.access import AccessDenied
-from geo.deadlines import ConfigError
-from ui import auth, data, errors, kiosk, sidebar, state, widgets
-from ui.text import literal, t
+# First, before the slow imports: a fresh server's first visitor is rerun through this file
+# (ui/__init__.py), and the pages are registered but not listed until a sign-in.
+from ui import nav  # isort: skip
+
+nav.hide_until_signed_in()
+
+from geo.access import AccessDenied  # noqa: E402
+from geo.deadlines import ConfigError  # noqa: E402
+from ui import auth, data, errors, kiosk, sidebar, state, widgets  # noqa: E402
+from ui.text import literal, t  # noqa: E402
 
 # A local file: an icon name like ":material/map:" makes the browser fetch the favicon from
 # fonts.gstatic.com, which an isolated network cannot reach.
@@ -16,13 +22,11 @@ ICON = Path(__file__).parent / "ui" / "assets" / "favicon.png"
 
 state.init_language()
 params = state.read_params()
-st.set_page_config(page_title=f"{t('app.title')} GridMap", page_icon=str(ICON),
+# "网格一张图 GridMap" in Chinese; the English title is the name itself, given once.
+TITLE = t("app.title") if "GridMap" in t("app.title") else f"{t('app.title')} GridMap"
+st.set_page_config(page_title=TITLE, page_icon=str(ICON),
                    layout="wide", initial_sidebar_state="collapsed" if params.kiosk else "auto")
-
-
-def _page(name: str, icon: str, *, default: bool = False) -> st.Page:
-    return st.Page(f"pages/{name}.py", title=t(f"nav.{name}"), icon=f":material/{icon}:",
-                   url_path=name, default=default)
+state.remember_language()
 
 
 data.ensure_assets()
@@ -36,22 +40,9 @@ widgets.page_css()
 # form, and nothing below runs.
 scope = auth.gate()
 auth.write_cookie()
-sections = {
-    t("nav.section.watch"): [("wall", "monitor"), ("grid", "grid_view"),
-                             ("worklist", "assignment")],
-    t("nav.section.analyse"): [("coverage", "local_police"),
-                               ("hotspots", "local_fire_department"), ("bulletin", "summarize")],
-    t("nav.section.manage"): [("export", "download"), ("data", "database")],
-}
-# Only the pages the role may open exist for this session: a typed URL of another page
-# falls back to the wall.
-pages = {title: [_page(name, icon, default=name == "wall") for name, icon in items
-                 if scope.may_open(name)]
-         for title, items in sections.items()}
-pages = {title: items for title, items in pages.items() if items}
 if scope.role == "wall":  # a wall token is always a wall screen
     params = dataclasses.replace(params, kiosk=True)
-page = st.navigation(pages, position="hidden" if params.kiosk else "sidebar")
+page = nav.navigation(title=t, may_open=scope.may_open, hidden=params.kiosk)
 if params.kiosk:
     kiosk.apply()
 else:

@@ -29,7 +29,7 @@ SESSIONS = 10
 
 
 def _env(url: str) -> dict[str, str | None]:
-    keys = {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_NO_DEMO": "1"}
+    keys = {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_DEMO": ""}  # never build the demo
     old = {k: os.environ.get(k) for k in keys}
     os.environ.update(keys)
     return old

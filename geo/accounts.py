@@ -483,8 +483,15 @@ def end_account_sessions(conn: Connection, *, username: str, reason: str = "admi
 
 
 def is_demo(bind: Engine | Connection) -> bool:
-    """Return True when the database was built by ``gridmap init-demo``."""
-    return get_setting(bind, "demo") is not None
+    """Return True when the database is the demo, with none of the site's own data.
+
+    The demo is what ``gridmap init-demo`` built, as long as no grids or requests of the
+    site's own were imported since.
+
+    A file import of grids or requests (:mod:`geo.importer`) records the ``real_data``
+    setting; from then on the demo's documented passwords are refused like any default.
+    """
+    return get_setting(bind, "demo") is not None and get_setting(bind, "real_data") is None
 
 
 def add_demo_accounts(conn: Connection) -> int:

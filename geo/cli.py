@@ -31,6 +31,10 @@ def _cmd_init_demo(args: argparse.Namespace) -> int:
     from geo import demo
 
     engine = store_engine.make_engine(args.database)
+    if not store_engine.is_empty(engine) and args.if_empty:
+        print(f"{_where(engine)} already holds data: the demo is not built again",
+              file=sys.stderr)
+        return 0
     if not store_engine.is_empty(engine) and not args.force:
         print(f"{_where(engine)} already holds data; pass --force to replace it with the demo.",
               file=sys.stderr)
@@ -113,7 +117,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.database:
         env["GRIDMAP_DATABASE_URL"] = args.database
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+    # ui.serve is `streamlit run app.py` that imports the app while waiting for a browser.
+    cmd = [sys.executable, "-m", "ui.serve", "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true"]
     return subprocess.call(cmd, env=env, cwd=app.parent)
 
@@ -416,6 +421,34 @@ def _print_users(users) -> int:
     return 0
 
 
+#: The dashboard's default port (``streamlit run``'s and ``gridmap serve``'s).
+DEFAULT_PORT = 8501
+
+
+def public_url(option: str | None = None) -> str:
+    """Return the address wall screens open the dashboard at (no trailing slash).
+
+    ``--url`` first, then ``GRIDMAP_PUBLIC_URL``, else ``http://HOSTNAME:8501`` (this
+    machine's name on the default port: right for a wall on the same network).
+    """
+    import socket
+
+    raw = (option or os.environ.get("GRIDMAP_PUBLIC_URL") or "").strip()
+    if not raw:
+        raw = f"http://{socket.gethostname() or 'localhost'}:{DEFAULT_PORT}"
+    if "://" not in raw:
+        raw = f"http://{raw}"
+    return raw.rstrip("/")
+
+
+def kiosk_url(base: str, *, area: str, token: str, refresh: int = 30) -> str:
+    """Return the full kiosk URL of a wall token: ``BASE/?kiosk=1&refresh=30&area=…&token=…``."""
+    from urllib.parse import urlencode
+
+    query = urlencode({"kiosk": 1, "refresh": refresh, "area": area, "token": token})
+    return f"{base}/?{query}"
+
+
 def _cmd_wall_token(args: argparse.Namespace) -> int:
     from geo import accounts
 
@@ -430,11 +463,13 @@ def _cmd_wall_token(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"gridmap wall-token create: error: {exc}", file=sys.stderr)
             return 2
+        base = public_url(args.url)
         print(token)
-        print(f"/?kiosk=1&refresh=30&area={args.area.strip()}&token={token}")
+        print(kiosk_url(base, area=args.area.strip(), token=token))
         print(f"wall token {name!r} for area {args.area.strip()} created, valid {args.expires}. "
-              "It is shown only this once: only its SHA-256 hash is stored. Open the path "
-              "above on the dashboard's address.", file=sys.stderr)
+              "It is shown only this once: only its SHA-256 hash is stored. Open the URL "
+              f"above on the wall screen (the dashboard's address is {base}: set it with "
+              "--url or GRIDMAP_PUBLIC_URL).", file=sys.stderr)
         return 0
     if args.action == "revoke":
         with store_engine.transaction(engine) as conn:
@@ -541,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2021)
     p.add_argument("--scale", choices=["city", "province"], default="city")
     p.add_argument("--force", action="store_true", help="replace existing data")
+    p.add_argument("--if-empty", action="store_true",
+                   help="build only on an empty database; leave one that holds data alone "
+                        "(exit 0), as scripts/start.sh --demo does on every start")
     p.add_argument("--end", default=None,
                    help="Asia/Shanghai time the 8 months of requests lead up to (default now); "
                         "with --seed it makes the demo reproducible, e.g. 2026-11-24T14:00")
@@ -607,8 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["upgrade", "current"])
     p.set_defaults(func=_cmd_db)
 
-    p = sub.add_parser("serve", help="start the dashboard (streamlit run app.py)")
-    p.add_argument("--port", type=int, default=8501)
+    p = sub.add_parser("serve", help="start the dashboard (streamlit run app.py, see ui/serve.py)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--address", default="0.0.0.0")
     p.set_defaults(func=_cmd_serve)
 
@@ -685,6 +723,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--expires", required=True, metavar="DURATION",
                    help="how long it stays valid: e.g. 90d, 12h or 30m")
     w.add_argument("--name", default=None, help="a name to list and revoke it by")
+    w.add_argument("--url", default=None, metavar="BASE",
+                   help="the dashboard's address as the wall screen reaches it, e.g. "
+                        "http://10.1.2.3:8501 (default $GRIDMAP_PUBLIC_URL, else "
+                        "http://HOSTNAME:8501)")
     w.set_defaults(func=_cmd_wall_token)
     w = walls.add_parser("list", help="list tokens (names and times, never the tokens)")
     w.set_defaults(func=_cmd_wall_token)

@@ -1,7 +1,7 @@
 """Helpers of the real-browser tests and the wall benchmark: a Streamlit server, Chromium.
 
 ``start_app(db_url)`` runs ``streamlit run app.py`` on a free port against a database URL
-(``GRIDMAP_DATABASE_URL``, ``GRIDMAP_NO_DEMO=1``) and waits for ``/_stcore/health``;
+(``GRIDMAP_DATABASE_URL``, never ``GRIDMAP_DEMO``) and waits for ``/_stcore/health``;
 ``copy_demo(dir)`` copies the demo database so that tests that write disturb nobody.
 ``launch(playwright)`` starts Debian's chromium headless; ``Watch`` blocks and records every
 request to another host and collects console errors, page errors, responses and websocket
@@ -108,8 +108,8 @@ def start_app(db_url: str, *, log_dir: Path, timeout: float = 90,
               extra_env: dict[str, str] | None = None, script: str = "app.py") -> App:
     """Run the app (or another ``script``) on a free port against ``db_url``; wait for it."""
     port = free_port()
-    env = dict(os.environ, GRIDMAP_DATABASE_URL=db_url, GRIDMAP_NO_DEMO="1",
-               PYTHONUNBUFFERED="1", **(extra_env or {}))
+    env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_DEMO"}
+    env.update(GRIDMAP_DATABASE_URL=db_url, PYTHONUNBUFFERED="1", **(extra_env or {}))
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"streamlit-{port}.log"
     with open(log, "w") as out:

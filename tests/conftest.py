@@ -26,7 +26,7 @@ PG_ADMIN_URL = os.environ.get(
 @pytest.fixture(autouse=True)
 def _database_env():
     """Put back the app's database settings that a page test (tests/pages.py) sets."""
-    keys = ("GRIDMAP_DATABASE_URL", "GRIDMAP_NO_DEMO")
+    keys = ("GRIDMAP_DATABASE_URL", "GRIDMAP_DEMO")
     old = {k: os.environ.get(k) for k in keys}
     yield
     for k, v in old.items():

@@ -38,9 +38,9 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 @contextmanager
 def database(url: str):
     """Point the app at ``url`` while the block runs (and never seed the demo)."""
-    old = {k: os.environ.get(k) for k in ("GRIDMAP_DATABASE_URL", "GRIDMAP_NO_DEMO")}
+    old = {k: os.environ.get(k) for k in ("GRIDMAP_DATABASE_URL", "GRIDMAP_DEMO")}
     os.environ["GRIDMAP_DATABASE_URL"] = url
-    os.environ["GRIDMAP_NO_DEMO"] = "1"
+    os.environ.pop("GRIDMAP_DEMO", None)
     try:
         yield
     finally:
@@ -72,7 +72,7 @@ def run_page(url: str, page: str, *, lang: str | None = None, session: dict | No
     # whatever data/gridmap.db the machine holds: the environment stays set for the rest
     # of the test and tests/conftest.py puts it back afterwards.
     os.environ["GRIDMAP_DATABASE_URL"] = url
-    os.environ["GRIDMAP_NO_DEMO"] = "1"
+    os.environ.pop("GRIDMAP_DEMO", None)  # an empty database stays empty
     # st.navigation registers the pages on the first run; only then can we switch.
     at.run()
     if page != DEFAULT_PAGE and not at.exception:

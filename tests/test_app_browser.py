@@ -293,3 +293,29 @@ def test_wall_map_payload_under_1mb(app, tab, record_property):
     assert grid_raw <= MAP_PAYLOAD_LIMIT
     # The map's own bytes: grid file, Leaflet, the component, and what the websocket carried.
     assert assets_sent + watch.ws_received <= MAP_PAYLOAD_LIMIT, figures
+
+
+def test_language_is_remembered_across_a_reload_and_the_title_says_gridmap_once(app, chromium):
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{app.url}/")
+        b.login_form(page).wait_for(timeout=60_000)
+        assert page.title() == "网格一张图 GridMap"
+        # Signed out: no list of pages (raw file names or titles) in a sidebar.
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        page.get_by_text("English", exact=True).click()
+        page.get_by_text("Sign in to GridMap").wait_for(timeout=30_000)
+        page.wait_for_function("document.cookie.includes('gridmap_lang=en')", timeout=30_000)
+        assert page.title() == "GridMap"
+        page.reload()
+        page.locator('[data-testid="stTextInput"] input[aria-label="Account"]').wait_for(
+            timeout=60_000)
+        assert page.get_by_text("Sign in to GridMap").count() == 1
+        assert page.title() == "GridMap"
+        # A ?lang= in the URL still wins, and follows the switch.
+        page.goto(f"{app.url}/?lang=zh")
+        b.login_form(page).wait_for(timeout=60_000)
+        assert page.title() == "网格一张图 GridMap"
+    finally:
+        context.close()

@@ -170,6 +170,41 @@ def test_demo_passwords_are_refused_on_a_database_that_is_not_the_demo(empty_url
         eng.dispose()
 
 
+def test_an_empty_database_stays_empty_without_the_demo_switch(tmp_path):
+    url = f"sqlite:///{tmp_path / 'production.db'}"
+    at = run_page(url, WALL, account=None)
+    assert not at.exception
+    page = texts(at)
+    assert "登录网格一张图" in page and "commander / gridhead" not in page
+    eng = _engine(url)
+    try:
+        assert store_engine.is_empty(eng) and not accounts.is_demo(eng)
+        assert store_engine.table_counts(eng)["account"] == 0
+    finally:
+        eng.dispose()
+
+
+def test_a_demo_given_real_requests_refuses_its_passwords_and_hides_them(own_demo, tmp_path):
+    from geo import cli
+    from geo.importer import import_file
+
+    csv = tmp_path / "requests.csv"
+    csv.write_text("external_id,lon,lat,category,severity,reported_at,description\n"
+                   "REAL-1,112.355,28.554,road,routine,2026-11-30 08:30,路灯不亮\n")
+    eng = _engine(own_demo)
+    try:
+        assert accounts.is_demo(eng)
+        assert import_file(eng, csv, kind="requests").rows_inserted == 1
+        refusal = cli.demo_password_refusal(eng)
+        assert refusal and "admin" in refusal
+    finally:
+        eng.dispose()
+    at = run_page(own_demo, WALL, account=None)
+    page = texts(at)
+    assert "已拒绝启动" in page and "commander / gridhead" not in page
+    assert not [w for w in at.text_input if w.key == "login_password"]
+
+
 # --------------------------------------------------------------------------- roles
 
 

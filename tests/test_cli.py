@@ -24,6 +24,10 @@ def test_init_demo_refuses_to_overwrite(tmp_path, four_grids, capsys):
     assert cli.main(["--database", url, "init-demo"]) == 1
     assert "--force" in capsys.readouterr().err
     assert len(store_requests.read_grids(eng)) == 4
+    # What scripts/start.sh --demo runs on every start: a database with data is left alone.
+    assert cli.main(["--database", url, "init-demo", "--if-empty"]) == 0
+    assert "not built again" in capsys.readouterr().err
+    assert len(store_requests.read_grids(eng)) == 4
 
 
 def test_info_prints_counts(tmp_path, four_grids, capsys):
@@ -315,17 +319,19 @@ def test_users_refuses_a_password_on_the_command_line(acl_db, capsys):
     assert exc.value.code == 2
 
 
-def test_wall_token_create_prints_a_working_token_once(acl_db, capsys):
+def test_wall_token_create_prints_a_working_token_once(acl_db, capsys, monkeypatch):
     from geo import accounts
     from geo.access import AccessDenied, Scope
 
     url, eng = acl_db
     db = ["--database", url]
+    monkeypatch.setenv("GRIDMAP_PUBLIC_URL", "https://wall.example.cn/")
     assert cli.main(db + ["wall-token", "create", "--area", "430903003001", "--expires", "90d",
                           "--name", "lobby"]) == 0
     captured = capsys.readouterr()
-    token, path = captured.out.splitlines()
-    assert path == f"/?kiosk=1&refresh=30&area=430903003001&token={token}"
+    token, kiosk = captured.out.splitlines()
+    assert kiosk == ("https://wall.example.cn/?kiosk=1&refresh=30&area=430903003001"
+                     f"&token={token}")
     assert "only this once" in captured.err
     assert accounts.check_wall_token(eng, token) == Scope("wall", ("430903003001",),
                                                           "wall:lobby")
@@ -342,6 +348,23 @@ def test_wall_token_create_prints_a_working_token_once(acl_db, capsys):
     log = store_access.read_audit(eng)
     assert log.action.tolist()[:2] == ["wall_token_revoke", "wall_token_create"]
     assert log.actor.str.startswith("cli:").all()
+
+
+def test_wall_token_url_from_the_option_or_this_host(acl_db, capsys, monkeypatch):
+    import socket
+
+    url, _eng = acl_db
+    monkeypatch.setenv("GRIDMAP_PUBLIC_URL", "http://ignored:1")
+    assert cli.main(["--database", url, "wall-token", "create", "--area", "430903003001",
+                     "--expires", "1d", "--url", "10.1.2.3:8600", "--name", "hall"]) == 0
+    token, kiosk = capsys.readouterr().out.splitlines()
+    assert kiosk == f"http://10.1.2.3:8600/?kiosk=1&refresh=30&area=430903003001&token={token}"
+    monkeypatch.delenv("GRIDMAP_PUBLIC_URL")
+    assert cli.main(["--database", url, "wall-token", "create", "--area", "430903003001",
+                     "--expires", "1d", "--name", "lobby"]) == 0
+    token, kiosk = capsys.readouterr().out.splitlines()
+    assert kiosk == (f"http://{socket.gethostname()}:8501/?kiosk=1&refresh=30"
+                     f"&area=430903003001&token={token}")
 
 
 @pytest.mark.parametrize("argv, message", [

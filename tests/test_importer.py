@@ -1131,3 +1131,24 @@ def test_a_city_outline_over_stored_grids_is_warned_about(engine, grids, tmp_pat
     assert [(p.row, p.params["grid"], p.params["other"]) for p in inside] == [
         (3, CODES[0], "430903003009001")]
     assert report.rows_to_write == 2  # warnings: the rows are still written
+
+
+def test_real_requests_end_the_demo_dry_runs_and_stations_do_not(engine, grids,
+                                                                    tmp_path):
+    from geo import accounts
+
+    with store_engine.transaction(engine) as conn:
+        store_engine.set_setting(conn, "demo", "city")
+    assert accounts.is_demo(engine)
+    path = requests_csv(tmp_path, ["R1,112.305,28.565,road,routine,2024-05-01 08:30,a"])
+    assert import_file(engine, path, kind="requests", dry_run=True).ok()
+    stations = write(tmp_path / "stations.csv",
+                     "编码,名称,类型,经度,纬度\nPCS1,资阳派出所,派出所,112.305,28.565\n")
+    assert import_file(engine, stations, kind="stations").rows_inserted == 1
+    refused = requests_csv(tmp_path, ["R2,112.305,28.565,road,routine,not a date,a"],
+                           name="refused.csv")
+    assert import_file(engine, refused, kind="requests").rows_inserted == 0
+    assert accounts.is_demo(engine)  # nothing of the site's own was written yet
+    assert import_file(engine, path, kind="requests").rows_inserted == 1
+    assert not accounts.is_demo(engine)
+    assert store_engine.get_setting(engine, "real_data") is not None

@@ -1,8 +1,14 @@
 """Streamlit-side helpers shared by the pages (see DESIGN §3)."""
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+#: Session keys that ui/auth.py fills after a sign-in or a wall token. Defined here, not in
+#: ui.data, so that app.py can look at them before its slow imports.
+ACCOUNT_KEY = "_account"
+WALL_TOKEN_KEY = "_wall_token"
+
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
 # Streamlit decides per process whether an app is a "pages/ folder" (v1) multipage app
 # before app.py has called st.navigation. When a fresh server's first visitor opens a deep

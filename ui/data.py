@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from geo import accounts, clock, demo, escalation, heat
+from geo import accounts, clock, escalation, heat
 from geo import maps as geo_maps
 from geo import wall as geo_wall
 from geo.access import AccessDenied, Scope
@@ -28,6 +28,7 @@ from geo.store.engine import database_url, is_empty, make_engine
 from geo.store.live import data_stamp
 from geo.store.requests import read_admin_units, read_grids
 from geo.store.updates import open_for_escalation
+from ui import ACCOUNT_KEY, WALL_TOKEN_KEY
 from ui.text import t
 
 
@@ -67,26 +68,33 @@ def ensure_assets() -> bool:
     return True
 
 
+def demo_requested() -> bool:
+    """True when ``GRIDMAP_DEMO=1`` asks for the demo city on an empty database."""
+    return os.environ.get("GRIDMAP_DEMO", "").strip() == "1"
+
+
 def ensure_data() -> None:
-    """Seed the Yiyang demo city into an empty database, showing progress as it goes.
+    """Seed the Yiyang demo city into an empty database when asked to, showing progress.
 
-    ``GRIDMAP_NO_DEMO=1`` leaves an empty database empty (pages then say so).
+    Only ``GRIDMAP_DEMO=1`` (set by ``scripts/start.sh --demo``, which builds the demo in the
+    terminal before the server starts) does it: an empty production database stays empty,
+    with no demo accounts, and the pages say how to import data.
     """
-    import os
-
-    eng = engine()
-    if os.environ.get("GRIDMAP_NO_DEMO") or not is_empty(eng):
+    if not demo_requested() or not is_empty(engine()):
         return
+    from geo import demo  # only here: the demo's generators are not needed to serve pages
+
     with st.status(t("msg.seeding"), expanded=True) as status:
         bar = st.progress(0.0)
 
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-        counts = demo.init_demo(eng, progress=progress)
+        counts = demo.init_demo(engine(), progress=progress)
         status.update(label=t("msg.seeded", grids=f"{counts['grid']:,}",
                               requests=f"{counts['request']:,}"), state="complete")
     st.cache_data.clear()
+    password_problems.clear()
 
 
 @st.cache_data(ttl=5, show_spinner=False, max_entries=4)
@@ -129,9 +137,6 @@ def grid_part(version: str) -> str:
 
 # --------------------------------------------------------------------------- who is asking
 
-#: Session keys that ui/auth.py fills after a sign-in or a wall token.
-ACCOUNT_KEY = "_account"
-WALL_TOKEN_KEY = "_wall_token"
 #: The signed-in browser's server-side session (the cookie value; see geo.accounts).
 SESSION_KEY = "_session"
 

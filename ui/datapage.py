@@ -189,8 +189,10 @@ def run_import(name: str, body: bytes, *, kind: str, crs: str | None,
                       "refused": report.rows_rejected, "crs": report.crs, "via": "web"})
     if report.rows_to_write:
         # New grids, requests or stations: every page's figures must be read again now,
-        # not when the data stamp's few seconds of caching run out.
+        # not when the data stamp's few seconds of caching run out. The site's own grids or
+        # requests also end the demo: its documented passwords are refused from now on.
         data.refresh()
+        data.password_problems.clear()
     return report
 
 

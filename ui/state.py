@@ -97,11 +97,47 @@ def read_params() -> Params:
     return Params(kiosk=kiosk, refresh=refresh, rotate=rotate, problems=problems)
 
 
+#: The browser cookie that remembers the chosen language across reloads and new tabs.
+LANG_COOKIE = "gridmap_lang"
+_LANG_SAVED = "_lang_saved"
+
+
+def _cookie_lang() -> str | None:
+    cookies = st.context.cookies or {}
+    value = cookies.get(LANG_COOKIE)
+    return value if value in LANGS else None
+
+
 def init_language() -> None:
-    """Take the language from ``?lang=`` on first load; the sidebar switch keeps it after."""
+    """Take the language from ``?lang=``, else the browser's cookie, on a session's first run.
+
+    The switch (sign-in page, sidebar) keeps it for the session after; :func:`remember_language`
+    writes it back to the browser.
+    """
+    if "lang" in st.session_state:
+        return
     wanted = st.query_params.get("lang")
-    if "lang" not in st.session_state:
-        st.session_state["lang"] = wanted if wanted in LANGS else LANGS[0]
+    st.session_state["lang"] = wanted if wanted in LANGS else _cookie_lang() or LANGS[0]
+
+
+def remember_language() -> None:
+    """Keep the session's language for the next visit: a cookie, and ``?lang=`` if present.
+
+    A reload starts a new session, so the choice lives in the browser: the cookie (a year)
+    for a plain address, and the URL's own ``lang`` parameter, which wins on load, is kept
+    in step with the switch.
+    """
+    lang = st.session_state.get("lang", LANGS[0])
+    if lang not in LANGS:
+        return
+    if "lang" in st.query_params and st.query_params.get("lang") != lang:
+        st.query_params["lang"] = lang
+    if st.session_state.get(_LANG_SAVED, _cookie_lang()) == lang:
+        return
+    st.session_state[_LANG_SAVED] = lang
+    # The value is one of LANGS: nothing to escape.
+    st.html(f"<script>document.cookie = '{LANG_COOKIE}={lang}; path=/; "
+            "max-age=31536000; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 def area() -> str | None:

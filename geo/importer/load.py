@@ -19,6 +19,7 @@ import shapely
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from geo import clock
 from geo.grids import GridIndex
 from geo.importer import updates as file_updates
 from geo.importer.geometry import resolve_crs
@@ -45,6 +46,11 @@ try:  # the raw-cursor bulk paths raise driver errors, not SQLAlchemy ones
     _DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 except ImportError:  # pragma: no cover - PostgreSQL support not installed
     _DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
+
+#: Imports that make a database the site's own rather than the demo (geo.accounts.is_demo).
+REAL_KINDS = ("grids", "requests")
+#: The setting recording when the latest such import was written (naive UTC).
+REAL_DATA_SETTING = "real_data"
 
 _KEYS = {"grids": ("grid", "code"), "requests": ("request", "external_id"),
          "stations": ("station", "code"), "activities": ("volunteer_activity", "external_id"),
@@ -210,6 +216,10 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
             report.rows_unchanged = int(same.sum())
             report.rows_updated = stored - report.rows_unchanged
             report.rows_inserted = report.rows_new = len(valid) - stored
+        if kind in REAL_KINDS and report.rows_inserted + report.rows_updated > 0:
+            # The site's own grids or requests: from now on this is not the demo (its
+            # documented passwords are refused, its sign-in page stops advertising them).
+            store_engine.set_setting(conn, REAL_DATA_SETTING, clock.now().isoformat())
 
 
 def _write_requests(conn: Connection, valid: pd.DataFrame, report: ImportReport,

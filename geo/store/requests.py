@@ -99,6 +99,27 @@ def bulk_insert_requests(conn: Connection, requests: pd.DataFrame) -> int:
     col_list = ", ".join(cols)
     if conn.dialect.name == "postgresql":
         return _copy_requests(conn, frame, cols, col_list)
+    marks = ", ".join("?" for _ in cols)
+    sql = (f"INSERT INTO request ({col_list}) VALUES ({marks}) "
+           "ON CONFLICT(external_id) DO NOTHING")
+    cur = raw_connection(conn).cursor()
+    total = 0
+    rows = _sqlite_rows(frame, cols)
+    # 256 MB page cache while inserting: five indexes of a multi-million-row table are
+    # updated; back to the default afterwards, which reads faster (_sqlite_pragmas).
+    cur.execute("PRAGMA cache_size=-262144")
+    try:
+        for chunk in chunks(rows, 50000):
+            cur.executemany(sql, chunk)
+            total += max(cur.rowcount, 0)
+    finally:
+        cur.execute("PRAGMA cache_size=-2000")
+        cur.close()
+    return total
+
+
+def _sqlite_rows(frame: pd.DataFrame, cols: list[str]) -> list[tuple[Any, ...]]:
+    """Return the rows of ``frame[cols]`` as tuples for sqlite3, converted column by column."""
     values = []
     for c in cols:
         s = frame[c]
@@ -113,23 +134,7 @@ def bulk_insert_requests(conn: Connection, requests: pd.DataFrame) -> int:
         else:
             s = s.astype(object).where(s.notna(), None)
         values.append(s.tolist())
-    marks = ", ".join("?" for _ in cols)
-    sql = (f"INSERT INTO request ({col_list}) VALUES ({marks}) "
-           "ON CONFLICT(external_id) DO NOTHING")
-    cur = raw_connection(conn).cursor()
-    total = 0
-    rows = list(zip(*values, strict=True))
-    # 256 MB page cache while inserting: five indexes of a multi-million-row table are
-    # updated; back to the default afterwards, which reads faster (_sqlite_pragmas).
-    cur.execute("PRAGMA cache_size=-262144")
-    try:
-        for chunk in chunks(rows, 50000):
-            cur.executemany(sql, chunk)
-            total += max(cur.rowcount, 0)
-    finally:
-        cur.execute("PRAGMA cache_size=-2000")
-        cur.close()
-    return total
+    return list(zip(*values, strict=True))
 
 
 def _copy_requests(conn: Connection, frame: pd.DataFrame, cols: list[str], col_list: str) -> int:
@@ -180,6 +185,17 @@ def insert_activities(conn: Connection, activities: pd.DataFrame) -> int:
     )
 
 
+#: From this many events on, SQLite takes the bulk path of :func:`insert_events`.
+BULK_EVENTS = 1000
+
+
+def _naive_times(events: pd.DataFrame) -> bool:
+    """Return True when the event times are naive datetime64 (what the bulk path writes)."""
+    times = [events[c] for c in ("at", "recorded_at") if c in events.columns]
+    return bool(times) and all(pd.api.types.is_datetime64_dtype(t) and
+                               not isinstance(t.dtype, pd.DatetimeTZDtype) for t in times)
+
+
 def insert_events(conn: Connection, events: pd.DataFrame) -> int:
     """Append request events: request_id, at, from_status, to_status, actor, note.
 
@@ -189,6 +205,24 @@ def insert_events(conn: Connection, events: pd.DataFrame) -> int:
     """
     cols = ["request_id", "at", "from_status", "to_status", "actor", "note"]
     cols += [c for c in ("kind", "recorded_at") if c in events.columns]
+    if conn.dialect.name == "sqlite" and len(events) >= BULK_EVENTS and _naive_times(events):
+        # The demo writes about half a million events: plain tuples converted by column
+        # and one DBAPI executemany take a fifth of the time of dict rows through Core.
+        frame = events[[c for c in cols if c in events.columns]]
+        if "recorded_at" in cols:
+            frame = frame.assign(recorded_at=frame["recorded_at"].fillna(frame["at"]))
+        else:
+            frame = frame.assign(recorded_at=frame["at"])
+        out = frame.columns.tolist()
+        sql = (f"INSERT INTO request_event ({', '.join(out)}) "
+               f"VALUES ({', '.join('?' for _ in out)})")
+        cur = raw_connection(conn).cursor()
+        try:
+            for batch in chunks(_sqlite_rows(frame, out), 50000):
+                cur.executemany(sql, batch)
+        finally:
+            cur.close()
+        return len(frame)
     rows = records(events, cols)
     for row in rows:
         if row.get("recorded_at") is None:
