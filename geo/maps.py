@@ -408,7 +408,9 @@ def class_breaks(values: pd.Series | np.ndarray, *, k: int = len(HEAT_COLOURS)) 
     positive = v[v > 0]
     if positive.size == 0:
         return [0.0]
-    limits = [0.0] if (v <= 0).any() else []
+    # Zero's class even when no value is zero: the lowest colour means "none" (muted on
+    # the wall), never "a few". A negative value (a change, a rate) falls into it too.
+    limits = [0.0]
     classes = min(k - len(limits), int(np.unique(positive).size))
     if classes >= 2:
         top = float(positive.max())
@@ -421,6 +423,20 @@ def class_breaks(values: pd.Series | np.ndarray, *, k: int = len(HEAT_COLOURS)) 
             nice = _nice(float(q))
             if nice < top and (not limits or nice > limits[-1]):
                 limits.append(nice)
+        # Small counts tie (most places have 1 or 2): the quantiles then give fewer limits
+        # than there are colours. Split the top class at the median of what lies above
+        # its lower limit, again while colours are left (head/tail breaks), so that the
+        # few places with the most still get a class of their own.
+        while len(limits) < k - 1:
+            above = positive[positive > limits[-1]]
+            if np.unique(above).size < 2:
+                break
+            nice = _nice(float(np.median(above)))
+            if nice >= top or nice <= limits[-1]:
+                nice = float(np.unique(above)[0])  # the smallest value above the limit
+            if nice >= top or nice <= limits[-1]:
+                break
+            limits.append(nice)
     return limits[: k - 1]
 
 

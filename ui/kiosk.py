@@ -27,10 +27,16 @@ html { font-size: clamp(14px, min(2.04vh, 1.15vw), 96px); }
 [data-testid="stMainBlockContainer"], .block-container {
   padding: .35rem 1rem .2rem 1rem !important; max-width: 100% !important; }
 [data-testid="stVerticalBlock"] { gap: .35rem !important; }
+/* Streamlit pulls the element after a Markdown block up by a negative margin; with the
+   tighter gaps above, the tiles would then overlap the title. */
+.stApp [data-testid="stMarkdownContainer"], .stApp [data-testid="stMarkdown"] {
+  margin-bottom: 0 !important; }
 [data-testid="stHorizontalBlock"] { gap: 1rem !important; }
 .stApp h1, .stApp h2, .stApp h3, .stApp p, .stApp span, .stApp label, .stApp li {
   color: #e8eef5 !important; }
-.stApp h2.gm-wall-title { font-size: 1.45rem; line-height: 1.25; margin: 0; padding: 0; }
+.stApp h2.gm-wall-title { font-size: 1.45rem !important; line-height: 1.3 !important;
+  margin: 0 !important; padding: 0 !important; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
 .gm-wall-title .gm-as-of { font-size: .7em; font-weight: 400; color: #b0bec5 !important; }
 .gm-kpis { gap: .45rem; margin: 0; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); }
 .gm-kpi { background: #131d2e; border-left-color: #4f6b8a; padding: .3rem .6rem; }
@@ -39,13 +45,14 @@ html { font-size: clamp(14px, min(2.04vh, 1.15vw), 96px); }
 .gm-kpi.gm-alert .gm-kpi-value { color: #ff6b6b !important; }
 .gm-kpi-note { color: #90a4ae !important; font-size: .7rem; }
 /* The map fills what the header, tiles and legend leave of the screen. */
-iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 10.2rem) !important; }
+iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 12.5rem) !important; }
 .gm-legend { font-size: 1rem; margin: .1rem 0 0; gap: .2rem .9rem; }
 .gm-swatch { border-color: rgba(255,255,255,.35); }
 .gm-ticker-title { font-size: 1.1rem; font-weight: 700; margin-top: .2rem; }
 .gm-ticker { max-height: calc(100vh - 17rem); overflow: hidden; }
 .gm-ticker li { border-bottom-color: rgba(255,255,255,.12); font-size: 1.3rem;
-  line-height: 1.3; padding: .3rem .2rem .3rem .5rem; }
+  line-height: 1.3; padding: .25rem .2rem .25rem .5rem; }
+.gm-ticker .gm-due { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .gm-ticker .gm-due { font-size: .8em; }
 .gm-ticker .gm-when { color: #ff8a80 !important; }
 .gm-badge.gm-new { background: #1971c2; }

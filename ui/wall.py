@@ -272,8 +272,8 @@ def unit_labels(area: str | None, *, layer: str, window: str,
     """
     units = data.units()
     level = "county"
-    if area is not None:
-        if area not in units.index or units.at[area, "level"] != "county":
+    if area is not None and area in units.index and units.at[area, "level"] != "city":
+        if units.at[area, "level"] != "county":
             return None
         level = "township"
     points = data.label_points(level)
@@ -285,8 +285,30 @@ def unit_labels(area: str | None, *, layer: str, window: str,
         return None
     totals = data.unit_layer(layer, window, level, at=at)[LAYER_COLUMN[layer]]
     totals = totals.reindex(points.index).fillna(0)
-    return points.assign(figure=[f"{count(v)} {t('unit.requests')}".strip()
-                                 for v in totals]).reset_index(drop=True)
+    points = points.assign(name=[short_name(n, within=data.area_name(area))
+                                 for n in points["name"]],
+                           figure=[f"{count(v)} {t('unit.requests')}".strip() for v in totals],
+                           total=totals.to_numpy())
+    # Largest first: where two would overlap, the browser moves the later one.
+    return points.sort_values("total", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def short_name(name: str, *, within: str) -> str:
+    """A unit's name without the name of its city in front, for the map.
+
+    "湖南益阳高新技术产业园区" in 益阳市 is written "高新技术产业园区", "益阳市大通湖管理区"
+    "大通湖管理区": the map is of that city already, and long names cover their neighbours.
+    The city's name counts when it starts within the first four characters (after a
+    province's name).
+    """
+    out = str(name)
+    short = within.removesuffix("市")
+    at = out.find(short) if len(short) >= 2 else -1
+    if 0 <= at <= 4:
+        rest = out[at + len(short):].removeprefix("市")
+        if len(rest) >= 2:
+            return rest
+    return out
 
 
 def _badges(r, *, since: datetime | None) -> str:
@@ -312,9 +334,9 @@ def _badges(r, *, since: datetime | None) -> str:
 def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
     """New urgent and newly overdue requests, newest first; residents' text escaped.
 
-    Three short lines an entry: when, the badges and the grid; what the resident wrote
-    (one line, cut); category, status and the deadline (with the time left while in
-    time). The list carries the refresh's cut-off (``data-cutoff``) and the previous one
+    Three short lines an entry: when and the badges; the grid and what the resident
+    wrote (one line, cut); category, status and the deadline (with the time left while
+    in time). The list carries the refresh's cut-off (``data-cutoff``) and the previous one
     (``data-since``), so that what is marked new can be checked against both; the
     previous cut-off moves on only once this list is drawn.
     """
@@ -346,8 +368,8 @@ def ticker(area: str | None, *, kiosk: bool, at: Refresh) -> None:
             f'<li class="gm-lv-{int(r.level)}" data-id="{int(r.id)}">'
             f'<span class="gm-when">{html.escape(short_when(r.moment))}</span>'
             f'{_badges(r, since=since)}'
-            f'<span class="gm-where">{html.escape(str(where))}</span>'
-            f'<span class="gm-text">{html.escape(text)}</span>'
+            f'<span class="gm-text"><span class="gm-where">{html.escape(str(where))}</span>'
+            f'{html.escape(text)}</span>'
             f'<span class="gm-due">{html.escape(" · ".join(facts))}</span></li>')
     stamp = f"{at.cutoff:%Y-%m-%dT%H:%M:%S}"
     previous = "" if since is None else f"{since:%Y-%m-%dT%H:%M:%S}"

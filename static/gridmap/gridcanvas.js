@@ -58,6 +58,11 @@
                       "#map_div,#map_div2,.folium-map{height:100vh !important}" : "");
     document.head.appendChild(css);
     if (options.dark) { document.documentElement.classList.add("gm-dark"); }
+    // The page sizes a filling map's frame from the screen after the map was drawn: follow
+    // the frame (Leaflet then fires "resize", which re-fits an untouched view).
+    if (options.fill && window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize(); }).observe(map.getContainer());
+    }
     // Create the shared canvas now, so that it sits below any image overlay added later.
     map.getRenderer(L.polygon([[0, 0], [0, 0], [0, 0]]));
     // Metric scale only; a plain-text attribution prefix (no flag, no outside link).
@@ -205,8 +210,32 @@
         gm.unitLabels.addLayer(gm.label(l.lat, l.lon, "gm-label",
           "<b>" + gm.esc(l.name) + "</b>" + (l.figure ? "<span>" + gm.esc(l.figure) + "</span>" : "")));
       });
+      gm.spreadLabels();
       document.documentElement.setAttribute("data-unit-labels", String(labels.length));
     };
+    // Labels come largest figure first; one that would cover an earlier one moves up or
+    // down by a line or two, so that no name is written over another.
+    gm.spreadLabels = function () {
+      var kept = [];
+      gm.unitLabels.eachLayer(function (m) {
+        var el = m.getElement() && m.getElement().firstChild;
+        if (!el) { return; }
+        el.style.marginTop = "0px";
+        var line = el.getBoundingClientRect().height / 2;
+        var shifts = [0, -line, line, -2 * line, 2 * line];
+        for (var k = 0; k < shifts.length; k++) {
+          el.style.marginTop = shifts[k] + "px";
+          var r = el.getBoundingClientRect();
+          var clash = kept.some(function (o) {
+            return r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top;
+          });
+          if (!clash) { kept.push(r); return; }
+        }
+        el.style.marginTop = "0px";
+        kept.push(el.getBoundingClientRect());
+      });
+    };
+    map.on("zoomend resize", function () { if (gm.unitLabels) { gm.spreadLabels(); } });
     // A grid's name is written inside it once it fits: from zoom 13, for the grids in view
     // whose box on screen is wider than the name and taller than a line (at most 300).
     gm.gridLabelZoom = 13;
