@@ -250,6 +250,7 @@ def layer_map(area: str | None, *, layer: str, window: str, measure: str, kiosk:
         label += t("map.by_level", level=t(f"level.{view.level}"))
     if layer == "heat" and float(data.grid_heat(window, at=at)["requests"].sum()) == 0:
         st.info(t("msg.no_requests"))
+
     # The stamp (recorded on the page when the style is applied) names the data version
     # and the cut-off, so a test can tell which refresh the map shows.
     maps.grid_map(key="wall_map", classes=classes, colours=colours,
@@ -258,7 +259,9 @@ def layer_map(area: str | None, *, layer: str, window: str, measure: str, kiosk:
                   labels=unit_labels(area, layer=layer, window=window, at=at),
                   stamp=f"{at.stamp}|{at.cutoff:%Y%m%dT%H%M%S}|{area}|{layer}|{window}|"
                         f"{measure}")
-    widgets.legend(items, title=label)
+    empty = layer != "heat" and not bool((values.fillna(0) > 0).any())
+    # An empty layer says so in its legend (a line above the map would push it off a wall).
+    widgets.legend(items, title=t("wall.layer_empty", layer=label) if empty else label)
     if not kiosk:
         st.caption(t("msg.map_click_hint" if view.level == "grid" else "map.units_click_hint"))
 

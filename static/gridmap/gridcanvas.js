@@ -54,6 +54,10 @@
       "--gm-ink:#ffffff;--gm-halo:#000000}" +
       ".gm-label,.gm-grid-label{color:var(--gm-ink);text-shadow:0 0 3px var(--gm-halo)," +
       "0 0 3px var(--gm-halo),0 0 6px var(--gm-halo)}" +
+      // The unattended wall: nobody zooms, and the scale is read from afar.
+      ":root.gm-dark .leaflet-control-zoom{display:none}" +
+      ":root.gm-dark .leaflet-control-scale-line,:root.gm-dark .leaflet-control-attribution" +
+      "{font-size:clamp(11px,.8vw,32px)}" +
       (options.fill ? "html,body{height:100%;margin:0;overflow:hidden}" +
                       "#map_div,#map_div2,.folium-map{height:100vh !important}" : "");
     document.head.appendChild(css);
@@ -213,25 +217,27 @@
       gm.spreadLabels();
       document.documentElement.setAttribute("data-unit-labels", String(labels.length));
     };
-    // Labels come largest figure first; one that would cover an earlier one moves up or
-    // down by a line or two, so that no name is written over another.
+    // Labels come largest figure first; one that would cover an earlier one moves up,
+    // down or aside by a line or half its width, so that no name is written over another.
     gm.spreadLabels = function () {
       var kept = [];
       gm.unitLabels.eachLayer(function (m) {
         var el = m.getElement() && m.getElement().firstChild;
         if (!el) { return; }
-        el.style.marginTop = "0px";
-        var line = el.getBoundingClientRect().height / 2;
-        var shifts = [0, -line, line, -2 * line, 2 * line];
+        el.style.margin = "0px";
+        var box = el.getBoundingClientRect(), line = box.height / 2, side = box.width / 2 + 6;
+        var shifts = [[0, 0], [0, -line], [0, line], [side, 0], [-side, 0], [0, -2 * line],
+                      [0, 2 * line], [side, -line], [-side, -line], [side, line],
+                      [-side, line]];
         for (var k = 0; k < shifts.length; k++) {
-          el.style.marginTop = shifts[k] + "px";
+          el.style.margin = shifts[k][1] + "px 0 0 " + shifts[k][0] + "px";
           var r = el.getBoundingClientRect();
           var clash = kept.some(function (o) {
             return r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top;
           });
           if (!clash) { kept.push(r); return; }
         }
-        el.style.marginTop = "0px";
+        el.style.margin = "0px";
         kept.push(el.getBoundingClientRect());
       });
     };

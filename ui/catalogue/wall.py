@@ -17,6 +17,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.layer.overdue": ("超期未办", "Overdue"),
     "wall.layer.disputes": ("矛盾纠纷", "Open disputes"),
     "wall.new": ("新到", "New"),
+    "wall.layer_empty": ("{layer}：目前没有。", "{layer}: none at the moment."),
     "wall.ticker": ("最新揪心事与新超期（未办结）", "New urgent and newly overdue (open)"),
     "wall.ticker.none": ("目前没有未办结的揪心事或新超期诉求。",
                          "No open urgent or newly overdue requests."),
