@@ -242,6 +242,12 @@
       });
     };
     map.on("zoomend resize", function () { if (gm.unitLabels) { gm.spreadLabels(); } });
+    // A Chinese character is about 1 em wide, a Latin letter or digit about 0.6 em.
+    gm.textWidth = function (text, px) {
+      var width = 0;
+      for (var k = 0; k < text.length; k++) { width += text.charCodeAt(k) > 255 ? px : 0.6 * px; }
+      return width;
+    };
     // A grid's name is written inside it once it fits: from zoom 13, for the grids in view
     // whose box on screen is wider than the name and taller than a line (at most 300).
     gm.gridLabelZoom = 13;
@@ -262,12 +268,16 @@
           if (!view.contains(b.getCenter())) { continue; }
           var nw = map.latLngToContainerPoint(b.getNorthWest());
           var se = map.latLngToContainerPoint(b.getSouthEast());
-          // A Chinese character is about 1 em wide, a Latin letter or digit about 0.6 em.
-          var width = 0;
-          for (var k = 0; k < name.length; k++) { width += name.charCodeAt(k) > 255 ? px : 0.6 * px; }
-          if (se.x - nw.x < width + 8 || se.y - nw.y < px * 1.8) { continue; }
-          var c = gm.layers[i].getCenter();
-          gm.gridLabels.addLayer(gm.label(c.lat, c.lng, "gm-grid-label", gm.esc(name)));
+          if (se.y - nw.y < px * 1.8) { continue; }
+          // The whole name, or only its "第3网格" when the community's name does not fit
+          // (the tooltip still gives it all).
+          var text = [name, name.replace(/^.+?(第[0-9一二三四五六七八九十百]+网格)$/, "$1")]
+            .filter(function (n) { return gm.textWidth(n, px) + 8 <= se.x - nw.x; })[0];
+          if (!text) { continue; }
+          var c = gm.layers[i].getCenter(), at = map.latLngToContainerPoint(c);
+          var half = gm.textWidth(text, px) / 2, size = map.getSize();
+          if (at.x - half < 2 || at.x + half > size.x - 2) { continue; }  // not cut at the edge
+          gm.gridLabels.addLayer(gm.label(c.lat, c.lng, "gm-grid-label", gm.esc(text)));
           shown++;
         }
       }
