@@ -370,3 +370,25 @@ def test_the_ticker_marks_new_and_overdue_requests_in_words(app, chromium):
     finally:
         engine.dispose()
         context.close()
+
+
+def test_the_grid_map_names_grids_once_zoomed_in_far_enough(app, chromium):
+    context, page, watch = b.open_page(chromium, app, width=1440, height=900, user="commander",
+                                       password=b.demo_password("commander"))
+    try:
+        page.goto(f"{app.url}/grid?grid=430902005001003")
+        frame = b.map_frame(page, expected=app.grids)
+        frame.wait_for_function("window.gridmap.last && window.map.getZoom() >= 13"
+                                " && Number(document.documentElement.getAttribute("
+                                "'data-grid-labels')) > 0", timeout=60_000)
+        names = frame.evaluate("""() => [...document.querySelectorAll('.gm-grid-label')].map(
+            e => ({text: e.textContent, children: e.children.length}))""")
+        assert any(n["text"] in ("石码头社区第3网格", "第3网格") for n in names), names
+        assert all(n["children"] == 0 for n in names)  # plain text, escaped
+        # Zoomed out to the city: no names (they would not fit).
+        frame.evaluate("() => window.map.setZoom(10, {animate: false})")
+        frame.wait_for_function("document.documentElement.getAttribute('data-grid-labels')"
+                                " === '0'", timeout=30_000)
+        assert watch.problems() == []
+    finally:
+        context.close()
