@@ -57,11 +57,18 @@ def _tiles(page) -> dict[str, str]:
 
 def _snapshot(page, frame, index: int, text: str) -> dict:
     """What the screen shows now: header clock, tiles, ticker, and the grid on the map."""
+    ticker = page.locator(".gm-ticker")
     return {"header": page.locator("h2", has_text="更新于").first.inner_text(),
             "tiles": _tiles(page),
-            "ticker": text in page.locator(".gm-ticker").first.inner_text()
-            if page.locator(".gm-ticker").count() else False,
+            "ticker": text in ticker.first.inner_text() if ticker.count() else False,
+            "ticker_cutoff": (ticker.first.get_attribute("data-cutoff") or "").replace(
+                "-", "").replace(":", "") if ticker.count() else None,
             **frame.evaluate(_SNAPSHOT_JS, index)}
+
+
+def _same_refresh(snap: dict) -> bool:
+    """The ticker on screen is the one of the refresh the map shows (same cut-off)."""
+    return snap["ticker_cutoff"] is None or snap["ticker_cutoff"] == snap["style"].split("|")[1]
 
 
 def _number(text: str) -> int:
@@ -77,17 +84,23 @@ def _first_refresh_showing(page, frame, index, text, *, changed, timeout=40.0) -
     """Poll until any figure shows the change; return the screen once that refresh is drawn.
 
     The refresh draws header, tiles, map and ticker in that order, and the map's iframe
-    applies its new style a moment after; so once any figure moved, wait a little (well
-    within one refresh) and read everything again, checking the header clock shows that
-    the same refresh is still on screen.
+    applies its new style a moment after; so once any figure moved, wait until the ticker
+    on screen carries the cut-off of the style the map shows (its ``data-cutoff``), then
+    read everything again, checking the header clock shows that the same refresh is
+    still on screen.
     """
     deadline = time.time() + timeout
     while time.time() < deadline:
         snap = _snapshot(page, frame, index, text)
         if changed(snap):
-            page.wait_for_timeout(900)
+            settle = time.time() + 3 * REFRESH
+            while not _same_refresh(snap) and time.time() < settle:
+                page.wait_for_timeout(100)
+                snap = _snapshot(page, frame, index, text)
+            page.wait_for_timeout(300)
             again = _snapshot(page, frame, index, text)
             assert again["header"] == snap["header"], "the next refresh came meanwhile"
+            assert _same_refresh(again), again
             return again
         page.wait_for_timeout(150)
     raise AssertionError(f"no refresh showed the change in {timeout:.0f} s: {snap}")
@@ -386,7 +399,7 @@ def test_the_grid_map_names_grids_once_zoomed_in_far_enough(app, chromium):
         assert any(n["text"] in ("石码头社区第3网格", "第3网格") for n in names), names
         assert all(n["children"] == 0 for n in names)  # plain text, escaped
         # Zoomed out to the city: no names (they would not fit).
-        frame.evaluate("() => window.map.setZoom(10, {animate: false})")
+        frame.evaluate("() => { window.map.setZoom(10, {animate: false}); }")
         frame.wait_for_function("document.documentElement.getAttribute('data-grid-labels')"
                                 " === '0'", timeout=30_000)
         assert watch.problems() == []
