@@ -85,7 +85,9 @@ from geo.access import Scope
 from geo.hierarchy import UnitHierarchy, check_area, unit_hierarchy, within
 from geo.store.area import AreaFilter
 from geo.store.counts import (
+    BACKLOG_COLUMNS,
     REQUEST_COUNT_COLUMNS,
+    backlog_per_grid,
     backlog_totals,
     request_counts_per_grid,
     request_counts_per_local_period,
@@ -282,6 +284,35 @@ def request_heat(engine: Engine, *, since: datetime | None, until: datetime,
     """
     per = requests_per_grid(engine, since=since, until=until, scope=scope)
     return _every_grid(per.to_frame(), within(hierarchy, scope).grids)
+
+
+def grid_backlog(engine: Engine, *, as_of: datetime, hierarchy: UnitHierarchy,
+                 scope: Scope | None = None) -> pd.DataFrame:
+    """Count the open backlog per grid at ``as_of``: every grid, zeros too.
+
+    The wall's backlog, overdue and dispute layers, from one ``GROUP BY`` over the rows
+    that can still be open (:func:`geo.store.counts.backlog_per_grid`).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        Where to read.
+    as_of : datetime
+        Naive UTC moment: reported before it, not resolved by it.
+    hierarchy : UnitHierarchy
+        From :func:`unit_hierarchy`.
+    scope : geo.access.Scope, optional
+        Only grids inside it; None: every grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by grid code (every grid in ``hierarchy`` inside the scope): ``open``,
+        ``overdue``, ``disputes_open`` (int64) and ``population``.
+
+    """
+    per = backlog_per_grid(engine, as_of=as_of, scope=scope).set_index("grid_code")
+    return _every_grid(per[list(BACKLOG_COLUMNS)], within(hierarchy, scope).grids)
 
 
 def _every_grid(counts: pd.DataFrame, grids: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import hashlib
 import html
 import json
 import re
+import warnings
 from typing import Any, NamedTuple, cast
 
 import folium
@@ -227,6 +228,15 @@ PACK_SCALE = 100_000
 HEAT_COLOURS = ("#fff3bf", "#ffc078", "#ff8a3d", "#e8590c", "#b02a07")
 #: Fill for a grid in the area with no figure (no residents, nothing rated…).
 NO_DATA = "#cfd8dc"
+#: The wall's classes: a muted zero class, then four for the places that have something.
+#: On the light theme the zero class is a pale grey and the rest run yellow → dark red
+#: (ColorBrewer OrRd); on the dark wall the zero class is a shade above the background and
+#: the rest run dark red → bright yellow (as matplotlib's "inferno"), so that the worst
+#: places are the brightest on a dark screen and the empty ones recede on both.
+WALL_COLOURS = {
+    "light": ("#e9edf1", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"),
+    "dark": ("#1b2636", "#7a1e5c", "#c73e4c", "#f3782a", "#fce94f"),
+}
 
 #: Marks a grid outside the area on the map (faint, not clickable for the figure).
 OUTSIDE = " "
@@ -300,7 +310,8 @@ CANVAS_PALETTE = {
 }
 
 
-def canvas_options(*, url: str, file_id: str, dark: bool = False) -> dict[str, object]:
+def canvas_options(*, url: str, file_id: str, dark: bool = False,
+                   fill: bool = False) -> dict[str, object]:
     """Return what ``static/gridmap/gridcanvas.js`` is given, as JSON data, to draw a map.
 
     Parameters
@@ -311,9 +322,13 @@ def canvas_options(*, url: str, file_id: str, dark: bool = False) -> dict[str, o
         Its id; the browser ignores a style meant for another file.
     dark : bool
         The wall's dark theme.
+    fill : bool
+        The map takes the height of its frame, which the page sizes from the screen (the
+        kiosk), instead of the fixed height it was drawn with.
 
     """
-    return {"url": url, "file": file_id, "dark": bool(dark), "version": PACK_VERSION,
+    return {"url": url, "file": file_id, "dark": bool(dark), "fill": bool(fill),
+            "version": PACK_VERSION,
             "noData": NO_DATA, "palette": CANVAS_PALETTE["dark" if dark else "light"],
             "codeMark": CODE_MARK, "outside": OUTSIDE, "missing": MISSING}
 
@@ -335,12 +350,12 @@ GridMapCanvas({{ this._parent.get_name() }}, {{ this.options|tojson }});
 {% endmacro %}
 """)
 
-    def __init__(self, *, url: str, file_id: str, dark: bool = False):
+    def __init__(self, *, url: str, file_id: str, dark: bool = False, fill: bool = False):
         super().__init__()
         self._name = "GridCanvas"
         # An instance list: JSCSSMixin's class-level default is shared by every subclass.
         self.default_js = [("gridcanvas", GRIDCANVAS_JS)]
-        self.options = canvas_options(url=url, file_id=file_id, dark=dark)
+        self.options = canvas_options(url=url, file_id=file_id, dark=dark, fill=fill)
 
 
 class GridStyle(MacroElement):
@@ -365,9 +380,16 @@ if (window.gridmap) { window.gridmap.apply({{ this.payload|tojson }}); }
 def class_breaks(values: pd.Series | np.ndarray, *, k: int = len(HEAT_COLOURS)) -> list[float]:
     """Return up to ``k - 1`` upper class limits for a choropleth of ``values``.
 
-    Quantiles of the positive values, rounded to "nice" numbers and made strictly
-    increasing; zero always gets its own lowest class, since most grids see no request in a
-    short window. NaN is ignored.
+    Zero gets its own lowest class (most grids see nothing in a short window, and a map
+    whose classes start at zero reads pale everywhere); the other classes are quantiles of
+    the **non-zero** values (``mapclassify.Quantiles``), so that each holds about as many
+    of the places that have something, and a handful of hot grids stand out from the many
+    with one or two. Limits are rounded to "nice" numbers and made strictly increasing,
+    below the largest value so that the top class is never empty. NaN is ignored.
+
+    Fisher–Jenks would fit skewed counts a little better, but without numba mapclassify
+    takes about 16 s for 6,000 grids, and its sampled variant draws at random, so a
+    refresh could recolour a map whose data did not change. Quantiles are exact and fast.
 
     Returns
     -------
@@ -377,6 +399,8 @@ def class_breaks(values: pd.Series | np.ndarray, *, k: int = len(HEAT_COLOURS)) 
         NaN.
 
     """
+    import mapclassify  # imported here: the maps of most pages do not class anything
+
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -384,11 +408,34 @@ def class_breaks(values: pd.Series | np.ndarray, *, k: int = len(HEAT_COLOURS)) 
     positive = v[v > 0]
     if positive.size == 0:
         return [0.0]
-    qs = np.quantile(positive, np.linspace(0, 1, k)[1:-1])
-    limits = [0.0] if (v <= 0).any() else []
-    for q in qs:
-        nice = _nice(q)
-        if not limits or nice > limits[-1]:
+    # Zero's class even when no value is zero: the lowest colour means "none" (muted on
+    # the wall), never "a few". A negative value (a change, a rate) falls into it too.
+    limits = [0.0]
+    classes = min(k - len(limits), int(np.unique(positive).size))
+    if classes >= 2:
+        top = float(positive.max())
+        with warnings.catch_warnings():
+            # Ties (counts of 1 and 2 are common) leave fewer distinct quantiles; the
+            # limits below are made strictly increasing anyway.
+            warnings.simplefilter("ignore", UserWarning)
+            bins = mapclassify.Quantiles(positive, k=classes).bins
+        for q in bins[:-1]:
+            nice = _nice(float(q))
+            if nice < top and (not limits or nice > limits[-1]):
+                limits.append(nice)
+        # Small counts tie (most places have 1 or 2): the quantiles then give fewer limits
+        # than there are colours. Split the top class at the median of what lies above
+        # its lower limit, again while colours are left (head/tail breaks), so that the
+        # few places with the most still get a class of their own.
+        while len(limits) < k - 1:
+            above = positive[positive > limits[-1]]
+            if np.unique(above).size < 2:
+                break
+            nice = _nice(float(np.median(above)))
+            if nice >= top or nice <= limits[-1]:
+                nice = float(np.unique(above)[0])  # the smallest value above the limit
+            if nice >= top or nice <= limits[-1]:
+                break
             limits.append(nice)
     return limits[: k - 1]
 
@@ -417,7 +464,7 @@ def grid_style(
     colours: tuple[str, ...] | list[str], values: pd.Series | None = None, label: str = "",
     fit: tuple[float, float, float, float] | None = None, fit_key: str | None = None,
     selected: str | None = None, selected_colour: str = "#1565c0", opacity: float = 0.8,
-    stamp: str = "",
+    stamp: str = "", labels: pd.DataFrame | None = None,
 ) -> folium.FeatureGroup:
     """Return the feature group that colours a :class:`GridCanvas` for one figure.
 
@@ -448,6 +495,9 @@ def grid_style(
     stamp : str
         An opaque marker the browser records on the page when the style is applied (the
         tests use it to see a refresh arrive).
+    labels : pandas.DataFrame, optional
+        Names written on the map (the wall's counties with their totals): ``name``,
+        ``figure`` (display text), ``lon``, ``lat``. Plain text: the browser escapes it.
 
     """
     if len(colours) > 10:
@@ -472,10 +522,41 @@ def grid_style(
         "selected": int(cast(int, order.get_loc(selected))) if selected in order else -1,
         "selectedColour": selected_colour, "stamp": stamp, "fitKey": fit_key,
         "fit": None if fit is None else [[fit[1], fit[0]], [fit[3], fit[2]]],
+        "labels": None if labels is None else [
+            {"name": str(n), "figure": str(f), "lat": round(float(y), 5),
+             "lon": round(float(x), 5)}
+            for n, f, x, y in zip(labels["name"], labels["figure"], labels["lon"],
+                                  labels["lat"], strict=True)],
     }
     group = folium.FeatureGroup(name="style", control=False)
     group.add_child(GridStyle(payload))
     return group
+
+
+def label_points(units: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Where to write each unit's name on a map: inside it, far from its edges.
+
+    The pole of inaccessibility (``shapely.ops.polylabel``) of each unit's largest part:
+    unlike the centroid, it lies inside a crescent-shaped county. Units without a shape
+    are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code``, ``name``, ``lon``, ``lat``.
+
+    """
+    from shapely.ops import polylabel
+
+    rows = []
+    for code, name, geom in zip(units["code"], units["name"], units.geometry, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        part = max(getattr(geom, "geoms", [geom]), key=lambda g: g.area)
+        size = max(part.bounds[2] - part.bounds[0], part.bounds[3] - part.bounds[1])
+        point = polylabel(part, tolerance=max(size / 200, 1e-6))
+        rows.append((str(code), "" if name is None else str(name), point.x, point.y))
+    return pd.DataFrame(rows, columns=["code", "name", "lon", "lat"])
 
 
 # --------------------------------------------------------------------------- overlays

@@ -5,16 +5,22 @@ describe the same moment, so each refresh takes one cut-off (:func:`refresh_poin
 hands it to every figure: a request counts where it was reported before the cut-off, its
 state is judged at the cut-off.
 
-The cut-off is the current minute, moved up to the newest change the database holds when
-that is later (a report, or an event written: an update, an escalation), but never past
-the present. So:
+The cut-off is the current step of the wall's refresh interval (a whole minute by
+default; ``refresh=5`` makes it the current 5 s), moved up to the newest change the
+database holds when that is later (a report, or an event written: an update, an
+escalation), but never past the present. So:
 
 * a request committed before a refresh is in every figure of that refresh (its report
   time, or its update's write time, is at most the cut-off);
-* while nothing changes, every refresh within a minute has the same cut-off, and the
-  figures, cached on the data version and the cut-off, are computed once a minute and
+* while nothing changes, every refresh within one step has the same cut-off, and the
+  figures, cached on the data version and the cut-off, are computed once a step and
   shared by every wall in the process;
-* the clock alone (a deadline passing) moves the figures once a minute, as before.
+* the clock alone (a deadline passing) moves the figures once a step, so no figure is
+  older than the refresh interval, and the wall shows the cut-off as the figures' time.
+
+The map has :data:`LAYERS`: request heat over a trailing window, and the open backlog,
+the overdue part of it (past the stored deadline, :mod:`geo.deadlines`) and open disputes
+at the cut-off (:func:`geo.heat.grid_backlog`).
 
 A time from a client whose clock runs ahead of the wall's waits until the wall's clock
 reaches it, in every figure alike.
@@ -52,6 +58,14 @@ RATES_WINDOW = timedelta(days=30)
 TICKER_KINDS = ("urgent", "newly_overdue")
 #: Read for masking only, never part of a ticker entry.
 _CONTACTS = ("reporter_name", "reporter_phone")
+#: The map's layers (``?layer=``), in the order they rotate.
+LAYERS = ("heat", "backlog", "overdue", "disputes")
+#: The per-grid column each layer maps: heat from :func:`geo.heat.request_heat`, the
+#: others from :func:`geo.heat.grid_backlog`.
+LAYER_COLUMN = {"heat": "requests", "backlog": "open", "overdue": "overdue",
+                "disputes": "disputes_open"}
+#: The default step of the cut-off (the refresh interval when none is given).
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -62,17 +76,22 @@ class Refresh:
     cutoff: datetime
 
 
-def cutoff(*, now: datetime, latest: datetime | None) -> datetime:
-    """Return a refresh's cut-off: the minute of ``now``, or ``latest`` if later, never past now.
+def cutoff(*, now: datetime, latest: datetime | None, step: timedelta = MINUTE) -> datetime:
+    """Return a refresh's cut-off: ``now`` floored to ``step``, or ``latest`` if later.
 
-    Both naive UTC. ``latest`` is rounded up to the whole second (a report at 10:00:33.4
+    Both naive UTC; never past now. ``step`` is the wall's refresh interval (whole
+    seconds, at least one), counted from midnight so that walls with the same interval
+    share cut-offs. ``latest`` is rounded up to the whole second (a report at 10:00:33.4
     counts before a cut-off of 10:00:34) and so is the cap, so the cut-off keeps to whole
     seconds and a change from the current second is included.
     """
-    minute = now.replace(second=0, microsecond=0)
+    seconds = max(1, int(step.total_seconds()))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    into = int((now - midnight).total_seconds())
+    floor = midnight + timedelta(seconds=into - into % seconds)
     if latest is None:
-        return minute
-    return max(minute, min(_ceil_second(latest), _ceil_second(now)))
+        return floor
+    return max(floor, min(_ceil_second(latest), _ceil_second(now)))
 
 
 def _ceil_second(moment: datetime) -> datetime:
@@ -80,8 +99,11 @@ def _ceil_second(moment: datetime) -> datetime:
     return whole if whole == moment else whole + timedelta(seconds=1)
 
 
-def refresh_point(engine: Engine, *, now: datetime | None = None) -> Refresh:
+def refresh_point(engine: Engine, *, now: datetime | None = None,
+                  step: timedelta = MINUTE) -> Refresh:
     """Read the data version and the newest change, and fix this refresh's cut-off.
+
+    ``step``: the wall's refresh interval (:func:`cutoff`).
 
     Seven indexed aggregates on one connection (about a millisecond on SQLite at city
     scale): cheap enough to read fresh on every refresh, so nothing committed before it
@@ -91,7 +113,7 @@ def refresh_point(engine: Engine, *, now: datetime | None = None) -> Refresh:
     with connect(engine) as conn:
         stamp = data_stamp(conn)
         latest = latest_change(conn)
-    return Refresh(stamp=stamp, cutoff=cutoff(now=moment, latest=latest))
+    return Refresh(stamp=stamp, cutoff=cutoff(now=moment, latest=latest, step=step))
 
 
 def ticker(engine: Engine, *, cutoff: datetime, policy: DeadlinePolicy, limit: int = 8,

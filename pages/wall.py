@@ -1,4 +1,4 @@
-"""指挥大屏 Command wall: request heat per grid, KPI tiles, newest urgent requests."""
+"""指挥大屏 Command wall: a layered map per grid, KPI tiles, new and overdue requests."""
 
 import streamlit as st
 
@@ -9,7 +9,9 @@ if not data.has_grids():
     links.empty_db_note()
     st.stop()
 
-window, measure = wall.controls(kiosk=params.kiosk)
+wall.no_fade()
+window, measure, layers = wall.controls(
+    kiosk=params.kiosk, layers=wall.wanted_layers(rotating=bool(params.kiosk and params.rotate)))
 
 
 @st.fragment(run_every=wall.run_every(params))
@@ -17,21 +19,22 @@ window, measure = wall.controls(kiosk=params.kiosk)
 def live() -> None:
     if not wall.still_allowed():
         return
-    area = wall.current_area(params)
-    wall.header(area, kiosk=params.kiosk)
-    at = wall.refresh()  # one cut-off for every figure below
+    area, layer = wall.current_view(params, layers)
+    at = wall.refresh(every=params.refresh)  # one cut-off for every figure below
     if at is None:
         return
+    wall.header(area, kiosk=params.kiosk, at=at, layer=layer)
     # Read first, draw after: the pieces of one refresh reach the screen close together.
     actions = wall.action_figures(area, at=at)
     urgent = wall.ticker_rows(area, kiosk=params.kiosk, at=at)
     wall.kpis(area, at=at)
     map_col, side_col = st.columns([3, 1], gap="medium")
     with map_col:
-        wall.heat_map(area, window=window, measure=measure, kiosk=params.kiosk, at=at)
+        wall.layer_map(area, layer=layer, window=window, measure=measure,
+                       kiosk=params.kiosk, at=at)
     with side_col:
         wall.supervision(actions)
-        wall.ticker(urgent)
+        wall.ticker(urgent, area=area, at=at)
 
 
 live()

@@ -118,6 +118,31 @@ def test_class_breaks_give_zero_its_own_class():
     assert cls[9] == len(limits)  # the largest value is in the top class
 
 
+def test_class_breaks_are_quantiles_of_the_non_zero_grids():
+    # A hundred empty grids do not pull the breaks down: the places that have something
+    # are split into four classes of four.
+    values = pd.Series([0] * 100 + list(range(1, 17)))
+    limits = maps.class_breaks(values, k=5)
+    assert limits == [0.0, 4.0, 8.0, 12.0]
+    assert np.bincount(maps.classify(values, limits)).tolist() == [100, 4, 4, 4, 4]
+
+
+def test_tied_small_counts_still_give_the_busiest_places_a_class():
+    # Most grids have 1 or 2: the quantiles tie, and the top class is split again.
+    values = pd.Series([0] * 50 + [1] * 30 + [2] * 10 + [3, 4, 5, 9, 12])
+    limits = maps.class_breaks(values, k=5)
+    assert limits == [0.0, 1.0, 2.0, 5.0]
+    cls = maps.classify(values, limits)
+    assert values[cls == 4].tolist() == [9, 12]
+
+
+def test_the_zero_class_holds_only_zeros():
+    # No grid without requests: still none of them in the "none" colour.
+    assert maps.class_breaks(pd.Series([1, 1, 1]), k=5) == [0.0]
+    assert maps.classify(pd.Series([1, 1, 1]), [0.0]).tolist() == [1, 1, 1]
+    assert maps.class_breaks(pd.Series([0, 1, 2]), k=5) == [0.0, 1.0]
+
+
 def test_class_breaks_of_nothing():
     assert maps.class_breaks(pd.Series([np.nan, np.nan])) == []
     assert maps.class_breaks(pd.Series([0, 0])) == [0.0]

@@ -293,3 +293,32 @@ def test_kiosk_ticker_masks_residents_phone_and_id_for_a_wall_token(demo_url, tm
     assert "139****5678" in page and "430***********123X" in page and "王**" in page
     assert "13912345678" not in page and "43090319900101123X" not in page
     assert "王小明" not in page
+
+
+@pytest.mark.parametrize(("layer", "legend"), [
+    ("heat", "近7天诉求"), ("backlog", "在办诉求（全部积压）"), ("overdue", "超期未办结诉求"),
+    ("disputes", "在办矛盾纠纷")])
+def test_each_layer_is_chosen_by_the_url_and_has_a_legend_with_units(demo_url, layer, legend):
+    at = run_page(demo_url, WALL, kiosk="1", layer=layer)
+    assert not at.exception
+    page = texts(at)
+    assert legend in page
+    assert "0 件" in page  # the muted zero class, with its unit
+    assert "gm-ticker-title" in page
+
+
+def test_a_bad_layer_is_reported_and_heat_shown(demo_url):
+    at = run_page(demo_url, WALL, kiosk="1", layer="crime,overdue")
+    assert not at.exception
+    page = texts(at)
+    assert "layer=crime" in page
+    assert "超期未办结诉求" in page  # the good one of the two
+
+
+def test_unit_names_lose_the_city_in_front():
+    from ui.wall import short_name
+
+    assert short_name("湖南益阳高新技术产业园区", within="益阳市") == "高新技术产业园区"
+    assert short_name("益阳市大通湖管理区", within="益阳市") == "大通湖管理区"
+    assert short_name("资阳区", within="益阳市") == "资阳区"
+    assert short_name("益阳", within="益阳市") == "益阳"  # nothing left: kept whole

@@ -171,3 +171,65 @@ def test_ticker_masks_residents_phone_id_and_name_for_masked_readers(engine, fou
         assert text == RESIDENT
     else:
         assert text == "我是王**139****5678，身份证430***********123X，住3栋502，邻居打我"
+
+
+@pytest.mark.parametrize(("now", "step", "expected"), [
+    # The cut-off steps with the refresh interval, counted from midnight (UTC).
+    (MINUTE + timedelta(seconds=7.5), timedelta(seconds=5), MINUTE + timedelta(seconds=5)),
+    (MINUTE + timedelta(seconds=4), timedelta(seconds=5), MINUTE),
+    (MINUTE + timedelta(seconds=59), timedelta(seconds=2), MINUTE + timedelta(seconds=58)),
+    (MINUTE + timedelta(minutes=1, seconds=20), timedelta(seconds=30),
+     MINUTE + timedelta(minutes=1)),
+    # The default (and refresh=60) is the minute, as before.
+    (MINUTE + timedelta(seconds=40), timedelta(seconds=60), MINUTE),
+])
+def test_cutoff_steps_with_the_refresh_interval(now, step, expected):
+    assert geo_wall.cutoff(now=now, latest=None, step=step) == expected
+    # A change within the step still moves the cut-off up to it.
+    latest = expected + timedelta(seconds=0.5)
+    if latest < now:
+        assert geo_wall.cutoff(now=now, latest=latest, step=step) == expected + timedelta(
+            seconds=1)
+
+
+def test_layer_counts_per_grid_at_the_cutoff(engine, four_grids):
+    from geo.access import Scope
+
+    with store_engine.transaction(engine) as conn:
+        store_requests.write_grids(conn, four_grids)  # GRID and OTHER are its first two
+    cut = MINUTE
+    dispute = dict(category="dispute", severity="pressing")
+    _insert(engine,
+            # GRID: open in time, open overdue, an open dispute (in time), one resolved.
+            _request("open", reported=cut - timedelta(days=1), due=cut + timedelta(days=1)),
+            _request("late", reported=cut - timedelta(days=5), due=cut - timedelta(hours=1)),
+            {**_request("fight", reported=cut - timedelta(hours=3),
+                        due=cut + timedelta(days=2)), **dispute},
+            {**_request("done", reported=cut - timedelta(days=2), due=cut - timedelta(days=1)),
+             "status": "resolved", "resolved_at": cut - timedelta(days=1, hours=2)},
+            # OTHER: an overdue dispute; and one reported after the cut-off (not counted).
+            {**_request("old-fight", reported=cut - timedelta(days=9),
+                        due=cut - timedelta(days=2), grid=OTHER), **dispute},
+            _request("after", reported=cut + timedelta(seconds=1),
+                     due=cut + timedelta(days=1), grid=OTHER),
+            # Resolved after the cut-off: still open at it.
+            {**_request("later", reported=cut - timedelta(days=3), due=cut - timedelta(days=1),
+                        grid=OTHER), "status": "resolved",
+             "resolved_at": cut + timedelta(hours=1)})
+    got = store_counts.backlog_per_grid(engine, as_of=cut).set_index("grid_code")
+    assert got.to_dict("index") == {
+        GRID: {"open": 3, "overdue": 1, "disputes_open": 1},
+        OTHER: {"open": 2, "overdue": 2, "disputes_open": 1},
+    }
+    # Each layer maps one of these columns; the heat layer counts reports in the window.
+    assert geo_wall.LAYER_COLUMN == {"heat": "requests", "backlog": "open",
+                                     "overdue": "overdue", "disputes": "disputes_open"}
+    # Scoped like every read: a scope of one grid sees that grid's row only, one of
+    # another community nothing.
+    mine = store_counts.backlog_per_grid(engine, as_of=cut, scope=Scope("grid_head", (OTHER,)))
+    assert mine["grid_code"].tolist() == [OTHER]
+    elsewhere = store_counts.backlog_per_grid(engine, as_of=cut,
+                                              scope=Scope("grid_head", ("430902005001",)))
+    assert elsewhere.empty
+    # Before anything was reported: no row.
+    assert store_counts.backlog_per_grid(engine, as_of=cut - timedelta(days=30)).empty

@@ -508,18 +508,64 @@ def _backlog(version: str) -> pd.DataFrame:
     return open_for_escalation(engine())
 
 
-def wall_refresh() -> geo_wall.Refresh:
+def wall_refresh(*, every: int = 60) -> geo_wall.Refresh:
     """One wall refresh's data version and cut-off, read fresh (not the 5 s cached stamp).
+
+    ``every``: the wall's refresh interval in seconds. The cut-off steps with it
+    (:func:`geo.wall.cutoff`), and every wall figure is cached on the cut-off, so a figure
+    is never older than one refresh interval (not a fixed minute).
 
     Escalations (督办) the clock has reached by the cut-off are recorded first, from the
     backlog cached on the data version: a few milliseconds when nothing crossed. When
     something did, the events written are a change, so the version is read again.
     """
-    point = geo_wall.refresh_point(engine())
+    step = timedelta(seconds=max(1, int(every)))
+    point = geo_wall.refresh_point(engine(), step=step)
     if escalation.record(engine(), now=point.cutoff, policy=deadline_policy(),
                          backlog=_backlog(point.stamp)):
-        point = geo_wall.refresh_point(engine())
+        point = geo_wall.refresh_point(engine(), step=step)
     return point
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _grid_backlog(until: datetime, version: str, who: Scope) -> pd.DataFrame:
+    return heat.grid_backlog(engine(), as_of=until, hierarchy=_hierarchy(grid_part(version)),
+                             scope=who)
+
+
+def grid_layer(layer: str, window: str, *, at: geo_wall.Refresh | None = None) -> pd.DataFrame:
+    """The per-grid figures of a wall layer (:data:`geo.wall.LAYERS`) at the cut-off.
+
+    Heat: :func:`grid_heat` over ``window``; the other layers: the open backlog per grid
+    (:func:`geo.heat.grid_backlog`), one query shared by the three of them.
+    """
+    if layer == "heat":
+        return grid_heat(window, at=at)
+    until, version = _moment(at)
+    return _grid_backlog(until, version, cache_scope())
+
+
+def unit_layer(layer: str, window: str, level: str, *,
+               at: geo_wall.Refresh | None = None) -> pd.DataFrame:
+    """:func:`grid_layer` summed to the admin units of ``level`` (grids in scope)."""
+    if layer == "heat":
+        return unit_heat(window, level, at=at)
+    return heat.rollup(grid_layer(layer, window, at=at), hierarchy().grids, level=level)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _label_points(version: str) -> pd.DataFrame:
+    units = read_admin_units(engine())
+    units = units[units["level"].isin(["county", "township"]) & units.geometry.notna()]
+    points = geo_maps.label_points(units)
+    return points.assign(level=units.set_index("code")["level"].reindex(points["code"])
+                         .to_numpy())
+
+
+def label_points(level: str) -> pd.DataFrame:
+    """Where the names of the counties (or townships) go on a map: code, name, lon, lat."""
+    points = _label_points(grid_part(stamp()))
+    return points[points["level"] == level].set_index("code")[["name", "lon", "lat"]]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

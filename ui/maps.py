@@ -32,47 +32,54 @@ DARK_BACKGROUND = "#0b1220"
 UNIT_COLOUR = "#90a4ae"
 
 
-def base_map(view: data.MapView, *, dark: bool = False) -> folium.Map:
+def base_map(view: data.MapView, *, dark: bool = False, fill: bool = False) -> folium.Map:
     """The map every page starts from: grids (fetched once) over the county outlines."""
     outlines = data.county_outlines()
     fmap = maps.offline_map(bounds=data.city_bounds(),
                             tiles_url=os.environ.get("GRIDMAP_TILES") or None,
                             attribution=os.environ.get("GRIDMAP_TILES_ATTRIBUTION") or None,
                             background=DARK_BACKGROUND if dark else "#f5f7fa", fit=False)
-    maps.GridCanvas(url=view.url, file_id=view.file_id, dark=dark).add_to(fmap)
+    maps.GridCanvas(url=view.url, file_id=view.file_id, dark=dark, fill=fill).add_to(fmap)
     if not outlines.empty:
         maps.outline_layer(outlines, dark=dark).add_to(fmap)
     return fmap
 
 
 def heat_figures(area: str | None, *, window: str, column: str = "requests",
-                 at: Refresh | None = None) -> tuple[data.MapView, pd.Series]:
-    """One heat figure per polygon of the map of ``area``, and that map's view.
+                 at: Refresh | None = None,
+                 layer: str = "heat") -> tuple[data.MapView, pd.Series]:
+    """One figure per polygon of the map of ``area``, and that map's view.
 
     Grids get their own figure; at province scale, zoomed out, each admin unit gets the
     sum over its grids (rates recomputed from the sums, not averaged). ``at``: a wall
-    refresh's cut-off and data version (default the current minute).
+    refresh's cut-off and data version (default the current minute). ``layer``: one of
+    :data:`geo.wall.LAYERS` (request heat over ``window``, or the open backlog's
+    ``column``).
     """
     view = data.map_view(area)
     if view.level == "grid":
-        values = data.grid_heat(window, at=at)[column].astype(float)
+        values = data.grid_layer(layer, window, at=at)[column].astype(float)
         if area is not None:
             values = values[values.index.isin(data.area_codes(area))]
     else:
-        values = data.unit_heat(window, view.level, at=at)[column].astype(float)
+        values = data.unit_layer(layer, window, view.level, at=at)[column].astype(float)
         values = values[values.index.isin(view.codes)]
     return view, values
 
 
 def heat_classes(values: pd.Series, *, colours: Sequence[str] = maps.HEAT_COLOURS,
-                 fmt=None) -> tuple[pd.Series, list[tuple[str, str]]]:
+                 fmt=None, unit: str = "") -> tuple[pd.Series, list[tuple[str, str]]]:
     """Class each grid's value for a choropleth and describe the classes for the legend.
+
+    Classes from :func:`geo.maps.class_breaks`: zero alone, then quantiles of the
+    non-zero values.
 
     Returns
     -------
     (pandas.Series, list)
         Class per grid (-1 for NaN) and ``(colour, label)`` pairs, labels such as "0",
-        "1–3", "> 12" formatted with ``fmt`` (default: grouped integers).
+        "1–3", "> 12" formatted with ``fmt`` (default: grouped integers), each followed
+        by ``unit`` ("件") when given.
 
     """
     fmt = fmt or (lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}")
@@ -95,6 +102,8 @@ def heat_classes(values: pd.Series, *, colours: Sequence[str] = maps.HEAT_COLOUR
         lower = upper
     if limits:
         items.append((colours[len(limits)], f"> {fmt(limits[-1])}"))
+    if unit:
+        items = [(colour, f"{label} {unit}") for colour, label in items]
     if (cls < 0).any():
         items.append((maps.NO_DATA, t("legend.no_data")))
     return cls, items
@@ -105,7 +114,8 @@ def grid_map(
     label: str = "", area: str | None = None, fit: str | None = None,
     selected: str | None = None, overlays: Sequence[folium.FeatureGroup] = (),
     height: int = 620, clickable: bool = True, dark: bool = False, stamp: str = "",
-    view: data.MapView | None = None,
+    view: data.MapView | None = None, labels: pd.DataFrame | None = None,
+    fill: bool = False,
 ) -> None:
     """Draw the page's grid map.
 
@@ -145,6 +155,11 @@ def grid_map(
     view : ui.data.MapView, optional
         The polygons ``classes`` and ``values`` are keyed on; default
         ``data.map_view(area)``, with grid-keyed figures.
+    labels : pandas.DataFrame, optional
+        Names and figures written on the map (:func:`geo.maps.grid_style`).
+    fill : bool
+        The map's height follows its frame, which the page's CSS sizes from the screen
+        (the kiosk); ``height`` is then only the first guess.
 
     """
     if view is None:
@@ -163,8 +178,10 @@ def grid_map(
     style = maps.grid_style(view.codes, file_id=view.file_id, classes=classes,
                             colours=list(colours),
                             values=values, label=label, fit=bounds, fit_key=target or "city",
-                            selected=selected, stamp=stamp, opacity=0.92 if dark else 0.8)
-    st_folium(base_map(view, dark=dark), key=key, height=height, use_container_width=True,
+                            selected=selected, stamp=stamp, opacity=0.92 if dark else 0.8,
+                            labels=labels)
+    st_folium(base_map(view, dark=dark, fill=fill), key=key, height=height,
+              use_container_width=True,
               returned_objects=["last_object_clicked_tooltip"] if clickable else [],
               feature_group_to_add=[style, *overlays],
               on_change=(lambda: _clicked(key)) if clickable else None)

@@ -7,7 +7,10 @@ URL parameters (all optional):
 ``refresh=<seconds>``
     How often the wall refreshes itself (1 … 3600; default 30 in kiosk mode, 60 otherwise).
 ``rotate=<seconds>``
-    Kiosk only: cycle the wall through the counties, this long on each (10 … 3600).
+    Kiosk only: each turn shows the wall's next layer and, without ``area``, the next
+    county once every layer has been shown (1 … 3600 s a turn).
+``layer=heat|backlog|overdue|disputes``
+    The wall's map layer, or several separated by commas to rotate (:mod:`ui.wall`).
 ``area=<admin code>``
     Show one county, township or community instead of the whole city.
 ``grid=<grid code>``

@@ -92,6 +92,8 @@ CSS = """
 .gm-badge.gm-lv-1 { background:#e67700; }
 .gm-badge.gm-lv-2 { background:#c62828; }
 .gm-badge.gm-lv-3 { background:#7b1fa2; }
+.gm-badge.gm-new { background:#1971c2; }
+.gm-ticker-title { font-weight:700; margin-top:.25rem; }
 </style>
 """
 

@@ -253,6 +253,48 @@ def backlog_totals(
     return {name: int(row._mapping[name] or 0) for name in names}
 
 
+#: The columns of :func:`backlog_per_grid`.
+BACKLOG_COLUMNS = ("open", "overdue", "disputes_open")
+
+
+def backlog_per_grid(bind: Bind, *, as_of: datetime,
+                     scope: Scope | None = None) -> pd.DataFrame:
+    """Count the open backlog per grid at ``as_of``: open, overdue and open disputes.
+
+    :func:`backlog_totals` per grid (the wall's backlog, overdue and dispute layers): every
+    request reported before ``as_of``, however long ago, that is not resolved by then;
+    overdue when its stored deadline (``due_at``, :mod:`geo.deadlines`) has passed. Only
+    the rows that can still be open are read, through the ``resolved_at`` index.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        Where to read.
+    as_of : datetime
+        Naive UTC moment (a wall refresh's cut-off).
+    scope : geo.access.Scope, optional
+        Only rows of grids inside it; None: every grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code`` and the :data:`BACKLOG_COLUMNS` (int64), one row per grid with at
+        least one open request, ordered by code. Requests outside every grid are left out.
+
+    """
+    r = request.c
+    cond = request_conditions(as_of)
+    stmt = (select(r.grid_code,
+                   *[func.count(case((and_(r.reported_at < as_of, cond[n]), 1))).label(n)
+                     for n in BACKLOG_COLUMNS])
+            .where(or_(r.resolved_at.is_(None), r.resolved_at >= as_of),
+                   r.grid_code.is_not(None))
+            .group_by(r.grid_code).order_by(r.grid_code))
+    stmt = scoped(stmt, r.grid_code, scope)
+    frame = int_frame(read_frame(bind, stmt), BACKLOG_COLUMNS)
+    return frame[(frame[list(BACKLOG_COLUMNS)] > 0).any(axis=1)].reset_index(drop=True)
+
+
 def _local_period(dialect: str, freq: str) -> ColumnElement[Any]:
     """Return SQL for the Asia/Shanghai day (or the week's Monday) of ``reported_at``."""
     r = request.c

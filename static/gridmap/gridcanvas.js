@@ -18,6 +18,11 @@
  *   codeMark      brackets the grid code in a tooltip (a click returns the tooltip as text)
  *   outside, missing   the class characters of a grid outside the area, and of one whose
  *                      figure is missing
+ *   fill          the map takes its frame's height (the kiosk sizes the frame from the screen)
+ *
+ * Two kinds of text go on the map, both escaped (names are data, not markup): the labels a
+ * style brings (the wall's county names and totals, payload.labels), and each grid's name
+ * once the map is zoomed in far enough for the name to fit inside the grid.
  */
 (function () {
   window.GridMapCanvas = function (map, options) {
@@ -26,6 +31,42 @@
                               fitKey: null, selected: -1, file: options.file,
                               dark: options.dark};
     gm.group = L.featureGroup().addTo(map);
+    // Text above the grids: non-interactive markers in their own pane, so that hover and
+    // clicks still reach the grids underneath.
+    map.createPane("gmLabels").style.zIndex = 650;
+    map.getPane("gmLabels").style.pointerEvents = "none";
+    gm.unitLabels = L.layerGroup().addTo(map);
+    gm.gridLabels = L.layerGroup().addTo(map);
+    var css = document.createElement("style");
+    // Sized to the frame: on the wall (dark) a county name is about 2 % of the map's width,
+    // 28 px at 1920x1080 and twice that at 3840x2160, read from 5 m.
+    css.textContent =
+      ".gm-label{pointer-events:none;white-space:nowrap;text-align:center;line-height:1.15;" +
+      "transform:translate(-50%,-50%);font-family:system-ui,'Noto Sans CJK SC'," +
+      "'WenQuanYi Zen Hei',sans-serif;font-weight:700}" +
+      ".gm-label b{display:block;font-size:var(--gm-unit)}" +
+      ".gm-label span{display:block;font-size:calc(var(--gm-unit)*.85)}" +
+      ".gm-grid-label{pointer-events:none;white-space:nowrap;transform:translate(-50%,-50%);" +
+      "font-size:var(--gm-grid);font-family:system-ui,'Noto Sans CJK SC',sans-serif}" +
+      ":root{--gm-unit:clamp(12px,1.3vw,20px);--gm-grid:12px;--gm-ink:#1c2833;" +
+      "--gm-halo:#ffffff}" +
+      ":root.gm-dark{--gm-unit:clamp(14px,2.1vw,120px);--gm-grid:clamp(12px,1.1vw,40px);" +
+      "--gm-ink:#ffffff;--gm-halo:#000000}" +
+      ".gm-label,.gm-grid-label{color:var(--gm-ink);text-shadow:0 0 3px var(--gm-halo)," +
+      "0 0 3px var(--gm-halo),0 0 6px var(--gm-halo)}" +
+      // The unattended wall: nobody zooms, and the scale is read from afar.
+      ":root.gm-dark .leaflet-control-zoom{display:none}" +
+      ":root.gm-dark .leaflet-control-scale-line,:root.gm-dark .leaflet-control-attribution" +
+      "{font-size:clamp(11px,.8vw,32px)}" +
+      (options.fill ? "html,body{height:100%;margin:0;overflow:hidden}" +
+                      "#map_div,#map_div2,.folium-map{height:100vh !important}" : "");
+    document.head.appendChild(css);
+    if (options.dark) { document.documentElement.classList.add("gm-dark"); }
+    // The page sizes a filling map's frame from the screen after the map was drawn: follow
+    // the frame (Leaflet then fires "resize", which re-fits an untouched view).
+    if (options.fill && window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize(); }).observe(map.getContainer());
+    }
     // Create the shared canvas now, so that it sits below any image overlay added later.
     map.getRenderer(L.polygon([[0, 0], [0, 0], [0, 0]]));
     // Metric scale only; a plain-text attribution prefix (no flag, no outside link).
@@ -154,7 +195,94 @@
         gm.fitKey = p.fitKey;
         gm.fit(p.fit);
       }
+      gm.drawUnitLabels(p.labels || []);
+      gm.drawGridLabels();
       document.documentElement.setAttribute("data-style", p.stamp);
     };
+    gm.label = function (lat, lng, className, html) {
+      return L.marker([lat, lng], {
+        pane: "gmLabels", interactive: false, keyboard: false,
+        icon: L.divIcon({className: "", iconSize: null,
+                         html: '<div class="' + className + '">' + html + "</div>"})});
+    };
+    gm.drawUnitLabels = function (labels) {
+      var key = JSON.stringify(labels);
+      if (key === gm.unitKey) { return; }
+      gm.unitKey = key;
+      gm.unitLabels.clearLayers();
+      labels.forEach(function (l) {
+        gm.unitLabels.addLayer(gm.label(l.lat, l.lon, "gm-label",
+          "<b>" + gm.esc(l.name) + "</b>" + (l.figure ? "<span>" + gm.esc(l.figure) + "</span>" : "")));
+      });
+      gm.spreadLabels();
+      document.documentElement.setAttribute("data-unit-labels", String(labels.length));
+    };
+    // Labels come largest figure first; one that would cover an earlier one moves up,
+    // down or aside by a line or half its width, so that no name is written over another.
+    gm.spreadLabels = function () {
+      var kept = [];
+      gm.unitLabels.eachLayer(function (m) {
+        var el = m.getElement() && m.getElement().firstChild;
+        if (!el) { return; }
+        el.style.margin = "0px";
+        var box = el.getBoundingClientRect(), line = box.height / 2, side = box.width / 2 + 6;
+        var shifts = [[0, 0], [0, -line], [0, line], [side, 0], [-side, 0], [0, -2 * line],
+                      [0, 2 * line], [side, -line], [-side, -line], [side, line],
+                      [-side, line]];
+        for (var k = 0; k < shifts.length; k++) {
+          el.style.margin = shifts[k][1] + "px 0 0 " + shifts[k][0] + "px";
+          var r = el.getBoundingClientRect();
+          var clash = kept.some(function (o) {
+            return r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top;
+          });
+          if (!clash) { kept.push(r); return; }
+        }
+        el.style.margin = "0px";
+        kept.push(el.getBoundingClientRect());
+      });
+    };
+    map.on("zoomend resize", function () { if (gm.unitLabels) { gm.spreadLabels(); } });
+    // A Chinese character is about 1 em wide, a Latin letter or digit about 0.6 em.
+    gm.textWidth = function (text, px) {
+      var width = 0;
+      for (var k = 0; k < text.length; k++) { width += text.charCodeAt(k) > 255 ? px : 0.6 * px; }
+      return width;
+    };
+    // A grid's name is written inside it once it fits: from zoom 13, for the grids in view
+    // whose box on screen is wider than the name and taller than a line (at most 300).
+    gm.gridLabelZoom = 13;
+    gm.drawGridLabels = function () {
+      gm.gridLabels.clearLayers();
+      var shown = 0;
+      if (gm.ready && map.getZoom() >= gm.gridLabelZoom) {
+        var view = map.getBounds().pad(-0.02);
+        var probe = document.createElement("div");
+        probe.className = "gm-grid-label";
+        document.body.appendChild(probe);
+        var px = parseFloat(getComputedStyle(probe).fontSize) || 12;
+        document.body.removeChild(probe);
+        for (var i = 0; i < gm.layers.length && shown < 300; i++) {
+          var name = gm.names[i];
+          if (!name) { continue; }
+          var b = gm.layers[i].getBounds();
+          if (!view.contains(b.getCenter())) { continue; }
+          var nw = map.latLngToContainerPoint(b.getNorthWest());
+          var se = map.latLngToContainerPoint(b.getSouthEast());
+          if (se.y - nw.y < px * 1.8) { continue; }
+          // The whole name, or only its "第3网格" when the community's name does not fit
+          // (the tooltip still gives it all).
+          var text = [name, name.replace(/^.+?(第[0-9一二三四五六七八九十百]+网格)$/, "$1")]
+            .filter(function (n) { return gm.textWidth(n, px) + 8 <= se.x - nw.x; })[0];
+          if (!text) { continue; }
+          var c = gm.layers[i].getCenter(), at = map.latLngToContainerPoint(c);
+          var half = gm.textWidth(text, px) / 2, size = map.getSize();
+          if (at.x - half < 2 || at.x + half > size.x - 2) { continue; }  // not cut at the edge
+          gm.gridLabels.addLayer(gm.label(c.lat, c.lng, "gm-grid-label", gm.esc(text)));
+          shown++;
+        }
+      }
+      document.documentElement.setAttribute("data-grid-labels", String(shown));
+    };
+    map.on("moveend", function () { gm.drawGridLabels(); });
   };
 })();
