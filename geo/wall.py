@@ -81,9 +81,9 @@ def cutoff(*, now: datetime, latest: datetime | None, step: timedelta = MINUTE) 
 
     Both naive UTC; never past now. ``step`` is the wall's refresh interval (whole
     seconds, at least one), counted from midnight so that walls with the same interval
-    share cut-offs. ``latest`` is rounded up to the whole second (a report at 10:00:33.4
-    counts before a cut-off of 10:00:34) and so is the cap, so the cut-off keeps to whole
-    seconds and a change from the current second is included.
+    share cut-offs. ``latest`` is moved on to the next whole second (a report at 10:00:33.4
+    or at 10:00:33 counts before a cut-off of 10:00:34) and the cap is rounded up, so the
+    cut-off keeps to whole seconds and a change from the current second is included.
     """
     seconds = max(1, int(step.total_seconds()))
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -91,7 +91,10 @@ def cutoff(*, now: datetime, latest: datetime | None, step: timedelta = MINUTE) 
     floor = midnight + timedelta(seconds=into - into % seconds)
     if latest is None:
         return floor
-    return max(floor, min(_ceil_second(latest), _ceil_second(now)))
+    # Windows end before the cut-off ([since, cut-off)): a change on a whole second needs
+    # the next second as its cut-off, or it would wait for the next refresh.
+    after = latest.replace(microsecond=0) + timedelta(seconds=1)
+    return max(floor, min(after, _ceil_second(now)))
 
 
 def _ceil_second(moment: datetime) -> datetime:

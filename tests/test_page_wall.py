@@ -272,8 +272,8 @@ def test_kiosk_ticker_masks_residents_phone_and_id_for_a_wall_token(demo_url, tm
 
     url = f"sqlite:///{b.copy_demo(tmp_path, source=Path(demo_url.removeprefix('sqlite:///')))}"
     said = "我是王小明13912345678，身份证43090319900101123X，住3栋502，邻居打我"
-    # Not on a whole second: geo.wall.cutoff rounds the newest report up to the second.
-    now = datetime.utcnow().replace(microsecond=400_000)
+    # On a whole second: the cut-off is the second after the newest report (geo.wall.cutoff).
+    now = datetime.utcnow().replace(microsecond=0)
     eng = store_engine.make_engine(url)
     try:
         with store_engine.transaction(eng) as conn:

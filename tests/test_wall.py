@@ -27,6 +27,9 @@ MINUTE = datetime(2026, 12, 2, 2, 0)  # 10:00 in Shanghai
     # A change within the minute moves the cut-off up to it, rounded up to the second.
     (MINUTE + timedelta(seconds=40), MINUTE + timedelta(seconds=30, microseconds=400),
      MINUTE + timedelta(seconds=31)),
+    # A change on a whole second: the next second, so that [since, cut-off) holds it.
+    (MINUTE + timedelta(seconds=40), MINUTE + timedelta(seconds=30),
+     MINUTE + timedelta(seconds=31)),
     # Never past the present (a client clock running ahead waits for the wall's).
     (MINUTE + timedelta(seconds=40), MINUTE + timedelta(seconds=55),
      MINUTE + timedelta(seconds=40)),
@@ -78,7 +81,8 @@ def test_a_request_committed_before_a_refresh_is_in_every_figure_of_it(engine):
             actor="api:handler", now=MINUTE + timedelta(seconds=52))
     assert done["verdict"].tolist() == ["updated"]
     later = geo_wall.refresh_point(engine, now=MINUTE + timedelta(seconds=58))
-    assert later.stamp != at.stamp and later.cutoff == MINUTE + timedelta(seconds=52)
+    # The update was recorded on the whole second :52: the cut-off is the second after it.
+    assert later.stamp != at.stamp and later.cutoff == MINUTE + timedelta(seconds=53)
     # Still reported today and in the grid's heat; no longer open, off the ticker.
     assert _figures(engine, later) == {"today": 1, "open": 1, "grid": 1, "ticker": set()}
 

@@ -116,6 +116,8 @@ EXPORT_COMPUTED = {
         "requests", "requests_per_1k", "open", "overdue", "due", "resolved", "on_time",
         "rated", "satisfied", "resolution_rate", "on_time_rate", "satisfaction_rate",
         "disputes", "disputes_open", "dispute_resolution_rate",
+        # Set when the export repaired an invalid stored outline; the outline is re-checked.
+        "geometry_repaired",
     }),
 }
 
