@@ -14,7 +14,8 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest, app_test
 
 import ui  # noqa: F401 - see below
 from geo.accounts import Account
@@ -24,6 +25,24 @@ from geo.assets import CACHE_DIR
 # for deep links on a fresh server). In an AppTest that rerun eats the first run's widget
 # triggers, so a form submitted on the next run reads as not submitted: import ui here,
 # outside any script run, as a long-running server has done long before a user clicks.
+
+
+
+class _ServerPagesManager(PagesManager):
+    """A PagesManager in the state of a running server: pages come from st.navigation.
+
+    AppTest forgets, before every run, that app.py called st.navigation (it resets
+    ``uses_pages_directory``), so a run after the signed-out one (whose hidden navigation
+    already chose the wall) would execute pages/wall.py alone, without app.py. A server
+    remembers it for the life of the process (ui/__init__.py, ui/serve.py).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+
+app_test.PagesManager = _ServerPagesManager  # type: ignore[misc]
 
 TIMEOUT = 120
 DEFAULT_PAGE = "pages/wall.py"

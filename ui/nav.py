@@ -29,8 +29,11 @@ def navigation(*, title: Callable[[str], str], may_open: Callable[[str], bool] |
     Only the pages a role may open exist for its session: a typed URL of another page falls
     back to the wall. ``title`` turns a catalogue key into the UI language.
     """
+    # Hidden pages get no icon: the first run registers them before set_page_config, and
+    # the default page's icon would become the favicon, fetched from fonts.gstatic.com.
     pages = {title(section): [
-        st.Page(f"pages/{name}.py", title=title(f"nav.{name}"), icon=f":material/{icon}:",
+        st.Page(f"pages/{name}.py", title=title(f"nav.{name}"),
+                icon=None if hidden else f":material/{icon}:",
                 url_path=name, default=name == "wall")
         for name, icon in items if may_open is None or may_open(name)]
         for section, items in SECTIONS.items()}
