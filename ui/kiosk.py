@@ -45,7 +45,7 @@ html { font-size: clamp(14px, min(2.04vh, 1.15vw), 96px); }
 .gm-kpi.gm-alert .gm-kpi-value { color: #ff6b6b !important; }
 .gm-kpi-note { color: #90a4ae !important; font-size: .7rem; }
 /* The map fills what the header, tiles and legend leave of the screen. */
-iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 12.5rem) !important; }
+iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 12.7rem) !important; }
 .gm-legend { font-size: 1rem; margin: .1rem 0 0; gap: .2rem .9rem; }
 .gm-swatch { border-color: rgba(255,255,255,.35); }
 .gm-ticker-title { font-size: 1.1rem; font-weight: 700; margin-top: .2rem; }
