@@ -285,8 +285,18 @@ def test_every_kiosk_layer_fills_the_screen_with_nothing_below_the_fold(app, chr
             assert fit["map"] >= 0.7 * height, (layer, fit)  # the map takes the screen
             if fit["ticker"] is not None:
                 assert fit["ticker"] >= 28 * scale, (layer, fit)
-            # Eight counties named, in type read from 5 m.
+            # Eight counties named, in type read from 5 m, none written over another (once
+            # the labels are spread again with the final font and frame size).
             assert label["n"] == 8 and label["size"] >= 28 * scale, (layer, label)
+            frame.wait_for_timeout(800)
+            shown = frame.evaluate("""() => [...document.querySelectorAll('.gm-label')]
+                .filter(e => getComputedStyle(e).visibility !== 'hidden')
+                .map(e => { const r = e.getBoundingClientRect();
+                            return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+            clashes = [(a[0], c[0]) for i, a in enumerate(shown) for c in shown[i + 1:]
+                       if a[1] < c[3] and a[3] > c[1] and a[2] < c[4] and a[4] > c[2]]
+            assert clashes == [], (layer, clashes)
+            assert len(shown) == 8, (layer, [s[0] for s in shown])
         assert watch.problems() == []
     finally:
         context.close()

@@ -215,20 +215,28 @@
           "<b>" + gm.esc(l.name) + "</b>" + (l.figure ? "<span>" + gm.esc(l.figure) + "</span>" : "")));
       });
       gm.spreadLabels();
+      // Sizes change once the CJK font is in and the frame has its final height: spread
+      // again then, or two names placed with the fallback font's widths overlap.
+      if (document.fonts && document.fonts.ready) { document.fonts.ready.then(gm.spreadLabels); }
+      setTimeout(gm.spreadLabels, 500);
       document.documentElement.setAttribute("data-unit-labels", String(labels.length));
     };
     // Labels come largest figure first; one that would cover an earlier one moves up,
-    // down or aside by a line or half its width, so that no name is written over another.
+    // down or aside by a line or so or half its width, so that no name is written over
+    // another; one with no free place nearby is hidden.
     gm.spreadLabels = function () {
       var kept = [];
       gm.unitLabels.eachLayer(function (m) {
         var el = m.getElement() && m.getElement().firstChild;
         if (!el) { return; }
         el.style.margin = "0px";
+        el.style.visibility = "";
         var box = el.getBoundingClientRect(), line = box.height / 2, side = box.width / 2 + 6;
         var shifts = [[0, 0], [0, -line], [0, line], [side, 0], [-side, 0], [0, -2 * line],
                       [0, 2 * line], [side, -line], [-side, -line], [side, line],
-                      [-side, line]];
+                      [-side, line], [side, -2 * line], [-side, -2 * line], [side, 2 * line],
+                      [-side, 2 * line], [0, -3 * line], [0, 3 * line], [1.6 * side, 0],
+                      [-1.6 * side, 0]];
         for (var k = 0; k < shifts.length; k++) {
           el.style.margin = shifts[k][1] + "px 0 0 " + shifts[k][0] + "px";
           var r = el.getBoundingClientRect();
@@ -237,8 +245,10 @@
           });
           if (!clash) { kept.push(r); return; }
         }
+        // Nowhere free: the smaller figure's label is left out rather than written over
+        // a larger one (its tooltip still names it).
         el.style.margin = "0px";
-        kept.push(el.getBoundingClientRect());
+        el.style.visibility = "hidden";
       });
     };
     map.on("zoomend resize", function () { if (gm.unitLabels) { gm.spreadLabels(); } });
