@@ -92,6 +92,7 @@ from sqlalchemy.engine import Engine
 
 from geo import alliance, clock, heat, shrinkage, supervision
 from geo.access import Scope
+from geo.deadlines import ConfigError
 from geo.store import counts as store_counts
 from geo.store import requests as store_requests
 
@@ -208,8 +209,9 @@ def min_sample_setting() -> int:
 
     Raises
     ------
-    ValueError
-        The setting is not a whole number ≥ 0 (the message names it).
+    geo.deadlines.ConfigError
+        The setting is not a whole number ≥ 0 (the message names it; the pages show it
+        as a configuration error, not a traceback).
 
     """
     text = os.environ.get("GRIDMAP_BULLETIN_MIN_SAMPLE", "").strip()
@@ -220,7 +222,7 @@ def min_sample_setting() -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise ValueError(f"GRIDMAP_BULLETIN_MIN_SAMPLE: {text!r} is not a whole number ≥ 0")
+        raise ConfigError(f"GRIDMAP_BULLETIN_MIN_SAMPLE: {text!r} is not a whole number ≥ 0")
     return value
 
 

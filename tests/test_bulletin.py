@@ -23,6 +23,7 @@ from scipy import stats
 from tiny_city import C1, C2, C3, T1, A, B, C, D, admin_units
 
 from geo import bulletin
+from geo.deadlines import ConfigError
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
 
@@ -433,7 +434,7 @@ def test_min_sample_setting(monkeypatch):
     monkeypatch.setenv("GRIDMAP_BULLETIN_MIN_SAMPLE", "12")
     assert bulletin.min_sample_setting() == 12
     monkeypatch.setenv("GRIDMAP_BULLETIN_MIN_SAMPLE", "many")
-    with pytest.raises(ValueError, match="GRIDMAP_BULLETIN_MIN_SAMPLE: 'many'"):
+    with pytest.raises(ConfigError, match="GRIDMAP_BULLETIN_MIN_SAMPLE: 'many'"):
         bulletin.min_sample_setting()
 
 

@@ -222,3 +222,14 @@ def test_bulletin_csv_carries_only_the_units_of_the_readers_scope(demo_url, monk
     county = _downloaded(monkeypatch, demo_url, area="430903")
     assert len(county) < len(everyone)
     assert all(code.startswith("430903") for code in county["代码"])
+
+
+def test_a_bad_minimum_sample_setting_is_named_on_the_page_not_a_traceback(demo_url,
+                                                                            monkeypatch):
+    monkeypatch.setenv("GRIDMAP_BULLETIN_MIN_SAMPLE", "many")
+    at = run_page(demo_url, BULLETIN)
+    assert not at.exception
+    page = texts(at)
+    # Named (Markdown escapes its underscores), with the value and what is wrong.
+    assert "站点配置有误" in page and "BULLETIN" in page and "'many'" in page
+    assert "Traceback" not in page

@@ -37,7 +37,7 @@ def test_a_bad_deadline_file_is_named_on_the_wall_without_a_traceback(demo_url, 
     at = run_page(demo_url, WALL)
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
-    assert "期限或节假日配置文件有误" in errors
+    assert "站点配置有误" in errors
     assert "GRIDMAP\\_DEADLINES" in errors and "long\\_overdue must be more than 1" in errors
     assert "deadlines\\.toml" in errors
 

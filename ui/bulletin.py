@@ -59,19 +59,23 @@ def in_progress(month: str) -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _bulletin(month: str, version: str, moment, who: Scope) -> geo_bulletin.Bulletin:
+def _bulletin(month: str, version: str, moment, who: Scope,
+              min_sample: int) -> geo_bulletin.Bulletin:
     return geo_bulletin.monthly_bulletin(data.engine(), month=month, scope=who,
-                                         now=moment if moment is not None else data.now())
+                                         now=moment if moment is not None else data.now(),
+                                         min_sample=min_sample)
 
 
 def bulletin(month: str) -> geo_bulletin.Bulletin:
     """The month's bulletin at all three levels (the current month: as of this minute).
 
     Only the units the session's scope holds, with their city-wide ranks and the count of
-    units ranked (:attr:`geo.bulletin.Bulletin.ranked`).
+    units ranked (:attr:`geo.bulletin.Bulletin.ranked`). Raises
+    :class:`geo.deadlines.ConfigError` when ``GRIDMAP_BULLETIN_MIN_SAMPLE`` is not usable.
     """
+    # The setting is read on each run (a bad value is named on the page), not cached.
     return _bulletin(month, data.stamp(), data.minute() if in_progress(month) else None,
-                     data.cache_scope())
+                     data.cache_scope(), geo_bulletin.min_sample_setting())
 
 
 def csv_bytes(month: str, area: str | None) -> bytes:

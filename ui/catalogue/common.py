@@ -164,7 +164,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.unexpected": ("出错了，本页未能显示。请刷新重试；如仍出错，请把错误编号 {id} 告诉管理员。",
                        "Something went wrong and this page could not be shown. Reload to "
                        "try again; if it happens again, give the admin the error id {id}."),
-    "msg.config_error": ("期限或节假日配置文件有误，请管理员修正后刷新：{reason}",
-                         "The deadline or holiday file is wrong; an admin must fix it, then "
-                         "reload: {reason}"),
+    "msg.config_error": ("站点配置有误（期限、节假日或通报设置），请管理员修正后刷新：{reason}",
+                         "A site setting is wrong (deadlines, holidays or the bulletin); an "
+                         "admin must fix it, then reload: {reason}"),
 }
