@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 MAX_RANGE = timedelta(days=90)
 #: The largest POST body read (a 4,000-character description is ~12 kB of UTF-8).
 MAX_BODY = 64 * 1024
+#: The highest page of a search (10 M pages of 1,000: past every stored request).
+MAX_PAGE = 10_000_000
 
 _ERROR_SCHEMA = {
     "type": "array",
@@ -167,7 +169,8 @@ class SearchQuery(ReadKey):
         None, description="ISO 8601; at most 90 days after start_date")
     status: Annotated[str | None, BeforeValidator(_lower)] = Field(
         None, description="open or closed", json_schema_extra={"enum": ["open", "closed"]})
-    page: int = Field(1, ge=1, description="Extension: 1-based page")
+    # Bounded so that page × page_size stays a valid SQL OFFSET on every database.
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Extension: 1-based page")
     page_size: int = Field(50, ge=1, le=intake.MAX_PAGE_SIZE,
                            description="Extension: page size")
 
@@ -251,8 +254,8 @@ def _definition(code: str) -> dict[str, Any]:
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, object]:
     """Decode a POST body (form-encoded, JSON or multipart already read) into fields."""
-    if len(raw) > MAX_BODY:
-        raise ApiError(400, f"the request body is larger than {MAX_BODY} bytes")
+    if len(raw) > MAX_BODY:  # BodyLimit refuses larger bodies first; kept for direct calls
+        raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -260,6 +263,8 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, object]:
     if "json" in content_type:
         try:
             data = json.loads(text) if text.strip() else {}
+        except RecursionError:  # "[[[[…" thousands deep: the parser's stack, not ours
+            raise ApiError(400, "the JSON body is nested too deeply") from None
         except ValueError as exc:
             raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
@@ -284,6 +289,8 @@ async def _fields(request: Request) -> dict[str, object]:
     if content_type.startswith("multipart/form-data"):
         try:
             form = await request.form()
+        except ApiError:
+            raise
         except Exception:  # malformed multipart of any kind is the client's error
             raise ApiError(400, "the multipart body cannot be read") from None
         fields: dict[str, object] = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -490,4 +497,40 @@ def create_app(engine: Engine | None = None, *, public_feed: bool | None = None)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit)
     return app
+
+
+class BodyLimit:
+    """Refuse a request body over :data:`MAX_BODY` without reading the rest of it.
+
+    A declared Content-Length over the limit is answered at once; a body sent without one
+    is counted as it streams and refused at the first chunk past the limit. Both are 413
+    in the spec's error array, so a 500 MB upload costs no memory and no time.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Answer one ASGI call: refuse, or pass on with the body counted."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"the request body is larger than {MAX_BODY} bytes"
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            await _errors(413, too_large)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY:
+                    raise ApiError(413, too_large)  # answered by the ApiError handler
+            return message
+
+        await self.app(scope, counted, send)

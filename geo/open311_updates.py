@@ -84,6 +84,8 @@ MAX_SKEW = timedelta(minutes=5)
 FEED_SETTLE = timedelta(seconds=5)
 #: The largest page of the feed (GeoReport v2's default query limit).
 MAX_FEED_PAGE = 1000
+#: The years a date-time in the API may fall in (requests, updates, search bounds).
+TIME_RANGE = (1900, 2200)
 #: How many times a POST is retried when the request changed between read and write.
 _RETRIES = 3
 
@@ -101,7 +103,14 @@ def local_time(value: object, info: ValidationInfo) -> datetime | None:
     except ValueError:
         raise intake.IntakeError(400, f"{info.field_name} is not an ISO 8601 date-time: "
                                       f"{text[:40]!r}", info.field_name) from None
-    return moment.replace(tzinfo=clock.SHANGHAI) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=clock.SHANGHAI) if moment.tzinfo is None else moment
+    # Far ends of the calendar (0001-01-01+14:00, 9999-12-31) overflow once converted to
+    # UTC or moved by a 90-day span: refuse them here, as the client's error.
+    if not TIME_RANGE[0] <= moment.year <= TIME_RANGE[1]:
+        raise intake.IntakeError(400, f"{info.field_name} must fall in the years "
+                                      f"{TIME_RANGE[0]}–{TIME_RANGE[1]}: {text[:40]!r}",
+                                 info.field_name)
+    return moment
 
 
 #: An ISO 8601 date-time field (aware; a time without an offset is Asia/Shanghai).
