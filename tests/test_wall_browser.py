@@ -309,11 +309,15 @@ def test_no_part_of_the_wall_dims_while_it_refreshes(app, chromium, refresh):
     _, token = b.wall_token(app.db_url, CITY_CODE)
     context, page, watch = b.open_page(chromium, app, width=1920, height=1080, user=None)
     try:
-        _kiosk(page, app, token, refresh=refresh)
+        frame = _kiosk(page, app, token, refresh=refresh)
         page.evaluate(_WATCH_OPACITY_JS)
+        elements = "() => document.getElementsByTagName('*').length"
+        before = frame.evaluate(elements)
         # Five refreshes: five new cut-offs after the first one seen (they step with refresh).
         page.wait_for_function("() => window.__opacity.cutoffs.length >= 6",
                                timeout=(refresh * 6 + 60) * 1000, polling=500)
+        # The map's frame does not grow with refreshes (it gained a <style> each time).
+        assert frame.evaluate(elements) == before
         seen = page.evaluate("() => window.__opacity")
         print(f"refresh={refresh}: {seen['samples']} samples, {seen['running']} during "
               f"reruns, lowest opacity {seen['min']}")

@@ -61,6 +61,16 @@
       (options.fill ? "html,body{height:100%;margin:0;overflow:hidden}" +
                       "#map_div,#map_div2,.folium-map{height:100vh !important}" : "");
     document.head.appendChild(css);
+    // streamlit-component-lib adds a new theme <style> (":root { --primary-color…") to the
+    // frame at every render and never removes the old one: on a wall refreshing every 2 s
+    // that is 1,800 elements an hour. Keep only the newest.
+    var theme = function (el) {
+      return el.tagName === "STYLE" && /^\s*:root\s*\{\s*--primary-color/.test(el.textContent);
+    };
+    new MutationObserver(function () {
+      var found = [].filter.call(document.head.children, theme);
+      for (var k = 0; k < found.length - 1; k++) { found[k].remove(); }
+    }).observe(document.head, {childList: true});
     if (options.dark) { document.documentElement.classList.add("gm-dark"); }
     // The page sizes a filling map's frame from the screen after the map was drawn: follow
     // the frame (Leaflet then fires "resize", which re-fits an untouched view).
