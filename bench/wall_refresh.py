@@ -1,12 +1,15 @@
-"""Wall-screen soak: server memory (RSS) and websocket bytes over N kiosk refreshes.
+"""Wall-screen soak: server memory, the browser page's heap and DOM, websocket bytes.
 
 Starts ``streamlit run app.py`` on a copy of the demo database, opens the kiosk wall
 (``/?kiosk=1&refresh=1``) in headless Chromium with every non-local request blocked, and
-lets it refresh N times (counted by the kiosk clock, which shows seconds and changes at
-every refresh). The server's RSS (VmRSS, with its children) is sampled every 10 refreshes.
+lets it refresh N times, or for a number of minutes (counted by the kiosk clock, which
+shows the refresh's cut-off to the second and changes at every refresh). Every 10
+refreshes it samples the server's RSS (VmRSS, with its children) and, through the Chrome
+DevTools protocol, the page's JS heap, DOM nodes and event listeners (all frames), and
+the elements of the map's frame.
 
-    python -m bench.wall_refresh [--refreshes 500] [--refresh 1] [--db data/gridmap.db]
-                                 [--results bench/RESULTS.md]
+    python -m bench.wall_refresh [--refreshes 500 | --minutes 30] [--refresh 1]
+                                 [--db data/gridmap.db] [--results bench/RESULTS.md]
 
 Prints the figures and, with ``--results``, appends a section to bench/RESULTS.md.
 """
@@ -54,12 +57,24 @@ def _chromium_version() -> str:
     return out.split()[1] if len(out.split()) > 1 else "?"
 
 
-def run(*, refreshes: int, refresh: int, db: Path, sample_every: int = 10) -> dict:
-    """Drive the kiosk wall for ``refreshes`` refreshes; return the measurements."""
+def _page_metrics(cdp, frame) -> dict[str, float]:
+    """The page's JS heap (bytes), DOM nodes and listeners, and the map frame's elements."""
+    got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {"heap": got.get("JSHeapUsedSize", float("nan")),
+            "nodes": got.get("Nodes", float("nan")),
+            "listeners": got.get("JSEventListeners", float("nan")),
+            "frame_elements": frame.evaluate("() => document.getElementsByTagName('*').length")}
+
+
+def run(*, refreshes: int, refresh: int, db: Path, sample_every: int = 10,
+        minutes: float | None = None) -> dict:
+    """Drive the kiosk wall for ``refreshes`` refreshes (or ``minutes``); return the figures."""
     copy = b.copy_demo(WORK / "db", source=db)
     app = b.start_app(f"sqlite:///{copy}", log_dir=WORK)
     samples: list[tuple[int, float, int]] = []  # (refresh, seconds, RSS KiB)
+    browser_samples: list[tuple[int, float, dict]] = []  # (refresh, seconds, page metrics)
     ws_marks: list[tuple[int, int]] = []  # (refresh, websocket bytes received so far)
+    until = None if minutes is None else time.monotonic() + minutes * 60
     try:
         with sync_playwright() as p:
             browser = b.launch(p)
@@ -69,14 +84,17 @@ def run(*, refreshes: int, refresh: int, db: Path, sample_every: int = 10) -> di
             frame = b.map_frame(page, timeout=120)
             first_paint = time.monotonic() - t0
             frame.evaluate("() => { window.__mounted = 1; }")
+            cdp = context.new_cdp_session(page)
+            cdp.send("Performance.enable")
             header = page.locator("h2", has_text="更新于").first
             last = header.inner_text()
             count = 0
             start = time.monotonic()
             samples.append((0, 0.0, b.rss_kib(app.pid)))
+            browser_samples.append((0, 0.0, _page_metrics(cdp, frame)))
             ws_marks.append((0, watch.ws_received))
             stalled = time.monotonic()
-            while count < refreshes:
+            while (count < refreshes) if until is None else (time.monotonic() < until):
                 page.wait_for_timeout(100)
                 now_text = header.inner_text()
                 if now_text != last:
@@ -85,9 +103,14 @@ def run(*, refreshes: int, refresh: int, db: Path, sample_every: int = 10) -> di
                     stalled = time.monotonic()
                     if count % sample_every == 0:
                         samples.append((count, time.monotonic() - start, b.rss_kib(app.pid)))
+                        page_now = _page_metrics(cdp, frame)
+                        browser_samples.append((count, samples[-1][1], page_now))
                         ws_marks.append((count, watch.ws_received))
                         print(f"refresh {count:4d}  {samples[-1][1]:7.1f} s  "
-                              f"RSS {samples[-1][2] / 1024:7.1f} MiB", flush=True)
+                              f"RSS {samples[-1][2] / 1024:7.1f} MiB  heap "
+                              f"{page_now['heap'] / 2**20:6.1f} MiB  nodes "
+                              f"{page_now['nodes']:.0f}  listeners {page_now['listeners']:.0f}"
+                              f"  map frame {page_now['frame_elements']:.0f}", flush=True)
                 elif time.monotonic() - stalled > 60:
                     raise RuntimeError(f"no refresh for 60 s after {count}:\n{app.log_tail()}")
             elapsed = time.monotonic() - start
@@ -99,7 +122,31 @@ def run(*, refreshes: int, refresh: int, db: Path, sample_every: int = 10) -> di
     finally:
         b.stop_app(app)
     return {"samples": samples, "ws": ws_marks, "elapsed": elapsed, "first_paint": first_paint,
-            "mounted": mounted, "problems": problems, "refresh": refresh}
+            "mounted": mounted, "problems": problems, "refresh": refresh,
+            "browser": browser_samples}
+
+
+def _slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of value on seconds, per hour."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    if len(xs) < 2:
+        return float("nan")
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs) or 1
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den * 3600
+
+
+def browser_summary(result: dict) -> dict:
+    """First, last and the slope per hour after warm-up of each page metric."""
+    after = [s for s in result["browser"] if s[0] >= WARMUP] or result["browser"]
+    out = {}
+    for key in ("heap", "nodes", "listeners", "frame_elements"):
+        out[key] = {"start": result["browser"][0][2][key], "end": after[-1][2][key],
+                    "max": max(s[2][key] for s in after),
+                    "per_hour": _slope_per_hour([(s[1], s[2][key]) for s in after])}
+    out["rss_per_hour_mib"] = _slope_per_hour(
+        [(s[1], s[2] / 1024) for s in result["samples"] if s[0] >= WARMUP])
+    return out
 
 
 def summarise(result: dict) -> dict:
@@ -132,7 +179,7 @@ def summarise(result: dict) -> dict:
             "problems": result["problems"]}
 
 
-def report(s: dict, machine: str, *, args: str) -> str:
+def report(s: dict, machine: str, *, args: str, page: dict | None = None) -> str:
     """The RESULTS.md section."""
     each = s["elapsed"] / max(s["refreshes"], 1)
     rows = [
@@ -152,9 +199,23 @@ def report(s: dict, machine: str, *, args: str) -> str:
         ("map iframe remounted during the run", "no" if s["mounted"] == 1 else "YES", "no"),
         ("requests to other hosts, console errors", str(len(s["problems"])), "0"),
     ]
+    if page is not None:
+        rows.insert(5, ("server RSS slope after warm-up",
+                        f"{page['rss_per_hour_mib']:+.1f} MiB per hour", "≈ 0"))
+        for key, name, unit, scale in (("heap", "page JS heap (all frames)", "MiB", 2**20),
+                                       ("nodes", "page DOM nodes (all frames)", "", 1),
+                                       ("listeners", "page event listeners", "", 1),
+                                       ("frame_elements", "elements in the map's frame", "",
+                                        1)):
+            m = page[key]
+            f = ",.1f" if scale > 1 else ",.0f"
+            rows.append((name, f"{m['start'] / scale:{f}} → {m['end'] / scale:{f}} {unit} "
+                               f"(max {m['max'] / scale:{f}}); slope "
+                               f"{m['per_hour'] / scale:+{f}} {unit} per hour".replace(
+                                   "  ", " "), "no growth"))
     table = "\n".join(f"| {a} | {b_} | {c} |" for a, b_, c in rows)
     return f"""
-## Wall refresh soak (issue 4)
+## Wall refresh soak (issue 4; page heap and DOM since issue 17)
 
 Command: `python -m bench.wall_refresh {args}` ({date.today():%Y-%m-%d}). The kiosk wall
 (`/?kiosk=1&refresh={s['refresh']}`, whole city, 6,017 grids) in headless Chromium, offline,
@@ -170,17 +231,22 @@ on a copy of the demo database; refreshes counted by the kiosk clock; server RSS
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refreshes", type=int, default=500)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="run for this long instead of a number of refreshes")
     parser.add_argument("--refresh", type=int, default=1)
     parser.add_argument("--db", type=Path, default=b.DEMO_DB)
     parser.add_argument("--results", type=Path, default=None,
                         help="append a section to this markdown file")
     args = parser.parse_args(argv)
-    result = run(refreshes=args.refreshes, refresh=args.refresh, db=args.db)
+    result = run(refreshes=args.refreshes, refresh=args.refresh, db=args.db,
+                 minutes=args.minutes)
     summary = summarise(result)
     summary["refresh"] = args.refresh
     machine = _machine()
-    text = report(summary, machine, args=f"--refreshes {args.refreshes} --refresh "
-                                         f"{args.refresh}")
+    length = (f"--minutes {args.minutes:g}" if args.minutes is not None
+              else f"--refreshes {args.refreshes}")
+    text = report(summary, machine, args=f"{length} --refresh {args.refresh}",
+                  page=browser_summary(result))
     print(text)
     print("samples (refresh, s, RSS KiB):", result["samples"])
     if summary["problems"]:
