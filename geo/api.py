@@ -254,8 +254,7 @@ def _definition(code: str) -> dict[str, Any]:
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, object]:
     """Decode a POST body (form-encoded, JSON or multipart already read) into fields."""
-    if len(raw) > MAX_BODY:  # BodyLimit refuses larger bodies first; kept for direct calls
-        raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+    # Bodies over MAX_BODY never get here: BodyLimit refuses them before they are read.
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -58,15 +58,11 @@ def prior_strength(successes: npt.ArrayLike, trials: npt.ArrayLike) -> float:
         more than chance would make them, or fewer than two units have a sample.
 
     """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    keep = np.isfinite(k) & np.isfinite(n) & (n > 0)
-    k, n = k[keep], n[keep]
-    units = len(n)
-    if units < 2:
+    pooled = _pooled(successes, trials)
+    if pooled is None:
         return math.inf
-    total = float(n.sum())
-    p = float(k.sum()) / total
+    k, n, total, p = pooled
+    units = len(n)
     spread = p * (1.0 - p)
     if spread <= 0.0:
         return math.inf
@@ -96,15 +92,11 @@ def poisson_strength(counts: npt.ArrayLike, exposure: npt.ArrayLike) -> float:
         chance would make them, or fewer than two units have an exposure.
 
     """
-    k = np.asarray(counts, dtype=float)
-    n = np.asarray(exposure, dtype=float)
-    keep = np.isfinite(k) & np.isfinite(n) & (n > 0)
-    k, n = k[keep], n[keep]
-    units = len(n)
-    if units < 2:
+    pooled = _pooled(counts, exposure)
+    if pooled is None:
         return math.inf
-    total = float(n.sum())
-    p = float(k.sum()) / total
+    k, n, total, p = pooled
+    units = len(n)
     if p <= 0.0:
         return math.inf
     s = float((n * (k / n - p) ** 2).sum())
@@ -113,6 +105,22 @@ def poisson_strength(counts: npt.ArrayLike, exposure: npt.ArrayLike) -> float:
     if tau2 <= 0.0:
         return math.inf
     return p / tau2
+
+
+def _pooled(events: npt.ArrayLike, exposure: npt.ArrayLike,
+            ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float] | None:
+    """Return the units with a positive exposure, the total exposure and the pooled rate.
+
+    None when fewer than two units are left: no spread between units to estimate.
+    """
+    k = np.asarray(events, dtype=float)
+    n = np.asarray(exposure, dtype=float)
+    keep = np.isfinite(k) & np.isfinite(n) & (n > 0)
+    k, n = k[keep], n[keep]
+    if len(n) < 2:
+        return None
+    total = float(n.sum())
+    return k, n, total, float(k.sum()) / total
 
 
 def credibility(trials: npt.ArrayLike, strength: float) -> npt.NDArray[np.float64]:
