@@ -117,9 +117,10 @@ def write_cookie() -> None:
     """Hand a fresh session token to the browser (once, on the run after sign-in)."""
     token = st.session_state.pop(_COOKIE_PENDING, None)
     if token is None:
+        widgets.browser_script(None)
         return
     max_age = int(accounts.SESSION_LIFETIME.total_seconds()) if token else 0
-    st.html(_cookie_script(token, max_age, secure=_https()), unsafe_allow_javascript=True)
+    widgets.browser_script(_cookie_script(token, max_age, secure=_https()))
 
 
 def _wall_token(token: str) -> Scope:

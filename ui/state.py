@@ -131,16 +131,15 @@ def remember_language() -> None:
     in step with the switch.
     """
     lang = st.session_state.get("lang", LANGS[0])
-    if lang not in LANGS:
-        return
-    if "lang" in st.query_params and st.query_params.get("lang") != lang:
+    if lang in LANGS and "lang" in st.query_params and st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
-    if st.session_state.get(_LANG_SAVED, _cookie_lang()) == lang:
+    if lang not in LANGS or st.session_state.get(_LANG_SAVED, _cookie_lang()) == lang:
+        widgets.browser_script(None)
         return
     st.session_state[_LANG_SAVED] = lang
     # The value is one of LANGS: nothing to escape.
-    st.html(f"<script>document.cookie = '{LANG_COOKIE}={lang}; path=/; "
-            "max-age=31536000; SameSite=Strict';</script>", unsafe_allow_javascript=True)
+    widgets.browser_script(f"<script>document.cookie = '{LANG_COOKIE}={lang}; path=/; "
+                           "max-age=31536000; SameSite=Strict';</script>")
 
 
 def area() -> str | None:

@@ -55,6 +55,10 @@ CSS = """
 /* Streamlit's "Press Enter to submit form" is English and covers a narrow box's text; the
    search form has its own button. */
 [data-testid="stSidebar"] [data-testid="InputInstructions"] { display:none; }
+/* A browser script (cookies) draws nothing: no gap for it either, so that the page below
+   does not move when it is there on one run and not on the next. */
+[data-testid="stElementContainer"]:has(> [data-testid="stHtml"] > script:only-child) {
+  display:none; }
 .gm-legend { display:flex; flex-wrap:wrap; gap:.35rem 1rem; align-items:center;
   font-size:.9rem; margin:.25rem 0 .5rem; }
 .gm-legend-col { flex-direction:column; align-items:flex-start; }
@@ -96,6 +100,19 @@ CSS = """
 .gm-ticker-title { font-weight:700; margin-top:.25rem; }
 </style>
 """
+
+
+def browser_script(script: str | None) -> None:
+    """Run ``script`` (a ``<script>`` element) in the page, or hold its place empty.
+
+    The slot exists on every run: an element that appears on one run only shifts every
+    element after it, and Streamlit then shows the old copy of each (a second sign-in form,
+    a second map) until the run ends.
+    """
+    if script is None:
+        st.empty()
+    else:
+        st.html(script, unsafe_allow_javascript=True)
 
 
 def page_css() -> None:
