@@ -206,7 +206,8 @@ def _downloaded(monkeypatch, url, **kw) -> pd.DataFrame:
     at = run_page(url, BULLETIN, **kw)
     assert not at.exception
     assert sent, "no download button"
-    return pd.read_csv(io.BytesIO(sent[-1]), encoding="utf-8-sig", dtype=str)
+    body = sent[-1]() if callable(sent[-1]) else sent[-1]  # made on the click (ui.downloads)
+    return pd.read_csv(io.BytesIO(body), encoding="utf-8-sig", dtype=str)
 
 
 def test_bulletin_csv_carries_only_the_units_of_the_readers_scope(demo_url, monkeypatch):

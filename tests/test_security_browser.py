@@ -415,3 +415,32 @@ def test_a_county_wall_token_rotates_only_within_its_county(app, session):
     assert seen <= inside, seen - inside  # the county and its townships, nothing else
     assert len(seen) > 1, seen  # and it does rotate
     assert watch.problems() == []
+
+
+def test_a_download_url_exists_from_the_click_and_serves_one_download(app, session, chromium):
+    page, watch, _ = session("admin")
+    page.goto(f"{app.url}/data")
+    b.script_done(page)
+    page.get_by_text("下载导入模板").click()
+    button = page.locator('[data-testid="stDownloadButton"] button', has_text="CSV 模板")
+    button.wait_for(timeout=30_000)
+    # Drawn, not clicked: no file and no URL in the page yet.
+    assert page.locator('a[href*="/media/"]').count() == 0
+    with page.expect_download(timeout=30_000) as started:
+        button.click()
+    download = started.value
+    assert "/media/" in download.url
+    assert download.path().read_bytes().startswith(b"\xef\xbb\xbf")  # the CSV, with its BOM
+    # The URL served its download (Streamlit's check, then the file): replayed from the
+    # same browser or another, it is gone.
+    assert page.request.get(download.url).status == 404
+    context = chromium.new_context()
+    try:
+        assert context.request.get(download.url).status == 404
+    finally:
+        context.close()
+    # A second click makes a fresh file for the same user.
+    with page.expect_download(timeout=30_000) as again:
+        button.click()
+    assert again.value.path().read_bytes() == download.path().read_bytes()
+    assert watch.problems() == []

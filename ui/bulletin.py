@@ -18,7 +18,7 @@ from geo import bulletin as geo_bulletin
 from geo import maps as geo_maps
 from geo import supervision
 from geo.access import Scope
-from ui import data, maps, widgets
+from ui import data, downloads, maps, widgets
 from ui.text import count, lang, local, number, rate, t
 
 #: Levels ranked, top down.
@@ -373,10 +373,9 @@ def method(weights: dict[str, float]) -> None:
 
 def download(month: str, area: str | None) -> None:
     """The CSV of the bulletin (all three levels), for the units the page shows."""
-    st.download_button(t("bulletin.download"), data=csv_bytes(month, area),
-                       file_name=f"gridmap_bulletin_{month.replace('-', '')}.csv",
-                       mime="text/csv", icon=":material/file_download:",
-                       key="bulletin_download", on_click="ignore")
+    downloads.button(t("bulletin.download"), body=csv_bytes(month, area),
+                     file_name=f"gridmap_bulletin_{month.replace('-', '')}.csv",
+                     mime="text/csv", icon=":material/file_download:", key="bulletin_download")
     if lang() != "zh":
         st.caption(t("bulletin.download_note"))
 

@@ -27,7 +27,7 @@ import streamlit as st
 from geo import accounts, importer
 from geo.store.access import log_audit, read_audit
 from geo.store.engine import table_counts as stored_table_counts
-from ui import data, maps, widgets
+from ui import data, downloads, maps, widgets
 from ui import text as ui_text
 from ui.text import catalogue, count, t, when
 
@@ -263,18 +263,17 @@ def problems(found: Checked) -> None:
     if found.refused is not None:
         body, ext = found.refused
         with refused_col:
-            st.download_button(
-                t("data.refused.download", n=count(report.rows_rejected)), data=body,
+            downloads.button(
+                t("data.refused.download", n=count(report.rows_rejected)), body=body,
                 help=t("data.refused.help"),
                 file_name=f"{t('data.refused.file', stem=stem)}.{ext}",
                 mime=_MIME.get(ext, "application/octet-stream"), key="data_refused",
-                icon=":material/download:", on_click="ignore")
+                icon=":material/download:")
     with report_col:
-        st.download_button(t("data.problems.download"),
-                           data=importer.problems_file(report, lang=ui_text.lang()),
-                           file_name=f"{stem}_problems.csv", mime="text/csv",
-                           key="data_problems_csv", icon=":material/download:",
-                           on_click="ignore")
+        downloads.button(t("data.problems.download"),
+                         body=importer.problems_file(report, lang=ui_text.lang()),
+                         file_name=f"{stem}_problems.csv", mime="text/csv",
+                         key="data_problems_csv", icon=":material/download:")
 
 
 _MIME = {"csv": "text/csv",
@@ -296,17 +295,14 @@ def templates(current: str = "requests") -> None:
         name = t("data.templates.file", kind=t(f"data.kind.{kind}"))
         csv_col, xlsx_col = st.columns(2)
         with csv_col:
-            st.download_button(t("data.templates.csv"),
-                               data=importer.template_file(kind, "csv"),
-                               file_name=f"{name}.csv", mime=_MIME["csv"],
-                               key="data_template_csv", icon=":material/download:",
-                               on_click="ignore")
+            downloads.button(t("data.templates.csv"), body=importer.template_file(kind, "csv"),
+                             file_name=f"{name}.csv", mime=_MIME["csv"],
+                             key="data_template_csv", icon=":material/download:")
         with xlsx_col:
-            st.download_button(t("data.templates.xlsx"),
-                               data=importer.template_file(kind, "xlsx", lang=ui_text.lang()),
-                               file_name=f"{name}.xlsx", mime=_MIME["xlsx"],
-                               key="data_template_xlsx", icon=":material/download:",
-                               on_click="ignore")
+            downloads.button(t("data.templates.xlsx"),
+                             body=importer.template_file(kind, "xlsx", lang=ui_text.lang()),
+                             file_name=f"{name}.xlsx", mime=_MIME["xlsx"],
+                             key="data_template_xlsx", icon=":material/download:")
 
 
 def table_counts() -> pd.DataFrame:

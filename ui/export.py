@@ -25,7 +25,7 @@ from geo import hotspots as geo_hotspots
 from geo.access import AccessDenied
 from geo.store.access import log_audit
 from ui import bulletin as ui_bulletin
-from ui import data, maps, state, widgets
+from ui import data, downloads, maps, state, widgets
 from ui.text import count, number, rate, t
 
 #: Fill of the grids inside the export area.
@@ -257,10 +257,9 @@ def offer(choice: Choice) -> None:
         st.session_state.pop(_RESULT, None)
         return
     st.success(t("export.done", rows=count(done["rows"])), icon=widgets.ICON_OK)
-    st.download_button(t("export.download", name=done["name"]), data=done["body"],
-                       file_name=done["name"], mime=done["mime"], type="primary",
-                       icon=":material/file_download:", key="export_download",
-                       on_click="ignore")
+    downloads.button(t("export.download", name=done["name"]), body=done["body"],
+                     file_name=done["name"], mime=done["mime"], type="primary",
+                     icon=":material/file_download:", key="export_download")
     if done["rows"] == 0:
         st.warning(t("export.summary.empty"))
     if done.get("repaired"):
