@@ -128,6 +128,63 @@ def test_excel_unicode_text_utf16_with_tabs_is_read(tmp_path, codec):
     assert frame.loc[2, "类别"] == "道路交通"
 
 
+def test_header_line_without_end_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(importer.read, "MAX_HEADER_BYTES", 64)
+    path = write(tmp_path / "bomb.csv", "a" + ",a" * 100)  # no line end in the first 64 bytes
+    with pytest.raises(ImportFileError) as refused:
+        read_table(path, kind="requests")
+    assert refused.value.problem.code == "header_too_long"
+    assert "bomb.csv" in str(refused.value) and "64 bytes" in str(refused.value)
+
+
+def test_header_with_too_many_columns_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(importer.read, "MAX_COLUMNS", 3)
+    path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x"])
+    with pytest.raises(ImportFileError) as refused:
+        read_table(path, kind="requests")
+    assert refused.value.problem.params["n"] == 7
+    assert "7 columns (at most 3)" in str(refused.value)
+
+
+def _workbook(path, rows):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def test_long_excel_sheet_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(importer.read, "MAX_EXCEL_ROWS", 2)
+    header = REQUEST_HEADER.split(",")
+    row = ["R1", 112.305, 28.565, "dispute", "urgent", "2024-05-01 08:30", "x"]
+    ok = _workbook(tmp_path / "two.xlsx", [header, row, row])
+    assert len(read_table(ok, kind="requests")) == 2
+    long = _workbook(tmp_path / "three.xlsx", [header, row, row, row])
+    with pytest.raises(ImportFileError) as refused:
+        read_table(long, kind="requests")
+    assert refused.value.problem.code == "excel_too_many_rows"
+    assert "more than 2 rows" in str(refused.value) and "CSV" in str(refused.value)
+
+
+def test_excel_formula_without_saved_value_is_a_warning(engine, grids, tmp_path):
+    # openpyxl writes formulas without calculating them, as many report generators do.
+    header = REQUEST_HEADER.split(",")
+    path = _workbook(tmp_path / "formulas.xlsx", [
+        header,
+        ["F1", "=112+0.305", 28.565, "dispute", "urgent", "2024-05-01 08:30", "x"],
+        ["F2", 112.305, 28.565, "dispute", "urgent", "2024-05-01 08:30", "y"],
+    ])
+    report = import_file(engine, path, kind="requests")
+    [warning] = [p for p in report.problems if p.severity == "warning"]
+    assert (warning.row, warning.field, warning.value) == (2, "lon", "=112+0.305")
+    assert warning.code == "excel_formula_no_value" and "cell B2" in warning.reason
+    # The empty cell then fails as empty; the other row is stored; nothing counted twice.
+    assert (report.rows_read, report.rows_inserted) == (2, 1)
+
+
 def test_utf8_bom_csv_header_is_clean(tmp_path):
     path = requests_csv(tmp_path, ["R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x"],
                         encoding="utf-8-sig")
@@ -426,6 +483,18 @@ def test_point_geometry_problems(grid_index):
     assert by_row[3].field == "geometry" and "expected a point" in by_row[3].reason
 
 
+def test_infinite_point_is_not_called_outside_china(grid_index):
+    frame = gpd.GeoDataFrame(
+        {"external_id": ["P1", "P2"], "category": "road", "reported_at": "2024-05-01"},
+        geometry=[shapely.Point(CENTRES[CODES[0]]), shapely.Point(np.inf, 28.5)], crs=4326)
+    frame.index = pd.RangeIndex(1, 3, name="row")
+    valid, problems = importer.validate_requests(frame, grid_index=grid_index)
+    assert list(valid.external_id) == ["P1"]
+    [problem] = problems
+    assert (problem.row, problem.field, problem.code) == (2, "geometry",
+                                                          "coordinate_not_finite")
+
+
 def test_file_grid_code_column_ignored_for_requests(grid_index):
     frame = pd.DataFrame({"lon": ["112.305"], "lat": ["28.565"], "category": ["road"],
                           "reported_at": ["2024-05-01"], "网格编码": [CODES[3]]})
@@ -461,6 +530,10 @@ GOOD_GRID = [CODES[0], "网格一", square(112.30, 28.56).wkt, "800"]
     ({2: "POLYGON ((112.30 28.55, 112.31 28.55, 112.32 28.55, 112.30 28.55))"}, "wkt",
      "could not be repaired"),
     ({2: square(2.3, 48.8).wkt}, "wkt", "outside China"),
+    ({2: "POLYGON ((112.30 28.55, 112.31 28.55, NaN 28.56, 112.30 28.55))"}, "wkt",
+     "not a finite number"),
+    ({2: "POLYGON ((112.30 28.55, 112.31 28.55, inf 28.56, 112.30 28.55))"}, "wkt",
+     "not a finite number"),
     ({3: "many"}, "population", "whole number"),
     ({3: "12.5"}, "population", "whole number"),
     ({3: "-5"}, "population", "negative"),
@@ -483,6 +556,28 @@ def test_duplicate_grid_code_keeps_first():
     [dup] = problems
     assert (dup.row, dup.field, dup.value) == (2, "code", CODES[0])
     assert "duplicate of row 1" in dup.reason
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02", "EPSG:3857"])
+def test_non_finite_vertex_is_named_before_any_conversion(crs):
+    # GEOS raised on NaN in the GCJ-02 shift: a traceback instead of a row problem.
+    nan = "POLYGON ((112.30 28.55, 112.31 28.55, NaN 28.56, 112.30 28.55))"
+    frame = grid_frame([[CODES[0], "网格一", nan, "1"]])
+    valid, problems = importer.validate_grids(frame, crs=crs)
+    assert valid.empty
+    [problem] = problems
+    assert (problem.row, problem.field, problem.code) == (1, "wkt", "coordinate_not_finite")
+
+
+def test_polygon_with_too_many_vertices_is_kept_with_a_warning(monkeypatch):
+    monkeypatch.setattr(importer.geometry, "MAX_VERTICES", 4)  # a square has 5
+    valid, problems = importer.validate_grids(grid_frame([GOOD_GRID]))
+    assert list(valid.code) == [CODES[0]]
+    [warning] = problems
+    assert (warning.row, warning.severity, warning.code) == (1, "warning",
+                                                             "polygon_many_vertices")
+    assert warning.params == {"n": 5, "limit": 4}
+    assert "5 vertices (more than 4)" in warning.reason
 
 
 def test_grid_community_code_checked_against_code():

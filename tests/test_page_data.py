@@ -273,3 +273,26 @@ def test_a_grid_reimport_counts_only_what_changes(tiny_url, four_grids, tmp_path
     assert not at.exception
     assert "无需导入：4 行与库中相同或比库中旧，不会写入任何数据。" in texts(at)
     assert not [b for b in at.button if b.key == "data_import"]
+
+
+def test_an_unexpected_error_in_the_check_shows_an_id_not_the_exception(tiny_url, monkeypatch,
+                                                                        caplog):
+    from geo import importer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("/srv/gridmap/secret/path: GEOS said no")
+
+    monkeypatch.setattr(importer, "import_file", broken)
+    at = run_page(tiny_url, DATA)
+    at.file_uploader(key="data_upload").upload("stations.csv", STATIONS_CSV, "text/csv")
+    with caplog.at_level("ERROR", logger="gridmap.app"):
+        _run(at, tiny_url)
+    assert not at.exception
+    page = texts(at)
+    assert "secret" not in page and "RuntimeError" not in page
+    assert "检查文件时出现意外错误（错误编号" in page
+    # The details are in the server log, under the id the page shows.
+    [record] = [r for r in caplog.records if "error " in r.getMessage()]
+    error_id = record.getMessage().split()[1]
+    assert f"错误编号 {error_id}" in page
+    assert "GEOS said no" in str(record.exc_info[1])

@@ -27,7 +27,7 @@ import streamlit as st
 from geo import accounts, importer
 from geo.store.access import log_audit, read_audit
 from geo.store.engine import table_counts as stored_table_counts
-from ui import data, downloads, maps, widgets
+from ui import data, downloads, errors, maps, widgets
 from ui import text as ui_text
 from ui.text import catalogue, count, t, when
 
@@ -153,7 +153,9 @@ def check(name: str, body: bytes, *, kind: str, crs: str | None) -> Checked:
 
 def _failed_report(path: Path, kind: str, crs: str | None, exc: Exception
                    ) -> importer.ImportReport:
-    problem = importer.Problem(None, None, None, f"{type(exc).__name__}: {exc}")
+    # Not the exception's text (a library's words, paths): an id the admin finds in the log.
+    reason = importer.Reason("unexpected", id=errors.logged(exc, where="data"))
+    problem = importer.Problem(None, None, None, reason)
     return importer.ImportReport(kind=kind, path=str(path), crs=crs or "wgs84",
                                  problems=[problem], file_error=problem)
 

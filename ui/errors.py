@@ -26,13 +26,19 @@ P = ParamSpec("P")
 log = logging.getLogger("gridmap.app")
 
 
+def logged(exc: BaseException, *, where: str) -> str:
+    """Log ``exc`` with its traceback under a new error id; return the id to show."""
+    error_id = secrets.token_hex(4)
+    log.error("error %s on page %s: %s", error_id, where, exc.__class__.__name__, exc_info=exc)
+    return error_id
+
+
 def report(exc: BaseException, *, where: str) -> str:
     """Log ``exc`` with its traceback under a new error id, show the id; return the id.
 
     ``where`` (the page) goes to the log line, not to the user.
     """
-    error_id = secrets.token_hex(4)
-    log.error("error %s on page %s: %s", error_id, where, exc.__class__.__name__, exc_info=exc)
+    error_id = logged(exc, where=where)
     st.error(t("msg.unexpected", id=error_id), icon=widgets.ICON_DENIED)
     return error_id
 

@@ -21,6 +21,9 @@ from geo.importer.rows import Rows, object_values
 
 # Taken as WGS84 as they are (CGCS2000 differs by centimetres): nothing to convert.
 _GEOGRAPHIC = ("wgs84", "cgcs2000")
+#: More vertices than this in one grid is a warning: a surveyed grid has hundreds, and a
+#: polygon of a million (a raster traced point by point) slows every map and export.
+MAX_VERTICES = 100_000
 
 
 def resolve_crs(frame: pd.DataFrame, crs: str | None = None) -> str:
@@ -92,6 +95,7 @@ def wgs84_points(rows: Rows, crs: str) -> tuple[np.ndarray, np.ndarray]:
         is_point = has & (shapely.get_type_id(geom) == 0)
         x[is_point] = shapely.get_x(geom[is_point])
         y[is_point] = shapely.get_y(geom[is_point])
+        _flag_not_finite(rows, is_point, x, y, "geometry")
         field_of[has] = "geometry"
         rows.flag(has & ~is_point, "geometry", lambda i: [g.geom_type for g in geom[i]],
                   lambda i: [Reason("expected_point", found=g.geom_type) for g in geom[i]])
@@ -117,10 +121,18 @@ def wgs84_points(rows: Rows, crs: str) -> tuple[np.ndarray, np.ndarray]:
         rows.flag(ok & ~point, "wkt", s, Reason("expected_point_wkt"))
         x[point] = shapely.get_x(parsed[point])
         y[point] = shapely.get_y(parsed[point])
+        _flag_not_finite(rows, point, x, y, "wkt", s)
         field_of[need] = "wkt"
     elif need.any():
         rows.flag(need, "geometry", None, Reason("empty_geometry"))
     return _convert_points(rows, x, y, crs, field_of)
+
+
+def _flag_not_finite(rows: Rows, point: np.ndarray, x: np.ndarray, y: np.ndarray, col: str,
+                     text: pd.Series | None = None) -> None:
+    bad = point & ~(np.isfinite(x) & np.isfinite(y))
+    values = text if text is not None else (lambda i: [f"{x[j]}, {y[j]}" for j in i])
+    rows.flag(bad, col, values, Reason("coordinate_not_finite"))
 
 
 def _convert_points(rows: Rows, x: np.ndarray, y: np.ndarray, crs: str,
@@ -177,19 +189,35 @@ def wgs84_polygons(rows: Rows, crs: str, *, optional: bool = False) -> np.ndarra
     if not polygonal.any():
         return out
     work = geom[polygonal]
-    if crs not in _GEOGRAPHIC:
+    idx = np.flatnonzero(polygonal)
+
+    def wkt(i: np.ndarray) -> list[str]:
+        return [shapely.to_wkt(geom[j], rounding_precision=6) for j in i]
+
+    # NaN or infinite vertices first: GEOS and the datum shifts cannot take them, and they
+    # are not "outside China" either.
+    xy, owner = shapely.get_coordinates(work, return_index=True)
+    finite = np.ones(len(work), dtype=bool)
+    finite[np.unique(owner[~np.isfinite(xy).all(axis=1)])] = False
+    del xy, owner
+    rows.flag(_at(n, idx[~finite]), label, wkt, Reason("coordinate_not_finite"))
+    vertices = shapely.get_num_coordinates(work)
+    rows.flag(_at(n, idx[vertices > MAX_VERTICES]), label,
+              lambda i: [shapely.to_wkt(geom[j], rounding_precision=6)[:60] for j in i],
+              [Reason("polygon_many_vertices", n=int(v), limit=MAX_VERTICES)
+               for v in _spread(n, idx, vertices)], severity="warning")
+    if crs not in _GEOGRAPHIC and finite.any():
         def to_wgs(xy: np.ndarray) -> np.ndarray:
             return np.column_stack(_to_wgs84(xy[:, 0], xy[:, 1], crs))
 
         # Every vertex of every polygon in one vectorised call.
-        work = shapely.transform(work, to_wgs)
+        work = work.copy()
+        work[finite] = shapely.transform(work[finite], to_wgs)
     bounds = shapely.bounds(work)
-    finite = np.isfinite(bounds).all(axis=1)
-    inside = finite & coords.in_china(bounds[:, 0], bounds[:, 1]) & coords.in_china(
+    inside = finite & np.isfinite(bounds).all(axis=1)
+    inside &= coords.in_china(bounds[:, 0], bounds[:, 1]) & coords.in_china(
         bounds[:, 2], bounds[:, 3])
-    idx = np.flatnonzero(polygonal)
-    bad = np.zeros(n, dtype=bool)
-    bad[idx[~inside]] = True
+    bad = _at(n, idx[finite & ~inside])
     rows.flag(bad, label, lambda i: [f"bounds {shapely.bounds(g).round(4).tolist()}"
                                      for g in geom[i]],
               Reason("polygon_outside_china") if crs in _GEOGRAPHIC
@@ -207,12 +235,22 @@ def wgs84_polygons(rows: Rows, crs: str, *, optional: bool = False) -> np.ndarra
             repaired_ok[idx[j]] = not valid[j]
         if not valid[j]:
             why[idx[j]] = shapely.is_valid_reason(work[j])
-    def wkt(i: np.ndarray) -> list[str]:
-        return [shapely.to_wkt(geom[j], rounding_precision=6) for j in i]
-
     rows.flag(repaired_ok, label, wkt,
               [Reason("polygon_repaired", detail=w) for w in why], severity="warning")
     rows.flag(unrepairable, label, wkt,
               [Reason("polygon_unrepairable", detail=w) for w in why])
     return out
 
+
+def _at(n: int, positions: np.ndarray) -> np.ndarray:
+    """Return a mask of ``n`` rows, true at ``positions``."""
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return mask
+
+
+def _spread(n: int, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return per-row values of ``n`` rows: ``values`` at ``positions``, 0 elsewhere."""
+    out = np.zeros(n, dtype=np.int64)
+    out[positions] = values
+    return out

@@ -116,7 +116,9 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
         report.encoding = frame.attrs.get("encoding")
         read_problems = frame.attrs.get("read_problems", [])
         report.crs = resolve_crs(frame, crs)
-        report.rows_read = len(frame) + sum(p.row is not None for p in read_problems)
+        # Lines the reader had to drop (malformed CSV lines) were read too.
+        report.rows_read = len(frame) + sum(p.row is not None and p.severity == "error"
+                                            for p in read_problems)
         step(0.2, f"validating {len(frame):,} rows")
         valid, problems = _validate(engine, frame, kind=kind, crs=report.crs)
     except ImportFileError as exc:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from geo.importer.reasons import Reason
 from geo.importer.report import ImportFileError, Problem, check_kind
+from geo.importer.rows import more_rows
 
 _LABELS = {
     "csv": "CSV text",
@@ -61,6 +62,17 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: The number of a CSV or Excel file's first data row, as the spreadsheet shows it (the
 #: header is line 1).
 FIRST_ROW = 2
+#: A header line longer than this is not a header (a real one with 100 Chinese column names
+#: is a few kilobytes): refused before the file is read, in bounded memory.
+MAX_HEADER_BYTES = 1 << 20
+#: More columns than this is a wrong separator or not a table; the widest template has 30.
+MAX_COLUMNS = 1000
+#: Excel sheets longer than this are refused before pandas reads them (openpyxl takes about
+#: 2 minutes for 300,000 rows); larger files come as CSV, which is read 100 times faster.
+MAX_EXCEL_ROWS = 100_000
+#: Formula cells without a saved value reported one by one; the rest in one line.
+_MAX_FORMULA_CELLS = 20
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
 def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.DataFrame:
@@ -112,9 +124,12 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
     read_problems: list[Problem] = []
     encoding = None
     if found == "csv":
+        _check_header(path)
         frame, encoding = _read_csv(path, read_problems)
     elif found == "xlsx":
+        formulas = _scan_excel(path)
         frame = _read_excel(path)
+        read_problems.extend(_formula_problems(formulas, frame))
     else:
         frame, layer, encoding = _read_vector(path, found, layer, read_problems)
     if frame.empty:
@@ -236,6 +251,98 @@ def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, s
         numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]
         frame.index = pd.Index(numbers, name="row")
     return frame, encoding
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a CSV whose first line is not a plausible header, reading at most 1 MiB."""
+    with path.open("rb") as fh:
+        head = fh.read(MAX_HEADER_BYTES + 1)
+    end = head.find(b"\n")
+    if end < 0 and len(head) > MAX_HEADER_BYTES:
+        raise ImportFileError(Reason("header_too_long", name=path.name, limit=MAX_HEADER_BYTES))
+    line = head if end < 0 else head[:end]
+    if line.startswith(_UTF16_BOMS):
+        line = line.decode("utf-16", errors="replace").encode("utf-8")
+    columns = 1 + max(line.count(sep) for sep in (b",", b"\t", b";", b"|"))
+    if columns > MAX_COLUMNS:
+        raise ImportFileError(Reason("too_many_columns", name=path.name, n=columns,
+                                     limit=MAX_COLUMNS))
+
+
+def _scan_excel(path: Path) -> list[tuple[str, str]]:
+    """Stream the first sheet's XML once; return its formula cells with no saved value.
+
+    Refuses a sheet past :data:`MAX_EXCEL_ROWS` rows before pandas reads it. The cells come
+    as (reference, formula).
+
+    openpyxl (under pandas) reads a cached value or nothing: a workbook written by a program
+    that does not calculate (or saved with calculation off) would be stored empty, silently.
+    """
+    from xml.etree import ElementTree
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            sheet = _first_sheet(zf)
+            if sheet is None:
+                return []  # pandas names what is missing
+            rows, cells = 0, []
+            with zf.open(sheet) as fh:
+                for _, elem in ElementTree.iterparse(fh, events=("end",)):
+                    tag = elem.tag
+                    if tag == f"{_SHEET_NS}c":
+                        formula = elem.find(f"{_SHEET_NS}f")
+                        value = elem.find(f"{_SHEET_NS}v")
+                        # No <v>, or an empty one that is not a formula's empty text.
+                        if formula is not None and (value is None or (
+                                not value.text and elem.get("t") != "str")):
+                            cells.append((elem.get("r", "?"), f"={formula.text or ''}"))
+                    elif tag == f"{_SHEET_NS}row":
+                        rows += 1
+                        if rows > MAX_EXCEL_ROWS + 1:  # + the header
+                            raise ImportFileError(Reason("excel_too_many_rows", name=path.name,
+                                                         limit=MAX_EXCEL_ROWS))
+                        elem.clear()  # keeps memory flat on a long sheet
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+        return []  # a damaged workbook: openpyxl's own message follows
+    return cells
+
+
+def _first_sheet(zf: zipfile.ZipFile) -> str | None:
+    """Return the archive member of the first sheet (what ``sheet_name=0`` reads)."""
+    from xml.etree import ElementTree
+
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    first = book.find(f"{_SHEET_NS}sheets/{_SHEET_NS}sheet")
+    if first is None:
+        return None
+    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    for rel in rels:
+        if rel.get("Id") == first.get(f"{rel_ns}id"):
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
+def _formula_problems(cells: list[tuple[str, str]], frame: pd.DataFrame) -> list[Problem]:
+    """Warnings for formula cells read as empty, with the row and the column's header."""
+    problems = []
+    for ref, formula in cells[:_MAX_FORMULA_CELLS]:
+        letters = re.match(r"[A-Z]+", ref)
+        number = re.search(r"\d+", ref)
+        col = 0
+        for ch in letters.group() if letters else "":
+            col = col * 26 + ord(ch) - 64
+        field = str(frame.columns[col - 1]) if 0 < col <= len(frame.columns) else None
+        row = int(number.group()) if number else None
+        problems.append(Problem(None if row == 1 else row, field, formula[:60],
+                                Reason("excel_formula_no_value", cell=ref,
+                                       formula=formula[:40]), "warning"))
+    if len(cells) > _MAX_FORMULA_CELLS:
+        problems.append(Problem(None, None, None, more_rows(
+            len(cells) - _MAX_FORMULA_CELLS,
+            Reason("excel_formula_no_value", cell="…", formula="…")), "warning"))
+    return problems
 
 
 def _read_excel(path: Path) -> pd.DataFrame:

@@ -23,6 +23,24 @@ REASONS: dict[str, tuple[str, str]] = {
                          "GeoJSON、GeoPackage 或压缩的 Shapefile",
                          "{name}: unsupported file: found {found}; expected CSV, Excel .xlsx, "
                          "GeoJSON, GeoPackage or a zipped Shapefile"),
+    "unexpected": ("检查文件时出现意外错误（错误编号 {id}），详情已记入服务器日志；"
+                   "请把编号告诉管理员",
+                   "unexpected error while checking the file (error id {id}); the details are "
+                   "in the server log: give the id to your administrator"),
+    "header_too_long": ("{name}：第一行超过 {limit} 字节仍未结束，不像表头；请检查文件",
+                        "{name}: the first line runs past {limit} bytes without ending: not a "
+                        "table header; check the file"),
+    "too_many_columns": ("{name}：表头有 {n} 列（最多 {limit} 列）；请检查分隔符或删除多余的列",
+                         "{name}: the header has {n} columns (at most {limit}); check the "
+                         "separator or remove the extra columns"),
+    "excel_too_many_rows": ("{name}：Excel 工作表超过 {limit} 行；更大的文件请另存为 CSV 再导入",
+                            "{name}: the Excel sheet has more than {limit} rows; save larger "
+                            "files as CSV and import that"),
+    "excel_formula_no_value": ("单元格 {cell} 是公式（{formula}），但文件中没有保存计算结果，"
+                               "按空值处理；请在 Excel 中打开并保存，或粘贴为数值",
+                               "cell {cell} holds a formula ({formula}) with no saved value, "
+                               "read as empty; open and save the file in Excel, or paste the "
+                               "values"),
     "file_no_rows": ("{name}：文件中没有数据行{detail}",
                      "{name}: no {what}: the file holds no {kind}{detail_en}"),
     "missing_columns": ("缺少必需的列：{missing}{updates}。文件中的列：{available}",
@@ -66,6 +84,11 @@ REASONS: dict[str, tuple[str, str]] = {
                                 "coordinate outside China after conversion from {crs}"),
     "outside_china_swapped": ("坐标不在中国境内；经纬度是否填反？",
                               "coordinate outside China; lon and lat swapped?"),
+    "coordinate_not_finite": ("坐标不是有限的数（NaN 或无穷大）",
+                              "a coordinate is not a finite number (NaN or infinity)"),
+    "polygon_many_vertices": ("面有 {n} 个顶点（超过 {limit} 个）：地图和导出会很慢，请先简化",
+                              "the polygon has {n} vertices (more than {limit}): maps and "
+                              "exports will be slow; simplify it first"),
     "polygon_outside_china": ("面不在中国境内", "polygon outside China"),
     "polygon_outside_china_converted": ("由 {crs} 转换后面不在中国境内",
                                         "polygon outside China after conversion from {crs}"),
