@@ -1247,3 +1247,89 @@ def test_real_requests_end_the_demo_dry_runs_and_stations_do_not(engine, grids,
     assert import_file(engine, path, kind="requests").rows_inserted == 1
     assert not accounts.is_demo(engine)
     assert store_engine.get_setting(engine, "real_data") is not None
+
+
+# ---------------------------------------------------------------------------- streaming
+# A requests CSV is read, checked and written a chunk at a time (issue 17: 1 M rows held
+# 1.5 GB at once). With chunks of two rows, each test below crosses chunk boundaries.
+
+
+@pytest.fixture
+def two_row_chunks(monkeypatch):
+    monkeypatch.setattr(importer.load, "READ_CHUNK", 2)
+
+
+def test_chunks_keep_the_files_line_numbers_across_malformed_lines(tmp_path):
+    path = requests_csv(tmp_path, [
+        "R1,112.305,28.565,dispute,urgent,2024-05-01 08:30,x",
+        "R2,112.315,28.555,road,routine,2024-05-02 09:00,y,surplus,fields",
+        "R3,112.315,28.555,noise,routine,2024-05-02 09:00,z",
+        "R4,112.315,28.555,noise,routine,2024-05-02 09:00,z",
+        "R5,112.315,28.555,noise,routine,2024-05-02 09:00,z,surplus",
+    ])
+    frames = list(importer.read.read_chunks(path, kind="requests", rows=2))
+    assert [list(f.index) for f in frames] == [[2, 4], [5]]
+    assert [f.loc[5, "external_id"] for f in frames[1:]] == ["R4"]
+    assert [[p.row for p in f.attrs["read_problems"]] for f in frames] == [[3], [6]]
+    assert frames[0].attrs["lines"] == 6  # the header and five rows, for progress
+
+
+def test_a_repeat_in_a_later_chunk_is_refused_naming_the_first_row(engine, grids, tmp_path,
+                                                                   two_row_chunks):
+    path = requests_csv(tmp_path, ["R1,112.305,28.565,road,routine,2024-05-01 08:30,a",
+                                   "R2,112.315,28.555,road,routine,2024-05-01 08:30,b",
+                                   "R1,112.315,28.555,noise,routine,2024-05-02 08:30,c"])
+    report = import_file(engine, path, kind="requests")
+    assert (report.rows_read, report.rows_inserted, report.rows_rejected) == (3, 2, 1)
+    [dup] = report.errors
+    assert (dup.row, dup.field, dup.value) == (4, "external_id", "R1")
+    assert dup.reason == "duplicate of row 2"
+    assert list(stored_requests(engine).description) == ["a", "b"]
+
+
+def test_chunked_counts_file_lines_once_and_caps_listings_over_chunks(
+        engine, grids, tmp_path, two_row_chunks, monkeypatch):
+    monkeypatch.setattr(importer.load, "MAX_PROBLEMS_PER_REASON", 2)
+    header = REQUEST_HEADER + ",wechat"  # an unknown column: one warning, not one per chunk
+    path = requests_csv(tmp_path, [f"O{i},112.9,28.9,road,routine,2024-05-01,x,w"
+                                   for i in range(5)], header=header)
+    report = import_file(engine, path, kind="requests")
+    assert (report.rows_read, report.rows_inserted) == (5, 5)
+    lines = [p for p in report.warnings if p.field == "wechat"]
+    assert len(lines) == 1
+    outside = [p for p in report.warnings if p.code == "outside_grid"]
+    assert [p.row for p in outside] == [2, 3]
+    [more] = [p for p in report.warnings if p.code == "more_rows"]
+    assert more.params["n"] == 3 and "outside every grid" in more.reason
+
+
+def test_a_failure_in_a_later_chunk_leaves_nothing(engine, grids, tmp_path, two_row_chunks,
+                                                   monkeypatch):
+    before = store_engine.table_counts(engine)
+    real = store_requests.bulk_insert_requests
+    calls = []
+
+    def fail_on_the_third_chunk(conn, frame):
+        calls.append(len(frame))
+        if len(calls) == 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(conn, frame)
+
+    monkeypatch.setattr(store_requests, "bulk_insert_requests", fail_on_the_third_chunk)
+    path = requests_csv(tmp_path, [f"N{i},112.315,28.555,road,routine,2024-05-01,y"
+                                   for i in range(6)])
+    report = import_file(engine, path, kind="requests")
+    assert calls == [2, 2, 2]  # two chunks written in the transaction before the failure
+    assert not report.ok() and "nothing was written" in report.file_error.reason
+    assert (report.rows_inserted, report.rows_new) == (0, 0)
+    assert store_engine.table_counts(engine) == before
+
+
+def test_a_line_pandas_cannot_parse_in_a_later_chunk_leaves_nothing(engine, grids, tmp_path,
+                                                                    two_row_chunks):
+    before = store_engine.table_counts(engine)
+    rows = [f"N{i},112.315,28.555,road,routine,2024-05-01,y" for i in range(4)]
+    path = requests_csv(tmp_path, [*rows, 'N9,112.3,28.5,road,routine,2024-05-01,"open'])
+    report = import_file(engine, path, kind="requests")
+    assert not report.ok() and "not readable as CSV" in report.file_error.reason
+    assert store_engine.table_counts(engine) == before

@@ -89,28 +89,33 @@ def crs_value(choice: str, epsg: str = "") -> str | None:
     return choice
 
 
-def preview(path: Path, kind: str) -> tuple[pd.DataFrame | None, int]:
-    """The first rows of the file as read (geometry shown as its type), and the row count."""
+def preview(path: Path, kind: str) -> pd.DataFrame | None:
+    """The first rows of the file as read (geometry shown as its type).
+
+    Only the first rows of a CSV are read (the check after reads the file a chunk at a
+    time): a million-row upload is previewed in its first :data:`PREVIEW_ROWS`.
+    """
     try:
-        frame = importer.read_table(path, kind=kind)
-    except importer.ImportFileError:
-        return None, 0
-    total = len(frame)
+        frame = next(importer.read_chunks(path, kind=kind, rows=PREVIEW_ROWS))
+    except (importer.ImportFileError, StopIteration):
+        return None
     head = frame.head(PREVIEW_ROWS)
     if isinstance(head, gpd.GeoDataFrame):
         geom = head.geometry.geom_type.fillna(t("msg.no_data_value"))
         head = pd.DataFrame(head.drop(columns=head.geometry.name))
         head[t("data.preview.geometry")] = geom.to_numpy()
     head = head.reset_index().rename(columns={"row": t("data.preview.row")})
-    return head.astype(str).replace({"nan": ""}), total
+    return head.astype(str).replace({"nan": ""})
 
 
 def detect(name: str, body: bytes) -> str | None:
     """The kind the upload looks like (:func:`geo.importer.detect_kind`); None if unreadable."""
     with saved(name, body) as path:
         try:
-            return importer.detect_kind(importer.read_table(path, kind="requests"))
-        except importer.ImportFileError:
+            # The columns and the first rows' shapes decide: a chunk of a CSV is enough.
+            return importer.detect_kind(next(importer.read_chunks(path, kind="requests",
+                                                                  rows=1000)))
+        except (importer.ImportFileError, StopIteration):
             return None
 
 
@@ -140,14 +145,15 @@ def check(name: str, body: bytes, *, kind: str, crs: str | None) -> Checked:
     eng = data.engine()
     refused = None
     with saved(name, body) as path:
-        shown, total = preview(path, kind)
+        shown = preview(path, kind)
         try:
             report = importer.import_file(eng, path, kind=kind, crs=crs, dry_run=True)
             if report.ok():
                 refused = importer.refused_rows(path, report, lang=ui_text.lang())
         except Exception as exc:  # noqa: BLE001 the page reports, never a traceback
             report = _failed_report(path, kind, crs, exc)
-    return Checked(key=(), name=safe_name(name), preview=shown, total=total, report=report,
+    return Checked(key=(), name=safe_name(name), preview=shown, total=report.rows_read,
+                   report=report,
                    refused=refused)
 
 

@@ -48,7 +48,7 @@ from geo.importer.columns import detect_kind, template
 from geo.importer.files import problems_file, refused_rows, template_file
 from geo.importer.geometry import resolve_crs
 from geo.importer.load import WRITE_CHUNK, import_file
-from geo.importer.read import read_table
+from geo.importer.read import read_chunks, read_table
 from geo.importer.reasons import REASONS, Reason
 from geo.importer.report import KINDS, ImportFileError, ImportReport, Problem, Progress
 from geo.importer.rows import MAX_PROBLEMS_PER_REASON
@@ -75,6 +75,7 @@ __all__ = [
     "detect_kind",
     "import_file",
     "problems_file",
+    "read_chunks",
     "read_table",
     "refused_rows",
     "resolve_crs",

@@ -23,9 +23,10 @@ from geo import clock
 from geo.grids import GridIndex
 from geo.importer import updates as file_updates
 from geo.importer.geometry import resolve_crs
-from geo.importer.read import read_table
+from geo.importer.read import read_chunks, read_table
 from geo.importer.reasons import Reason
 from geo.importer.report import ImportFileError, ImportReport, Problem, Progress, check_kind
+from geo.importer.rows import MAX_PROBLEMS_PER_REASON, more_rows
 from geo.importer.validate import (
     validate_activities,
     validate_grids,
@@ -39,6 +40,9 @@ from geo.store import updates as store_updates
 
 #: Requests are written in chunks of this many rows, to report progress.
 WRITE_CHUNK = 200_000
+#: A requests file is read, checked and written this many rows at a time (CSV is streamed):
+#: memory follows the chunk, not the file. 1 M rows at once peaked at 1.5 GB.
+READ_CHUNK = 100_000
 
 try:  # the raw-cursor bulk paths raise driver errors, not SQLAlchemy ones
     import psycopg
@@ -46,6 +50,9 @@ try:  # the raw-cursor bulk paths raise driver errors, not SQLAlchemy ones
     _DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 except ImportError:  # pragma: no cover - PostgreSQL support not installed
     _DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
+
+#: A write that leaves nothing behind: the database refused, or stored requests moved.
+_WRITE_ERRORS: tuple[type[Exception], ...] = (store_updates.ConcurrentUpdate, *_DB_ERRORS)
 
 #: Imports that make a database the site's own rather than the demo (geo.accounts.is_demo).
 REAL_KINDS = ("grids", "requests")
@@ -110,6 +117,9 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
 
     report = ImportReport(kind=kind, path=str(path), crs=crs or "wgs84", dry_run=dry_run)
     step(0.0, f"reading {Path(path).name}")
+    if kind == "requests":
+        return _import_requests(engine, Path(path), report, crs=crs, layer=layer, step=step,
+                                started=started)
     try:
         frame = read_table(path, kind=kind, layer=layer)
         report.format = frame.attrs.get("format")
@@ -131,20 +141,157 @@ def import_file(engine: Engine, path: str | Path, *, kind: str, crs: str | None 
             _preview(engine, valid, report)
         else:
             _write(engine, valid, report, step)
-    except store_updates.ConcurrentUpdate as exc:
-        _nothing_written(report)
-        reason = (f"requests changed while this file was imported ({exc}); nothing was "
-                  "written: import the file again")
-        return _failed(report, Problem(None, None, None, reason), started, step)
-    except _DB_ERRORS as exc:
-        _nothing_written(report)
-        reason = f"database error, nothing was written: {str(exc).splitlines()[0][:300]}"
-        return _failed(report, Problem(None, None, None, reason), started, step)
+    except _WRITE_ERRORS as exc:
+        return _refused_write(report, exc, started, step)
+    return _finished(report, started, step)
+
+
+def _finished(report: ImportReport, started: float, step: Progress) -> ImportReport:
     # File-level lines first, then by row; within a row, in the order checked.
     report.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     report.seconds = time.perf_counter() - started
-    step(1.0, "dry run: nothing written" if dry_run else "done")
+    step(1.0, "dry run: nothing written" if report.dry_run else "done")
     return report
+
+
+def _refused_write(report: ImportReport, exc: Exception, started: float,
+                   step: Progress) -> ImportReport:
+    """Report a write the database refused (or stored requests that moved): none of it stays."""
+    _nothing_written(report)
+    if isinstance(exc, store_updates.ConcurrentUpdate):
+        reason = (f"requests changed while this file was imported ({exc}); nothing was "
+                  "written: import the file again")
+    else:
+        reason = f"database error, nothing was written: {str(exc).splitlines()[0][:300]}"
+    return _failed(report, Problem(None, None, None, reason), started, step)
+
+
+def _import_requests(engine: Engine, path: Path, report: ImportReport, *, crs: str | None,
+                     layer: str | None, step: Progress, started: float) -> ImportReport:
+    """Import a requests file :data:`READ_CHUNK` rows at a time, in one transaction.
+
+    Each chunk is read, checked, judged against the stored requests (and the rows of the
+    chunks before it, written in the same transaction) and written; a problem anywhere
+    (a line pandas cannot parse in the last chunk, the database) rolls all of it back.
+    """
+    try:
+        chunks = read_chunks(path, kind="requests", rows=READ_CHUNK, layer=layer)
+        index = GridIndex(store_requests.read_grids(engine))
+    except ImportFileError as exc:
+        return _failed(report, exc.problem, started, step)
+    seen = _SeenKeys()
+    problems: list[Problem] = []
+
+    def run(conn: Connection) -> None:
+        for i, chunk in enumerate(chunks):
+            if i == 0:
+                report.format = chunk.attrs.get("format")
+                report.encoding = chunk.attrs.get("encoding")
+                report.crs = resolve_crs(chunk, crs)
+            read_problems = chunk.attrs.get("read_problems", [])
+            # Lines the reader had to drop (malformed CSV lines) were read too.
+            report.rows_read += len(chunk) + sum(p.row is not None and p.severity == "error"
+                                                 for p in read_problems)
+            valid, found = validate_requests(chunk, crs=report.crs, grid_index=index)
+            if i > 0:  # the file's own lines (unknown columns…) once, from the first chunk
+                found = [p for p in found if p.row is not None or p.code == "more_rows"]
+            valid, repeats = seen.drop_repeats(valid)
+            problems.extend(read_problems + found + repeats)
+            report.rows_valid += len(valid)
+            plan = file_updates.plan_file(conn, valid, actor=_actor(report),
+                                          dry_run=report.dry_run)
+            inserted = None
+            if not report.dry_run:
+                inserted = sum(store_requests.bulk_insert_requests(
+                    conn, plan.new.iloc[at:at + WRITE_CHUNK])
+                    for at in range(0, len(plan.new), WRITE_CHUNK))
+            _account(report, plan, inserted=inserted)
+            lines = chunk.attrs.get("lines") or report.rows_read
+            step(0.05 + 0.9 * report.rows_read / max(lines, 1),
+                 f"{report.rows_read:,} rows read, checked"
+                 + ("" if report.dry_run else " and written"))
+        if not report.dry_run and report.rows_inserted + report.rows_updated > 0:
+            store_engine.set_setting(conn, REAL_DATA_SETTING, clock.now().isoformat())
+
+    try:
+        if report.dry_run:
+            with engine.connect() as conn:
+                run(conn)
+        else:
+            with store_engine.transaction(engine) as conn:
+                run(conn)
+    except ImportFileError as exc:
+        _nothing_written(report)
+        return _failed(report, exc.problem, started, step)
+    except _WRITE_ERRORS as exc:
+        return _refused_write(report, exc, started, step)
+    report.problems = _capped(problems) + report.problems
+    return _finished(report, started, step)
+
+
+class _SeenKeys:
+    """The external ids of the rows kept so far, as 64-bit hashes (16 bytes a row).
+
+    A chunk's own repeats are refused by :func:`validate_requests`; this refuses a row that
+    repeats one from an earlier chunk, naming that row, as a file read whole would.
+    """
+
+    def __init__(self) -> None:
+        self.hashes = np.empty(0, dtype=np.uint64)
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def drop_repeats(self, valid: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+        """Return ``valid`` without rows whose key was kept before, and their problems."""
+        if not len(valid):
+            return valid, []
+        keys = valid["external_id"].to_numpy(dtype=object)
+        hashes = pd.util.hash_array(keys)
+        problems: list[Problem] = []
+        hit = np.zeros(len(valid), dtype=bool)
+        if len(self.hashes):
+            at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+            hit = self.hashes[at] == hashes
+            names = valid.attrs.get("names", {})
+            what = "duplicate" if "external_id" in names else "duplicate_derived"
+            field = names.get("external_id", "external_id")
+            problems = [Problem(int(row), field, str(key), Reason(what, row=int(first)))
+                        for row, key, first in zip(valid.index[hit], keys[hit],
+                                                   self.rows[at[hit]], strict=True)]
+        kept = ~hit
+        hashes_all = np.concatenate([self.hashes, hashes[kept]])
+        order = np.argsort(hashes_all, kind="stable")
+        self.hashes = hashes_all[order]
+        self.rows = np.concatenate([self.rows, valid.index.to_numpy()[kept]])[order]
+        out = valid[kept]
+        out.attrs = valid.attrs
+        return out, problems
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    """Keep the listing of one file read whole: :data:`MAX_PROBLEMS_PER_REASON` rows at most.
+
+    Per field and reason over all chunks; the rest are summed in one "more rows" line each.
+    """
+    out: list[Problem] = []
+    listed: dict[tuple, int] = {}
+    more: dict[tuple, tuple[int, object]] = {}
+    for p in problems:
+        if p.row is None and p.code == "more_rows":
+            inner = p.params["reason"]
+            key = (p.severity, p.field, getattr(inner, "code", str(inner)))
+            n, first = more.get(key, (0, inner))
+            more[key] = (n + p.params["n"], first)
+            continue
+        key = (p.severity, p.field, p.code or p.reason)
+        if p.row is not None and listed.get(key, 0) >= MAX_PROBLEMS_PER_REASON:
+            n, inner = more.get(key, (0, Reason(p.code, **p.params) if p.code else p.reason))
+            more[key] = (n + 1, inner)
+            continue
+        listed[key] = listed.get(key, 0) + 1
+        out.append(p)
+    out += [Problem(None, field, None, more_rows(n, inner), severity)
+            for (severity, field, _), (n, inner) in more.items()]
+    return out
 
 
 def _stored(bind: Engine | Connection, valid: pd.DataFrame, kind: str) -> int:
@@ -166,11 +313,6 @@ def _actor(report: ImportReport) -> str:
 
 def _preview(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
     """Count what a real run would do against the stored data, writing nothing."""
-    if report.kind == "requests":
-        with engine.connect() as conn:
-            plan = file_updates.plan_file(conn, valid, actor=_actor(report), dry_run=True)
-        _account(report, plan, inserted=None)
-        return
     if report.kind in _COMPARED:
         same, stored = _same_as_stored(engine, valid, report.kind)
         report.rows_new = len(valid) - stored
@@ -184,14 +326,15 @@ def _preview(engine: Engine, valid: pd.DataFrame, report: ImportReport) -> None:
 
 def _account(report: ImportReport, plan: file_updates.FilePlan, *,
              inserted: int | None) -> None:
-    """Count a requests file's rows as new, updated, unchanged (stale) or refused."""
+    """Add a chunk of a requests file to the counts: new, updated, unchanged (stale), refused."""
     planned = len(plan.new)
-    report.rows_inserted = inserted or 0
-    report.rows_new = planned if inserted is None else inserted
-    report.rows_updated = plan.count("updated")
-    report.rows_stale = plan.count("stale")
+    new = planned if inserted is None else inserted
+    report.rows_inserted += inserted or 0
+    report.rows_new += new
+    report.rows_updated += plan.count("updated")
+    report.rows_stale += plan.count("stale")
     # A new row stored meanwhile by someone else is left alone (ON CONFLICT DO NOTHING).
-    report.rows_unchanged = plan.count("unchanged", "stale") + planned - report.rows_new
+    report.rows_unchanged += plan.count("unchanged", "stale") + planned - new
     report.rows_valid -= plan.count("refused")
     report.problems += plan.problems
 
@@ -200,9 +343,7 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
     """Write the valid rows in one transaction and count them in the report."""
     kind = report.kind
     with store_engine.transaction(engine) as conn:
-        if kind == "requests":
-            _write_requests(conn, valid, report, step)
-        elif kind == "activities":
+        if kind == "activities":
             inserted = store_requests.insert_activities(conn, valid)
             report.rows_inserted = report.rows_new = inserted
             report.rows_unchanged = len(valid) - inserted
@@ -222,20 +363,6 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
             # The site's own grids or requests: from now on this is not the demo (its
             # documented passwords are refused, its sign-in page stops advertising them).
             store_engine.set_setting(conn, REAL_DATA_SETTING, clock.now().isoformat())
-
-
-def _write_requests(conn: Connection, valid: pd.DataFrame, report: ImportReport,
-                    step: Progress) -> None:
-    """Update the stored requests a file carries and insert the new ones, in ``conn``."""
-    step(0.65, f"judging {len(valid):,} rows against the stored requests")
-    plan = file_updates.plan_file(conn, valid, actor=_actor(report))
-    new = plan.new
-    inserted = 0
-    for start in range(0, len(new), WRITE_CHUNK):
-        inserted += store_requests.bulk_insert_requests(conn, new.iloc[start:start + WRITE_CHUNK])
-        done = min(start + WRITE_CHUNK, len(new))
-        step(0.7 + 0.3 * done / max(len(new), 1), f"written {done:,} of {len(new):,} new rows")
-    _account(report, plan, inserted=inserted)
 
 
 def _unit_rows(units: pd.DataFrame) -> pd.DataFrame:
@@ -335,8 +462,6 @@ def _validate(engine: Engine, frame: pd.DataFrame, *, kind: str, crs: str
         return validate_stations(frame, crs=crs)
     grids = store_requests.read_grids(engine)
     index = GridIndex(grids)
-    if kind == "requests":
-        return validate_requests(frame, crs=crs, grid_index=index)
     return validate_activities(frame, known_grids=set(grids["code"]), crs=crs,
                                grid_index=index)
 

@@ -12,11 +12,13 @@ vector file the 1-based feature number.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import sqlite3
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -103,24 +105,9 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
         The file is missing, empty, not what its name says, or cannot be read.
 
     """
-    check_kind(kind)
     path = Path(path)
     name = path.name
-    if not path.is_file():
-        raise ImportFileError(f"{name}: file not found ({path})")
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    if not head.replace(_BOM, b"").strip():
-        raise ImportFileError(Reason("file_empty", name=name, detail_en=" (0 bytes)" if not head
-                                     else " (only white space)"))
-    found, found_label = _sniff(path, head)
-    expected = _SUFFIXES.get(path.suffix.lower())
-    if expected is not None and found != expected:
-        raise ImportFileError(Reason("file_mismatch", name=name, suffix=path.suffix,
-                                     expected=_LABELS_ZH[expected],
-                                     expected_en=_LABELS[expected], found=found_label))
-    if found is None:
-        raise ImportFileError(Reason("file_unsupported", name=name, found=found_label))
+    found = _sniffed(path, kind)
     read_problems: list[Problem] = []
     encoding = None
     if found == "csv":
@@ -144,6 +131,67 @@ def read_table(path: str | Path, *, kind: str, layer: str | None = None) -> pd.D
     frame.attrs.update(format=found, encoding=encoding, layer=layer,
                        read_problems=read_problems)
     return frame
+
+
+def _sniffed(path: Path, kind: str) -> str:
+    """Return the format of ``path`` from its content, or refuse the file."""
+    check_kind(kind)
+    name = path.name
+    if not path.is_file():
+        raise ImportFileError(f"{name}: file not found ({path})")
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if not head.replace(_BOM, b"").strip():
+        raise ImportFileError(Reason("file_empty", name=name, detail_en=" (0 bytes)" if not head
+                                     else " (only white space)"))
+    found, found_label = _sniff(path, head)
+    expected = _SUFFIXES.get(path.suffix.lower())
+    if expected is not None and found != expected:
+        raise ImportFileError(Reason("file_mismatch", name=name, suffix=path.suffix,
+                                     expected=_LABELS_ZH[expected],
+                                     expected_en=_LABELS[expected], found=found_label))
+    if found is None:
+        raise ImportFileError(Reason("file_unsupported", name=name, found=found_label))
+    return found
+
+
+def read_chunks(path: str | Path, *, kind: str, rows: int, layer: str | None = None
+                ) -> Iterator[pd.DataFrame]:
+    """Read a file as frames of at most ``rows`` rows each, as :func:`read_table` reads it.
+
+    CSV text (UTF-8 or GB18030) is streamed: memory follows ``rows``, not the file's length.
+    Other formats (UTF-16 text, Excel, vector files) come as one frame. Every frame carries
+    ``attrs`` as :func:`read_table` documents, its own ``read_problems`` (the malformed lines
+    within it) and ``lines``, the file's line count (for progress; 0 when not streamed).
+
+    The file-level checks (missing, empty, not what its name says, a runaway header, an
+    undecodable byte) run before this returns, so a refused file raises here, before any
+    row is taken. A line pandas cannot parse raises :class:`ImportFileError` from the
+    iteration.
+    """
+    path = Path(path)
+    found = _sniffed(path, kind)
+    with path.open("rb") as fh:
+        utf16 = fh.read(2).startswith(_UTF16_BOMS)
+    if found != "csv" or utf16:
+        frame = read_table(path, kind=kind, layer=layer)
+        frame.attrs["lines"] = 0
+        return iter([frame])
+    _check_header(path)
+    encoding, codec, lines = _scan_text(path)
+    frames = _csv_frames(path, rows=rows, encoding=encoding, codec=codec,
+                         lines=lines)
+    return _not_empty(frames, name=path.name, kind=kind)
+
+
+def _not_empty(frames: Iterator[pd.DataFrame], *, name: str, kind: str
+               ) -> Iterator[pd.DataFrame]:
+    """Pass the frames on; refuse a file whose first frame has no rows (only a header)."""
+    for i, frame in enumerate(frames):
+        if i == 0 and frame.empty:
+            raise ImportFileError(Reason("file_no_rows", name=name, what="data rows", kind=kind,
+                                         detail="（只有表头）", detail_en=" (only a header)"))
+        yield frame
 
 
 def _sniff(path: Path, head: bytes) -> tuple[str | None, str]:
@@ -201,56 +249,118 @@ def _sniff_sqlite(path: Path) -> tuple[str | None, str]:
 
 
 def _read_csv(path: Path, read_problems: list[Problem]) -> tuple[pd.DataFrame, str]:
-    name = path.name
-    data = path.read_bytes()
-    utf16 = data.startswith(_UTF16_BOMS)
-    if utf16:  # Excel saves "Unicode text" as UTF-16 with a BOM, tab-separated
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(f"{name}: damaged UTF-16 text (bad bytes at position "
-                                  f"{exc.start}); save the file as UTF-8 CSV") from None
-    # The whole file is decoded once to choose the encoding: a GBK file often starts with
-    # plain ASCII headers, so the first kilobytes prove nothing.
+    with path.open("rb") as fh:
+        utf16 = fh.read(2).startswith(_UTF16_BOMS)
+    if not utf16:
+        encoding, codec, lines = _scan_text(path)
+        frames = list(_csv_frames(path, rows=_WHOLE, encoding=encoding, codec=codec,
+                                  lines=lines))
+        for frame in frames:
+            read_problems.extend(frame.attrs["read_problems"])
+        whole = pd.concat(frames) if len(frames) > 1 else frames[0]
+        return whole, encoding
+    # Excel saves "Unicode text" as UTF-16 with a BOM, tab-separated: decoded whole (rare, and
+    # never the million-row export).
     try:
-        data.decode("utf-8")
-        encoding, codec = ("UTF-8 (BOM)", "utf-8-sig") if data.startswith(_BOM) else (
-            "UTF-8", "utf-8")
-        if utf16:
-            encoding = "UTF-16 (BOM)"
-    except UnicodeDecodeError as utf8_error:
+        text = path.read_bytes().decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path.name}: damaged UTF-16 text (bad bytes at position "
+                              f"{exc.start}); save the file as UTF-8 CSV") from None
+    frames = list(_csv_frames(io.BytesIO(text), rows=_WHOLE,
+                              encoding="UTF-16 (BOM)", codec="utf-8", lines=0, name=path.name))
+    read_problems.extend(frames[0].attrs["read_problems"])
+    return frames[0], "UTF-16 (BOM)"
+
+
+#: Rows per frame when a CSV is read whole.
+_WHOLE = 1 << 62
+#: Bytes per read while the encoding is checked.
+_BLOCK = 1 << 20
+
+
+def _scan_text(path: Path) -> tuple[str, str, int]:
+    """Choose the encoding by decoding the whole file, block by block; count its lines.
+
+    Returns (label, codec, lines). UTF-8 (with or without BOM) first, else GB18030 (which
+    covers GBK): a GBK file often starts with plain ASCII headers, so the first kilobytes
+    prove nothing.
+    """
+    def fits(codec: str) -> tuple[int | None, int]:
+        decoder = codecs.getincrementaldecoder(codec)()
+        done = lines = 0
+        with path.open("rb") as fh:
+            while block := fh.read(_BLOCK):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    return done + exc.start, lines
+                done += len(block)
+                lines += block.count(b"\n")
         try:
-            data.decode("gb18030")
-            encoding, codec = "GB18030", "gb18030"
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise ImportFileError(
-                f"{name}: the text is neither UTF-8 nor GB18030/GBK (bad byte at position "
-                f"{utf8_error.start}); save the file as UTF-8 CSV"
-            ) from None
-    first_line = data[:4096].split(b"\n", 1)[0]
+            return done, lines
+        return None, lines
+
+    bad_at, lines = fits("utf-8")
+    if bad_at is None:
+        with path.open("rb") as fh:
+            bom = fh.read(3) == _BOM
+        return ("UTF-8 (BOM)", "utf-8-sig", lines) if bom else ("UTF-8", "utf-8", lines)
+    if fits("gb18030")[0] is None:
+        return "GB18030", "gb18030", lines
+    raise ImportFileError(f"{path.name}: the text is neither UTF-8 nor GB18030/GBK (bad byte "
+                          f"at position {bad_at}); save the file as UTF-8 CSV")
+
+
+def _csv_frames(source: Path | io.BytesIO, *, rows: int, encoding: str,
+                codec: str, lines: int, name: str | None = None) -> Iterator[pd.DataFrame]:
+    """Yield the CSV's rows as text frames of at most ``rows``, numbered as the file's lines.
+
+    pandas skips a line with too many fields and warns "Skipping line N" (N counts the
+    file's lines, across chunks); each becomes a rejected row, and the numbers of the rows
+    around it stay those of the file.
+    """
+    name = name or (source.name if isinstance(source, Path) else "file")
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            head = fh.read(4096)
+    else:
+        head = source.getvalue()[:4096]
+    first_line = head.split(b"\n", 1)[0]
     sep = max([b",", b"\t", b";", b"|"], key=first_line.count).decode()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            frame = pd.read_csv(io.BytesIO(data), dtype=str, sep=sep, encoding=codec,
-                                keep_default_na=False, na_values=[""], on_bad_lines="warn")
-        except pd.errors.EmptyDataError:
-            raise ImportFileError(f"{name}: the file is empty (no header)") from None
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise ImportFileError(f"{name}: not readable as CSV: {exc}") from None
-    # pandas skips lines with too many fields and warns "Skipping line N: …"; turn each into
-    # a rejected row and keep row numbers aligned with the file.
-    skipped: list[int] = []
-    for w in caught:
-        for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
-            skipped.append(int(line))
-            read_problems.append(Problem(int(line), None, None,
-                                         Reason("malformed_line", detail=why.strip())))
-    if skipped:
-        numbers = np.arange(FIRST_ROW, len(frame) + len(skipped) + FIRST_ROW)
-        numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]
-        frame.index = pd.Index(numbers, name="row")
-    return frame, encoding
+    try:
+        reader = pd.read_csv(source, dtype=str, sep=sep, encoding=codec, keep_default_na=False,
+                             na_values=[""], on_bad_lines="warn", chunksize=min(rows, 1 << 30))
+    except pd.errors.EmptyDataError:
+        raise ImportFileError(f"{name}: the file is empty (no header)") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ImportFileError(f"{name}: not readable as CSV: {exc}") from None
+    next_row = FIRST_ROW
+    with reader:
+        while True:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    frame = next(reader)
+                except StopIteration:
+                    return
+                except (pd.errors.ParserError, ValueError) as exc:
+                    raise ImportFileError(f"{name}: not readable as CSV: {exc}") from None
+            problems: list[Problem] = []
+            skipped: list[int] = []
+            for w in caught:
+                for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
+                    skipped.append(int(line))
+                    problems.append(Problem(int(line), None, None,
+                                            Reason("malformed_line", detail=why.strip())))
+            numbers = np.arange(next_row, next_row + len(frame) + len(skipped))
+            numbers = numbers[~np.isin(numbers, skipped)][: len(frame)]
+            next_row += len(frame) + len(skipped)
+            frame.index = pd.Index(numbers, name="row")
+            frame.attrs.update(format="csv", encoding=encoding, layer=None,
+                               read_problems=problems, lines=lines)
+            yield frame
 
 
 def _check_header(path: Path) -> None:
