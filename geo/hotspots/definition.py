@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.hotspots.gi import PValue, dispute_hotspots
-from geo.hotspots.weights import GridWeights, IslandPolicy, grid_weights
+from geo.hotspots.weights import GridWeights, IslandPolicy, grid_weights, knn_weights
 
 __all__ = ["DEFAULT", "HotspotDefinition"]
 
@@ -43,6 +43,14 @@ class HotspotDefinition:
         Permutations for ``p_value="permutation"``.
     fdr : bool
         Benjamini-Hochberg False Discovery Rate correction at 90/95/99%.
+    neighbours : {"contiguity", "knn"}
+        Contiguity (plus the band), or each grid's ``k`` nearest grids (adaptive: the
+        same number in town and countryside).
+    k : int
+        Nearest grids for ``neighbours="knn"``.
+    measure : {"count", "rate", "eb_rate"}
+        What is tested per grid: the count, or disputes per resident (raw or
+        Empirical-Bayes smoothed; see :func:`geo.hotspots.dispute_hotspots`).
 
     """
 
@@ -54,8 +62,15 @@ class HotspotDefinition:
     p_value: PValue = "exact"
     permutations: int = 999
     fdr: bool = True
+    neighbours: str = "contiguity"
+    k: int = 8
+    measure: str = "count"
 
     def __post_init__(self) -> None:
+        if self.neighbours not in ("contiguity", "knn"):
+            raise ValueError(f"neighbours must be 'contiguity' or 'knn', not {self.neighbours!r}")
+        if self.measure not in ("count", "rate", "eb_rate"):
+            raise ValueError(f"measure must be 'count', 'rate' or 'eb_rate', not {self.measure!r}")
         if self.contiguity not in ("queen", "rook"):
             raise ValueError(f"contiguity must be 'queen' or 'rook', not {self.contiguity!r}")
         if self.distance_m is not None and not self.distance_m > 0:
@@ -65,6 +80,8 @@ class HotspotDefinition:
 
     def label(self) -> str:
         """Name the neighbours in short, e.g. ``queen+800m`` (what an export's ``weights`` says)."""
+        if self.neighbours == "knn":
+            return f"knn{self.k}"
         band = f"+{self.distance_m:.0f}m" if self.distance_m is not None else ""
         return f"{self.contiguity}{band}"
 
@@ -78,6 +95,8 @@ class HotspotDefinition:
 
     def weights(self, grids: gpd.GeoDataFrame, *, code_col: str = "code") -> GridWeights:
         """Build the neighbour weights of ``grids`` (once per grid set; reuse them)."""
+        if self.neighbours == "knn":
+            return knn_weights(grids, k=self.k, code_col=code_col)
         return grid_weights(grids, code_col=code_col, rook=self.contiguity == "rook",
                             distance_m=self.distance_m, islands=self.islands,
                             island_k=self.island_k)
@@ -111,7 +130,7 @@ class HotspotDefinition:
         return dispute_hotspots(grids, disputes, since=since, until=until,
                                 weights=weights if weights is not None else self.weights(grids),
                                 p_value=self.p_value, permutations=self.permutations,
-                                fdr=self.fdr)
+                                fdr=self.fdr, measure=self.measure)  # type: ignore[arg-type]
 
     def properties(self, since: datetime | None, until: datetime | None
                    ) -> dict[str, str | float | bool | datetime | None]:

@@ -241,7 +241,8 @@ def gi_star(values: pd.Series, weights: GridWeights, *, p_value: PValue = "exact
 def dispute_hotspots(
     grids: gpd.GeoDataFrame, disputes: pd.Series | pd.DataFrame, *,
     since: datetime | None = None, until: datetime | None = None,
-    measure: Literal["count", "rate"] = "count", per: float = 1000.0,
+    measure: Literal["count", "rate", "eb_rate"] = "count", per: float = 1000.0,
+    denominator: pd.Series | None = None,
     weights: GridWeights | Graph | W | None = None, p_value: PValue = "exact",
     permutations: int = 999, seed: int = 12345, fdr: bool = True,
     islands: IslandPolicy = "nearest", island_k: int = 1,
@@ -258,12 +259,18 @@ def dispute_hotspots(
         Dispute counts per grid or dispute rows; see :func:`disputes_per_grid`.
     since, until : datetime, optional
         The window [since, until) when ``disputes`` holds request rows.
-    measure : {"count", "rate"}
-        Analyse counts, or disputes per ``per`` residents. Rates are undefined for grids
-        without residents, which are then left out (``excluded``). Rates of small grids
-        swing widely; counts are the steadier default.
+    measure : {"count", "rate", "eb_rate"}
+        Analyse counts, disputes per ``per`` residents, or those rates smoothed by
+        Empirical Bayes (esda), which pulls a small grid's rate toward the city's so that
+        three disputes among forty residents do not make a hot spot on their own. Counts
+        make a dense district hot for being dense; rates ask whether it has more than its
+        residents explain. Rates are undefined for grids without residents, which are
+        then left out (``excluded``).
     per : float
         Residents per rate unit (1,000: disputes per 1,000 residents).
+    denominator : pandas.Series, optional
+        Per grid code, what a rate divides by instead of ``population_col`` (for example
+        all requests in the window: the share of requests that are disputes).
     weights : GridWeights, libpysal.graph.Graph or libpysal.weights.W, optional
         Prebuilt weights (:func:`grid_weights`) to reuse; a bare Graph or W (ids = grid
         codes) is taken as binary neighbours, its isolates left out. Default: Queen
@@ -292,19 +299,22 @@ def dispute_hotspots(
         ``island`` (touches no other grid), ``excluded`` and the grid geometry.
 
     """
-    if measure not in ("count", "rate"):
-        raise ValueError(f"measure must be 'count' or 'rate', not {measure!r}")
+    if measure not in ("count", "rate", "eb_rate"):
+        raise ValueError(f"measure must be 'count', 'rate' or 'eb_rate', not {measure!r}")
     w = weights_for(grids, weights, code_col=code_col, islands=islands, island_k=island_k)
     codes = pd.Index(grids[code_col].astype(str))
     if not codes.isin(w.codes).all() or len(codes) != len(w.codes):
         raise ValueError("weights do not match the grids' codes")
     counts = disputes_per_grid(disputes, codes, since=since, until=until)
     out = pd.DataFrame({"code": codes, "disputes": counts.to_numpy()}, index=codes)
-    if measure == "rate":
-        pop = pd.to_numeric(grids[population_col], errors="coerce").to_numpy(dtype=float)
+    if measure in ("rate", "eb_rate"):
+        pop = (denominator.reindex(codes).to_numpy(dtype=float) if denominator is not None
+               else pd.to_numeric(grids[population_col], errors="coerce").to_numpy(dtype=float))
         out["population"] = pop
         with np.errstate(divide="ignore", invalid="ignore"):
             out["rate"] = np.where(pop > 0, out["disputes"] / pop * per, np.nan)
+        if measure == "eb_rate":
+            out["rate"] = _eb_rates(out["disputes"].to_numpy(dtype=float), pop) * per
         out["value"] = out["rate"]
     else:
         out["value"] = out["disputes"].astype(np.float64)
@@ -314,6 +324,21 @@ def dispute_hotspots(
     out["island"] = codes.isin(w.islands)
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=grids.geometry.values,
                             crs=grids.crs)
+
+
+def _eb_rates(cases: npt.NDArray[np.float64], base: npt.NDArray[np.float64]
+              ) -> npt.NDArray[np.float64]:
+    """Empirical-Bayes smoothed rates (esda), NaN where the base is 0 or missing."""
+    from esda.smoothing import Empirical_Bayes
+
+    ok = np.isfinite(base) & (base > 0)
+    out = np.full(len(cases), np.nan)
+    if ok.sum() > 1 and cases[ok].sum() > 0:
+        smoothed = Empirical_Bayes(cases[ok].reshape(-1, 1), base[ok].reshape(-1, 1)).r
+        out[ok] = np.clip(np.asarray(smoothed, dtype=float).ravel(), 0.0, None)
+    elif ok.any():
+        out[ok] = 0.0
+    return out
 
 
 def hotspot_clusters(result: gpd.GeoDataFrame, weights: GridWeights, *, min_bin: int = 1,
