@@ -563,10 +563,11 @@ def label_points(units: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def outline_layer(outlines: gpd.GeoDataFrame, *, name: str = "outlines",
-                  dark: bool = False) -> folium.FeatureGroup:
-    """Return a feature group with admin outlines drawn as lines only."""
+                  dark: bool = False, style: dict | None = None) -> folium.FeatureGroup:
+    """Return a feature group with outlines (admin units by default) drawn as lines only."""
     group = folium.FeatureGroup(name=name)
-    style = OUTLINE_STYLE_DARK if dark else OUTLINE_STYLE
+    if style is None:
+        style = OUTLINE_STYLE_DARK if dark else OUTLINE_STYLE
     # Not interactive: on a canvas the outlines would otherwise swallow the hover and clicks
     # meant for the grids underneath.
     folium.GeoJson(outlines[[outlines.geometry.name]].to_json(drop_id=True),

@@ -129,7 +129,7 @@ def by_code(feats, key="code"):
 def test_layers_list_names_formats_and_personal_fields():
     layers = {info.key: info for info in export.export_layers()}
     assert list(layers) == ["grids", "requests", "stations", "coverage", "coverage_areas",
-                            "hotspots", "claims", "bulletin"]
+                            "hotspots", "scan_clusters", "claims", "bulletin"]
     assert layers["grids"].name_zh == "网格" and layers["bulletin"].name_zh == "月度通报"
     assert all(set(info.formats) == {"geojson", "gpkg", "csv"} for info in layers.values())
     assert layers["requests"].personal_fields == ("reporter_name", "reporter_phone")
@@ -464,6 +464,30 @@ def test_hotspots_do_not_depend_on_the_area(city):
     assert classes <= {"hot_99", "hot_95", "hot_90", "not_significant", "cold_90", "cold_95",
                        "cold_99"}
     assert whole[A]["properties"]["disputes"] == 1 and whole[D]["properties"]["disputes"] == 0
+
+
+def test_scan_clusters_are_the_definitions_scan_and_say_how(city):
+    from geo.hotspots import DEFAULT
+    from geo.store import counts as store_counts
+
+    _, data = run(city, "scan_clusters", since=NOV[0], until=NOV[1])
+    feats = features(data)
+    grids = store_requests.read_grids(city)
+    counts = store_counts.request_counts_per_grid(city, since=NOV[0], until=NOV[1])
+    same = DEFAULT.scan(grids[["code", "population", "geometry"]],
+                        counts[["grid_code", "disputes"]])
+    assert len(feats) == len(same) >= 1
+    for feat, (_, row) in zip(feats, same.iterrows(), strict=True):
+        props = feat["properties"]
+        for key in ("cluster", "centre", "grids", "codes", "disputes", "p_value", "found"):
+            assert props[key] == row[key]
+        assert props["relative_risk"] == pytest.approx(row["relative_risk"])
+        assert shapely.geometry.shape(feat["geometry"]).equals(row.geometry)
+    props = feats[0]["properties"]
+    assert (props["method"], props["replicates"], props["max_share"], props["alpha"]) == (
+        "kulldorff_poisson_circular", DEFAULT.scan_replicates, DEFAULT.scan_share,
+        DEFAULT.scan_alpha)
+    assert props["window_days"] == pytest.approx(30.0)
 
 
 def test_bulletin_geojson_has_unit_polygons_and_area(city):

@@ -35,6 +35,13 @@ def test_hotspots_show_kpis_map_and_table(demo_url):
     assert len(table) > 0
     assert set(table["置信度"]) <= {"90%", "95%", "99%"}
     assert "热点片区" in page  # cluster markers are on the map
+    # The scan statistic beside Gi*: the demo's planted dispute clusters, with risk and p,
+    # and one line on what either result means.
+    assert "扫描统计聚集区" in page and "不说明原因" in page
+    scan = next(df.value for df in at.dataframe if "相对风险" in df.value.columns)
+    assert len(scan) >= 3
+    assert all(float(p) <= 0.05 for p in scan["p 值"])
+    assert all(float(rr) > 1 for rr in scan["相对风险"])
 
 
 def test_hotspots_filtered_to_a_county(demo_url):

@@ -35,7 +35,8 @@ OUTSIDE_COLOUR = "#eceff1"
 #: Days in the default window, ending today (Asia/Shanghai); hot spots take the days of
 #: the one hot-spot definition (the hotspots page's).
 DEFAULT_DAYS = 30
-LAYER_DAYS = {"hotspots": geo_hotspots.DEFAULT.window_days}
+LAYER_DAYS = {"hotspots": geo_hotspots.DEFAULT.window_days,
+              "scan_clusters": geo_hotspots.DEFAULT.window_days}
 #: The finished export kept for download: session key.
 _RESULT = "_export_result"
 

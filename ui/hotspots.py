@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -43,6 +44,9 @@ RISING = ("new", "consecutive", "intensifying")
 STEADY = ("persistent", "sporadic", "oscillating")
 #: Markers of hot-spot clusters.
 CLUSTER_COLOUR = "#7f0000"
+#: Scan clusters: a thick dashed outline that reads over the hot/cold fill.
+SCAN_STYLE = {"color": "#6a1b9a", "weight": 3, "dashArray": "6 4", "fill": False,
+              "opacity": 0.95}
 #: Rows of the hot-spot table.
 TABLE_ROWS = 300
 
@@ -130,6 +134,20 @@ def clusters(window: str, area: str | None) -> pd.DataFrame:
     """Clusters of neighbouring hot-spot grids, largest first (whose top grid is in the area)."""
     rows = _hotspots(window, until(), data.stamp())[1]
     return rows if data.whole(area) else rows[rows["top_code"].isin(data.area_codes(area))]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _scan(window: str, end: datetime, version: str) -> gpd.GeoDataFrame:
+    # The same circles for every reader (the seed is fixed); filtered by area below.
+    return DEFINITION.scan(data.analysis_grids(), _window_rows(window, end, version))
+
+
+def scan_clusters(window: str, area: str | None) -> gpd.GeoDataFrame:
+    """The scan's clusters at p ≤ the definition's alpha whose centre grid is in the area."""
+    with st.spinner(t("hot.scan.computing", reps=count(DEFINITION.scan_replicates))):
+        found = _scan(window, until(), data.stamp())
+    found = found[found["found"]]
+    return found if data.whole(area) else found[found["centre"].isin(data.area_codes(area))]
 
 
 def trends(window: str, area: str | None) -> pd.DataFrame:
@@ -261,6 +279,9 @@ def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> N
                                              name="density"))
     if mode == "gi":
         overlays.append(_cluster_layer(clusters(window, area), window))
+        scan = scan_clusters(window, area)
+        if len(scan):
+            overlays.append(geo_maps.outline_layer(scan, name="scan", style=SCAN_STYLE))
     if mode == "trend":
         weeks = TREND_WEEKS[window]
         classes, text, items = _trend_layer(trends(window, area), weeks)
@@ -272,8 +293,13 @@ def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> N
                   label=label, area=area, overlays=overlays, height=640,
                   stamp=f"{data.stamp()}|{area}|{window}|{mode}|{density}")
     widgets.legend(items, title=label)
-    if mode == "gi" and len(clusters(window, area)):
-        widgets.legend([(CLUSTER_COLOUR, t("hot.legend.cluster"))], title=t("hot.legend.marks"))
+    if mode == "gi":
+        marks = ([(CLUSTER_COLOUR, t("hot.legend.cluster"))] if len(clusters(window, area))
+                 else [])
+        if len(scan_clusters(window, area)):
+            marks.append((SCAN_STYLE["color"], t("hot.legend.scan")))
+        if marks:
+            widgets.legend(marks, title=t("hot.legend.marks"))
     if density:
         if image is None:
             st.caption(t("hot.density.none"))
@@ -306,3 +332,23 @@ def hotspot_table(window: str, area: str | None) -> None:
     })
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(t("hot.table.note", n=count(len(hot)), shown=count(len(shown))))
+
+
+def scan_table(window: str, area: str | None) -> None:
+    """The scan statistic's clusters: where, how many against how many expected, p."""
+    st.markdown(f"**{t('hot.scan.title')}**")
+    st.caption(t("hot.scan.meaning", reps=count(DEFINITION.scan_replicates)))
+    found = scan_clusters(window, area)
+    if found.empty:
+        st.caption(t("hot.scan.none"))
+        return
+    names = data.analysis_grids().set_index("code")["name"]
+    table = pd.DataFrame({
+        t("hot.scan.col.centre"): [f"{names.get(c, '')} {c}".strip() for c in found["centre"]],
+        t("hot.scan.col.grids"): [count(v) for v in found["grids"]],
+        t("hot.col.disputes"): [count(v) for v in found["disputes"]],
+        t("hot.scan.col.expected"): [number(v, digits=1) for v in found["expected"]],
+        t("hot.scan.col.rr"): [number(v, digits=1) for v in found["relative_risk"]],
+        t("hot.scan.col.p"): [number(v, digits=3) for v in found["p_value"]],
+    })
+    st.dataframe(table, hide_index=True, width="stretch")

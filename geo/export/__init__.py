@@ -22,6 +22,9 @@ coverage_areas  警务覆盖范围         polygon    station: its coverage disc
                                                 (:func:`geo.coverage.coverage_areas`)
 hotspots        矛盾纠纷热点         polygon    grid: Gi* z, p and class of the window's
                                                 disputes (:func:`geo.hotspots.dispute_hotspots`)
+scan_clusters   矛盾纠纷聚集区       polygon    cluster: the Poisson scan's circles of grids,
+                （扫描统计）                    relative risk, Monte Carlo p
+                                                (:meth:`geo.hotspots.HotspotDefinition.scan`)
 bulletin        月度通报             polygon    county, township and community: the month's
                                                 governance index, rank and indicators
                                                 (:func:`geo.bulletin.monthly_bulletin`)
@@ -344,20 +347,21 @@ def export_layer(
         report(0.0, "读取数据")
         where, hierarchy = _scoped_area(engine, area, scope)
         definition = None
-        if layer == "hotspots" and since is None:
+        if layer in ("hotspots", "scan_clusters") and since is None:
             # The hotspots page's window: the definition's days up to ``until`` (or now).
             since, until = hotspots.DEFAULT.window(now=now, until=until)
-        elif layer == "hotspots" and until is None:
+        elif layer in ("hotspots", "scan_clusters") and until is None:
             until = hotspots.DEFAULT.window_end(now)
         ctx = Context(engine=engine, area=where, hierarchy=hierarchy, since=since,
                       until=until, now=now, personal=personal, chunk_rows=chunk_rows,
                       report=report)
         if layer == "bulletin":
             data, since, until = bulletin_layer(ctx, month=month, level=level)
-        elif layer == "hotspots":
+        elif layer in ("hotspots", "scan_clusters"):
             data = BUILDERS[layer](ctx)
             since, until = ctx.since, ctx.until
-            definition = hotspots.DEFAULT.describe()
+            definition = (hotspots.DEFAULT.describe() if layer == "hotspots"
+                          else hotspots.DEFAULT.describe_scan())
         else:
             data = BUILDERS[layer](ctx)
         data = prepare(data, fmt=fmt)

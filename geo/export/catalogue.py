@@ -120,6 +120,8 @@ LAYERS: dict[str, LayerInfo] = {info.key: info for info in (
               "reported"),
     LayerInfo("coverage_areas", "警务覆盖范围", "Station coverage areas", "polygon", _ALL, None),
     LayerInfo("hotspots", "矛盾纠纷热点", "Dispute hotspots", "polygon", _ALL, "reported"),
+    LayerInfo("scan_clusters", "矛盾纠纷聚集区（扫描统计）", "Dispute clusters (scan statistic)",
+              "polygon", _ALL, "reported"),
     LayerInfo("claims", "解忧联盟认领（按网格）", "Alliance claims per grid", "polygon", _ALL,
               "reported"),
     LayerInfo("bulletin", "月度通报", "Monthly bulletin", "polygon", _ALL, "month"),

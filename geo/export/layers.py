@@ -334,6 +334,16 @@ _HOTSPOT_SCHEMA = _ADMIN_SCHEMA + [
     ("island", "bool"), ("excluded", "bool"),
     # The definition used (geo.hotspots.DEFAULT), so a file says how it was made.
     ("weights", "str"), ("distance_m", "float"), ("p_value", "str"), ("fdr", "bool"),
+    ("measure", "str"),
+    ("window_since", "datetime"), ("window_until", "datetime"), ("window_days", "float"),
+]
+
+_SCAN_SCHEMA = [
+    ("cluster", "int"), ("centre", "str"), ("grids", "int"), ("codes", "str"),
+    ("radius_m", "float"), ("disputes", "int"), ("expected", "float"),
+    ("relative_risk", "float"), ("llr", "float"), ("p_value", "float"), ("found", "bool"),
+    # How the clusters were found (geo.hotspots.DEFAULT), so a file says how it was made.
+    ("method", "str"), ("max_share", "float"), ("replicates", "int"), ("alpha", "float"),
     ("window_since", "datetime"), ("window_until", "datetime"), ("window_days", "float"),
 ]
 
@@ -372,6 +382,32 @@ def _hotspots_layer(ctx: Context) -> LayerData:
         frame[key] = value
     geoms = _multi(spots.geometry.to_numpy())
     return LayerData("hotspots", _HOTSPOT_SCHEMA, split(frame, geoms, ctx.chunk_rows),
+                     len(frame), "MultiPolygon")
+
+
+def _scan_layer(ctx: Context) -> LayerData:
+    ctx.report(0.02, "扫描统计：矛盾纠纷聚集区")
+    grids = store_requests.read_grids(ctx.engine)
+    definition = hotspots.DEFAULT
+    until = ctx.until or definition.window_end(ctx.now)
+    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since, until=until)
+    found = definition.scan(grids[["code", "population", "geometry"]],
+                            counts[["grid_code", "disputes"]]) if len(grids) else None
+    frame = (pd.DataFrame(found.drop(columns="geometry")) if found is not None
+             else pd.DataFrame(columns=[c for c, _ in _SCAN_SCHEMA[:11]]))
+    geoms = found.geometry.to_numpy() if found is not None else np.array([], dtype=object)
+    if ctx.area.grids is not None and len(frame):
+        # A cluster is the reader's when its centre grid is in the reader's area.
+        keep = frame["centre"].isin(ctx.area.grids).to_numpy()
+        frame, geoms = frame[keep].reset_index(drop=True), geoms[keep]
+    frame["method"] = "kulldorff_poisson_circular"
+    frame["max_share"] = definition.scan_share
+    frame["replicates"] = definition.scan_replicates
+    frame["alpha"] = definition.scan_alpha
+    props = definition.properties(ctx.since, until)
+    for key in ("window_since", "window_until", "window_days"):
+        frame[key] = props[key]
+    return LayerData("scan_clusters", _SCAN_SCHEMA, split(frame, _multi(geoms), ctx.chunk_rows),
                      len(frame), "MultiPolygon")
 
 
@@ -505,6 +541,7 @@ BUILDERS: dict[str, Callable[[Context], LayerData]] = {
     "coverage": _coverage_layer,
     "coverage_areas": _coverage_areas_layer,
     "hotspots": _hotspots_layer,
+    "scan_clusters": _scan_layer,
     "claims": _claims_layer,
 }
 

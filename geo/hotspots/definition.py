@@ -12,10 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
+from geo.hotspots.disputes import disputes_per_grid
 from geo.hotspots.gi import PValue, dispute_hotspots
-from geo.hotspots.weights import GridWeights, IslandPolicy, grid_weights, knn_weights
+from geo.hotspots.scan import poisson_scan
+from geo.hotspots.weights import (
+    GridWeights,
+    IslandPolicy,
+    grid_weights,
+    knn_weights,
+    to_metric_crs,
+)
 
 __all__ = ["DEFAULT", "HotspotDefinition"]
 
@@ -51,6 +61,13 @@ class HotspotDefinition:
     measure : {"count", "rate", "eb_rate"}
         What is tested per grid: the count, or disputes per resident (raw or
         Empirical-Bayes smoothed; see :func:`geo.hotspots.dispute_hotspots`).
+    scan_share : float
+        The Poisson scan's largest circle, as a share of the residents
+        (:func:`geo.hotspots.scan.poisson_scan`).
+    scan_replicates : int
+        Its Monte Carlo replicates.
+    scan_alpha : float
+        A scan cluster is shown as found at this p-value or below.
 
     """
 
@@ -65,6 +82,9 @@ class HotspotDefinition:
     neighbours: str = "contiguity"
     k: int = 8
     measure: str = "count"
+    scan_share: float = 0.05
+    scan_replicates: int = 999
+    scan_alpha: float = 0.05
 
     def __post_init__(self) -> None:
         if self.neighbours not in ("contiguity", "knn"):
@@ -92,6 +112,12 @@ class HotspotDefinition:
         fdr = ", FDR-corrected" if self.fdr else ""
         return (f"Gi* with {self.contiguity.capitalize()} contiguity{band}, "
                 f"{self.window_days} days, {self.p_value} p-values{fdr}")
+
+    def describe_scan(self) -> str:
+        """Describe the scan in one line: method, largest circle, replicates, window."""
+        return (f"Kulldorff circular Poisson scan, expected from residents, circles up to "
+                f"{self.scan_share:.0%} of them, {self.scan_replicates} Monte Carlo "
+                f"replicates, {self.window_days} days; found at p ≤ {self.scan_alpha}")
 
     def weights(self, grids: gpd.GeoDataFrame, *, code_col: str = "code") -> GridWeights:
         """Build the neighbour weights of ``grids`` (once per grid set; reuse them)."""
@@ -132,11 +158,43 @@ class HotspotDefinition:
                                 p_value=self.p_value, permutations=self.permutations,
                                 fdr=self.fdr, measure=self.measure)  # type: ignore[arg-type]
 
+    def scan(self, grids: gpd.GeoDataFrame, disputes: pd.Series | pd.DataFrame, *,
+             since: datetime | None = None, until: datetime | None = None,
+             population_col: str = "population") -> gpd.GeoDataFrame:
+        """Run the circular Poisson scan with this definition; one row per cluster.
+
+        Expected counts come from the grids' residents (a grid without a figure counts
+        none). Rows, most likely first: ``cluster`` (1, 2, …), ``centre`` (grid code),
+        ``grids``, ``codes`` (comma-separated), ``radius_m``, ``disputes``, ``expected``,
+        ``relative_risk``, ``llr``, ``p_value``, ``found`` (p ≤ ``scan_alpha``) and the
+        union of the member grids as the geometry, in the grids' CRS.
+        """
+        codes = pd.Index(grids["code"].astype(str))
+        counts = disputes_per_grid(disputes, codes, since=since, until=until)
+        population = pd.to_numeric(grids[population_col], errors="coerce").fillna(0.0)
+        xy = shapely.get_coordinates(to_metric_crs(grids.geometry).centroid.values)
+        result = poisson_scan(counts.to_numpy(dtype=float), population.to_numpy(dtype=float),
+                              xy, max_share=self.scan_share, replicates=self.scan_replicates)
+        polygons = np.asarray(grids.geometry.values, dtype=object)
+        rows = [{
+            "cluster": number, "centre": codes[cl.centre], "grids": len(cl.members),
+            "codes": ",".join(codes[cl.members]), "radius_m": round(cl.radius_m),
+            "disputes": int(cl.cases), "expected": round(cl.expected, 2),
+            "relative_risk": round(cl.relative_risk, 2), "llr": round(cl.llr, 3),
+            "p_value": cl.p_value, "found": cl.p_value <= self.scan_alpha,
+            "geometry": shapely.union_all(polygons[cl.members]),
+        } for number, cl in enumerate(result.clusters, start=1)]
+        columns = ["cluster", "centre", "grids", "codes", "radius_m", "disputes", "expected",
+                   "relative_risk", "llr", "p_value", "found", "geometry"]
+        return gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry",
+                                crs=grids.crs)
+
     def properties(self, since: datetime | None, until: datetime | None
                    ) -> dict[str, str | float | bool | datetime | None]:
         """Return what an export records of the definition and the window it used."""
         return {"weights": self.label(), "distance_m": self.distance_m,
-                "p_value": self.p_value, "fdr": self.fdr, "window_since": since,
+                "p_value": self.p_value, "fdr": self.fdr, "measure": self.measure,
+                "window_since": since,
                 "window_until": until,
                 "window_days": (None if since is None or until is None
                                 else round((until - since) / timedelta(days=1), 2))}

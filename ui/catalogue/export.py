@@ -15,6 +15,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "export.layer.coverage": ("警务覆盖（按网格）", "Police coverage per grid"),
     "export.layer.coverage_areas": ("警务覆盖范围", "Station coverage areas"),
     "export.layer.hotspots": ("矛盾纠纷热点", "Dispute hotspots"),
+    "export.layer.scan_clusters": ("矛盾纠纷聚集区（扫描统计）",
+                                   "Dispute clusters (scan statistic)"),
     "export.layer.bulletin": ("月度通报（治理指数）", "Monthly bulletin (governance index)"),
     "export.layer_help.grids": ("每个网格一行：编码、名称、所属社区/乡镇/区县、人口和所选时段的诉求"
                                 "指标。",
@@ -40,6 +42,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The hotspots page's definition: Queen neighbours plus a {distance} m band, the last "
         "{days} days by default, FDR-corrected; each grid in the file records the weights "
         "and window used."),
+    "export.layer_help.scan_clusters": (
+        "每个聚集区一个面（成员网格的合并）：中心网格、网格数、纠纷数、按人口的期望数、相对风险和"
+        "蒙特卡罗 p 值；found 为真表示 p ≤ 0.05。与热点页同一时段。",
+        "One polygon per cluster (its grids merged): centre grid, grids, disputes, the number "
+        "the residents predict, relative risk and Monte Carlo p; found is true at p ≤ 0.05. "
+        "The hotspots page's window."),
     "export.layer_help.bulletin": ("区县、乡镇、社区三级的月度治理指数、排名和各项指标。",
                                    "The month's governance index, rank and indicators of "
                                    "counties, townships and communities."),

@@ -76,6 +76,26 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "No grid in the area is a significant hot spot in this window."),
     "hot.table.note": ("共 {n} 个热点网格，显示 {shown} 个；按置信度和 z 值排序。",
                        "{n} hot-spot grids, {shown} shown; strongest first."),
+    "hot.scan.title": ("扫描统计聚集区", "Scan-statistic clusters"),
+    "hot.scan.computing": ("正在计算扫描统计（{reps} 次模拟）…",
+                           "Running the scan statistic ({reps} simulations)…"),
+    "hot.scan.none": ("扫描统计在所选区域和时段内没有找到 p ≤ 0.05 的聚集区。",
+                      "The scan statistic found no cluster at p ≤ 0.05 in the area and window."),
+    "hot.scan.meaning": (
+        "“95% 热点”：该网格和邻居的纠纷数在随机分布下很少出现（已做多重比较校正）。扫描统计聚集区："
+        "在所有圆形网格组合中，纠纷数比居住人口预期多得最离谱的一片，用 {reps} 次模拟一次性校正。"
+        "两者都只说明“多得不寻常”，不说明原因；件数很少时，一两起纠纷就能改变结果。",
+        "“Hot at 95 %”: a grid and its neighbours hold more disputes than chance would often "
+        "give (corrected for testing every grid). A scan cluster: of all circles of grids, "
+        "the one with the most unusual excess over what its residents predict, corrected once "
+        "by {reps} simulations. Both say “unusually many”, not why; with few disputes, one or "
+        "two can change the result."),
+    "hot.scan.col.centre": ("中心网格", "Centre grid"),
+    "hot.scan.col.grids": ("网格数", "Grids"),
+    "hot.scan.col.expected": ("按人口预期", "Expected from residents"),
+    "hot.scan.col.rr": ("相对风险", "Relative risk"),
+    "hot.scan.col.p": ("p 值", "p-value"),
+    "hot.legend.scan": ("扫描统计聚集区（p ≤ 0.05）", "Scan cluster (p ≤ 0.05)"),
     "hot.col.disputes": ("纠纷数", "Disputes"),
     "hot.col.z": ("z 值", "z-score"),
     "hot.col.confidence": ("置信度", "Confidence"),
