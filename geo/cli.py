@@ -274,9 +274,10 @@ def _cmd_api(args: argparse.Namespace) -> int:
             os.environ["GRIDMAP_DATABASE_URL"] = args.database
         engine.dispose()
         uvicorn.run("geo.api:create_app", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level=args.log_level)
+                    port=args.port, log_level=args.log_level, root_path=args.root_path)
         return 0
-    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level=args.log_level,
+                root_path=args.root_path)
     return 0
 
 
@@ -657,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--workers", type=int, default=1,
                    help="server processes (one per core is a good start)")
+    p.add_argument("--root-path", default="", metavar="PREFIX",
+                   help="the path a reverse proxy serves the API under, e.g. /api (see "
+                        "deploy/): links it answers with (Link, /docs) carry it")
     p.set_defaults(func=_cmd_api)
 
     p = sub.add_parser(

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: Chromium for the real-browser tests, PostGIS for the PostgreSQL tests.
+# Debian packages: Chromium for the real-browser tests, PostGIS for the PostgreSQL tests,
+# nginx for the reverse-proxy test (deploy/; tests/test_proxy.py runs it in the foreground).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # A CJK font, so that the browser tests' screenshots show Chinese rather than boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-noto-cjk)
 if command -v pg_lsclusters >/dev/null 2>&1; then

@@ -78,3 +78,20 @@ def test_import_writes_units_in_one_transaction_and_counts_a_reimport(engine, tm
     # A file without outlines keeps the stored ones.
     assert stored.loc["430903003001", "geometry"] is not None
     assert store_engine.table_counts(engine)["admin_unit"] == 4
+
+
+def test_a_reimport_that_only_updates_rows_moves_the_data_stamp(engine, tmp_path):
+    # Pages on every server key their caches on the stamp: a rename counts no new row.
+    from geo.store.live import data_stamp
+
+    path = tmp_path / "units.csv"
+    path.write_text(UNITS, encoding="utf-8")
+    import_file(engine, path, kind="units")
+    before = data_stamp(engine)
+    import_file(engine, path, kind="units")  # nothing changed, nothing written
+    assert data_stamp(engine) == before
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("code,name,level,parent_code\n430903,赫山区（新）,county,430900\n",
+                       encoding="utf-8")
+    assert import_file(engine, renamed, kind="units").rows_updated == 1
+    assert data_stamp(engine) != before

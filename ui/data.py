@@ -126,10 +126,11 @@ def minute() -> datetime:
 
 
 def grid_part(version: str) -> str:
-    """The part of a data stamp that changes with the grids and stations."""
+    """The part of a data stamp that changes with the grids, units and stations."""
     url, _, counts = version.rpartition("|")
-    parts = counts.split(":")
-    return f"{url}|{parts[0]}:{parts[-1]}"
+    # geo.store.live.data_stamp: grids, requests, events, activities, stations, written.
+    grids, _requests, _events, _activities, stations, written = counts.split(":")
+    return f"{url}|{grids}:{stations}:{written}"
 
 
 # --------------------------------------------------------------------------- geometry

@@ -35,6 +35,7 @@ from geo.importer.validate import (
     validate_units,
 )
 from geo.store import engine as store_engine
+from geo.store import live
 from geo.store import requests as store_requests
 from geo.store import updates as store_updates
 
@@ -359,6 +360,8 @@ def _write(engine: Engine, valid: pd.DataFrame, report: ImportReport, step: Prog
             report.rows_unchanged = int(same.sum())
             report.rows_updated = stored - report.rows_unchanged
             report.rows_inserted = report.rows_new = len(valid) - stored
+            if len(changed):
+                live.mark_written(conn)  # no count or id shows a row rewritten in place
         if kind in REAL_KINDS and report.rows_inserted + report.rows_updated > 0:
             # The site's own grids or requests: from now on this is not the demo (its
             # documented passwords are refused, its sign-in page stops advertising them).

@@ -6,26 +6,35 @@ backlog), and the live simulator moves requests along their flow here.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.engine import Connection
 
 from geo.access import Scope
 from geo.store._sql import Bind, connect, read_frame
 from geo.store.access import scoped
 from geo.store.area import EVERYWHERE, AreaFilter, in_area
 from geo.store.counts import request_conditions
-from geo.store.schema import grid, request, request_event, station, volunteer_activity
+from geo.store.engine import set_setting
+from geo.store.schema import grid, request, request_event, setting, station, volunteer_activity
+
+#: The setting a write moves on (:func:`mark_written`), for the changes no count or largest
+#: id shows: a grid, unit or station rewritten in place by a re-import.
+WRITTEN_SETTING = "data_written"
 
 
 def data_stamp(bind: Bind) -> str:
     """Return a short token that changes whenever the data the pages show changes.
 
-    It covers grids, requests, events, volunteer activities and stations. Cheap (five
-    indexed aggregates): pages key their caches on it so that a new request or
-    an import shows at the next rerun without recomputing when nothing changed.
+    It covers grids, requests, events, volunteer activities and stations, and rows an
+    import rewrote in place (:func:`mark_written`). Cheap (five indexed aggregates and one
+    key look-up): pages key their caches on it so that a new request or an import shows at
+    the next rerun, on every server of the database, without recomputing when nothing
+    changed.
     """
     with connect(bind) as conn:
         parts = [
@@ -34,8 +43,19 @@ def data_stamp(bind: Bind) -> str:
             conn.execute(select(func.max(request_event.c.id))).scalar_one(),
             conn.execute(select(func.max(volunteer_activity.c.id))).scalar_one(),
             conn.execute(select(func.max(station.c.id))).scalar_one(),
+            conn.execute(select(setting.c.value)
+                         .where(setting.c.key == WRITTEN_SETTING)).scalar(),
         ]
     return ":".join("0" if p is None else str(p) for p in parts)
+
+
+def mark_written(conn: Connection) -> None:
+    """Move :func:`data_stamp` on, in the writing transaction (a renamed grid counts no row).
+
+    Without it, a re-import that only updates grids, units or stations would leave every
+    server's caches showing the old rows. Requests need none: their updates add events.
+    """
+    set_setting(conn, WRITTEN_SETTING, secrets.token_hex(8))
 
 
 def latest_change(bind: Bind) -> datetime | None:
