@@ -356,12 +356,19 @@ GI_CLASSES = {
 }
 
 
-def _hotspots_layer(ctx: Context) -> LayerData:
-    ctx.report(0.02, "计算矛盾纠纷热点")
-    grids = store_requests.read_grids(ctx.engine)
+def _dispute_counts(ctx: Context
+                    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, hotspots.HotspotDefinition,
+                               datetime]:
+    """Return the grids, the window's counts per grid, the definition and the window's end."""
     definition = hotspots.DEFAULT
     until = ctx.until or definition.window_end(ctx.now)
     counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since, until=until)
+    return store_requests.read_grids(ctx.engine), counts, definition, until
+
+
+def _hotspots_layer(ctx: Context) -> LayerData:
+    ctx.report(0.02, "计算矛盾纠纷热点")
+    grids, counts, definition, until = _dispute_counts(ctx)
     if len(grids):
         spots = definition.hotspots(grids[["code", "population", "geometry"]],
                                     counts[["grid_code", "disputes"]])
@@ -387,10 +394,7 @@ def _hotspots_layer(ctx: Context) -> LayerData:
 
 def _scan_layer(ctx: Context) -> LayerData:
     ctx.report(0.02, "扫描统计：矛盾纠纷聚集区")
-    grids = store_requests.read_grids(ctx.engine)
-    definition = hotspots.DEFAULT
-    until = ctx.until or definition.window_end(ctx.now)
-    counts = store_counts.request_counts_per_grid(ctx.engine, since=ctx.since, until=until)
+    grids, counts, definition, until = _dispute_counts(ctx)
     found = definition.scan(grids[["code", "population", "geometry"]],
                             counts[["grid_code", "disputes"]]) if len(grids) else None
     frame = (pd.DataFrame(found.drop(columns="geometry")) if found is not None
