@@ -12,6 +12,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The proxy test makes its self-signed certificate with the openssl command.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # A CJK font, so that the browser tests' screenshots show Chinese rather than boxes.
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-noto-cjk)
 if command -v pg_lsclusters >/dev/null 2>&1; then
