@@ -1,4 +1,4 @@
-"""矛盾纠纷热点 Dispute hotspots: Gi* hot and cold spots, trends, density, hot-spot grids."""
+"""矛盾纠纷热点 Dispute hotspots: scan clusters, Gi* hot and cold spots, trends, density."""
 
 import streamlit as st
 
@@ -14,5 +14,5 @@ window, mode, density = hotspots.controls()
 hotspots.no_disputes_note(window, area)
 hotspots.kpis(window, area)
 hotspots.hotspot_map(window, area, mode=mode, density=density)
-hotspots.hotspot_table(window, area)
 hotspots.scan_table(window, area)
+hotspots.hotspot_table(window, area)

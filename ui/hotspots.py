@@ -1,10 +1,13 @@
-"""The dispute hotspots page's pieces: controls, KPI tiles, Gi*/trend map, density, table.
+"""The dispute hotspots page's pieces: controls, KPI tiles, scan/Gi*/trend map, density, tables.
 
-Gi* and the trend classes are computed over the whole city (the statistic compares each
-grid's neighbourhood with the whole study area, so an area's picture must not change with
-where it is cut) and cached per window, hour and data version; an area only filters what
-is shown. The neighbour weights are built once per version of the grids. The density
-surface is smoothed with a bandwidth that suits the area on screen and drawn as one PNG.
+The map opens on the Poisson scan's clusters: measured on planted clusters it is the one
+method that finds urban, rural and diffuse excesses alike without flagging a dense district
+for being dense (bench/RESULTS.md, "Detection power"). The scan, Gi* and the trend classes
+are computed over the whole city (the statistics compare each grid's neighbourhood with the
+whole study area, so an area's picture must not change with where it is cut) and cached per
+window, hour and data version; an area only filters what is shown. The neighbour weights
+are built once per version of the grids. The density surface is smoothed with a bandwidth
+that suits the area on screen and drawn as one PNG.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ DEFINITION = geo_hotspots.DEFAULT
 WINDOWS = {"90d": 90, "180d": 180, "365d": 365}
 TREND_WEEKS = {"90d": 12, "180d": 26, "365d": 52}
 DEFAULT_WINDOW = f"{DEFINITION.window_days}d"
-#: Map modes.
-MODES = ("gi", "trend")
+#: Map modes, the scan first (the default).
+MODES = ("scan", "gi", "trend")
+#: Scan clusters filled by relative risk: below 2, 2 to 3, 3 and above; other grids pale.
+SCAN_COLOURS = ("#f4f4f4", "#fdae6b", "#e6550d", "#a63603")
+SCAN_KEYS = ("none", "rr1", "rr2", "rr3")
+SCAN_BREAKS = (2.0, 3.0)
 #: Gi* classes, cold 99% … hot 99% (gi_bin + 3), ArcGIS's diverging colours.
 GI_COLOURS = ("#4575b4", "#91bfdb", "#e0f3f8", "#f4f4f4", "#fee090", "#fc8d59", "#d73027")
 GI_KEYS = ("cold99", "cold95", "cold90", "none", "hot90", "hot95", "hot99")
@@ -146,6 +153,8 @@ def scan_clusters(window: str, area: str | None) -> gpd.GeoDataFrame:
     """The scan's clusters at p ≤ the definition's alpha whose centre grid is in the area."""
     with st.spinner(t("hot.scan.computing", reps=count(DEFINITION.scan_replicates))):
         found = _scan(window, until(), data.stamp())
+    if found.empty:  # no cluster at all: nothing to filter (and no column to filter on)
+        return found
     found = found[found["found"]]
     return found if data.whole(area) else found[found["centre"].isin(data.area_codes(area))]
 
@@ -162,7 +171,9 @@ def trends(window: str, area: str | None) -> pd.DataFrame:
 def header(area: str | None) -> None:
     """Title with the area's name and how hot spots are found."""
     st.subheader(f"{t('hot.title')} · {data.area_name(area)}")
-    st.caption(t("hot.method", distance=f"{DEFINITION.distance_m or 0:,.0f}"))
+    st.caption(t("hot.method", share=f"{DEFINITION.scan_share:.0%}",
+                 reps=count(DEFINITION.scan_replicates),
+                 distance=f"{DEFINITION.distance_m or 0:,.0f}"))
 
 
 def controls() -> tuple[str, str, bool]:
@@ -187,14 +198,28 @@ def controls() -> tuple[str, str, bool]:
     return window, mode, bool(density)
 
 
+def scan_membership(window: str, area: str | None) -> pd.DataFrame:
+    """Per grid in a scan cluster (index: code): its ``cluster`` and ``relative_risk``."""
+    found = scan_clusters(window, area)
+    if found.empty:
+        return pd.DataFrame({"cluster": pd.Series(dtype=int),
+                             "relative_risk": pd.Series(dtype=float)})
+    rows = found[["cluster", "codes", "relative_risk"]].assign(
+        code=found["codes"].str.split(",")).explode("code")
+    return rows.drop_duplicates("code").set_index("code")[["cluster", "relative_risk"]]
+
+
 def kpis(window: str, area: str | None) -> None:
-    """Disputes in the window, hot and cold spot grids, rising and steady hot spots."""
+    """Disputes, scan clusters, hot and cold spot grids, rising and steady hot spots."""
     gi = hotspots(window, area)
     trend = trends(window, area)
+    scan = scan_clusters(window, area)
     hot = gi["gi_bin"] > 0
     hot_trend = trend["spot"] == "hot"
     widgets.kpi_tiles([
         (t("hot.kpi.disputes"), count(gi["disputes"].sum()), t(f"hot.window.{window}")),
+        (t("hot.kpi.scan"), count(len(scan)),
+         t("hot.kpi.scan_note", grids=count(int(scan["grids"].sum()) if len(scan) else 0))),
         (t("hot.kpi.hot"), count(hot.sum()),
          t("hot.kpi.hot_note", n=count((gi["gi_bin"] == 3).sum()))),
         (t("hot.kpi.cold"), count((gi["gi_bin"] < 0).sum()), t("hot.kpi.cold_note")),
@@ -202,7 +227,7 @@ def kpis(window: str, area: str | None) -> None:
          t("hot.kpi.rising_note", weeks=TREND_WEEKS[window])),
         (t("hot.kpi.steady"), count((hot_trend & trend["pattern"].isin(STEADY)).sum()),
          t("hot.kpi.steady_note", weeks=TREND_WEEKS[window])),
-    ], alert=[False, bool(hot.any()), False,
+    ], alert=[False, bool(len(scan)), bool(hot.any()), False,
               bool((hot_trend & trend["pattern"].isin(RISING)).any()), False])
 
 
@@ -240,6 +265,23 @@ def _gi_layer(gi: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[tuple[str, s
     return cls, text, items
 
 
+def _scan_layer(gi: pd.DataFrame, member: pd.DataFrame
+                ) -> tuple[pd.Series, pd.Series, list[tuple[str, str]]]:
+    """Grids of scan clusters by relative risk; the rest pale, with their dispute count."""
+    risk = member["relative_risk"].reindex(gi.index)
+    cls = pd.Series(np.where(risk.isna(), 0,
+                             1 + np.searchsorted(SCAN_BREAKS, risk.fillna(0), side="right")),
+                    index=gi.index)
+    rank = member["cluster"].reindex(gi.index)
+    text = pd.Series([
+        t("hot.tip.scan_none", n=count(d)) if pd.isna(k) else
+        t("hot.tip.scan", rank=int(k), rr=number(r, digits=1), n=count(d))
+        for k, r, d in zip(rank, risk, gi["disputes"], strict=True)],
+        index=gi.index, dtype=object)
+    items = [(c, t(f"hot.scan.class.{k}")) for c, k in zip(SCAN_COLOURS, SCAN_KEYS, strict=True)]
+    return cls, text, items
+
+
 def _trend_layer(trend: pd.DataFrame, weeks: int
                  ) -> tuple[pd.Series, pd.Series, list[tuple[str, str]]]:
     keys = np.where(trend["spot"] == "hot", trend["pattern"],
@@ -270,19 +312,46 @@ def _cluster_layer(found: pd.DataFrame, window: str):
                                 radius=size.clip(upper=24.0), name="clusters")
 
 
+def _scan_marker_layer(found: pd.DataFrame, window: str):
+    """One dot per scan cluster at its centre grid, sized by its disputes (city scale)."""
+    grids = data.analysis_grids().set_index("code")
+    centres = grids.loc[found["centre"]]
+    points = centres.geometry.representative_point()
+    frame = pd.DataFrame({"lon": points.x.to_numpy(), "lat": points.y.to_numpy()},
+                         index=found.index)
+    tips = pd.Series([
+        t("hot.tip.scan_cluster", rank=int(k), name="" if pd.isna(name) else name, code=code,
+          grids=count(g), n=count(n), expected=number(e, digits=1), rr=number(r, digits=1),
+          p=number(p, digits=3), window=t(f"hot.window.{window}"))
+        for k, name, code, g, n, e, r, p in zip(
+            found["cluster"], centres["name"], found["centre"], found["grids"],
+            found["disputes"], found["expected"], found["relative_risk"], found["p_value"],
+            strict=True)], index=found.index, dtype=object)
+    size = 7.0 + 2.0 * np.sqrt(found["disputes"].astype(float).clip(lower=0))
+    return geo_maps.point_layer(frame, colours=SCAN_STYLE["color"], tooltips=tips,
+                                radius=size.clip(upper=26.0), name="scan_markers")
+
+
 def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> None:
-    """The Gi* or trend choropleth with its legend, and the density surface if asked."""
+    """The scan, Gi* or trend choropleth with its legend, and the density surface if asked."""
     overlays = []
     image = _density(window, area, until(), data.stamp(), data.cache_scope()) if density else None
     if image is not None:
         overlays.append(geo_maps.image_layer(image.png, bounds=image.bounds, opacity=0.85,
                                              name="density"))
+    scan = scan_clusters(window, area)
     if mode == "gi":
         overlays.append(_cluster_layer(clusters(window, area), window))
-        scan = scan_clusters(window, area)
-        if len(scan):
-            overlays.append(geo_maps.outline_layer(scan, name="scan", style=SCAN_STYLE))
-    if mode == "trend":
+    if mode in ("scan", "gi") and len(scan):
+        overlays.append(geo_maps.outline_layer(scan, name="scan", style=SCAN_STYLE))
+    if mode == "scan" and len(scan):
+        overlays.append(_scan_marker_layer(scan, window))
+    if mode == "scan":
+        classes, text, items = _scan_layer(hotspots(window, area),
+                                           scan_membership(window, area))
+        colours = SCAN_COLOURS
+        label = t("hot.map_label.scan", window=t(f"hot.window.{window}"))
+    elif mode == "trend":
         weeks = TREND_WEEKS[window]
         classes, text, items = _trend_layer(trends(window, area), weeks)
         colours, label = TREND_COLOURS, t("hot.map_label.trend", weeks=weeks)
@@ -293,11 +362,11 @@ def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> N
                   label=label, area=area, overlays=overlays, height=640,
                   stamp=f"{data.stamp()}|{area}|{window}|{mode}|{density}")
     widgets.legend(items, title=label)
-    if mode == "gi":
-        marks = ([(CLUSTER_COLOUR, t("hot.legend.cluster"))] if len(clusters(window, area))
-                 else [])
-        if len(scan_clusters(window, area)):
-            marks.append((SCAN_STYLE["color"], t("hot.legend.scan")))
+    if mode in ("scan", "gi"):
+        marks = ([(CLUSTER_COLOUR, t("hot.legend.cluster"))]
+                 if mode == "gi" and len(clusters(window, area)) else [])
+        if len(scan):
+            marks.append((SCAN_STYLE["color"], t(f"hot.legend.scan_{mode}")))
         if marks:
             widgets.legend(marks, title=t("hot.legend.marks"))
     if density:

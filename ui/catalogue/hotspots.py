@@ -2,22 +2,29 @@
 
 STRINGS: dict[str, tuple[str, str]] = {
     "hot.title": ("矛盾纠纷热点", "Dispute hotspots"),
-    "hot.method": ("Getis-Ord Gi* 热点分析：以相邻网格及中心相距 {distance} 米以内的网格为邻域，"
-                   "按全市统一计算，经错误发现率（FDR）校正后分 90%、95%、99% 置信度。",
-                   "Getis-Ord Gi*: each grid's neighbourhood is the grids it touches and those "
-                   "within {distance} m; computed over the whole city, with False Discovery "
-                   "Rate correction, at 90, 95 and 99% confidence."),
+    "hot.method": ("聚集区：Kulldorff 泊松扫描统计，按居住人口计算预期纠纷数，圆形范围最多含全市 "
+                   "{share} 的人口，{reps} 次模拟校正。冷热点：Getis-Ord Gi*，以相邻网格及中心相距 "
+                   "{distance} 米以内的网格为邻域，经错误发现率（FDR）校正后分 90%、95%、99% "
+                   "置信度。两者均按全市统一计算。",
+                   "Clusters: Kulldorff's Poisson scan, disputes expected from residents, "
+                   "circles of up to {share} of the city's residents, corrected by {reps} "
+                   "simulations. Hot and cold spots: Getis-Ord Gi*, each grid with the grids "
+                   "it touches and those within {distance} m, False Discovery Rate corrected, "
+                   "at 90, 95 and 99% confidence. Both are computed over the whole city."),
     # Controls
     "hot.window": ("分析时段", "Window"),
     "hot.window.90d": ("近90天", "Last 90 days"),
     "hot.window.180d": ("近180天", "Last 180 days"),
     "hot.window.365d": ("近一年", "Last 12 months"),
     "hot.mode": ("地图内容", "Map shows"),
+    "hot.mode.scan": ("纠纷聚集区", "Dispute clusters"),
     "hot.mode.gi": ("冷热点", "Hot and cold spots"),
     "hot.mode.trend": ("趋势分类", "Trends"),
     "hot.density": ("叠加纠纷密度", "Overlay dispute density"),
     # KPI tiles
     "hot.kpi.disputes": ("矛盾纠纷", "Disputes"),
+    "hot.kpi.scan": ("纠纷聚集区", "Dispute clusters"),
+    "hot.kpi.scan_note": ("共 {grids} 个网格，p ≤ 0.05", "{grids} grids, p ≤ 0.05"),
     "hot.kpi.hot": ("热点网格", "Hot-spot grids"),
     "hot.kpi.hot_note": ("其中 99% 置信 {n} 个", "{n} at 99% confidence"),
     "hot.kpi.cold": ("冷点网格", "Cold-spot grids"),
@@ -58,6 +65,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "hot.trend.cold_of": ("冷点：{pattern}", "Cold spot: {pattern}"),
     "hot.trend.none": ("无明显模式", "No pattern"),
     # Map
+    "hot.map_label.scan": ("纠纷聚集区（{window}，按相对风险）",
+                           "Dispute clusters ({window}, by relative risk)"),
+    "hot.scan.class.none": ("不在聚集区", "Not in a cluster"),
+    "hot.scan.class.rr1": ("相对风险 < 2", "Relative risk < 2"),
+    "hot.scan.class.rr2": ("相对风险 2–3", "Relative risk 2–3"),
+    "hot.scan.class.rr3": ("相对风险 ≥ 3", "Relative risk ≥ 3"),
+    "hot.tip.scan": ("聚集区 第{rank}处 · 相对风险 {rr} · 本网格 {n} 起",
+                     "Cluster #{rank} · relative risk {rr} · {n} disputes in this grid"),
+    "hot.tip.scan_none": ("不在聚集区 · {n} 起", "Not in a cluster · {n} disputes"),
+    "hot.tip.scan_cluster": ("纠纷聚集区 第{rank}处\n中心 {name} {code}，共 {grids} 个网格\n"
+                             "{window} {n} 起，按人口预期 {expected} 起\n相对风险 {rr} · p = {p}",
+                             "Dispute cluster #{rank}\ncentre {name} {code}, {grids} grids\n"
+                             "{n} disputes, {window}; {expected} expected from residents\n"
+                             "relative risk {rr} · p = {p}"),
     "hot.map_label.gi": ("冷热点（{window}）", "Hot and cold spots ({window})"),
     "hot.map_label.trend": ("近{weeks}周趋势", "Trend over {weeks} weeks"),
     "hot.tip.gi": ("{cls} · {n} 起 · z = {z}", "{cls} · {n} disputes · z = {z}"),
@@ -95,7 +116,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "hot.scan.col.expected": ("按人口预期", "Expected from residents"),
     "hot.scan.col.rr": ("相对风险", "Relative risk"),
     "hot.scan.col.p": ("p 值", "p-value"),
-    "hot.legend.scan": ("扫描统计聚集区（p ≤ 0.05）", "Scan cluster (p ≤ 0.05)"),
+    "hot.legend.scan_scan": ("聚集区中心（大小表示纠纷数）与边界",
+                             "Cluster centre (size: disputes) and outline"),
+    "hot.legend.scan_gi": ("纠纷聚集区边界（扫描统计，p ≤ 0.05）",
+                           "Dispute cluster outline (scan statistic, p ≤ 0.05)"),
     "hot.col.disputes": ("纠纷数", "Disputes"),
     "hot.col.z": ("z 值", "z-score"),
     "hot.col.confidence": ("置信度", "Confidence"),
