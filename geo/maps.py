@@ -578,7 +578,7 @@ def outline_layer(outlines: gpd.GeoDataFrame, *, name: str = "outlines",
 def point_layer(points: pd.DataFrame, *, colours: pd.Series | str = "#1565c0",
                 tooltips: pd.Series | None = None, radius: float | pd.Series = 5.0,
                 name: str = "points", group: folium.FeatureGroup | None = None,
-                ) -> folium.FeatureGroup:
+                fill_opacity: float = 0.9) -> folium.FeatureGroup:
     """Return a feature group of circle markers at ``lon``/``lat`` (a few hundred at most).
 
     Tooltip text is escaped here: it may hold residents' words (DESIGN §6).
@@ -595,7 +595,7 @@ def point_layer(points: pd.DataFrame, *, colours: pd.Series | str = "#1565c0",
             tip = folium.Tooltip(_escape_lines(str(tooltips[idx])))
         folium.CircleMarker(location=[lat, lon],
                             radius=float(size[idx]), color="#ffffff", weight=1,
-                            fill=True, fill_color=fill[idx], fill_opacity=0.9,
+                            fill=True, fill_color=fill[idx], fill_opacity=fill_opacity,
                             tooltip=tip).add_to(group)
     return group
 

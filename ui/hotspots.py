@@ -328,8 +328,10 @@ def _scan_marker_layer(found: pd.DataFrame, window: str):
             found["disputes"], found["expected"], found["relative_risk"], found["p_value"],
             strict=True)], index=found.index, dtype=object)
     size = 7.0 + 2.0 * np.sqrt(found["disputes"].astype(float).clip(lower=0))
+    # Half transparent: zoomed in, the dot sits on the very grids it marks.
     return geo_maps.point_layer(frame, colours=SCAN_STYLE["color"], tooltips=tips,
-                                radius=size.clip(upper=26.0), name="scan_markers")
+                                radius=size.clip(upper=26.0), name="scan_markers",
+                                fill_opacity=0.45)
 
 
 def hotspot_map(window: str, area: str | None, *, mode: str, density: bool) -> None:
