@@ -20,7 +20,9 @@ grid was flagged. Medians and ranges over the draws go to stdout as Markdown.
 Methods: Gi* on counts (Queen + 800 m, exact p, FDR: the Gi* view of the page), the earlier
 export (Queen only), population-adjusted Gi* (Empirical-Bayes rates per resident, with 8
 nearest grids or the page's neighbours), and the circular Poisson scan (expected from
-population, up to 5 % of it, p ≤ 0.05 / 0.01), which the page shows by default.
+population, up to 5 % of it, p ≤ 0.05 / 0.01), which the page shows by default, and Gi* on
+Empirical-Bayes rates over Queen plus the band incremental spatial autocorrelation picks in
+each draw (:mod:`geo.hotspots.scale`).
 ``tests/test_hotspot_power.py`` runs the same harness on a small lattice.
 """
 
@@ -42,6 +44,8 @@ from scipy.spatial import cKDTree
 
 from geo.hotspots import scan as hotspot_scan
 from geo.hotspots.definition import DEFAULT, HotspotDefinition
+from geo.hotspots.gi import eb_rates
+from geo.hotspots.scale import BandSeries, band_series, first_peak, incremental_autocorrelation
 from geo.hotspots.weights import GridWeights, to_metric_crs
 from geo.store import engine as store_engine
 from geo.store import requests as store_requests
@@ -113,6 +117,29 @@ def gi_method(definition: HotspotDefinition, grids: gpd.GeoDataFrame, *,
     return run
 
 
+def isa_method(grids: gpd.GeoDataFrame, series: BandSeries, *, measure: str = "eb_rate",
+               chosen: list[float] | None = None) -> Method:
+    """Gi* over contiguity plus the band that incremental spatial autocorrelation picks.
+
+    The band is chosen anew for each draw, from the values Gi* tests (counts, or
+    Empirical-Bayes rates per resident); without a significant band, the shortest. Each
+    draw's band is appended to ``chosen`` when given.
+    """
+    definition = HotspotDefinition(measure=measure)
+    population = pd.to_numeric(grids["population"], errors="coerce").to_numpy(dtype=float)
+
+    def run(counts: pd.Series) -> np.ndarray:
+        cases = counts.to_numpy(dtype=float)
+        values = eb_rates(cases, population) if measure == "eb_rate" else cases
+        band = first_peak(incremental_autocorrelation(values, series))
+        band = band if band is not None else series.distances[0]
+        if chosen is not None:
+            chosen.append(band)
+        weights = series.weights_at(band)
+        return definition.hotspots(grids, counts, weights=weights)["gi_bin"].to_numpy()
+    return run
+
+
 def scan_method(population: np.ndarray, xy: np.ndarray, *, replicates: int,
                 max_share: float = DEFAULT.scan_share) -> Method:
     """The circular Poisson scan, expected from ``population``, as a :data:`Method`.
@@ -175,23 +202,31 @@ def main(argv: list[str] | None = None) -> None:
     queen = HotspotDefinition(distance_m=None)
     adjusted = HotspotDefinition(distance_m=None, neighbours="knn", k=8, measure="eb_rate")
     eb_band = HotspotDefinition(measure="eb_rate")  # the page's neighbours, rates per resident
-    methods = {"Gi* counts, Queen + 800 m": gi_method(DEFAULT, grids, weights=page_w),
+    bands = band_series(grids)
+    chosen: list[float] = []
+    methods = {"Gi* counts, Queen + 800 m (the page's Gi* view)": gi_method(
+                   DEFAULT, grids, weights=page_w),
                "earlier export: Gi* counts, Queen": gi_method(queen, grids),
                "Gi* EB rate per resident, 8 nearest": gi_method(adjusted, grids),
                "Gi* EB rate per resident, Queen + 800 m": gi_method(eb_band, grids,
                                                                     weights=page_w),
-               "page: Poisson scan, population, ≤ 5 %": scan_method(
+               "Gi* EB rate per resident, Queen + band by ISA": isa_method(
+                   grids, bands, chosen=chosen),
+               "page default: Poisson scan, population, ≤ 5 %": scan_method(
                    pop, xy, replicates=args.replicates)}
     rng = np.random.default_rng(2026)
     rows = []
+    picked: dict[str, list[float]] = {}
     started = time.perf_counter()
     for scenario in SCENARIOS:
         draws = (args.background_draws or args.draws) if scenario == "background" else args.draws
+        chosen.clear()
         found = run_scenario(methods, codes=codes, population=pop, xy=xy,
                              core=core[scenario], risk=RISK[scenario], background=BACKGROUND,
                              draws=draws, rng=rng)
         for name, runs in found.items():
             rows.append((scenario, len(core[scenario]), name, runs))
+        picked[scenario] = list(chosen)
     seconds = time.perf_counter() - started
     print(f"machine: {platform.platform()}, Python {platform.python_version()}; "
           f"{len(codes):,} grids, {BACKGROUND:,} background disputes, {args.draws} draws per "
@@ -209,6 +244,10 @@ def main(argv: list[str] | None = None) -> None:
                  f"{statistics.median(r.recall99 for r in runs):.0%}")
         print(f"| {scenario} ({n}) | {name} | {rec} | {rec99} | "
               f"{statistics.median(false):.0f} ({max(false)}) | {anyhot:.0%} |")
+    print(f"\nISA bands (m): {', '.join(f'{d:,.0f}' for d in bands.distances)}\n")
+    print("| scenario | band ISA picked, median (range) |\n|---|---|")
+    for scenario, got in picked.items():
+        print(f"| {scenario} | {statistics.median(got):,.0f} ({min(got):,.0f}–{max(got):,.0f}) |")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import shapely
 
 from bench import hotspot_power as power
 from geo.hotspots.definition import DEFAULT
+from geo.hotspots.scale import band_series
 from geo.hotspots.weights import to_metric_crs
 from tests.test_hotspots import lattice
 
@@ -34,13 +35,16 @@ def harness():
     population[TOWN] = 20000.0
     grids["population"] = population
     xy = shapely.get_coordinates(to_metric_crs(grids.geometry).centroid.values)
+    bands, chosen = band_series(grids, steps=4), []
     methods = {"gi": power.gi_method(DEFAULT, grids),
-               "scan": power.scan_method(population, xy, replicates=199)}
-    return grids, population, xy, methods
+               "scan": power.scan_method(population, xy, replicates=199),
+               "isa": power.isa_method(grids, bands, chosen=chosen)}
+    return grids, population, xy, methods, bands, chosen
 
 
 def run(harness, *, core, risk, draws, seed):
-    grids, population, xy, methods = harness
+    grids, population, xy, methods, _bands, chosen = harness
+    chosen.clear()
     return power.run_scenario(methods, codes=pd.Index(grids["code"]), population=population,
                               xy=xy, core=core, risk=risk, background=600, draws=draws,
                               rng=np.random.default_rng(seed))
@@ -54,6 +58,9 @@ def test_the_scan_finds_a_country_cluster_that_gi_on_counts_misses(harness):
     assert statistics.median(gi) <= 0.2, gi
     # Nothing far from the cluster: the town is where the residents are, not a cluster.
     assert max(s.false_hot for s in found["scan"]) == 0
+    # Gi* on rates over the band ISA picks: one of the series' bands in each draw.
+    _, _, _, _, bands, chosen = harness
+    assert len(chosen) == 5 and set(chosen) <= set(bands.distances)
 
 
 def test_on_background_gi_on_counts_flags_the_town_and_the_scan_stays_quiet(harness):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from libpysal.graph import Graph
     from libpysal.weights import W
 
-__all__ = ["CONFIDENCE_LEVELS", "PValue", "dispute_hotspots", "gi_bins", "gi_star",
+__all__ = ["CONFIDENCE_LEVELS", "PValue", "dispute_hotspots", "eb_rates", "gi_bins", "gi_star",
            "hotspot_clusters"]
 
 PValue = Literal["exact", "normal", "permutation"]
@@ -314,7 +314,7 @@ def dispute_hotspots(
         with np.errstate(divide="ignore", invalid="ignore"):
             out["rate"] = np.where(pop > 0, out["disputes"] / pop * per, np.nan)
         if measure == "eb_rate":
-            out["rate"] = _eb_rates(out["disputes"].to_numpy(dtype=float), pop) * per
+            out["rate"] = eb_rates(out["disputes"].to_numpy(dtype=float), pop) * per
         out["value"] = out["rate"]
     else:
         out["value"] = out["disputes"].astype(np.float64)
@@ -326,7 +326,7 @@ def dispute_hotspots(
                             crs=grids.crs)
 
 
-def _eb_rates(cases: npt.NDArray[np.float64], base: npt.NDArray[np.float64]
+def eb_rates(cases: npt.NDArray[np.float64], base: npt.NDArray[np.float64]
               ) -> npt.NDArray[np.float64]:
     """Empirical-Bayes smoothed rates (esda), NaN where the base is 0 or missing."""
     from esda.smoothing import Empirical_Bayes
