@@ -66,9 +66,24 @@ def _snapshot(page, frame, index: int, text: str) -> dict:
             **frame.evaluate(_SNAPSHOT_JS, index)}
 
 
+def _header_cutoff(snap: dict) -> str | None:
+    """The header's clock (the cut-off in Asia/Shanghai) as the UTC stamp the map carries."""
+    found = re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", snap["header"])
+    if found is None:
+        return None
+    utc = pd.Timestamp(found.group(0)) - pd.Timedelta(hours=8)
+    return f"{utc:%Y%m%dT%H%M%S}"
+
+
 def _same_refresh(snap: dict) -> bool:
-    """The ticker on screen is the one of the refresh the map shows (same cut-off)."""
-    return snap["ticker_cutoff"] is None or snap["ticker_cutoff"] == snap["style"].split("|")[1]
+    """Header and tiles, ticker and map all show one refresh (the same cut-off).
+
+    The refresh redraws them in that order: for a moment the header and tiles can be the
+    next refresh's while the map and ticker are still the last one's.
+    """
+    cutoff = snap["style"].split("|")[1]
+    return (_header_cutoff(snap) == cutoff
+            and (snap["ticker_cutoff"] is None or snap["ticker_cutoff"] == cutoff))
 
 
 def _number(text: str) -> int:
@@ -84,8 +99,8 @@ def _first_refresh_showing(page, frame, index, text, *, changed, timeout=40.0) -
     """Poll until any figure shows the change; return the screen once that refresh is drawn.
 
     The refresh draws header, tiles, map and ticker in that order, and the map's iframe
-    applies its new style a moment after; so once any figure moved, wait until the ticker
-    on screen carries the cut-off of the style the map shows (its ``data-cutoff``), then
+    applies its new style a moment after; so once any figure moved, wait until the header's
+    clock and the ticker's ``data-cutoff`` are the cut-off of the style the map shows, then
     read everything again, checking the header clock shows that the same refresh is
     still on screen.
     """
