@@ -125,7 +125,9 @@ def isa_method(grids: gpd.GeoDataFrame, series: BandSeries, *, measure: str = "e
     Empirical-Bayes rates per resident); without a significant band, the shortest. Each
     draw's band is appended to ``chosen`` when given.
     """
-    definition = HotspotDefinition(measure=measure)
+    # Normal p-values: the exact ones convolve each neighbour count's distribution, which
+    # at bands of several km (a thousand neighbours in town) does not fit in memory.
+    definition = HotspotDefinition(measure=measure, p_value="normal")
     population = pd.to_numeric(grids["population"], errors="coerce").to_numpy(dtype=float)
 
     def run(counts: pd.Series) -> np.ndarray:
