@@ -3,7 +3,7 @@ log, and a map of the grids that lack residents."""
 
 import streamlit as st
 
-from ui import alliance, data, datapage
+from ui import alliance, data, datapage, widgets
 from ui.text import t
 
 st.subheader(t("data.title"))
@@ -11,6 +11,8 @@ st.caption(t("data.intro"))
 
 left, right = st.columns([3, 2], gap="large")
 with left:
+    widgets.uploader_text(t("data.upload"), types=datapage.FILE_TYPES,
+                          max_mb=int(st.get_option("server.maxUploadSize")))
     upload = st.file_uploader(t("data.upload"), type=datapage.FILE_TYPES,
                               help=t("data.upload_help"), key="data_upload")
     found_kind = datapage.detected(upload) if upload is not None else None

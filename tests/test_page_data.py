@@ -120,12 +120,25 @@ def test_an_unknown_epsg_code_is_a_clear_message(tiny_url):
     assert "999999" in texts(at) and "整个文件被拒绝" in texts(at)
 
 
+def _styles(at) -> str:
+    return "\n".join(el.proto.body for el in at.get("html"))
+
+
 def test_data_page_in_english(tiny_url):
     at = run_page(tiny_url, DATA, lang="en")
     assert not at.exception
     page = texts(at)
     assert "Data loaded" in page and "Residents missing: 1 grids" in page
     assert "数据管理" not in page
+    assert 'content:"Up to 200 MB per file • CSV, TXT, XLSX' in _styles(at)
+
+
+def test_the_uploader_speaks_the_pages_language(tiny_url):
+    # Streamlit's own "Upload" and "200MB per file" are replaced, for this uploader only.
+    styles = _styles(run_page(tiny_url, DATA))
+    assert 'aria-label="选择文件"]' in styles
+    assert 'content:"上传文件"' in styles
+    assert 'content:"每个文件不超过 200 MB · CSV, TXT, XLSX, GEOJSON, JSON, GPKG, ZIP"' in styles
 
 
 def test_data_page_on_an_empty_database(tmp_path):

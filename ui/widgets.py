@@ -115,6 +115,30 @@ def browser_script(script: str | None) -> None:
         st.html(script, unsafe_allow_javascript=True)
 
 
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal (our own catalogue text, quoted all the same)."""
+    escaped = "".join(c if c.isalnum() or c in " ·•,.-_()（）、：:" else f"\\{ord(c):x} "
+                      for c in text)
+    return f'"{escaped}"'
+
+
+def uploader_text(label: str, *, types: Sequence[str], max_mb: int) -> None:
+    """Put the page's language on the file uploader labelled ``label``.
+
+    Streamlit writes its uploader's button ("Upload") and limit line in English, with no
+    option to change them; this style, sent before the uploader, shows ours in their place.
+    """
+    box = f'section[data-testid="stFileUploaderDropzone"][aria-label={_css_string(label)}]'
+    limit = t("upload.limit", mb=max_mb, types=", ".join(x.upper() for x in types))
+    st.html(f"<style>{box} button [data-testid=stMarkdownContainer] p {{ font-size:0; }}"
+            f"{box} button [data-testid=stMarkdownContainer] p::after {{ "
+            f"content:{_css_string(t('upload.button'))}; font-size:.875rem; }}"
+            f"{box} [data-testid=stFileUploaderDropzoneInstructions] span {{ font-size:0; "
+            "white-space:normal; }"
+            f"{box} [data-testid=stFileUploaderDropzoneInstructions] span::after {{ "
+            f"content:{_css_string(limit)}; font-size:.875rem; }}</style>")
+
+
 def page_css() -> None:
     """Add the shared styles to the page (once per run)."""
     st.markdown(CSS, unsafe_allow_html=True)

@@ -316,6 +316,8 @@ def actions(row: pd.Series, *, expanded: bool = False) -> None:
             if "dispatch" in allowed:
                 st.text_input(t("work.assignee_field"), key=f"{key}_assignee", max_chars=64)
             if "resolve" in allowed:
+                widgets.uploader_text(t("work.photo"), types=PHOTO_TYPES,
+                                      max_mb=MAX_BYTES // (1024 * 1024))
                 st.file_uploader(t("work.photo"), type=PHOTO_TYPES, key=f"{key}_photo",
                                  max_upload_size=MAX_BYTES // (1024 * 1024))
             with st.container(horizontal=True, gap="small"):

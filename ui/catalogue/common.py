@@ -106,6 +106,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.satisfaction_rate": ("满意率", "Satisfaction"),
     "kpi.disputes": ("矛盾纠纷", "Disputes"),
     "kpi.open_disputes": ("未化解纠纷", "Open disputes"),
+    "upload.button": ("上传文件", "Upload"),
+    "upload.limit": ("每个文件不超过 {mb} MB · {types}", "Up to {mb} MB per file • {types}"),
     "kpi.today": ("今日诉求", "Today's requests"),
     "kpi.newly_overdue": ("24小时新超期", "Newly overdue, 24 h"),
     # Escalation levels (geo.deadlines.LEVELS), by the working-day clock
