@@ -148,3 +148,13 @@ def test_cli_export_takes_the_pages_window_and_records_the_definition(lattice_ur
     hot30, props30 = _hot(last30.read_text(encoding="utf-8"))
     assert not {code(r, c) for r, c in OLDER} & hot30
     assert props30["window_days"] == 30 and props30["weights"] == "queen+800m"
+
+
+def test_a_scan_with_no_cluster_filters_to_an_empty_frame_with_its_columns():
+    # An empty object column used as a mask reads as a list of columns: "found" is typed.
+    grids = gpd.GeoDataFrame({"code": ["A", "B"], "population": [100, 100]},
+                             geometry=[shapely.box(112.30, 28.59, 112.31, 28.60),
+                                       shapely.box(112.31, 28.59, 112.32, 28.60)], crs=4326)
+    none = hs.DEFAULT.scan(grids, pd.Series([0, 0], index=["A", "B"]))
+    assert none.empty and none["found"].dtype == bool
+    assert list(none[none["found"]].columns) == list(none.columns)

@@ -153,8 +153,6 @@ def scan_clusters(window: str, area: str | None) -> gpd.GeoDataFrame:
     """The scan's clusters at p ≤ the definition's alpha whose centre grid is in the area."""
     with st.spinner(t("hot.scan.computing", reps=count(DEFINITION.scan_replicates))):
         found = _scan(window, until(), data.stamp())
-    if found.empty:  # no cluster at all: nothing to filter (and no column to filter on)
-        return found
     found = found[found["found"]]
     return found if data.whole(area) else found[found["centre"].isin(data.area_codes(area))]
 

@@ -139,9 +139,16 @@ def _grid_names() -> pd.Series:
 # --------------------------------------------------------------------------- the page
 
 
+def page_style() -> None:
+    """The worklist's styles, and the photo uploader's text in the page's language."""
+    st.markdown(CSS, unsafe_allow_html=True)
+    widgets.uploader_text(t("work.photo"), types=PHOTO_TYPES,
+                          max_mb=MAX_BYTES // (1024 * 1024))
+
+
 def page() -> None:
     """The worklist page: filters, cards with actions, more on demand."""
-    st.markdown(CSS, unsafe_allow_html=True)
+    page_style()
     st.subheader(t("work.title"))
     _message()
     focus = requested_id()
@@ -316,8 +323,6 @@ def actions(row: pd.Series, *, expanded: bool = False) -> None:
             if "dispatch" in allowed:
                 st.text_input(t("work.assignee_field"), key=f"{key}_assignee", max_chars=64)
             if "resolve" in allowed:
-                widgets.uploader_text(t("work.photo"), types=PHOTO_TYPES,
-                                      max_mb=MAX_BYTES // (1024 * 1024))
                 st.file_uploader(t("work.photo"), type=PHOTO_TYPES, key=f"{key}_photo",
                                  max_upload_size=MAX_BYTES // (1024 * 1024))
             with st.container(horizontal=True, gap="small"):
@@ -445,7 +450,7 @@ def photos(request_id: int, media_url: Any = None) -> None:
 
 def grid_panel(code: str) -> None:
     """Grid detail's actions: choose one of the grid's requests; card, actions, history."""
-    st.markdown(CSS, unsafe_allow_html=True)
+    page_style()
     st.markdown(f"#### {html.escape(t('work.pick'))}")
     _message()
     wanted = requested_id()

@@ -186,8 +186,10 @@ class HotspotDefinition:
         } for number, cl in enumerate(result.clusters, start=1)]
         columns = ["cluster", "centre", "grids", "codes", "radius_m", "disputes", "expected",
                    "relative_risk", "llr", "p_value", "found", "geometry"]
-        return gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry",
-                                crs=grids.crs)
+        # "found" typed even with no row: an empty object column used as a mask would be
+        # read as a list of columns, and the filtered frame would lose every column.
+        frame = pd.DataFrame(rows, columns=columns).astype({"found": bool})
+        return gpd.GeoDataFrame(frame, geometry="geometry", crs=grids.crs)
 
     def properties(self, since: datetime | None, until: datetime | None
                    ) -> dict[str, str | float | bool | datetime | None]:

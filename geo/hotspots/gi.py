@@ -327,7 +327,7 @@ def dispute_hotspots(
 
 
 def eb_rates(cases: npt.NDArray[np.float64], base: npt.NDArray[np.float64]
-              ) -> npt.NDArray[np.float64]:
+             ) -> npt.NDArray[np.float64]:
     """Empirical-Bayes smoothed rates (esda), NaN where the base is 0 or missing."""
     from esda.smoothing import Empirical_Bayes
 
